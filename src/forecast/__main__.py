@@ -1,0 +1,115 @@
+"""Command line: ``python -m forecast [overrides]``. The only module that knows Hydra's runtime state."""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+from pathlib import Path
+
+import hydra
+from omegaconf import DictConfig, OmegaConf
+
+from forecast.config import Config, register_configs
+
+log = logging.getLogger("forecast")
+register_configs()
+# Hydra prints compose errors over several lines; we ask it to raise instead and print one line.
+USER_FULL_ERROR = os.environ.get("HYDRA_FULL_ERROR") == "1"
+
+
+def compact_error(exc: BaseException) -> str:
+    """Return a one-line message for a Hydra/OmegaConf compose or override error."""
+    lines = [ln.strip() for ln in str(exc).splitlines() if ln.strip()]
+    head = lines[0] if lines else type(exc).__name__
+    if "Available options in" in str(exc):
+        start = next(i for i, ln in enumerate(lines) if ln.startswith("Available options"))
+        options = [ln for ln in lines[start + 1 :] if not ln.startswith(("Config search path", "provider="))]
+        return f"{head}: choose one of {', '.join(options)}"
+    cause = exc.__cause__
+    detail = str(cause).splitlines()[0].strip() if cause is not None and str(cause) else ""
+    detail = detail or next((ln for ln in lines[1:] if ln.startswith(("Key ", "Value "))), "")
+    if "mismatched input" in head or "extraneous input" in head or "no viable alternative" in head:
+        return f"could not parse an override ({head}): quote values with special characters, e.g. 'ticker=\"BRK-B\"'"
+    hint = " (python -m forecast --help lists every key)" if "not in" in detail else ""
+    return f"{head.rstrip('.')}: {detail}{hint}" if detail else head
+
+
+def _fail(out_dir: Path, reason: str, status: str = "failed") -> None:
+    """Record a failed or interrupted job in ``metrics.json`` so its folder never looks complete."""
+    from forecast.reporting.artifacts import write_json
+
+    try:
+        write_json(out_dir / "metrics.json", {"status": status, "reason": reason})
+    except OSError as exc:  # the folder itself may be the problem
+        log.debug("could not write the failure record: %s", exc)
+
+
+@hydra.main(version_base="1.3", config_path="../../conf", config_name="config")
+def main(cfg: DictConfig) -> float | None:
+    """Run one job; return its test MAE (for Hydra sweepers), or None when it failed inside a sweep."""
+    from hydra.core.hydra_config import HydraConfig
+    from hydra.types import RunMode
+
+    from forecast.config import unknown_keys, validate
+    from forecast.errors import ConfigError, ForecastError
+    from forecast.pipeline import run
+
+    hydra_cfg = HydraConfig.get()
+    out_dir = Path(hydra_cfg.runtime.output_dir)
+    multirun = hydra_cfg.mode == RunMode.MULTIRUN
+    try:
+        extra = unknown_keys(cfg)
+        if extra:
+            raise ConfigError(
+                f"unknown config key(s) {', '.join(extra)}: remove them (python -m forecast --help lists every key)"
+            )
+        typed = validate(OmegaConf.to_object(cfg))  # type: ignore[arg-type]
+        assert isinstance(typed, Config)
+        metrics = run(typed, out_dir)
+    except ForecastError as exc:
+        reason = str(exc)
+        _fail(out_dir, reason)
+        log.debug("failure details", exc_info=True)
+        print(f"error: {reason}", file=sys.stderr, flush=True)
+        if multirun:
+            return None
+        sys.exit(1)
+    except KeyboardInterrupt:
+        _fail(out_dir, "interrupted by the user", status="interrupted")
+        print(f"interrupted: the run folder {out_dir} is marked interrupted", file=sys.stderr, flush=True)
+        sys.exit(130)
+    except Exception as exc:
+        if USER_FULL_ERROR:
+            raise
+        reason = f"unexpected {type(exc).__name__}: {exc}"
+        _fail(out_dir, reason)
+        log.error("%s (full traceback in the log; HYDRA_FULL_ERROR=1 prints it)", reason, exc_info=False)
+        log.debug("traceback", exc_info=True)
+        if multirun:
+            return None
+        sys.exit(1)
+    test, pers = metrics["test"], metrics["persistence_test"]
+    log.info(
+        "%s %s test MAE %.4f vs persistence %.4f: skill %+.1f%%, directional accuracy %.1f%% (up days %.1f%%)",
+        metrics["ticker"], metrics["model"], test["mae"], pers["mae"], 100 * metrics["skill_vs_persistence"],
+        100 * test["directional_accuracy"], 100 * metrics["up_fraction_test"],
+    )  # fmt: skip
+    log.info("results: %s", out_dir)
+    return float(test["mae"])
+
+
+def cli() -> None:
+    """Entry point: run Hydra, turning its compose-time errors into one line on stderr (exit 2)."""
+    os.environ["HYDRA_FULL_ERROR"] = "1"
+    try:
+        main()
+    except Exception as exc:
+        if USER_FULL_ERROR:
+            raise
+        print(f"error: {compact_error(exc)}", file=sys.stderr, flush=True)
+        sys.exit(2)
+
+
+if __name__ == "__main__":
+    cli()

@@ -1,0 +1,1 @@
+"""Prices in (sources, validation), tensors out (features, chronological split, scaling, windows)."""

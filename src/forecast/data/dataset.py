@@ -1,0 +1,172 @@
+"""From a clean price frame to window tensors: features, chronological split, train-only scaling.
+
+Indexing convention (prices ``p[0..N-1]``, one per trading day):
+
+* feature row ``i`` (``i >= 1``) describes day ``i``: ``log_return[i] = log(p[i] / p[i-1])`` and, optionally,
+  ``hl_range[i] = log(high[i] / low[i])``, ``log_volume[i] = log1p(vol[i]) - log1p(vol[i-1])``;
+* a sample with *origin* ``t`` (the last known day) sees feature rows ``t-window+1 .. t`` and targets the
+  log returns of days ``t+1 .. t+horizon``; its forecast is for day ``t+horizon``;
+* a sample belongs to the split that contains its forecast day ``t+horizon``. Splits are consecutive
+  day ranges (train, then val, then test), so no input or target of a sample lies in a later split;
+* every scaling statistic is computed on feature rows ``1 .. n_train-1`` (the training span) only.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+import torch
+
+from forecast.errors import DataError
+
+SPLITS = ("train", "val", "test")
+
+
+@dataclass(frozen=True)
+class Standardizer:
+    """Per-feature mean and standard deviation, frozen at fit time (training span only)."""
+
+    mean: np.ndarray
+    std: np.ndarray
+
+    @classmethod
+    def fit(cls, rows: np.ndarray) -> Standardizer:
+        """Return the statistics of ``rows`` (shape ``(n, features)``); a constant column gets std 1."""
+        std = rows.std(axis=0)
+        return cls(mean=rows.mean(axis=0), std=np.where(std > 0, std, 1.0))
+
+    def transform(self, rows: np.ndarray) -> np.ndarray:
+        """Return ``(rows - mean) / std``."""
+        return (rows - self.mean) / self.std
+
+    def inverse(self, scaled: np.ndarray, column: int = 0) -> np.ndarray:
+        """Return ``scaled * std + mean`` for one feature ``column`` (default: log_return)."""
+        return scaled * self.std[column] + self.mean[column]
+
+    def to_dict(self) -> dict[str, list[float]]:
+        """Return plain lists (stored in ``model.pt`` so a reload needs no pickle)."""
+        return {"mean": self.mean.tolist(), "std": self.std.tolist()}
+
+
+@dataclass(frozen=True)
+class SplitBounds:
+    """Day-index boundaries: train is ``[0, n_train)``, val ``[n_train, n_train+n_val)``, test the rest."""
+
+    n_train: int
+    n_val: int
+    n_days: int
+
+    def split_of(self, day: np.ndarray) -> np.ndarray:
+        """Return 0/1/2 (train/val/test) for each day index in ``day``."""
+        return (day >= self.n_train).astype(np.int64) + (day >= self.n_train + self.n_val)
+
+
+@dataclass(frozen=True)
+class WindowedData:
+    """Everything the trainer and the evaluation need, one sample per origin day ``t``."""
+
+    dates: pd.DatetimeIndex  # (n_days,)
+    prices: np.ndarray  # (n_days,) adjusted close
+    inputs: torch.Tensor  # (n_samples, window, n_features) float32, scaled
+    targets: torch.Tensor  # (n_samples, horizon) float32, scaled log returns
+    origin: np.ndarray  # (n_samples,) day index of the last input day
+    split: np.ndarray  # (n_samples,) 0/1/2 by forecast day
+    scaler: Standardizer
+    bounds: SplitBounds
+    features: tuple[str, ...]
+
+    def part(self, name: str) -> tuple[torch.Tensor, torch.Tensor]:
+        """Return ``(inputs, targets)`` of split ``name`` (train|val|test)."""
+        mask = torch.from_numpy(self.split == SPLITS.index(name))
+        return self.inputs[mask], self.targets[mask]
+
+
+def feature_rows(frame: pd.DataFrame, features: tuple[str, ...]) -> np.ndarray:
+    """Return ``(n_days, n_features)`` float64; row 0 is NaN (no previous day). Raises on missing columns."""
+    price = frame["adj_close"].to_numpy(dtype=np.float64)
+    columns = []
+    for name in features:
+        if name == "log_return":
+            col = np.diff(np.log(price), prepend=np.nan)
+        elif name == "hl_range":
+            if not {"high", "low"} <= set(frame.columns):
+                raise DataError("data.features has hl_range but the data has no high/low columns: drop hl_range")
+            col = np.log(frame["high"].to_numpy(np.float64) / frame["low"].to_numpy(np.float64))
+            col[0] = np.nan
+        elif name == "log_volume":
+            if "volume" not in frame.columns:
+                raise DataError("data.features has log_volume but the data has no volume column: drop log_volume")
+            col = np.diff(np.log1p(frame["volume"].to_numpy(np.float64)), prepend=np.nan)
+        else:  # validated in config.validate
+            raise DataError(f"unknown feature {name}")
+        columns.append(col)
+    rows = np.stack(columns, axis=1)
+    if not np.isfinite(rows[1:]).all():
+        raise DataError(f"features {list(features)} have non-finite values (zero high/low or volume?)")
+    return rows
+
+
+def split_bounds(n_days: int, fracs: tuple[float, float, float], window: int, horizon: int) -> SplitBounds:
+    """Return the chronological split of ``n_days`` days; raise if a split would hold no sample.
+
+    Training needs ``window + horizon + 1`` days at least (one sample), val and test ``horizon`` days each.
+    """
+
+    def fits(n: int) -> bool:
+        n_train, n_val = round(n * fracs[0]), round(n * fracs[1])
+        return n_train >= window + horizon + 1 and n_val >= horizon and n - n_train - n_val >= horizon
+
+    if not fits(n_days):
+        needed = next(n for n in range(n_days + 1, 100 * (window + horizon) + 1000) if fits(n))
+        raise DataError(
+            f"series too short: {n_days} trading days, but window={window} + horizon={horizon} with splits "
+            f"{fracs[0]:g}/{fracs[1]:g}/{fracs[2]:g} need at least {needed}: "
+            "use a longer date range or a smaller window"
+        )
+    n_train, n_val = round(n_days * fracs[0]), round(n_days * fracs[1])
+    return SplitBounds(n_train=n_train, n_val=n_val, n_days=n_days)
+
+
+def build_windows(
+    frame: pd.DataFrame,
+    window: int,
+    horizon: int,
+    fracs: tuple[float, float, float],
+    features: tuple[str, ...] = ("log_return",),
+) -> WindowedData:
+    """Return scaled window tensors for every origin with a full window and a full target.
+
+    Assumes ``frame`` passed :func:`forecast.data.validation.clean_prices`. Vectorised with ``unfold``.
+    """
+    prices = frame["adj_close"].to_numpy(np.float64)
+    bounds = split_bounds(len(prices), fracs, window, horizon)
+    rows = feature_rows(frame, features)
+    scaler = Standardizer.fit(rows[1 : bounds.n_train])  # training span only
+    scaled = torch.from_numpy(scaler.transform(rows[1:]).astype(np.float32))  # feature rows 1..n-1
+    # origins t = window .. n_days-1-horizon; input rows t-window+1..t are scaled[t-window .. t-1]
+    inputs = scaled[:-horizon].unfold(0, window, 1).permute(0, 2, 1)  # (S, window, F)
+    targets = scaled[window:, 0].unfold(0, horizon, 1)  # (S, horizon): rows t+1..t+h
+    origin = np.arange(window, len(prices) - horizon)
+    assert inputs.shape[0] == targets.shape[0] == origin.shape[0]
+    return WindowedData(
+        dates=pd.DatetimeIndex(frame.index),
+        prices=prices,
+        inputs=inputs.contiguous(),
+        targets=targets.contiguous(),
+        origin=origin,
+        split=bounds.split_of(origin + horizon),
+        scaler=scaler,
+        bounds=bounds,
+        features=tuple(features),
+    )
+
+
+def returns_to_prices(last_price: np.ndarray, scaled_returns: np.ndarray, scaler: Standardizer) -> np.ndarray:
+    """Return the price at the final horizon step: ``last_price * exp(sum of unscaled log returns)``.
+
+    ``scaled_returns`` has shape ``(n, horizon)``; ``last_price`` shape ``(n,)``.
+    """
+    log_returns = scaler.inverse(scaled_returns, column=0)
+    return last_price * np.exp(log_returns.sum(axis=1))

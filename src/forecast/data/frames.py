@@ -1,0 +1,50 @@
+"""Turn a raw table of daily bars (any common column spelling) into the frame the pipeline uses."""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from forecast.errors import DataError
+
+DATE_NAMES = ("date", "datetime", "timestamp", "time", "day")
+ADJ_NAMES = ("adj_close", "adjclose", "adjusted_close", "adj_close_price")
+RENAMES = {"close_price": "close", "last": "close", "vol": "volume"}
+KEEP = ("open", "high", "low", "close", "adj_close", "volume")
+
+
+def _snake(name: object) -> str:
+    return str(name).strip().lower().replace(" ", "_").replace("-", "_").replace(".", "_")
+
+
+def standardise(raw: pd.DataFrame, origin: str) -> pd.DataFrame:
+    """Return a frame indexed by ``date`` with columns among open/high/low/close/adj_close/volume.
+
+    Column names are matched case-insensitively with common variants (Date/timestamp, Adj Close/close).
+    When there is no adjusted close, ``close`` is used as ``adj_close``. Raises :class:`DataError`
+    naming ``origin`` when the date or close column is missing or no date parses.
+    """
+    frame = raw.rename(columns=_snake)
+    if frame.index.name and _snake(frame.index.name) in DATE_NAMES:
+        frame = frame.reset_index().rename(columns=_snake)
+    frame = frame.rename(columns={c: "adj_close" for c in frame.columns if c in ADJ_NAMES})
+    frame = frame.rename(columns=RENAMES)
+    date_col = next((c for c in frame.columns if c in DATE_NAMES), None)
+    if date_col is None:
+        raise DataError(
+            f"{origin}: no date column (expected one of {', '.join(DATE_NAMES)}; found {list(raw.columns)})"
+        )
+    if "adj_close" not in frame.columns:
+        if "close" not in frame.columns:
+            raise DataError(f"{origin}: no close column (expected 'Close' or 'Adj Close'; found {list(raw.columns)})")
+        frame["adj_close"] = frame["close"]
+    frame = frame.loc[:, ~frame.columns.duplicated()]
+    dates = pd.to_datetime(frame[date_col], errors="coerce", utc=True, format="mixed")
+    if dates.isna().all():
+        raise DataError(f"{origin}: no date in column '{date_col}' could be parsed (e.g. {frame[date_col].iloc[0]!r})")
+    bad = int(dates.isna().sum())
+    if bad:
+        first = frame[date_col][dates.isna()].iloc[0]
+        raise DataError(f"{origin}: {bad} dates could not be parsed, first {first!r}: fix or remove those rows")
+    out = frame[[c for c in KEEP if c in frame.columns]].apply(pd.to_numeric, errors="coerce")
+    out.index = pd.DatetimeIndex(dates.dt.tz_localize(None).dt.normalize(), name="date")
+    return out

@@ -1,0 +1,1 @@
+"""Forecasts in price units, the persistence baseline and error metrics."""

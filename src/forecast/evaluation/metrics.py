@@ -1,0 +1,28 @@
+"""Error metrics in price units, for the model and for the persistence baseline."""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+def error_metrics(actual: np.ndarray, predicted: np.ndarray, last: np.ndarray) -> dict[str, float]:
+    """Return MAE, RMSE, MAPE (percent) and directional accuracy of ``predicted`` against ``actual``.
+
+    ``last`` is the last known price at each forecast origin. Directional accuracy is the fraction of
+    forecasts whose move ``predicted - last`` has the sign of the actual move ``actual - last`` (a zero move
+    counts as its own sign, so persistence scores only on days the price did not move).
+    """
+    from sklearn.metrics import mean_absolute_error, mean_absolute_percentage_error, mean_squared_error
+
+    return {
+        "mae": float(mean_absolute_error(actual, predicted)),
+        "rmse": float(np.sqrt(mean_squared_error(actual, predicted))),
+        "mape": float(100.0 * mean_absolute_percentage_error(actual, predicted)),
+        "directional_accuracy": float(np.mean(np.sign(predicted - last) == np.sign(actual - last))),
+        "n": len(actual),
+    }
+
+
+def skill(model_mae: float, baseline_mae: float) -> float:
+    """Return ``1 - model_mae / baseline_mae``: positive means better than the baseline."""
+    return 1.0 - model_mae / baseline_mae if baseline_mae > 0 else float("nan")

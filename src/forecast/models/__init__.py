@@ -1,0 +1,1 @@
+"""The recurrent forecaster and its cell registry."""

@@ -1,0 +1,59 @@
+"""One forecaster for every cell: a stacked recurrent layer and a linear head to ``horizon`` outputs."""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from forecast.errors import ConfigError
+from forecast.models.registry import CELLS
+
+
+class RecurrentForecaster(nn.Module):
+    """``(batch, window, n_features) -> (batch, horizon)``: the head reads the last time step's top-layer state."""
+
+    def __init__(
+        self,
+        cell: str,
+        n_features: int,
+        hidden_size: int,
+        num_layers: int,
+        horizon: int,
+        dropout: float = 0.0,
+        forget_bias: float | None = None,
+    ) -> None:
+        super().__init__()
+        if cell not in CELLS:
+            raise ConfigError(f"model.cell={cell!r} is unknown: choose one of {', '.join(CELLS)}")
+        self.cell = cell
+        self.rnn = CELLS[cell](
+            input_size=n_features,
+            hidden_size=hidden_size,
+            num_layers=num_layers,
+            batch_first=True,
+            dropout=dropout if num_layers > 1 else 0.0,
+        )
+        self.head = nn.Linear(hidden_size, horizon)
+        if forget_bias is not None and cell == "lstm":
+            set_forget_bias(self.rnn, forget_bias)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        out, _ = self.rnn(x)  # (batch, window, hidden)
+        return self.head(out[:, -1])  # (batch, horizon)
+
+
+def set_forget_bias(lstm: nn.Module, value: float) -> None:
+    """Set every LSTM layer's forget-gate bias to ``value`` (in ``bias_ih``; ``bias_hh`` forget part to 0).
+
+    PyTorch orders LSTM gate blocks (input, forget, cell, output), so the forget gate is rows ``H:2H``.
+    """
+    with torch.no_grad():
+        for name, param in lstm.named_parameters():
+            if name.startswith("bias_"):
+                h = param.shape[0] // 4
+                param[h : 2 * h] = value if name.startswith("bias_ih") else 0.0
+
+
+def count_parameters(model: nn.Module) -> int:
+    """Return the exact number of trainable parameters."""
+    return sum(p.numel() for p in model.parameters() if p.requires_grad)

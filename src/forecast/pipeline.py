@@ -1,0 +1,142 @@
+"""One forecast, end to end: load, split, scale, window, fit, evaluate, write. The recipe of a run."""
+
+from __future__ import annotations
+
+import logging
+import platform
+import time
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import torch
+from omegaconf import OmegaConf
+
+from forecast.config import Config
+from forecast.data.dataset import build_windows
+from forecast.data.sources import load_prices
+from forecast.data.validation import clean_prices
+from forecast.evaluation.metrics import error_metrics, skill
+from forecast.evaluation.predict import forecast_table, predict_scaled
+from forecast.models.recurrent import RecurrentForecaster, count_parameters
+from forecast.reporting import artifacts, plots
+from forecast.training.loop import FitResult, fit
+from forecast.training.runtime import PeakMemory, resolve_device, seed_everything
+
+log = logging.getLogger("forecast")
+
+
+def config_dict(cfg: Config) -> dict[str, Any]:
+    """Return ``cfg`` as plain JSON-able containers (enums as strings)."""
+    container = OmegaConf.to_container(OmegaConf.structured(cfg), enum_to_str=True)
+    assert isinstance(container, dict)
+    return {str(k): v for k, v in container.items()}
+
+
+def evaluate(table: pd.DataFrame) -> dict[str, Any]:
+    """Return model and persistence metrics on val and test, and the skill on each, from the forecast table."""
+    out: dict[str, Any] = {}
+    for split in ("val", "test"):
+        part = table[table["split"] == split]
+        actual, last = part["actual"].to_numpy(), part["persistence"].to_numpy()
+        out[split] = error_metrics(actual, part["predicted"].to_numpy(), last)
+        out[f"persistence_{split}"] = error_metrics(actual, last, last)
+        out[f"up_fraction_{split}"] = float((actual > last).mean())
+    out["skill_vs_persistence"] = skill(out["test"]["mae"], out["persistence_test"]["mae"])
+    out["skill_vs_persistence_val"] = skill(out["val"]["mae"], out["persistence_val"]["mae"])
+    return out
+
+
+def run(cfg: Config, out_dir: Path) -> dict[str, Any]:
+    """Train and evaluate one model as ``cfg`` says; write every artefact into ``out_dir``; return the metrics.
+
+    Assumes ``cfg`` passed :func:`forecast.config.validate`. ``metrics.json`` is written last, so its
+    presence with ``status: completed`` marks a complete run folder.
+    """
+    t0 = time.perf_counter()
+    seed_everything(cfg.seed)
+    if cfg.trainer.threads:
+        torch.set_num_threads(cfg.trainer.threads)
+    device = resolve_device(cfg.device.value)
+    d = cfg.data
+    prices = load_prices(cfg.ticker, d.source.value, d.snapshot_dir, d.start, d.end)
+    frame = clean_prices(prices.frame, cfg.ticker, d.max_gap_days)
+    data = build_windows(frame, cfg.window, cfg.horizon, (d.train_frac, d.val_frac, d.test_frac), tuple(d.features))
+    log.info(
+        "%s: %d trading days %s .. %s from %s; %d/%d/%d train/val/test windows",
+        cfg.ticker, len(frame), frame.index[0].date(), frame.index[-1].date(), prices.source,
+        *(int((data.split == i).sum()) for i in range(3)),
+    )  # fmt: skip
+    m = cfg.model
+    model = RecurrentForecaster(m.cell, len(data.features), m.hidden_size, m.num_layers, cfg.horizon, m.dropout,
+                                m.forget_bias).to(device)  # fmt: skip
+    n_params = count_parameters(model)
+    log.info("model %s: %d layers x %d units, %d parameters, device %s", m.cell, m.num_layers, m.hidden_size,
+             n_params, device)  # fmt: skip
+    t_data = time.perf_counter()
+    (x_train, y_train), (x_val, y_val) = data.part("train"), data.part("val")
+    with PeakMemory(device) as memory:
+        result = fit(model, (x_train.to(device), y_train.to(device)), (x_val.to(device), y_val.to(device)), cfg.trainer)
+    t_train = time.perf_counter()
+    table = forecast_table(data, predict_scaled(model, data.inputs, device), cfg.horizon)
+    scores = evaluate(table)
+    metrics = {
+        "status": "completed",
+        "ticker": cfg.ticker,
+        "model": m.cell,
+        "impl": "torch",
+        "n_params": n_params,
+        "epochs_run": len(result.history),
+        "best_epoch": result.best_epoch,
+        "train_seconds": result.seconds,
+        "seconds_per_epoch": result.seconds / max(1, len(result.history)),
+        "peak_memory_mb": memory.peak_mb,
+        "data_source": prices.source,
+        "first_date": str(frame.index[0].date()),
+        "last_date": str(frame.index[-1].date()),
+        "n_days": len(frame),
+        "n_windows": {s: int((data.split == i).sum()) for i, s in enumerate(("train", "val", "test"))},
+        "window": cfg.window,
+        "horizon": cfg.horizon,
+        "seed": cfg.seed,
+        "device": str(device),
+        "features": list(data.features),
+        "target": d.target,
+        **scores,
+    }
+    write_outputs(out_dir, cfg, model, data.scaler.to_dict(), result, table)
+    metrics["timings"] = {"setup_and_data": t_data - t0, "training": t_train - t_data,
+                          "evaluation_and_outputs": time.perf_counter() - t_train}  # fmt: skip
+    metrics["environment"] = {"torch": torch.__version__, "python": platform.python_version(),
+                              "threads": torch.get_num_threads(), "machine": platform.machine()}  # fmt: skip
+    artifacts.write_json(out_dir / "metrics.json", metrics)
+    return metrics
+
+
+def write_outputs(
+    out_dir: Path, cfg: Config, model: torch.nn.Module, scaler: dict[str, Any], result: FitResult, table: pd.DataFrame
+) -> None:
+    """Write ``train_log.csv``, ``forecasts.csv``, ``model.pt`` and the three plots, each atomically."""
+    history = pd.DataFrame([asdict(r) for r in result.history])
+    artifacts.write_csv(out_dir / "train_log.csv", history)
+    artifacts.write_csv(out_dir / "forecasts.csv", table)
+    checkpoint = {
+        "state_dict": {k: v.detach().cpu() for k, v in model.state_dict().items()},
+        "config": config_dict(cfg),
+        "scaler": scaler,
+        "best_epoch": result.best_epoch,
+        "format": 1,
+    }
+    artifacts.write_with(out_dir / "model.pt", lambda tmp: torch.save(checkpoint, tmp))
+    title = f"{cfg.ticker} {cfg.model.cell}: test-period forecasts, {cfg.horizon} day(s) ahead"
+    plots.plot_forecast(table, title, out_dir / "plots" / "forecast.png")
+    plots.plot_loss(history, result.best_epoch, out_dir / "plots" / "loss.png")
+    plots.plot_residuals(table, out_dir / "plots" / "residuals.png")
+
+
+def load_checkpoint(path: Path) -> dict[str, Any]:
+    """Return a ``model.pt`` dict loaded with ``weights_only=True`` (a crafted pickle is refused)."""
+    payload = torch.load(path, map_location="cpu", weights_only=True)
+    assert isinstance(payload, dict)
+    return payload

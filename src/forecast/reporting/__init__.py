@@ -1,0 +1,1 @@
+"""What a run writes: atomic files, plots, and (for sweeps) the summary."""

@@ -1,0 +1,79 @@
+"""Run plots (matplotlib Agg, every figure closed): forecast, loss curves, residuals."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from forecast.reporting.artifacts import write_with
+
+
+def _pyplot() -> Any:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def _save(fig: Any, path: Path) -> Path:
+    plt = _pyplot()
+    try:
+        fig.tight_layout()
+        return write_with(path, lambda tmp: fig.savefig(tmp, dpi=110))
+    finally:
+        plt.close(fig)
+
+
+def plot_forecast(table: pd.DataFrame, title: str, path: Path) -> Path:
+    """Plot the test period: actual price, model forecast and persistence, against dates."""
+    plt = _pyplot()
+    test = table[table["split"] == "test"]
+    dates = pd.to_datetime(test["date"])
+    fig, ax = plt.subplots(figsize=(11, 4.5))
+    ax.plot(dates, test["actual"], color="black", lw=1.4, label="actual")
+    ax.plot(dates, test["predicted"], color="tab:blue", lw=1.0, label="model")
+    ax.plot(dates, test["persistence"], color="tab:orange", lw=0.9, ls="--", alpha=0.8, label="persistence")
+    ax.set(title=title, xlabel="date", ylabel="adjusted close")
+    ax.grid(alpha=0.3)
+    ax.legend(loc="best")
+    fig.autofmt_xdate()
+    return _save(fig, path)
+
+
+def plot_loss(log: pd.DataFrame, best_epoch: int, path: Path) -> Path:
+    """Plot training and validation loss per epoch, marking the restored best epoch."""
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(7, 4))
+    ax.plot(log["epoch"], log["train_loss"], marker="o", ms=3, label="train")
+    ax.plot(log["epoch"], log["val_loss"], marker="o", ms=3, label="validation")
+    ax.axvline(best_epoch, color="grey", ls=":", label=f"best epoch {best_epoch}")
+    ax.set(title="loss (MSE on scaled log returns)", xlabel="epoch", ylabel="loss")
+    ax.grid(alpha=0.3)
+    ax.legend()
+    return _save(fig, path)
+
+
+def plot_residuals(table: pd.DataFrame, path: Path) -> Path:
+    """Plot test residuals (actual - forecast) of model and persistence: over time and as histograms."""
+    plt = _pyplot()
+    test = table[table["split"] == "test"]
+    dates = pd.to_datetime(test["date"])
+    res_model, res_pers = test["actual"] - test["predicted"], test["actual"] - test["persistence"]
+    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(12, 4), gridspec_kw={"width_ratios": [2, 1]})
+    ax1.plot(dates, res_pers, color="tab:orange", lw=0.8, alpha=0.7, label="persistence")
+    ax1.plot(dates, res_model, color="tab:blue", lw=0.8, label="model")
+    ax1.axhline(0, color="black", lw=0.6)
+    ax1.set(title="test residuals (actual - forecast)", xlabel="date", ylabel="price units")
+    ax1.legend()
+    ax1.grid(alpha=0.3)
+    bins = 50
+    ax2.hist(res_pers, bins=bins, alpha=0.5, color="tab:orange", label="persistence")
+    ax2.hist(res_model, bins=bins, alpha=0.5, color="tab:blue", label="model")
+    ax2.set(title="residual distribution", xlabel="price units", ylabel="days")
+    ax2.legend()
+    fig.autofmt_xdate()
+    return _save(fig, path)

@@ -1,0 +1,1 @@
+"""The training loop, device selection, seeding and peak-memory measurement."""

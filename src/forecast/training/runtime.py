@@ -1,0 +1,77 @@
+"""Seeding, device selection and peak-memory measurement for one job."""
+
+from __future__ import annotations
+
+import os
+import random
+import threading
+from types import TracebackType
+
+import numpy as np
+import torch
+
+from forecast.errors import ConfigError
+
+
+def seed_everything(seed: int) -> None:
+    """Seed python, numpy and torch (all devices) so the same seed on the same machine gives the same run."""
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+
+
+def resolve_device(name: str) -> torch.device:
+    """Return the torch device for ``auto|cpu|cuda|mps``; raise :class:`ConfigError` if it is absent."""
+    if name == "auto":
+        if torch.cuda.is_available():
+            return torch.device("cuda")
+        if torch.backends.mps.is_available():
+            return torch.device("mps")
+        return torch.device("cpu")
+    if name == "cuda" and not torch.cuda.is_available():
+        raise ConfigError("device=cuda but CUDA is not available on this machine: use device=auto or device=cpu")
+    if name == "mps" and not torch.backends.mps.is_available():
+        raise ConfigError("device=mps but MPS is not available on this machine: use device=auto or device=cpu")
+    return torch.device(name)
+
+
+def _rss_bytes() -> int:
+    with open("/proc/self/statm") as fh:
+        return int(fh.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+
+
+class PeakMemory:
+    """Context manager measuring the peak memory used by the work inside it, in MB.
+
+    On CUDA: ``torch.cuda.max_memory_allocated`` (device memory). On CPU: resident set size sampled every
+    5 ms by a background thread, minus the RSS on entry (so imports and data loaded before do not count).
+    Where /proc is absent the CPU figure is 0.
+    """
+
+    def __init__(self, device: torch.device, interval: float = 0.005) -> None:
+        self.device, self.interval, self.peak_mb = device, interval, 0.0
+        self._stop = threading.Event()
+        self._base = self._peak = 0
+
+    def _poll(self) -> None:
+        while not self._stop.wait(self.interval):
+            self._peak = max(self._peak, _rss_bytes())
+
+    def __enter__(self) -> PeakMemory:
+        if self.device.type == "cuda":
+            torch.cuda.reset_peak_memory_stats(self.device)
+            self._base = torch.cuda.memory_allocated(self.device)
+        elif os.path.exists("/proc/self/statm"):
+            self._base = self._peak = _rss_bytes()
+            self._thread = threading.Thread(target=self._poll, daemon=True)
+            self._thread.start()
+        return self
+
+    def __exit__(self, *exc: type[BaseException] | BaseException | TracebackType | None) -> None:
+        if self.device.type == "cuda":
+            self._peak = torch.cuda.max_memory_allocated(self.device)
+        elif hasattr(self, "_thread"):
+            self._stop.set()
+            self._thread.join()
+            self._peak = max(self._peak, _rss_bytes())
+        self.peak_mb = max(0, self._peak - self._base) / 2**20

@@ -1,0 +1,49 @@
+"""Shared fixtures: small real price frames from the shipped snapshot and quick configs."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from forecast.config import Config
+from forecast.data.sources import REPO_DATA, read_csv_prices
+
+SNAPSHOT = REPO_DATA / "snapshot"
+
+
+@pytest.fixture(scope="session")
+def aapl() -> pd.DataFrame:
+    """AAPL daily bars 2000-2013 from the shipped snapshot."""
+    return read_csv_prices(SNAPSHOT / "AAPL.csv", "test")
+
+
+def random_walk(n: int = 400, seed: int = 0, start: str = "2001-01-01") -> pd.DataFrame:
+    """A generated positive price frame on business days (for unit tests only)."""
+    rng = np.random.default_rng(seed)
+    price = 50 * np.exp(np.cumsum(rng.normal(0.0003, 0.015, n)))
+    idx = pd.bdate_range(start, periods=n, name="date")
+    return pd.DataFrame(
+        {"open": price, "high": price * 1.01, "low": price * 0.99, "close": price, "adj_close": price,
+         "volume": rng.integers(1_000, 10_000, n).astype(float)},
+        index=idx,
+    )  # fmt: skip
+
+
+@pytest.fixture
+def quick_config(tmp_path: Path) -> Config:
+    """A config that trains a tiny model for 2 epochs on 2008-2013 AAPL from a private snapshot copy."""
+    snap = tmp_path / "snapshot"
+    shutil.copytree(SNAPSHOT, snap)
+    cfg = Config()
+    cfg.window = 20
+    cfg.model.hidden_size = 8
+    cfg.model.num_layers = 1
+    cfg.data.start = "2008-01-01"
+    cfg.data.snapshot_dir = str(snap)
+    cfg.trainer.max_epochs = 2
+    cfg.trainer.progress = False
+    return cfg

@@ -1,0 +1,86 @@
+"""The command line in a subprocess, as a user runs it: from any directory, with good and bad overrides."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+QUICK = ["trainer.max_epochs=2", "window=20", "model.hidden_size=8", "model.num_layers=1", "data.start=2009-01-01"]
+
+
+def forecast(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if k != "HYDRA_FULL_ERROR"}
+    return subprocess.run(
+        [sys.executable, "-m", "forecast", *args], cwd=cwd, capture_output=True, text=True, timeout=300, env=env
+    )
+
+
+@pytest.mark.slow
+def test_cfg_job_and_help_work_from_another_directory(tmp_path: Path) -> None:
+    dumped = forecast("--cfg", "job", "model=gru", cwd=tmp_path)
+    assert dumped.returncode == 0, dumped.stderr
+    assert "ticker: AAPL" in dumped.stdout and "cell: gru" in dumped.stdout
+    helped = forecast("--help", cwd=tmp_path)
+    assert helped.returncode == 0
+    assert "model: gru, lstm, rnn" in helped.stdout
+
+
+@pytest.mark.slow
+def test_a_quick_run_writes_its_folder_and_prints_the_headline(tmp_path: Path) -> None:
+    run_dir = tmp_path / "run"
+    done = forecast(*QUICK, "model=gru", f"hydra.run.dir={run_dir}", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert "AAPL gru test MAE" in done.stdout and "vs persistence" in done.stdout
+    assert f"results: {run_dir}" in done.stdout
+    metrics = json.loads((run_dir / "metrics.json").read_text())
+    assert metrics["status"] == "completed" and metrics["model"] == "gru"
+    assert (run_dir / "forecast.log").exists() and (run_dir / ".hydra" / "config.yaml").exists()
+    assert "epoch 1 train_loss" in (run_dir / "forecast.log").read_text()
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    ("override", "code", "line"),
+    [
+        ("window=-5", 1, "error: window must be at least 2 days (got window=-5): e.g. window=60"),
+        (
+            "model=transformer",
+            2,
+            "error: In 'config': Could not find 'model/transformer': choose one of gru, lstm, rnn",
+        ),
+        (
+            "trainer.max_epoch=3",
+            2,
+            "error: Could not override 'trainer.max_epoch': Key 'max_epoch' not in 'TrainerConfig' "
+            "(python -m forecast --help lists every key)",
+        ),
+        (
+            "ticker=ZZZZ",
+            1,
+            "error: ticker ZZZZ is not in the shipped snapshot (AAPL, GOOG, IBM, MSFT, ^GSPC): pick one",
+        ),
+    ],
+)
+def test_bad_input_fails_with_one_line(tmp_path: Path, override: str, code: int, line: str) -> None:
+    done = forecast(override, f"hydra.run.dir={tmp_path / 'run'}", cwd=tmp_path)
+    assert done.returncode == code
+    assert done.stderr.strip().splitlines() == [line] or done.stderr.strip().startswith(line)
+    assert len(done.stderr.strip().splitlines()) == 1
+    metrics = tmp_path / "run" / "metrics.json"
+    if metrics.exists():  # the job started: its folder says it failed
+        assert json.loads(metrics.read_text())["status"] == "failed"
+
+
+@pytest.mark.slow
+def test_a_failing_job_does_not_stop_a_sweep(tmp_path: Path) -> None:
+    sweep = tmp_path / "sweep"
+    done = forecast("-m", *QUICK[:-1], "data.start=2009-01-01,2013-02-01", f"hydra.sweep.dir={sweep}", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    statuses = sorted(json.loads(p.read_text())["status"] for p in sweep.glob("*/metrics.json"))
+    assert statuses == ["completed", "failed"]
+    assert "series too short" in done.stderr

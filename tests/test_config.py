@@ -1,0 +1,85 @@
+"""Config composition (the real conf/ through Hydra's compose API) and value validation messages."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from hydra import compose, initialize_config_dir
+from omegaconf import OmegaConf
+
+from forecast.config import Config, normalise_ticker, register_configs, unknown_keys, validate
+from forecast.errors import ConfigError
+
+CONF = Path(__file__).resolve().parents[1] / "conf"
+
+
+def composed(*overrides: str) -> Config:
+    register_configs()
+    with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
+        cfg = compose(config_name="config", overrides=list(overrides))
+    obj = OmegaConf.to_object(cfg)
+    assert isinstance(obj, Config)
+    return obj
+
+
+def test_default_config_composes_to_documented_defaults() -> None:
+    cfg = validate(composed())
+    assert (cfg.ticker, cfg.window, cfg.horizon, cfg.model.cell) == ("AAPL", 60, 1, "lstm")
+    assert (cfg.data.train_frac, cfg.data.val_frac, cfg.data.test_frac) == (0.7, 0.15, 0.15)
+
+
+@pytest.mark.parametrize("cell", ["rnn", "lstm", "gru"])
+def test_each_cell_group_selects_its_cell(cell: str) -> None:
+    assert validate(composed(f"model={cell}")).model.cell == cell
+
+
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        (["window=-5"], "window must be at least 2 days (got window=-5): e.g. window=60"),
+        (["horizon=0"], "horizon must be at least 1 day (got horizon=0): e.g. horizon=1"),
+        (["trainer.batch_size=0"], "trainer.batch_size must be >= 1 (got 0): e.g. trainer.batch_size=64"),
+        (["trainer.lr=0"], "trainer.lr must be > 0 (got 0.0): e.g. trainer.lr=0.001"),
+        (["model.dropout=1.0"], "model.dropout must be in [0, 1) (got 1.0)"),
+        (["model.cell=transformer"], "model.cell='transformer' is unknown: choose model=rnn|lstm|gru"),
+        (
+            ["data.train_frac=0.8"],
+            "data.train_frac + data.val_frac + data.test_frac must be positive and sum to 1 "
+            "(got 0.8 + 0.15 + 0.15 = 1.1)",
+        ),
+        (["data.features=[hl_range]"], "data.features must start with log_return"),
+    ],
+)
+def test_bad_values_fail_with_one_line(overrides: list[str], message: str) -> None:
+    with pytest.raises(ConfigError) as info:
+        validate(composed(*overrides))
+    assert str(info.value) == message
+    assert "\n" not in str(info.value)
+
+
+def test_misspelt_key_and_unknown_option_fail_at_compose_time() -> None:
+    with pytest.raises(Exception, match="max_epoch"):
+        composed("trainer.max_epoch=3")
+    with pytest.raises(Exception, match="model/transformer"):
+        composed("model=transformer")
+
+
+def test_appended_unknown_keys_are_found() -> None:
+    register_configs()
+    with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
+        cfg = compose(config_name="config", overrides=["+foo=1", "+trainer.bar=2"])
+    assert sorted(unknown_keys(cfg)) == ["foo", "trainer.bar"]
+
+
+@pytest.mark.parametrize("ticker", ["../../etc/passwd", "A/B", "$(id)", "", "A B", "x" * 20])
+def test_unsafe_tickers_are_refused(ticker: str) -> None:
+    with pytest.raises(ConfigError, match="is not a valid ticker symbol"):
+        normalise_ticker(ticker)
+
+
+@pytest.mark.parametrize(
+    ("raw", "clean"), [("aapl", "AAPL"), ("^gspc", "^GSPC"), ("BRK-B", "BRK-B"), ("EURUSD=X", "EURUSD=X")]
+)
+def test_safe_tickers_are_normalised(raw: str, clean: str) -> None:
+    assert normalise_ticker(raw) == clean

@@ -1,0 +1,105 @@
+"""A whole run in-process on real prices: every artefact, agreement between files, no look-ahead, reproducibility."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+from forecast.config import Config
+from forecast.evaluation.metrics import error_metrics
+from forecast.pipeline import load_checkpoint, run
+
+
+def test_run_writes_a_complete_consistent_folder(quick_config: Config, tmp_path: Path) -> None:
+    out = tmp_path / "run"
+    metrics = run(quick_config, out)
+    for name in ("metrics.json", "forecasts.csv", "train_log.csv", "model.pt", "plots/forecast.png",
+                 "plots/loss.png", "plots/residuals.png"):  # fmt: skip
+        assert (out / name).stat().st_size > 0, name
+    assert not list(out.rglob(".*.tmp")) and not [p for p in out.rglob(".*") if p.is_file()]
+    saved = json.loads((out / "metrics.json").read_text())
+    assert saved["status"] == "completed" and saved["data_source"] == "snapshot"
+    for key in ("ticker", "model", "n_params", "epochs_run", "best_epoch", "train_seconds", "seconds_per_epoch",
+                "peak_memory_mb", "skill_vs_persistence"):  # fmt: skip
+        assert key in saved, key
+    table = pd.read_csv(out / "forecasts.csv")
+    assert list(table.columns) == ["date", "split", "actual", "predicted", "persistence"]
+    assert table["date"].is_monotonic_increasing and set(table["split"]) == {"train", "val", "test"}
+    for split in ("val", "test"):
+        part = table[table["split"] == split]
+        recomputed = error_metrics(
+            part["actual"].to_numpy(), part["predicted"].to_numpy(), part["persistence"].to_numpy()
+        )
+        for k, v in recomputed.items():
+            assert saved[split][k] == pytest.approx(v, rel=1e-9), (split, k)
+        pers = part["actual"].sub(part["persistence"]).abs().mean()
+        assert saved[f"persistence_{split}"]["mae"] == pytest.approx(pers)
+    assert saved["skill_vs_persistence"] == pytest.approx(1 - saved["test"]["mae"] / saved["persistence_test"]["mae"])
+    # persistence is yesterday's actual price
+    np.testing.assert_allclose(table["persistence"].to_numpy()[1:], table["actual"].to_numpy()[:-1])
+    log = pd.read_csv(out / "train_log.csv")
+    assert list(log.columns) == ["epoch", "train_loss", "val_loss", "seconds", "grad_norm"]
+    assert len(log) == saved["epochs_run"] == metrics["epochs_run"]
+    ckpt = load_checkpoint(out / "model.pt")
+    assert ckpt["config"]["model"]["cell"] == "lstm" and len(ckpt["scaler"]["mean"]) == 1
+
+
+def _swap_snapshot_prices(cfg: Config, transform: object) -> None:
+    path = Path(str(cfg.data.snapshot_dir)) / "AAPL.csv"
+    frame = pd.read_csv(path)
+    frame["adj_close"] = transform(frame)  # type: ignore[operator]
+    frame.to_csv(path, index=False)
+
+
+def test_changing_the_test_period_moves_no_train_or_val_forecast(quick_config: Config, tmp_path: Path) -> None:
+    base = run(quick_config, tmp_path / "a")
+    start = pd.read_csv(tmp_path / "a" / "forecasts.csv").query("split == 'test'")["date"].iloc[0]
+    _swap_snapshot_prices(quick_config, lambda f: f["adj_close"].where(f["date"] < start, f["adj_close"] * 5.0))
+    moved = run(quick_config, tmp_path / "b")
+    a, b = (pd.read_csv(tmp_path / d / "forecasts.csv") for d in ("a", "b"))
+    early = a["split"] != "test"
+    pd.testing.assert_frame_equal(a[early], b[early])
+    assert not np.allclose(a.loc[~early, "actual"], b.loc[~early, "actual"])
+    sa, sb = (load_checkpoint(tmp_path / d / "model.pt")["scaler"] for d in ("a", "b"))
+    assert sa == sb
+    assert base["val"] == moved["val"]
+
+
+def test_a_forecast_for_day_t_uses_data_up_to_t_minus_1(quick_config: Config, tmp_path: Path) -> None:
+    """Retrain nothing: reuse the trained weights, change one price, and see which forecasts move."""
+    from forecast.data.dataset import build_windows
+    from forecast.data.sources import read_csv_prices
+    from forecast.evaluation.predict import forecast_table, predict_scaled
+    from forecast.models.recurrent import RecurrentForecaster
+
+    run(quick_config, tmp_path / "a")
+    ckpt = load_checkpoint(tmp_path / "a" / "model.pt")
+    model = RecurrentForecaster("lstm", 1, 8, 1, 1)
+    model.load_state_dict(ckpt["state_dict"])
+    frame = read_csv_prices(Path(str(quick_config.data.snapshot_dir)) / "AAPL.csv", "t").loc["2008-01-01":]
+    fracs = (0.7, 0.15, 0.15)
+    k = len(frame) - 40  # a day in the test span
+    changed = frame.copy()
+    changed.iloc[k, changed.columns.get_loc("adj_close")] *= 1.5
+    tables = []
+    for f in (frame, changed):
+        data = build_windows(f, 20, 1, fracs)
+        tables.append(forecast_table(data, predict_scaled(model, data.inputs, torch.device("cpu")), 1))
+    day_k = str(frame.index[k].date())
+    pos = int(np.flatnonzero(tables[0]["date"] == day_k)[0])
+    pd.testing.assert_series_equal(tables[0]["predicted"][: pos + 1], tables[1]["predicted"][: pos + 1])
+    assert tables[0]["predicted"][pos + 1] != tables[1]["predicted"][pos + 1]
+
+
+def test_same_seed_same_metrics(quick_config: Config, tmp_path: Path) -> None:
+    first, second = run(quick_config, tmp_path / "a"), run(quick_config, tmp_path / "b")
+    keys = ("val", "test", "persistence_test", "best_epoch", "n_params")
+    assert {k: first[k] for k in keys} == {k: second[k] for k in keys}
+    quick_config.seed = 1
+    third = run(quick_config, tmp_path / "c")
+    assert third["test"] != first["test"]

@@ -1,0 +1,82 @@
+"""The training loop: it learns, stops early with the best weights, is reproducible, and stops on NaN."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from forecast.config import TrainerConfig
+from forecast.errors import TrainingDiverged
+from forecast.models.recurrent import RecurrentForecaster
+from forecast.training.loop import batched_loss, fit
+from forecast.training.runtime import PeakMemory, resolve_device, seed_everything
+
+
+def sine_task(n: int = 256, window: int = 12) -> tuple[torch.Tensor, torch.Tensor]:
+    """Predict the next value of a noisy sine wave from the previous ``window`` values."""
+    g = torch.Generator().manual_seed(0)
+    t = torch.arange(n + window + 1, dtype=torch.float32) * 0.3
+    s = torch.sin(t) + 0.05 * torch.randn(t.shape, generator=g)
+    x = s.unfold(0, window, 1)[:n].unsqueeze(-1)
+    return x, s[window : window + n].unsqueeze(-1)
+
+
+def settings(**kw: object) -> TrainerConfig:
+    base = TrainerConfig(max_epochs=15, batch_size=32, lr=0.01, patience=3, progress=False)
+    for k, v in kw.items():
+        setattr(base, k, v)
+    return base
+
+
+def test_fit_learns_a_sine_wave_and_restores_the_best_epoch() -> None:
+    seed_everything(0)
+    x, y = sine_task()
+    model = RecurrentForecaster("gru", 1, 16, 1, 1)
+    before = batched_loss(model, x[200:], y[200:])
+    result = fit(model, (x[:200], y[:200]), (x[200:], y[200:]), settings())
+    after = batched_loss(model, x[200:], y[200:])
+    assert after < 0.2 * before
+    assert after == pytest.approx(result.best_val_loss, rel=1e-5)
+    assert result.best_epoch == 1 + min(range(len(result.history)), key=lambda i: result.history[i].val_loss)
+    assert all(r.seconds > 0 and r.grad_norm > 0 for r in result.history)
+
+
+def test_early_stopping_stops_after_patience_epochs_without_improvement() -> None:
+    seed_everything(0)
+    x, y = sine_task()
+    model = RecurrentForecaster("rnn", 1, 8, 1, 1)
+    result = fit(model, (x[:200], y[:200]), (x[200:], y[200:]), settings(max_epochs=200, lr=0.05, patience=2))
+    assert len(result.history) < 200
+    assert len(result.history) - result.best_epoch == 2
+
+
+def test_same_seed_same_losses() -> None:
+    x, y = sine_task()
+    runs = []
+    for _ in range(2):
+        seed_everything(7)
+        model = RecurrentForecaster("lstm", 1, 8, 1, 1)
+        runs.append(
+            [r.val_loss for r in fit(model, (x[:200], y[:200]), (x[200:], y[200:]), settings(max_epochs=3)).history]
+        )
+    assert runs[0] == runs[1]
+
+
+def test_exploding_loss_names_gradients_and_grad_clip() -> None:
+    seed_everything(0)
+    x, y = sine_task()
+    model = RecurrentForecaster("rnn", 1, 8, 1, 1)
+    with pytest.raises(TrainingDiverged, match=r"exploding gradients; lower trainer.lr .* trainer.grad_clip"):
+        fit(model, (x[:200], y[:200] * 1e30), (x[200:], y[200:] * 1e30), settings(lr=100.0, grad_clip=0.0))
+
+
+def test_devices_and_memory_measurement() -> None:
+    assert resolve_device("cpu").type == "cpu"
+    assert resolve_device("auto").type in {"cpu", "cuda", "mps"}
+    if not torch.cuda.is_available():
+        with pytest.raises(Exception, match="device=cuda but CUDA is not available on this machine"):
+            resolve_device("cuda")
+    with PeakMemory(torch.device("cpu")) as mem:
+        block = torch.ones(64, 2**20 // 4 * 1)  # 64 MiB
+        block += 1
+    assert mem.peak_mb > 32
