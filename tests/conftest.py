@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 from pathlib import Path
 
@@ -13,6 +14,23 @@ from forecast.config import Config
 from forecast.data.sources import REPO_DATA, read_csv_prices
 
 SNAPSHOT = REPO_DATA / "snapshot"
+
+
+os.environ["FORECAST_OFFLINE"] = "1"  # CLI subprocesses never touch the network
+
+
+class NetworkDisabled(ConnectionError):
+    """Raised by the faked yfinance boundary when a test did not install its own fake."""
+
+
+@pytest.fixture(autouse=True)
+def no_network(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Tests never reach Yahoo: the one function that would is replaced by a network failure."""
+
+    def refuse(*args: object, **kwargs: object) -> None:
+        raise NetworkDisabled("network disabled in tests")
+
+    monkeypatch.setattr("forecast.data.yahoo.download", refuse)
 
 
 @pytest.fixture(scope="session")
@@ -44,6 +62,7 @@ def quick_config(tmp_path: Path) -> Config:
     cfg.model.num_layers = 1
     cfg.data.start = "2008-01-01"
     cfg.data.snapshot_dir = str(snap)
+    cfg.data.cache_dir = str(tmp_path / "cache")
     cfg.trainer.max_epochs = 2
     cfg.trainer.progress = False
     return cfg

@@ -62,7 +62,7 @@ def test_a_quick_run_writes_its_folder_and_prints_the_headline(tmp_path: Path) -
         (
             "ticker=ZZZZ",
             1,
-            "error: ticker ZZZZ is not in the shipped snapshot (AAPL, GOOG, IBM, MSFT, ^GSPC): pick one",
+            "error: no source has prices for ZZZZ: yfinance skipped (data.offline=true); no cached prices for ZZZZ in ",
         ),
     ],
 )
@@ -84,3 +84,25 @@ def test_a_failing_job_does_not_stop_a_sweep(tmp_path: Path) -> None:
     statuses = sorted(json.loads(p.read_text())["status"] for p in sweep.glob("*/metrics.json"))
     assert statuses == ["completed", "failed"]
     assert "series too short" in done.stderr
+
+
+@pytest.mark.slow
+def test_csv_source_runs_and_offline_yfinance_fails_in_one_line(tmp_path: Path) -> None:
+    from tests.conftest import SNAPSHOT
+
+    lines = (SNAPSHOT / "MSFT.csv").read_text().splitlines()
+    csv = tmp_path / "prices.csv"
+    csv.write_text("\n".join(["Date,Open,High,Low,Close,Adj Close,Volume", *lines[1:]]) + "\n")
+    run_dir = tmp_path / "run"
+    done = forecast(
+        *QUICK, "data.source=csv", f"data.path={csv}", "ticker=XYZ", f"hydra.run.dir={run_dir}", cwd=tmp_path
+    )
+    assert done.returncode == 0, done.stderr
+    metrics = json.loads((run_dir / "metrics.json").read_text())
+    assert (metrics["data_source"], metrics["ticker"], metrics["first_date"]) == ("csv", "XYZ", "2009-01-02")
+    failed = forecast("data.source=yfinance", f"hydra.run.dir={tmp_path / 'yf'}", cwd=tmp_path)
+    assert failed.returncode == 1
+    assert failed.stderr.strip() == (
+        "error: data.source=yfinance needs the network but data.offline=true (or FORECAST_OFFLINE=1 is set): "
+        "use data.source=auto, cache or snapshot"
+    )

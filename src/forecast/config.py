@@ -50,7 +50,7 @@ class ModelConfig:
 
 @dataclass
 class DataConfig:
-    source: Source = Source.snapshot
+    source: Source = Source.auto
     path: str | None = None
     start: str | None = None
     end: str | None = None

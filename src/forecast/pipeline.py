@@ -60,7 +60,7 @@ def run(cfg: Config, out_dir: Path) -> dict[str, Any]:
         torch.set_num_threads(cfg.trainer.threads)
     device = resolve_device(cfg.device.value)
     d = cfg.data
-    prices = load_prices(cfg.ticker, d.source.value, d.snapshot_dir, d.start, d.end)
+    prices = load_prices(cfg.ticker, d)
     frame = clean_prices(prices.frame, cfg.ticker, d.max_gap_days)
     data = build_windows(frame, cfg.window, cfg.horizon, (d.train_frac, d.val_frac, d.test_frac), tuple(d.features))
     log.info(

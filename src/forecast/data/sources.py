@@ -1,4 +1,4 @@
-"""Where prices come from: the shipped snapshot (and, with the data-source issue, yfinance, cache, CSV)."""
+"""Where prices come from: yfinance (with its cache), the cache alone, a CSV file, or the shipped snapshot."""
 
 from __future__ import annotations
 
@@ -8,6 +8,8 @@ from pathlib import Path
 
 import pandas as pd
 
+from forecast.config import DataConfig
+from forecast.data.cache import cache_path, read_cache, write_cache
 from forecast.data.frames import standardise
 from forecast.errors import DataError
 
@@ -77,9 +79,85 @@ def select_dates(frame: pd.DataFrame, start: str | None, end: str | None, ticker
     return picked
 
 
-def load_prices(ticker: str, source: str, snapshot: str | None, start: str | None, end: str | None) -> PriceData:
-    """Return the price data for ``ticker`` from ``source``, restricted to ``start``..``end``."""
-    if source != "snapshot":
-        raise DataError(f"data.source={source} is not available yet: use data.source=snapshot")
-    data = load_snapshot(ticker, snapshot_dir(snapshot))
-    return PriceData(select_dates(data.frame, start, end, ticker), data.source)
+def _cache_folder(d: DataConfig) -> Path:
+    return Path(d.cache_dir) if d.cache_dir else REPO_DATA / "cache"
+
+
+def from_yfinance(ticker: str, d: DataConfig) -> PriceData:
+    """Return prices from the cache when it covers the request (unless ``data.refresh``), else from Yahoo.
+
+    A successful fetch is written to the cache atomically. Raises :class:`DataError` in one line.
+    """
+    from forecast.data import yahoo
+
+    if d.offline:
+        raise DataError("yfinance skipped (data.offline=true)")
+    path = cache_path(_cache_folder(d), ticker_filename(ticker))
+    entry = None if d.refresh else read_cache(path)
+    if entry is not None and entry.covers(d.start, d.end):
+        return PriceData(entry.frame, "cache")
+    frame = standardise(yahoo.fetch(ticker, d.start, d.end, d.timeout_s), f"yfinance {ticker}")
+    write_cache(path, frame, d.start, d.end, yahoo.yfinance_version())
+    return PriceData(frame, "yfinance")
+
+
+def from_cache(ticker: str, d: DataConfig) -> PriceData:
+    """Return whatever the cache holds for ``ticker``, however old; raise :class:`DataError` if nothing."""
+    folder = _cache_folder(d)
+    entry = read_cache(cache_path(folder, ticker_filename(ticker)))
+    if entry is None:
+        raise DataError(f"no cached prices for {ticker} in {folder}")
+    return PriceData(entry.frame, "cache")
+
+
+def from_csv(ticker: str, d: DataConfig) -> PriceData:
+    """Return the prices in the CSV file ``data.path``."""
+    if not d.path:
+        raise DataError("data.source=csv needs a file: add data.path=<file.csv>")
+    return PriceData(read_csv_prices(Path(d.path).expanduser(), f"CSV file {Path(d.path).name}"), "csv")
+
+
+def from_snapshot(ticker: str, d: DataConfig) -> PriceData:
+    """Return the shipped prices for ``ticker``."""
+    return load_snapshot(ticker, snapshot_dir(d.snapshot_dir))
+
+
+LOADERS = {"yfinance": from_yfinance, "cache": from_cache, "csv": from_csv, "snapshot": from_snapshot}
+AUTO_ORDER = ("yfinance", "cache", "snapshot")
+
+
+def load_prices(ticker: str, d: DataConfig) -> PriceData:
+    """Return prices for ``ticker`` from ``data.source``, restricted to ``data.start``..``data.end``.
+
+    ``auto`` tries yfinance, then the cache, then the snapshot, and logs one line saying which source
+    served the run and why the ones before it did not. Raises :class:`DataError` with one line.
+    """
+    source = d.source.value
+    if source == "yfinance" and d.offline:
+        raise DataError(
+            "data.source=yfinance needs the network but data.offline=true (or FORECAST_OFFLINE=1 is set): "
+            "use data.source=auto, cache or snapshot"
+        )
+    if source == "yfinance":
+        try:
+            data = LOADERS[source](ticker, d)
+        except DataError as exc:
+            hint = "check the network, or use data.source=auto to fall back to cache and snapshot"
+            raise DataError(f"{exc}: {hint}") from None
+    elif source != "auto":
+        data = LOADERS[source](ticker, d)
+    else:
+        skipped: list[str] = []
+        for name in AUTO_ORDER:
+            try:
+                data = LOADERS[name](ticker, d)
+                break
+            except DataError as exc:
+                skipped.append(str(exc))
+        else:
+            raise DataError(f"no source has prices for {ticker}: {'; '.join(skipped)}")
+        if skipped:
+            log.warning("data for %s: %s; the %s served the run", ticker, "; ".join(skipped), data.source)
+        else:
+            log.info("data for %s: the %s served the run", ticker, data.source)
+    return PriceData(select_dates(data.frame, d.start, d.end, ticker), data.source)
