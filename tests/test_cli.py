@@ -106,3 +106,18 @@ def test_csv_source_runs_and_offline_yfinance_fails_in_one_line(tmp_path: Path) 
         "error: data.source=yfinance needs the network but data.offline=true (or FORECAST_OFFLINE=1 is set): "
         "use data.source=auto, cache or snapshot"
     )
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("ticker", ["../../etc/passwd", "A/B", "'$(id)'", "../../../../../../../tmp/escaped"])
+def test_unsafe_tickers_never_reach_a_path(tmp_path: Path, ticker: str) -> None:
+    work = tmp_path / "work"
+    work.mkdir()
+    done = forecast(f"ticker={ticker}", cwd=work)
+    assert done.returncode == 1
+    [line] = done.stderr.strip().splitlines()
+    assert line.startswith("error: ticker=") and "is not a valid ticker symbol" in line
+    [metrics] = list((work / "outputs").rglob("metrics.json"))  # the run folder stayed inside outputs/
+    assert json.loads(metrics.read_text())["status"] == "failed"
+    assert [p.name for p in work.iterdir()] == ["outputs"]
+    assert not (tmp_path / "etc").exists() and not Path("/tmp/escaped").exists()

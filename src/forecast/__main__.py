@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import sys
 from pathlib import Path
 
@@ -14,6 +15,15 @@ from forecast.config import Config, register_configs
 
 log = logging.getLogger("forecast")
 register_configs()
+
+
+def path_safe(value: object) -> str:
+    """Return ``value`` usable as one folder-name part: only letters, digits, '.', '-', '=', '^' survive."""
+    return re.sub(r"[^A-Za-z0-9.\-=^]", "_", str(value)).replace("..", "__")[:40] or "_"
+
+
+# Run folders are named after the ticker before any check of ours runs: keep that name inside outputs/.
+OmegaConf.register_new_resolver("path_safe", path_safe, replace=True)
 # Hydra prints compose errors over several lines; we ask it to raise instead and print one line.
 USER_FULL_ERROR = os.environ.get("HYDRA_FULL_ERROR") == "1"
 
@@ -35,14 +45,27 @@ def compact_error(exc: BaseException) -> str:
     return f"{head.rstrip('.')}: {detail}{hint}" if detail else head
 
 
-def _fail(out_dir: Path, reason: str, status: str = "failed") -> None:
+def _fail(out_dir: Path, reason: str, status: str = "failed", **extra: object) -> None:
     """Record a failed or interrupted job in ``metrics.json`` so its folder never looks complete."""
     from forecast.reporting.artifacts import write_json
 
     try:
-        write_json(out_dir / "metrics.json", {"status": status, "reason": reason})
+        write_json(out_dir / "metrics.json", {"status": status, "reason": reason, **extra})
     except OSError as exc:  # the folder itself may be the problem
         log.debug("could not write the failure record: %s", exc)
+
+
+def _raise_interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt(f"signal {signum}")
+
+
+def _sigterm_interrupts() -> None:
+    """Make SIGTERM (what schedulers and ``kill`` send) end a job like Ctrl-C: recorded, resumable."""
+    import signal
+    import threading
+
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, _raise_interrupt)
 
 
 @hydra.main(version_base="1.3", config_path="../../conf", config_name="config")
@@ -55,6 +78,7 @@ def main(cfg: DictConfig) -> float | None:
     from forecast.errors import ConfigError, ForecastError
     from forecast.pipeline import run
 
+    _sigterm_interrupts()
     hydra_cfg = HydraConfig.get()
     out_dir = Path(hydra_cfg.runtime.output_dir)
     multirun = hydra_cfg.mode == RunMode.MULTIRUN
@@ -75,9 +99,16 @@ def main(cfg: DictConfig) -> float | None:
         if multirun:
             return None
         sys.exit(1)
-    except KeyboardInterrupt:
-        _fail(out_dir, "interrupted by the user", status="interrupted")
-        print(f"interrupted: the run folder {out_dir} is marked interrupted", file=sys.stderr, flush=True)
+    except KeyboardInterrupt as exc:
+        last = getattr(exc, "last_epoch", None)
+        if last:
+            reason = f"interrupted after epoch {last}: resume with the same overrides and trainer.resume={out_dir}"
+        else:
+            reason = "interrupted before the first epoch completed: nothing to resume, run again"
+        _fail(out_dir, reason, status="interrupted", last_completed_epoch=last)
+        print(f"interrupted: {reason}", file=sys.stderr, flush=True)
+        if multirun:
+            return None
         sys.exit(130)
     except Exception as exc:
         if USER_FULL_ERROR:

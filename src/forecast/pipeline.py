@@ -17,10 +17,12 @@ from forecast.config import Config
 from forecast.data.dataset import build_windows
 from forecast.data.sources import load_prices
 from forecast.data.validation import clean_prices
+from forecast.errors import ConfigError
 from forecast.evaluation.metrics import error_metrics, skill
 from forecast.evaluation.predict import forecast_table, predict_scaled
 from forecast.models.recurrent import RecurrentForecaster, count_parameters
 from forecast.reporting import artifacts, plots
+from forecast.training.checkpoint import load_checkpoint_file, save_checkpoint
 from forecast.training.loop import FitResult, fit
 from forecast.training.runtime import PeakMemory, resolve_device, seed_everything
 
@@ -76,8 +78,17 @@ def run(cfg: Config, out_dir: Path) -> dict[str, Any]:
              n_params, device)  # fmt: skip
     t_data = time.perf_counter()
     (x_train, y_train), (x_val, y_val) = data.part("train"), data.part("val")
+    ckpt_path, config = out_dir / "checkpoint.pt", config_dict(cfg)
+    resume = load_resume(cfg.trainer.resume, config)
     with PeakMemory(device) as memory:
-        result = fit(model, (x_train.to(device), y_train.to(device)), (x_val.to(device), y_val.to(device)), cfg.trainer)
+        result = fit(
+            model,
+            (x_train.to(device), y_train.to(device)),
+            (x_val.to(device), y_val.to(device)),
+            cfg.trainer,
+            checkpoint=lambda mod, opt, state: save_checkpoint(ckpt_path, mod, opt, state, config),
+            resume=resume,
+        )
     t_train = time.perf_counter()
     table = forecast_table(data, predict_scaled(model, data.inputs, device), cfg.horizon)
     scores = evaluate(table)
@@ -110,8 +121,56 @@ def run(cfg: Config, out_dir: Path) -> dict[str, Any]:
                           "evaluation_and_outputs": time.perf_counter() - t_train}  # fmt: skip
     metrics["environment"] = {"torch": torch.__version__, "python": platform.python_version(),
                               "threads": torch.get_num_threads(), "machine": platform.machine()}  # fmt: skip
+    if resume is not None:
+        metrics["resumed_from"] = {"run": cfg.trainer.resume, "epoch": resume["loop"]["epoch"]}
     artifacts.write_json(out_dir / "metrics.json", metrics)
+    ckpt_path.unlink(missing_ok=True)  # complete: model.pt holds the result; checkpoints are for unfinished runs
     return metrics
+
+
+# keys that may differ between an interrupted run and its resumption
+RESUME_FREE_KEYS = {("trainer", "resume"), ("trainer", "max_epochs"), ("trainer", "progress"), ("trainer", "threads"),
+                    ("data", "offline"), ("data", "refresh"), ("data", "timeout_s"), ("device",)}  # fmt: skip
+
+
+def _flatten(tree: dict[str, Any], prefix: tuple[str, ...] = ()) -> dict[tuple[str, ...], Any]:
+    out: dict[tuple[str, ...], Any] = {}
+    for key, value in tree.items():
+        if isinstance(value, dict):
+            out.update(_flatten(value, (*prefix, key)))
+        else:
+            out[(*prefix, key)] = value
+    return out
+
+
+def load_resume(run_dir: str | None, config: dict[str, Any]) -> dict[str, Any] | None:
+    """Return the checkpoint of the interrupted run in ``run_dir`` (None when not resuming).
+
+    Raises :class:`ConfigError` when it is missing, unreadable, or was trained with another config.
+    """
+    if not run_dir:
+        return None
+    path = Path(run_dir).expanduser() / "checkpoint.pt"
+    if not path.exists():
+        raise ConfigError(f"trainer.resume={run_dir}: no checkpoint.pt there (only unfinished runs keep one)")
+    try:
+        payload = load_checkpoint_file(path)
+    except Exception as exc:
+        raise ConfigError(
+            f"trainer.resume={run_dir}: checkpoint.pt cannot be loaded safely ({type(exc).__name__})"
+        ) from None
+    saved, now = _flatten(payload.get("config", {})), _flatten(config)
+    changed = sorted(
+        ".".join(k) for k in saved.keys() | now.keys() if k not in RESUME_FREE_KEYS and saved.get(k) != now.get(k)
+    )
+    if changed:
+        first = changed[0]
+        key = tuple(first.split("."))
+        raise ConfigError(
+            f"trainer.resume={run_dir}: that run used {first}={saved.get(key)!r}, this one {now.get(key)!r}: "
+            f"resume with the same overrides ({len(changed)} key(s) differ: {', '.join(changed[:5])})"
+        )
+    return payload
 
 
 def write_outputs(

@@ -9,6 +9,7 @@ import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 import torch
 from torch import nn
@@ -16,17 +17,18 @@ from torch.nn.functional import mse_loss
 
 from forecast.config import Optimizer, TrainerConfig
 from forecast.errors import TrainingDiverged
+from forecast.training.checkpoint import EpochRecord, LoopState, restore
 
 log = logging.getLogger(__name__)
+__all__ = ["EpochRecord", "FitResult", "TrainingInterrupted", "batched_loss", "fit"]
 
 
-@dataclass
-class EpochRecord:
-    epoch: int
-    train_loss: float
-    val_loss: float
-    seconds: float
-    grad_norm: float  # mean pre-clipping gradient norm over the epoch's batches
+class TrainingInterrupted(KeyboardInterrupt):
+    """Ctrl-C or SIGTERM during training; ``last_epoch`` is the last completed (checkpointed) epoch."""
+
+    def __init__(self, last_epoch: int) -> None:
+        super().__init__(f"interrupted after epoch {last_epoch}")
+        self.last_epoch = last_epoch
 
 
 @dataclass
@@ -56,55 +58,63 @@ def fit(
     train: tuple[torch.Tensor, torch.Tensor],
     val: tuple[torch.Tensor, torch.Tensor],
     settings: TrainerConfig,
-    on_epoch: Callable[[EpochRecord], None] | None = None,
+    checkpoint: Callable[[nn.Module, torch.optim.Optimizer, LoopState], None] | None = None,
+    resume: dict[str, Any] | None = None,
 ) -> FitResult:
     """Train ``model`` in place and return its history; the best-validation weights are loaded at the end.
 
-    Assumes the tensors already live on the model's device. Raises :class:`TrainingDiverged` on a NaN/inf
-    loss (after restoring the best weights seen so far).
+    Assumes the tensors live on the model's device. After every epoch ``checkpoint`` (if given) is called
+    with the full training state; ``resume`` (a loaded checkpoint) continues exactly where it stopped.
+    Raises :class:`TrainingDiverged` on a NaN/inf loss (best weights restored) and
+    :class:`TrainingInterrupted` on Ctrl-C/SIGTERM.
     """
     from tqdm import tqdm
 
     (x, y), (xv, yv) = train, val
     opt = make_optimizer(model, settings)
     max_norm = settings.grad_clip if settings.grad_clip > 0 else math.inf
-    result, best_state, wait = FitResult(), copy.deepcopy(model.state_dict()), 0
-    bar = tqdm(range(1, settings.max_epochs + 1), desc="epochs", unit="ep", leave=False,
+    state = restore(resume, model, opt) if resume else LoopState(best_state=copy.deepcopy(model.state_dict()))
+    bar = tqdm(range(state.epoch + 1, settings.max_epochs + 1), desc="epochs", unit="ep", leave=False,
+               initial=state.epoch, total=settings.max_epochs,
                disable=not (settings.progress and sys.stderr.isatty()))  # fmt: skip
-    for epoch in bar:
-        start = time.perf_counter()
-        model.train()
-        loss_sum, norm_sum, n_batches = torch.zeros(()), torch.zeros(()), 0
-        for idx in torch.randperm(len(x), device=x.device).split(settings.batch_size):
-            loss = mse_loss(model(x[idx]), y[idx])
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            norm_sum += nn.utils.clip_grad_norm_(model.parameters(), max_norm).detach().cpu()
-            opt.step()
-            loss_sum += loss.detach().cpu() * len(idx)
-            n_batches += 1
-        train_loss, val_loss = float(loss_sum) / len(x), batched_loss(model, xv, yv)
-        record = EpochRecord(epoch, train_loss, val_loss, time.perf_counter() - start, float(norm_sum) / n_batches)
-        result.history.append(record)
-        result.seconds += record.seconds
-        log.debug("epoch %d train_loss %.6f val_loss %.6f seconds %.3f grad_norm %.4f", *vars(record).values())
-        bar.set_postfix(train=f"{train_loss:.4f}", val=f"{val_loss:.4f}")
-        if on_epoch is not None:
-            on_epoch(record)
-        if not (math.isfinite(train_loss) and math.isfinite(val_loss)):
-            model.load_state_dict(best_state)
-            raise TrainingDiverged(
-                f"loss became {train_loss if not math.isfinite(train_loss) else val_loss} at epoch {epoch}: "
-                f"exploding gradients; lower trainer.lr (now {settings.lr}) or set trainer.grad_clip "
-                f"(now {settings.grad_clip}) to e.g. 1.0"
-            )
-        if val_loss < result.best_val_loss:
-            result.best_val_loss, result.best_epoch, wait = val_loss, epoch, 0
-            best_state = copy.deepcopy(model.state_dict())
-        else:
-            wait += 1
-            if wait >= settings.patience:
+    try:
+        for epoch in bar:
+            if state.wait >= settings.patience:  # early stop (also when resuming a run that had stopped)
                 break
-    bar.close()
-    model.load_state_dict(best_state)
-    return result
+            start = time.perf_counter()
+            model.train()
+            loss_sum, norm_sum, n_batches = torch.zeros(()), torch.zeros(()), 0
+            for idx in torch.randperm(len(x), device=x.device).split(settings.batch_size):
+                loss = mse_loss(model(x[idx]), y[idx])
+                opt.zero_grad(set_to_none=True)
+                loss.backward()
+                norm_sum += nn.utils.clip_grad_norm_(model.parameters(), max_norm).detach().cpu()
+                opt.step()
+                loss_sum += loss.detach().cpu() * len(idx)
+                n_batches += 1
+            train_loss, val_loss = float(loss_sum) / len(x), batched_loss(model, xv, yv)
+            record = EpochRecord(epoch, train_loss, val_loss, time.perf_counter() - start, float(norm_sum) / n_batches)
+            log.debug("epoch %d train_loss %.6f val_loss %.6f seconds %.3f grad_norm %.4f", *vars(record).values())
+            bar.set_postfix(train=f"{train_loss:.4f}", val=f"{val_loss:.4f}")
+            if not (math.isfinite(train_loss) and math.isfinite(val_loss)):
+                model.load_state_dict(state.best_state)
+                kept = (f"best weights so far, epoch {state.best_epoch}, kept in checkpoint.pt" if state.best_epoch
+                        else "no epoch completed, nothing kept")  # fmt: skip
+                raise TrainingDiverged(
+                    f"loss became {train_loss if not math.isfinite(train_loss) else val_loss} at epoch {epoch}: "
+                    f"exploding gradients; lower trainer.lr (now {settings.lr:g}) or set trainer.grad_clip "
+                    f"(now {settings.grad_clip:g}) to e.g. 1.0 ({kept})"
+                )
+            state.epoch, state.wait = epoch, state.wait + 1
+            state.history.append(record)
+            if val_loss < state.best_val_loss:
+                state.best_val_loss, state.best_epoch, state.wait = val_loss, epoch, 0
+                state.best_state = copy.deepcopy(model.state_dict())
+            if checkpoint is not None:
+                checkpoint(model, opt, state)
+    except KeyboardInterrupt:
+        raise TrainingInterrupted(state.epoch) from None
+    finally:
+        bar.close()
+    model.load_state_dict(state.best_state)
+    return FitResult(state.history, state.best_epoch, state.best_val_loss, sum(r.seconds for r in state.history))
