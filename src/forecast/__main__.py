@@ -55,6 +55,16 @@ def _fail(out_dir: Path, reason: str, status: str = "failed", **extra: object) -
         log.debug("could not write the failure record: %s", exc)
 
 
+def threads_per_job(launcher: DictConfig) -> int:
+    """Return torch threads for one job: all cores, or cores / n_jobs under the joblib launcher (0 = default)."""
+    if "joblib" not in str(launcher.get("_target_", "")):
+        return 0
+    cores = os.cpu_count() or 1
+    n_jobs = int(launcher.get("n_jobs") or -1)
+    parallel = cores if n_jobs < 0 else max(1, n_jobs)  # joblib's -1 means one job per core
+    return max(1, cores // parallel)
+
+
 def _raise_interrupt(signum: int, frame: object) -> None:
     raise KeyboardInterrupt(f"signal {signum}")
 
@@ -90,6 +100,8 @@ def main(cfg: DictConfig) -> float | None:
             )
         typed = validate(OmegaConf.to_object(cfg))  # type: ignore[arg-type]
         assert isinstance(typed, Config)
+        if typed.trainer.threads == 0:
+            typed.trainer.threads = threads_per_job(hydra_cfg.launcher)
         metrics = run(typed, out_dir)
     except ForecastError as exc:
         reason = str(exc)

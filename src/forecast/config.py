@@ -59,6 +59,9 @@ class DataConfig:
     train_frac: float = 0.70
     val_frac: float = 0.15
     test_frac: float = 0.15
+    train_days: int | None = None
+    val_days: int | None = None
+    test_days: int | None = None
     max_gap_days: int = 7
     snapshot_dir: str | None = None
     cache_dir: str | None = None
@@ -171,6 +174,17 @@ def validate(cfg: Config) -> Config:
         f"data.train_frac + data.val_frac + data.test_frac must be positive and sum to 1 (got "
         f"{d.train_frac} + {d.val_frac} + {d.test_frac} = {sum(fracs):.4g})",
     )
+    _require(
+        (d.val_days is None) == (d.test_days is None),
+        "data.val_days and data.test_days go together: set both (fixed spans) or neither (fractions)",
+    )
+    _require(
+        d.train_days is None or d.test_days is not None,
+        "data.train_days needs data.val_days and data.test_days (a fixed test period): set them too",
+    )
+    for key in ("train_days", "val_days", "test_days"):
+        value = getattr(d, key)
+        _require(value is None or value >= 1, f"data.{key} must be >= 1 trading day (got {value})")
     _require(d.max_gap_days >= 1, f"data.max_gap_days must be >= 1 (got {d.max_gap_days})")
     _require(d.timeout_s > 0, f"data.timeout_s must be > 0 seconds (got {d.timeout_s})")
     _require(t.max_epochs >= 1, f"trainer.max_epochs must be >= 1 (got {t.max_epochs})")

@@ -9,22 +9,25 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 import torch
 from omegaconf import OmegaConf
 
 from forecast.config import Config
-from forecast.data.dataset import build_windows
+from forecast.data.dataset import build_windows, fixed_day_split
 from forecast.data.sources import load_prices
 from forecast.data.validation import clean_prices
+from forecast.diagnostics.gradient_flow import effective_memory_lag, gradient_by_lag
 from forecast.errors import ConfigError
+from forecast.evaluation.honesty import diebold_mariano, lag_illusion
 from forecast.evaluation.metrics import error_metrics, skill
 from forecast.evaluation.predict import forecast_table, predict_scaled
 from forecast.models.recurrent import RecurrentForecaster, count_parameters
 from forecast.reporting import artifacts, plots
 from forecast.training.checkpoint import load_checkpoint_file, save_checkpoint
 from forecast.training.loop import FitResult, fit
-from forecast.training.runtime import PeakMemory, resolve_device, seed_everything
+from forecast.training.runtime import PeakMemory, resolve_device, seed_everything, warm_up
 
 log = logging.getLogger("forecast")
 
@@ -36,8 +39,11 @@ def config_dict(cfg: Config) -> dict[str, Any]:
     return {str(k): v for k, v in container.items()}
 
 
-def evaluate(table: pd.DataFrame) -> dict[str, Any]:
-    """Return model and persistence metrics on val and test, and the skill on each, from the forecast table."""
+def evaluate(table: pd.DataFrame, horizon: int) -> dict[str, Any]:
+    """Return model and persistence metrics on val and test, the skill on each, and the honesty checks.
+
+    Honesty checks on test: the Diebold-Mariano test of model vs persistence, and the lag illusion.
+    """
     out: dict[str, Any] = {}
     for split in ("val", "test"):
         part = table[table["split"] == split]
@@ -47,6 +53,10 @@ def evaluate(table: pd.DataFrame) -> dict[str, Any]:
         out[f"up_fraction_{split}"] = float((actual > last).mean())
     out["skill_vs_persistence"] = skill(out["test"]["mae"], out["persistence_test"]["mae"])
     out["skill_vs_persistence_val"] = skill(out["val"]["mae"], out["persistence_val"]["mae"])
+    test = table[table["split"] == "test"]
+    actual, pred, last = (test[c].to_numpy() for c in ("actual", "predicted", "persistence"))
+    out["dm_vs_persistence"] = diebold_mariano(actual - pred, actual - last, horizon)
+    out["lag_check"] = lag_illusion(actual, pred, last)
     return out
 
 
@@ -64,7 +74,10 @@ def run(cfg: Config, out_dir: Path) -> dict[str, Any]:
     d = cfg.data
     prices = load_prices(cfg.ticker, d)
     frame = clean_prices(prices.frame, cfg.ticker, d.max_gap_days)
-    data = build_windows(frame, cfg.window, cfg.horizon, (d.train_frac, d.val_frac, d.test_frac), tuple(d.features))
+    fracs = (d.train_frac, d.val_frac, d.test_frac)
+    if d.val_days is not None and d.test_days is not None:
+        frame, fracs = fixed_day_split(frame, d.train_days, d.val_days, d.test_days)
+    data = build_windows(frame, cfg.window, cfg.horizon, fracs, tuple(d.features))
     log.info(
         "%s: %d trading days %s .. %s from %s; %d/%d/%d train/val/test windows",
         cfg.ticker, len(frame), frame.index[0].date(), frame.index[-1].date(), prices.source,
@@ -80,6 +93,10 @@ def run(cfg: Config, out_dir: Path) -> dict[str, Any]:
     (x_train, y_train), (x_val, y_val) = data.part("train"), data.part("val")
     ckpt_path, config = out_dir / "checkpoint.pt", config_dict(cfg)
     resume = load_resume(cfg.trainer.resume, config)
+    x_probe, y_probe = (t[:256].to(device) for t in data.part("test"))  # gradient-flow probe windows
+    grad_init = gradient_by_lag(model, x_probe, y_probe)
+    batch = cfg.trainer.batch_size
+    activation_bytes = warm_up(model, x_train[:batch].to(device), y_train[:batch].to(device))
     with PeakMemory(device) as memory:
         result = fit(
             model,
@@ -91,7 +108,9 @@ def run(cfg: Config, out_dir: Path) -> dict[str, Any]:
         )
     t_train = time.perf_counter()
     table = forecast_table(data, predict_scaled(model, data.inputs, device), cfg.horizon)
-    scores = evaluate(table)
+    scores = evaluate(table, cfg.horizon)
+    flow = pd.DataFrame({"lag": np.arange(1, cfg.window + 1), "init": grad_init,
+                         "trained": gradient_by_lag(model, x_probe, y_probe)})  # fmt: skip
     metrics = {
         "status": "completed",
         "ticker": cfg.ticker,
@@ -103,6 +122,8 @@ def run(cfg: Config, out_dir: Path) -> dict[str, Any]:
         "train_seconds": result.seconds,
         "seconds_per_epoch": result.seconds / max(1, len(result.history)),
         "peak_memory_mb": memory.peak_mb,
+        "activation_memory_mb": activation_bytes / 2**20,
+        "state_memory_mb": 4 * 4 * n_params / 2**20,  # float32 weights, gradients, Adam's two moments
         "data_source": prices.source,
         "first_date": str(frame.index[0].date()),
         "last_date": str(frame.index[-1].date()),
@@ -114,9 +135,15 @@ def run(cfg: Config, out_dir: Path) -> dict[str, Any]:
         "device": str(device),
         "features": list(data.features),
         "target": d.target,
+        "effective_memory_lag": effective_memory_lag(flow["trained"].to_numpy()),
+        "effective_memory_lag_init": effective_memory_lag(flow["init"].to_numpy()),
+        "forget_bias": m.forget_bias,
         **scores,
     }
     write_outputs(out_dir, cfg, model, data.scaler.to_dict(), result, table)
+    artifacts.write_csv(out_dir / "gradient_flow.csv", flow)
+    plots.plot_gradient_flow(flow, f"{cfg.ticker} {m.cell}: gradient flow across input lags",
+                             out_dir / "plots" / "gradient_flow.png")  # fmt: skip
     metrics["timings"] = {"setup_and_data": t_data - t0, "training": t_train - t_data,
                           "evaluation_and_outputs": time.perf_counter() - t_train}  # fmt: skip
     metrics["environment"] = {"torch": torch.__version__, "python": platform.python_version(),

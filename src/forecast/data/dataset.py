@@ -108,6 +108,24 @@ def feature_rows(frame: pd.DataFrame, features: tuple[str, ...]) -> np.ndarray:
     return rows
 
 
+def fixed_day_split(
+    frame: pd.DataFrame, train_days: int | None, val_days: int, test_days: int
+) -> tuple[pd.DataFrame, tuple[float, float, float]]:
+    """Return ``frame`` trimmed to its last ``train_days + val_days + test_days`` rows and the exact fractions.
+
+    With ``train_days=None`` all history before the validation span trains. Keeping val and test fixed while
+    ``train_days`` grows gives learning curves on one test period.
+    """
+    train = len(frame) - val_days - test_days if train_days is None else train_days
+    need = train + val_days + test_days
+    if train < 1 or need > len(frame):
+        raise DataError(
+            f"data.train_days={train_days} + data.val_days={val_days} + data.test_days={test_days} needs {need} "
+            f"trading days, but the data has {len(frame)}: shorten a span or widen data.start/data.end"
+        )
+    return frame.iloc[len(frame) - need :], (train / need, val_days / need, test_days / need)
+
+
 def split_bounds(n_days: int, fracs: tuple[float, float, float], window: int, horizon: int) -> SplitBounds:
     """Return the chronological split of ``n_days`` days; raise if a split would hold no sample.
 

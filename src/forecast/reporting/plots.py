@@ -77,3 +77,16 @@ def plot_residuals(table: pd.DataFrame, path: Path) -> Path:
     ax2.legend()
     fig.autofmt_xdate()
     return _save(fig, path)
+
+
+def plot_gradient_flow(table: pd.DataFrame, title: str, path: Path) -> Path:
+    """Plot the gradient norm by input lag (log scale) at initialisation and after training."""
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(7, 4))
+    ax.semilogy(table["lag"], table["init"], label="at initialisation", color="grey", ls="--")
+    ax.semilogy(table["lag"], table["trained"], label="trained", color="tab:blue")
+    ax.axhline(table["trained"].iloc[0] * 0.01, color="tab:red", lw=0.8, ls=":", label="1% of lag-1 (trained)")
+    ax.set(title=title, xlabel="input lag k (days before the forecast origin)", ylabel="||d loss / d x(t-k+1)||")
+    ax.grid(alpha=0.3, which="both")
+    ax.legend()
+    return _save(fig, path)

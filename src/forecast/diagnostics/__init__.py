@@ -1,0 +1,1 @@
+"""Diagnostics of trained models: how far back in the window the gradient reaches."""

@@ -1,0 +1,54 @@
+"""Checks that keep a forecast honest: Diebold-Mariano tests and the lag illusion."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+
+def diebold_mariano(e1: np.ndarray, e2: np.ndarray, horizon: int = 1) -> dict[str, float]:
+    """Return the Diebold-Mariano test of equal accuracy (squared-error loss) with the HLN correction.
+
+    ``e1``, ``e2``: forecast errors of two methods on the same dates. ``statistic < 0`` means method 1 has
+    the smaller loss. The long-run variance uses autocovariances up to lag ``horizon - 1``; the
+    Harvey-Leybourne-Newbold (1997) small-sample factor is applied and the p-value (two-sided) comes from
+    Student's t with ``n - 1`` degrees of freedom. A zero loss differential gives p = 1.
+    """
+    from scipy import stats
+
+    d = np.asarray(e1, dtype=np.float64) ** 2 - np.asarray(e2, dtype=np.float64) ** 2
+    n = d.size
+    if n < 3:
+        return {"statistic": math.nan, "p_value": math.nan, "n": n}
+    centred = d - d.mean()
+    gamma = [centred @ centred / n] + [centred[k:] @ centred[:-k] / n for k in range(1, horizon)]
+    variance = (gamma[0] + 2 * sum(gamma[1:])) / n
+    if variance <= 0:
+        return {"statistic": 0.0, "p_value": 1.0, "n": n}
+    dm = d.mean() / math.sqrt(variance)
+    hln = math.sqrt((n + 1 - 2 * horizon + horizon * (horizon - 1) / n) / n)
+    statistic = dm * hln
+    return {"statistic": float(statistic), "p_value": float(2 * stats.t.sf(abs(statistic), df=n - 1)), "n": n}
+
+
+def lag_illusion(actual: np.ndarray, predicted: np.ndarray, last: np.ndarray) -> dict[str, float | bool | str]:
+    """Return whether the price forecast is mostly a delayed copy of the series.
+
+    ``corr_lag0`` = corr(predicted[t], actual[t]); ``corr_lag1`` = corr(predicted[t], actual[t-1]) (the last
+    known price); ``corr_returns`` = corr(predicted move, actual move) from the last known price. A
+    forecast that tracks yesterday's price at least as closely as today's, with no skill on the moves,
+    only looks good on a price chart.
+    """
+    corr_lag0 = float(np.corrcoef(predicted, actual)[0, 1])
+    corr_lag1 = float(np.corrcoef(predicted, last)[0, 1])
+    moves_pred, moves_actual = predicted - last, actual - last
+    corr_ret = float(np.corrcoef(moves_pred, moves_actual)[0, 1]) if moves_pred.std() > 0 else math.nan
+    delayed = corr_lag1 >= corr_lag0 and not (corr_ret > 0.1)
+    verdict = (
+        "delayed copy: the forecast follows yesterday's price more closely than today's and does not predict the moves"
+        if delayed
+        else "not a delayed copy"
+    )
+    return {"corr_lag0": corr_lag0, "corr_lag1": corr_lag1, "corr_returns": corr_ret, "delayed_copy": delayed,
+            "verdict": verdict}  # fmt: skip

@@ -1,0 +1,101 @@
+"""Sweeps end to end: the quick cell experiment with a failing job, its summary, report and rebuild."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from forecast.report import main as report_main
+from forecast.reporting.claims import compare
+
+
+def forecast(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "forecast", *args], cwd=cwd, capture_output=True, text=True,
+                          timeout=600)  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def sweep(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """experiment=cells_quick (3 cells x 2 seeds, 2 epochs) plus ticker ZZZZ, whose 6 jobs must fail."""
+    root = tmp_path_factory.mktemp("sweep")
+    done = forecast("-m", "experiment=cells_quick", "ticker=AAPL,ZZZZ", f"hydra.sweep.dir={root / 's'}", cwd=root)
+    assert done.returncode == 0, done.stderr[-2000:]
+    return root / "s"
+
+
+@pytest.mark.slow
+def test_summary_matches_every_jobs_metrics(sweep: Path) -> None:
+    summary = pd.read_csv(sweep / "summary.csv")
+    assert len(summary) == 12
+    for row in summary.to_dict("records"):
+        metrics = json.loads((sweep / row["job"] / "metrics.json").read_text())
+        assert row["status"] == metrics["status"]
+        if row["ticker"] == "ZZZZ":
+            assert row["status"] == "failed" and "no source has prices for ZZZZ" in row["reason"]
+            continue
+        assert row["status"] == "completed"
+        assert (row["cell"], row["ticker"]) == (metrics["model"], metrics["ticker"])
+        assert row["seed"] == metrics["seed"] and row["n_params"] == metrics["n_params"]
+        for split in ("val", "test"):
+            for key in ("mae", "rmse", "mape", "directional_accuracy"):
+                assert row[f"{split}_{key}"] == pytest.approx(metrics[split][key])
+        assert row["persistence_test_mae"] == pytest.approx(metrics["persistence_test"]["mae"])
+        assert row["skill_vs_persistence"] == pytest.approx(metrics["skill_vs_persistence"])
+        assert row["seconds_per_epoch"] == pytest.approx(metrics["seconds_per_epoch"])
+        assert row["dm_p_vs_persistence"] == pytest.approx(metrics["dm_vs_persistence"]["p_value"])
+        assert row["effective_memory_lag"] == metrics["effective_memory_lag"]
+        assert "model=" in row["overrides"] and "seed=" in row["overrides"]
+    assert sorted(summary.loc[summary["status"] == "completed", "cell"]) == ["gru"] * 2 + ["lstm"] * 2 + ["rnn"] * 2
+
+
+@pytest.mark.slow
+def test_every_report_file_exists_and_failures_are_listed(sweep: Path) -> None:
+    for name in ("summary.csv", "summary.md", "report.md", "report.html", "plots/test_error_by_cell.png",
+                 "plots/cost_by_cell.png", "plots/skill.png", "plots/gradient_flow.png"):  # fmt: skip
+        assert (sweep / name).stat().st_size > 0, name
+    for job in sweep.glob("*_AAPL_*"):
+        assert (job / "gradient_flow.csv").exists() and (job / "plots" / "gradient_flow.png").exists()
+    report = (sweep / "report.md").read_text()
+    assert "6 of 12 jobs completed" in report
+    for title in ("Parameters", "Memory", "Speed", "Accuracy versus data size", "Accuracy versus window length",
+                  "Gradient flow", "Failed jobs"):  # fmt: skip
+        assert f"## {title}" in report
+    assert "**Verdict: supported.** GRU 929 vs LSTM 1,233 parameters (75% of LSTM's)" in report
+    assert report.count("no source has prices for ZZZZ") == 6
+    summary_md = (sweep / "summary.md").read_text()
+    assert "6 completed, 6 failed or interrupted, of 12 jobs." in summary_md
+    assert "gru vs lstm" in summary_md  # Diebold-Mariano between cells
+    html = (sweep / "report.html").read_text()
+    assert html.count("data:image/png;base64,") == 4 and 'src="plots/' not in html
+
+
+@pytest.mark.slow
+def test_the_report_can_be_rebuilt_by_hand(sweep: Path, tmp_path: Path) -> None:
+    before = pd.read_csv(sweep / "summary.csv")
+    (sweep / "summary.csv").unlink()
+    assert report_main([str(sweep)]) == 0
+    pd.testing.assert_frame_equal(pd.read_csv(sweep / "summary.csv"), before)
+    assert report_main([str(tmp_path)]) == 2
+
+
+@pytest.mark.slow
+def test_joblib_launcher_splits_the_cores(tmp_path: Path) -> None:
+    done = forecast("-m", "hydra/launcher=joblib", "hydra.launcher.n_jobs=2", "experiment=cells_quick", "model=gru",
+                    "seed=0,1", f"hydra.sweep.dir={tmp_path / 's'}", cwd=tmp_path)  # fmt: skip
+    assert done.returncode == 0, done.stderr[-2000:]
+    cores = __import__("os").cpu_count()
+    for metrics in (tmp_path / "s").glob("*/metrics.json"):
+        assert json.loads(metrics.read_text())["environment"]["threads"] == max(1, cores // 2)
+    assert (tmp_path / "s" / "report.html").exists()
+
+
+def test_compare_uses_the_spread() -> None:
+    assert compare(pd.Series([1.0, 1.1]), pd.Series([2.0, 2.1])) == "lower"
+    assert compare(pd.Series([2.0, 2.1]), pd.Series([1.0, 1.1])) == "higher"
+    assert compare(pd.Series([1.0, 2.0]), pd.Series([1.4, 1.6])) == "overlap"
+    assert compare(pd.Series([1.0]), pd.Series([1.0001])) == "lower"
