@@ -16,6 +16,7 @@ $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q $(TORCH)          # the pinned CPU wheel first: nothing later may pull a CUDA build
 	$(BIN)/pip install -q -e '.[dev]'
+	$(BIN)/python -m forecast.models.kernels    # compile the fast GRU/RNN CPU kernels once (falls back if it cannot)
 	touch $(STAMP)
 
 install: $(STAMP) ## create .venv with pinned torch and the package (editable, dev extras)
@@ -24,13 +25,13 @@ run: install ## run the default forecast offline on the shipped snapshot (extra 
 	$(BIN)/python -m forecast $(ARGS)
 
 lint: install ## ruff (lint + format check) and mypy
-	$(BIN)/ruff check src tests scripts
-	$(BIN)/ruff format --check src tests scripts
+	$(BIN)/ruff check src tests scripts bench
+	$(BIN)/ruff format --check src tests scripts bench
 	$(BIN)/mypy
 
 format: install ## apply ruff fixes and formatting
-	$(BIN)/ruff check --fix src tests scripts
-	$(BIN)/ruff format src tests scripts
+	$(BIN)/ruff check --fix src tests scripts bench
+	$(BIN)/ruff format src tests scripts bench
 
 test: lint ## lint, type-check and run the whole test suite (slow end-to-end tests included)
 	$(BIN)/pytest

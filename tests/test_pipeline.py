@@ -43,7 +43,7 @@ def test_run_writes_a_complete_consistent_folder(quick_config: Config, tmp_path:
     # persistence is yesterday's actual price
     np.testing.assert_allclose(table["persistence"].to_numpy()[1:], table["actual"].to_numpy()[:-1])
     log = pd.read_csv(out / "train_log.csv")
-    assert list(log.columns) == ["epoch", "train_loss", "val_loss", "seconds", "grad_norm"]
+    assert list(log.columns) == ["epoch", "train_loss", "val_loss", "seconds", "grad_norm", "train_seconds"]
     assert len(log) == saved["epochs_run"] == metrics["epochs_run"]
     ckpt = load_checkpoint(out / "model.pt")
     assert ckpt["config"]["model"]["cell"] == "lstm" and len(ckpt["scaler"]["mean"]) == 1

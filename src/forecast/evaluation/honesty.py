@@ -15,7 +15,7 @@ def diebold_mariano(e1: np.ndarray, e2: np.ndarray, horizon: int = 1) -> dict[st
     Harvey-Leybourne-Newbold (1997) small-sample factor is applied and the p-value (two-sided) comes from
     Student's t with ``n - 1`` degrees of freedom. A zero loss differential gives p = 1.
     """
-    from scipy import stats
+    from scipy.special import stdtr  # Student's t CDF; scipy.special imports in a third of scipy.stats' time
 
     d = np.asarray(e1, dtype=np.float64) ** 2 - np.asarray(e2, dtype=np.float64) ** 2
     n = d.size
@@ -29,7 +29,7 @@ def diebold_mariano(e1: np.ndarray, e2: np.ndarray, horizon: int = 1) -> dict[st
     dm = d.mean() / math.sqrt(variance)
     hln = math.sqrt((n + 1 - 2 * horizon + horizon * (horizon - 1) / n) / n)
     statistic = dm * hln
-    return {"statistic": float(statistic), "p_value": float(2 * stats.t.sf(abs(statistic), df=n - 1)), "n": n}
+    return {"statistic": float(statistic), "p_value": float(2 * stdtr(n - 1, -abs(statistic))), "n": n}
 
 
 def lag_illusion(actual: np.ndarray, predicted: np.ndarray, last: np.ndarray) -> dict[str, float | bool | str]:

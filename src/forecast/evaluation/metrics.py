@@ -12,12 +12,11 @@ def error_metrics(actual: np.ndarray, predicted: np.ndarray, last: np.ndarray) -
     forecasts whose move ``predicted - last`` has the sign of the actual move ``actual - last`` (a zero move
     counts as its own sign, so persistence scores only on days the price did not move).
     """
-    from sklearn.metrics import mean_absolute_error, mean_absolute_percentage_error, mean_squared_error
-
+    error = np.asarray(actual, dtype=np.float64) - np.asarray(predicted, dtype=np.float64)
     return {
-        "mae": float(mean_absolute_error(actual, predicted)),
-        "rmse": float(np.sqrt(mean_squared_error(actual, predicted))),
-        "mape": float(100.0 * mean_absolute_percentage_error(actual, predicted)),
+        "mae": float(np.mean(np.abs(error))),
+        "rmse": float(np.sqrt(np.mean(error**2))),
+        "mape": float(100.0 * np.mean(np.abs(error) / np.abs(actual))),  # prices are validated positive
         "directional_accuracy": float(np.mean(np.sign(predicted - last) == np.sign(actual - last))),
         "n": len(actual),
     }

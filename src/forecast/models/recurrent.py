@@ -6,11 +6,15 @@ import torch
 from torch import nn
 
 from forecast.errors import ConfigError
-from forecast.models.registry import CELLS
+from forecast.models.registry import CELLS, recurrent_module
 
 
 class RecurrentForecaster(nn.Module):
-    """``(batch, window, n_features) -> (batch, horizon)``: the head reads the last time step's top-layer state."""
+    """``(batch, window, n_features) -> (batch, horizon)``: the head reads the last time step's top-layer state.
+
+    ``impl`` is ``torch`` (stock ``nn.RNN/LSTM/GRU``) or ``fast`` (the CPU path of :mod:`forecast.models.fast_rnn`,
+    RNN and GRU only); both have the same parameters, so state dicts load into either.
+    """
 
     def __init__(
         self,
@@ -21,12 +25,13 @@ class RecurrentForecaster(nn.Module):
         horizon: int,
         dropout: float = 0.0,
         forget_bias: float | None = None,
+        impl: str = "torch",
     ) -> None:
         super().__init__()
         if cell not in CELLS:
             raise ConfigError(f"model.cell={cell!r} is unknown: choose one of {', '.join(CELLS)}")
-        self.cell = cell
-        self.rnn = CELLS[cell](
+        self.cell, self.impl = cell, impl
+        self.rnn = recurrent_module(cell, impl)(
             input_size=n_features,
             hidden_size=hidden_size,
             num_layers=num_layers,

@@ -4,8 +4,33 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+import torch
 from torch import nn
 
-CELLS: dict[str, Callable[..., nn.RNNBase]] = {"rnn": nn.RNN, "lstm": nn.LSTM, "gru": nn.GRU}
+from forecast.errors import ConfigError
+from forecast.models.fast_rnn import FastGRU, FastRNN
+
+CELLS: dict[str, Callable[..., nn.Module]] = {"rnn": nn.RNN, "lstm": nn.LSTM, "gru": nn.GRU}
+FAST_CELLS: dict[str, Callable[..., nn.Module]] = {"rnn": FastRNN, "gru": FastGRU}
 GATES: dict[str, int] = {"rnn": 1, "lstm": 4, "gru": 3}  # weight blocks per layer (for FLOP counts)
 IMPLS = ("auto", "torch", "fast")
+
+
+def resolve_impl(cell: str, impl: str, device: torch.device) -> str:
+    """Return the implementation that will run: ``torch`` (stock module) or ``fast`` (hand-written BPTT).
+
+    ``auto`` takes the fast path for GRU and RNN on CPU (where the stock modules have no fused kernel) and
+    the stock modules elsewhere: fused oneDNN LSTM on CPU, cuDNN on CUDA.
+    """
+    if impl == "fast" and cell not in FAST_CELLS:
+        raise ConfigError(
+            f"model.impl=fast has no {cell} kernel (nn.LSTM already runs fused on CPU): use model.impl=auto or torch"
+        )
+    if impl == "auto":
+        return "fast" if cell in FAST_CELLS and device.type == "cpu" else "torch"
+    return impl
+
+
+def recurrent_module(cell: str, impl: str) -> Callable[..., nn.Module]:
+    """Return the module class for ``cell`` under the resolved ``impl``."""
+    return FAST_CELLS[cell] if impl == "fast" else CELLS[cell]

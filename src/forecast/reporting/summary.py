@@ -11,7 +11,7 @@ import pandas as pd
 import yaml
 
 # what varies between jobs of a sweep, besides the seed (grouping keys of the summary)
-DIMENSIONS = ("ticker", "cell", "window", "horizon", "train_days", "forget_bias", "hidden_size", "impl")
+DIMENSIONS = ("ticker", "cell", "window", "horizon", "train_days", "forget_bias", "hidden_size")
 METRIC_COLUMNS = (
     "n_params", "epochs_run", "best_epoch", "seconds_per_epoch", "peak_memory_mb", "activation_memory_mb",
     "val_mae", "val_rmse", "val_mape", "val_directional_accuracy",
@@ -114,6 +114,7 @@ def grouped_table(jobs: pd.DataFrame) -> pd.DataFrame:
         values = group if isinstance(group, tuple) else (group,)
         row = dict(zip(keys, values, strict=True))
         row.update({
+            "impl": str(part["impl"].iloc[0]),
             "seeds": len(part),
             "test MAE": mean_sd(part["test_mae"]),
             "persistence MAE": mean_sd(part["persistence_test_mae"]),

@@ -24,8 +24,9 @@ class EpochRecord:
     epoch: int
     train_loss: float
     val_loss: float
-    seconds: float
+    seconds: float  # the whole epoch: training pass and validation loss
     grad_norm: float  # mean pre-clipping gradient norm over the epoch's batches
+    train_seconds: float = 0.0  # the training pass alone (what a bare loop's epoch does)
 
 
 @dataclass

@@ -92,9 +92,13 @@ def fit(
                 opt.step()
                 loss_sum += loss.detach().cpu() * len(idx)
                 n_batches += 1
+            train_seconds = time.perf_counter() - start
             train_loss, val_loss = float(loss_sum) / len(x), batched_loss(model, xv, yv)
-            record = EpochRecord(epoch, train_loss, val_loss, time.perf_counter() - start, float(norm_sum) / n_batches)
-            log.debug("epoch %d train_loss %.6f val_loss %.6f seconds %.3f grad_norm %.4f", *vars(record).values())
+            record = EpochRecord(epoch, train_loss, val_loss, time.perf_counter() - start, float(norm_sum) / n_batches,
+                                 train_seconds)  # fmt: skip
+            log.debug(
+                "epoch %d train_loss %.6f val_loss %.6f seconds %.3f grad_norm %.4f", *list(vars(record).values())[:5]
+            )
             bar.set_postfix(train=f"{train_loss:.4f}", val=f"{val_loss:.4f}")
             if not (math.isfinite(train_loss) and math.isfinite(val_loss)):
                 model.load_state_dict(state.best_state)

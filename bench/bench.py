@@ -1,0 +1,240 @@
+"""``make bench``: forecast's training loop against a bare PyTorch loop, per cell, and the run's phase times.
+
+Prints a table and writes ``bench/results.json`` (``--out`` to change; ``--device cuda`` on a GPU machine).
+
+What is measured, per cell (rnn, lstm, gru) at the default config on the snapshot (AAPL, window 60,
+2 layers x 64 units, batch 64):
+
+* ``seconds_per_epoch``: forecast's own loop (``forecast.training.loop.fit``: clipping, checkpoint, loss
+  bookkeeping) with the implementation ``model.impl=auto`` picks, training pass only; ``epoch_with_validation``
+  adds the validation loss that early stopping needs;
+* ``bare_seconds_per_epoch``: a minimal loop (tensors prebuilt, ``randperm`` batches, forward, MSE, backward,
+  Adam step, nothing else) on the same module; ``ratio_vs_bare`` = forecast / bare (target <= 1.05);
+* ``torch_seconds_per_epoch``: the bare loop on the stock ``nn.RNN/LSTM/GRU`` (the "before" of the fast path);
+* forecast and bare epochs alternate, after one warm-up epoch each; medians of ``--repeats`` runs;
+* ``gflops_per_s``: training FLOPs per epoch / seconds, with FLOPs = 3 x (forward FLOPs), forward FLOPs =
+  windows x steps x sum over layers of 2 x gates x hidden x (inputs + hidden) (the gate matrix products;
+  elementwise work and the head are ignored; backward taken as twice the forward);
+  ``matmul_gflops_per_s``: a float32 ``torch.mm`` of the per-step shape (batch x (inputs + hidden)) @
+  ((inputs + hidden) x gates*hidden), repeated; ``fraction_of_matmul`` = the ratio;
+* ``latency_ms``: one forecast (1 window) and a batch of 1,000 windows, inference mode, medians;
+* ``peak_rss_mb``: the peak resident memory of the process measuring that cell (each cell runs in its own
+  subprocess: imports, data, model and training included).
+
+``startup``: phase times of ``python -m forecast trainer.max_epochs=1`` (from its metrics.json) plus the
+whole process's wall time.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import platform
+import resource
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+CELLS = ("rnn", "lstm", "gru")
+
+
+def median_time(fn: Any, repeats: int) -> float:
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+def measure_cell(cell: str, repeats: int, device_name: str) -> dict[str, Any]:
+    """Measure one cell in this process; return its results (see the module docstring)."""
+    import torch
+    from torch import nn
+    from torch.nn.functional import mse_loss
+
+    from forecast.config import TrainerConfig
+    from forecast.data.dataset import build_windows
+    from forecast.data.sources import REPO_DATA, read_csv_prices
+    from forecast.models.recurrent import RecurrentForecaster, count_parameters
+    from forecast.models.registry import GATES, resolve_impl
+    from forecast.training.loop import fit
+
+    device = torch.device(device_name)
+    window, hidden, layers, batch = 60, 64, 2, 64
+    frame = read_csv_prices(REPO_DATA / "snapshot" / "AAPL.csv", "bench")
+    data = build_windows(frame, window, 1, (0.7, 0.15, 0.15))
+    (x, y), (xv, yv) = data.part("train"), data.part("val")
+    x, y, xv, yv = (t.to(device) for t in (x, y, xv, yv))
+    impl = resolve_impl(cell, "auto", device)
+    torch.manual_seed(0)
+    model = RecurrentForecaster(cell, 1, hidden, layers, 1, impl=impl).to(device)
+    bare_model = RecurrentForecaster(cell, 1, hidden, layers, 1, impl=impl).to(device)
+    stock_model = RecurrentForecaster(cell, 1, hidden, layers, 1, impl="torch").to(device)
+    settings = TrainerConfig(max_epochs=1, batch_size=batch, progress=False, patience=10)
+
+    def sync() -> None:
+        if device.type == "cuda":
+            torch.cuda.synchronize()
+
+    def forecast_epoch() -> tuple[float, float]:
+        record = fit(model, (x, y), (xv, yv), settings).history[0]
+        return record.train_seconds, record.seconds
+
+    def bare_epoch(net: nn.Module) -> float:
+        opt = torch.optim.Adam(net.parameters(), lr=1e-3)
+        net.train()
+        sync()
+        start = time.perf_counter()
+        for idx in torch.randperm(len(x), device=device).split(batch):
+            loss = mse_loss(net(x[idx]), y[idx])
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+        sync()
+        return time.perf_counter() - start
+
+    forecast_epoch(), bare_epoch(bare_model), bare_epoch(stock_model)  # warm-up
+    train_s, epoch_s, bare_s, stock_s = [], [], [], []
+    for _ in range(repeats):  # alternate so drifts of the machine hit all alike
+        t, e = forecast_epoch()
+        train_s.append(t)
+        epoch_s.append(e)
+        bare_s.append(bare_epoch(bare_model))
+        if impl != "torch":
+            stock_s.append(bare_epoch(stock_model))
+    seconds = statistics.median(train_s)
+    bare = statistics.median(bare_s)
+    stock = statistics.median(stock_s) if stock_s else bare
+
+    gates = GATES[cell]
+    per_step = sum(2 * gates * hidden * (n_in + hidden) for n_in in (1, *[hidden] * (layers - 1)))
+    flops = 3 * len(x) * window * per_step
+    a = torch.randn(batch, hidden + hidden, device=device)
+    b = torch.randn(hidden + hidden, gates * hidden, device=device)
+
+    def mm_burst() -> None:
+        for _ in range(200):
+            torch.mm(a, b)
+        sync()
+
+    mm_burst()
+    mm_seconds = median_time(mm_burst, 5) / 200
+    mm_gflops = 2 * batch * (2 * hidden) * gates * hidden / mm_seconds / 1e9
+
+    model.eval()
+    one, thousand = data.inputs[:1].to(device), data.inputs[:1000].to(device)
+    with torch.inference_mode():
+        model(one), model(thousand)
+
+        def infer_one() -> None:
+            model(one)
+            sync()
+
+        def infer_thousand() -> None:
+            model(thousand)
+            sync()
+
+        latency_one = median_time(infer_one, 50)
+        latency_thousand = median_time(infer_thousand, 5)
+    gflops = flops / seconds / 1e9
+    return {
+        "impl": impl,
+        "n_params": count_parameters(model),
+        "train_windows": len(x),
+        "seconds_per_epoch": seconds,
+        "epoch_with_validation": statistics.median(epoch_s),
+        "bare_seconds_per_epoch": bare,
+        "ratio_vs_bare": seconds / bare,
+        "torch_seconds_per_epoch": stock,
+        "windows_per_second": len(x) / seconds,
+        "gflop_per_epoch": flops / 1e9,
+        "gflops_per_s": gflops,
+        "matmul_gflops_per_s": mm_gflops,
+        "fraction_of_matmul": gflops / mm_gflops,
+        "latency_ms": {"one_window": 1e3 * latency_one, "batch_1000": 1e3 * latency_thousand},
+        "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+        "repeats": repeats,
+    }
+
+
+def measure_startup(device_name: str) -> dict[str, Any]:
+    """Run ``python -m forecast trainer.max_epochs=1`` once; return its phase times and wall time."""
+    with tempfile.TemporaryDirectory() as tmp:
+        run_dir = Path(tmp) / "run"
+        env = {**os.environ, "FORECAST_OFFLINE": "1"}
+        cmd = [sys.executable, "-m", "forecast", "trainer.max_epochs=1", f"device={device_name}",
+               f"hydra.run.dir={run_dir}"]  # fmt: skip
+        start = time.perf_counter()
+        subprocess.run(cmd, check=True, cwd=tmp, env=env, capture_output=True)
+        wall = time.perf_counter() - start
+        timings = json.loads((run_dir / "metrics.json").read_text())["timings"]
+    overhead = wall - timings.get("training", 0.0)
+    return {**timings, "process_wall": wall, "everything_but_training": overhead}
+
+
+def machine(device_name: str) -> dict[str, Any]:
+    import torch
+
+    cpu = "unknown"
+    if Path("/proc/cpuinfo").exists():
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    info = {"cpu": cpu, "cores": os.cpu_count(), "threads": torch.get_num_threads(), "torch": torch.__version__,
+            "python": platform.python_version(), "date": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+            "device": device_name}  # fmt: skip
+    if device_name == "cuda":
+        info["gpu"] = torch.cuda.get_device_name(0)
+        info["cudnn"] = torch.backends.cudnn.version()
+    return info
+
+
+def print_table(results: dict[str, Any]) -> None:
+    head = (f"{'cell':5} {'impl':5} {'params':>7} {'s/epoch':>8} {'bare':>7} {'ratio':>6} {'stock':>7} "
+            f"{'win/s':>7} {'GFLOP/s':>8} {'of mm':>6} {'1 win ms':>8} {'1000 ms':>8} {'RSS MB':>7}")  # fmt: skip
+    print(head)
+    for cell, r in results["cells"].items():
+        print(f"{cell:5} {r['impl']:5} {r['n_params']:>7} {r['seconds_per_epoch']:>8.3f} "
+              f"{r['bare_seconds_per_epoch']:>7.3f} {r['ratio_vs_bare']:>6.3f} {r['torch_seconds_per_epoch']:>7.3f} "
+              f"{r['windows_per_second']:>7.0f} {r['gflops_per_s']:>8.2f} {r['fraction_of_matmul']:>6.1%} "
+              f"{r['latency_ms']['one_window']:>8.2f} {r['latency_ms']['batch_1000']:>8.1f} "
+              f"{r['peak_rss_mb']:>7.0f}")  # fmt: skip
+    s = results["startup"]
+    print("startup phases (s): " + ", ".join(f"{k} {v:.2f}" for k, v in s.items()))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--device", default="cpu")
+    parser.add_argument("--cells", default=",".join(CELLS))
+    parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results.json")
+    parser.add_argument("--one-cell", help=argparse.SUPPRESS)  # internal: measure one cell, print JSON
+    args = parser.parse_args()
+    if args.one_cell:
+        print(json.dumps(measure_cell(args.one_cell, args.repeats, args.device)))
+        return
+    cells = {}
+    for cell in args.cells.split(","):
+        print(f"measuring {cell} ...", file=sys.stderr, flush=True)
+        out = subprocess.run([sys.executable, __file__, "--one-cell", cell, "--repeats", str(args.repeats),
+                              "--device", args.device], check=True, capture_output=True, text=True)  # fmt: skip
+        cells[cell] = json.loads(out.stdout.strip().splitlines()[-1])
+    print("measuring startup ...", file=sys.stderr, flush=True)
+    results = {"machine": machine(args.device), "cells": cells, "startup": measure_startup(args.device)}
+    args.out.write_text(json.dumps(results, indent=2) + "\n")
+    print_table(results)
+    print(f"written: {args.out}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,75 @@
+"""The fast CPU recurrent path matches nn.GRU / nn.RNN: outputs, gradients, state dicts, implementation choice."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from torch import nn
+
+from forecast.errors import ConfigError
+from forecast.models import fast_rnn, kernels
+from forecast.models.fast_rnn import FastGRU, FastRNN
+from forecast.models.recurrent import RecurrentForecaster
+from forecast.models.registry import resolve_impl
+
+
+@pytest.fixture(params=["compiled", "torchscript"])
+def step_loops(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Run a test with the compiled C++ step loops and again with the TorchScript fallback."""
+    if request.param == "compiled":
+        assert kernels.load() is not None, "the C++ kernels did not build (see the warning above)"
+    else:
+        monkeypatch.setattr(fast_rnn, "step_kernels", lambda: fast_rnn._ScriptKernels)
+    return str(request.param)
+
+
+@pytest.mark.parametrize(("fast_cls", "stock_cls"), [(FastGRU, nn.GRU), (FastRNN, nn.RNN)])
+@pytest.mark.parametrize("layers", [1, 2])
+def test_outputs_and_gradients_match_the_stock_module(
+    fast_cls: type, stock_cls: type, layers: int, step_loops: str
+) -> None:
+    torch.manual_seed(0)
+    stock = stock_cls(3, 16, layers, batch_first=True).double()
+    fast = fast_cls(3, 16, layers).double()
+    fast.load_state_dict(stock.state_dict())  # same names and shapes: interchangeable
+    x = torch.randn(5, 12, 3, dtype=torch.double, requires_grad=True)
+    (out_s, h_s), (out_f, h_f) = stock(x), fast(x)
+    torch.testing.assert_close(out_f, out_s, rtol=0, atol=1e-12)
+    torch.testing.assert_close(h_f, h_s, rtol=0, atol=1e-12)
+    weights = torch.randn_like(out_s)
+    grads_s = torch.autograd.grad((out_s * weights).sum() + h_s.sum(), [x, *stock.parameters()])
+    grads_f = torch.autograd.grad((out_f * weights).sum() + h_f.sum(), [x, *fast.parameters()])
+    for gs, gf in zip(grads_s, grads_f, strict=True):
+        torch.testing.assert_close(gf, gs, rtol=0, atol=1e-10)
+
+
+def test_float32_forecaster_matches_and_initialises_like_the_stock_one(step_loops: str) -> None:
+    torch.manual_seed(1)
+    stock = RecurrentForecaster("gru", 1, 64, 2, 1, impl="torch")
+    fast = RecurrentForecaster("gru", 1, 64, 2, 1, impl="fast")
+    assert [(k, v.shape) for k, v in fast.state_dict().items()] == [(k, v.shape) for k, v in stock.state_dict().items()]
+    bound = 1 / 64**0.5
+    assert all(p.abs().max() <= bound for p in fast.rnn.parameters())
+    fast.load_state_dict(stock.state_dict())
+    x, y = torch.randn(64, 60, 1), torch.randn(64, 1)
+    torch.testing.assert_close(fast(x), stock(x), rtol=1e-5, atol=1e-6)
+    grads = [torch.autograd.grad(nn.functional.mse_loss(m(x), y), list(m.parameters())) for m in (stock, fast)]
+    for gs, gf in zip(*grads, strict=True):
+        torch.testing.assert_close(gf, gs, rtol=1e-4, atol=1e-6)
+
+
+def test_gradcheck_in_double_precision(step_loops: str) -> None:
+    torch.manual_seed(2)
+    gru = FastGRU(2, 4, 1).double()
+    x = torch.randn(3, 5, 2, dtype=torch.double, requires_grad=True)
+    assert torch.autograd.gradcheck(lambda inp: gru(inp)[0], (x,))
+
+
+def test_impl_resolution() -> None:
+    cpu, cuda = torch.device("cpu"), torch.device("cuda")
+    assert resolve_impl("gru", "auto", cpu) == "fast" and resolve_impl("rnn", "auto", cpu) == "fast"
+    assert resolve_impl("lstm", "auto", cpu) == "torch"
+    assert resolve_impl("gru", "auto", cuda) == "torch"  # cuDNN on GPUs
+    assert resolve_impl("gru", "torch", cpu) == "torch"
+    with pytest.raises(ConfigError, match="model.impl=fast has no lstm kernel"):
+        resolve_impl("lstm", "fast", cpu)
