@@ -83,14 +83,14 @@ def fit(
                 break
             start = time.perf_counter()
             model.train()
-            loss_sum, norm_sum, n_batches = torch.zeros(()), torch.zeros(()), 0
+            loss_sum, norm_sum, n_batches = x.new_zeros(()), x.new_zeros(()), 0  # on the device: one sync an epoch
             for idx in torch.randperm(len(x), device=x.device).split(settings.batch_size):
                 loss = mse_loss(model(x[idx]), y[idx])
                 opt.zero_grad(set_to_none=True)
                 loss.backward()
-                norm_sum += nn.utils.clip_grad_norm_(model.parameters(), max_norm).detach().cpu()
+                norm_sum += nn.utils.clip_grad_norm_(model.parameters(), max_norm).detach()
                 opt.step()
-                loss_sum += loss.detach().cpu() * len(idx)
+                loss_sum += loss.detach() * len(idx)
                 n_batches += 1
             train_seconds = time.perf_counter() - start
             train_loss, val_loss = float(loss_sum) / len(x), batched_loss(model, xv, yv)

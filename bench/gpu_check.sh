@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# One short check of the CUDA path on a lent GPU machine (not CI): the bench with device=cuda, whether cuDNN runs
+# the recurrent layers, and one end-to-end CLI run on the GPU. Expects hydra-core/omegaconf/antlr4 wheels in .whl/
+# (the machine has torch, pandas, matplotlib, scipy, markdown, tabulate, pyarrow). Writes into $OUT.
+set -euo pipefail
+python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/site .whl/*.whl
+export PYTHONPATH="$PWD/src:/tmp/site" FORECAST_OFFLINE=1 PYTHONUNBUFFERED=1
+nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader | tee "$OUT/gpu.txt"
+python3 - <<'PY' | tee -a "$OUT/gpu.txt"
+import torch
+from torch.profiler import ProfilerActivity, profile
+print("torch", torch.__version__, "cuda", torch.version.cuda, "cudnn", torch.backends.cudnn.version(),
+      "enabled", torch.backends.cudnn.enabled)
+from forecast.models.recurrent import RecurrentForecaster
+from forecast.models.registry import resolve_impl
+dev = torch.device("cuda")
+for cell in ("rnn", "lstm", "gru"):
+    impl = resolve_impl(cell, "auto", dev)
+    model = RecurrentForecaster(cell, 1, 64, 2, 1, impl=impl).to(dev)
+    x, y = torch.randn(64, 60, 1, device=dev), torch.randn(64, 1, device=dev)
+    with profile(activities=[ProfilerActivity.CUDA]) as prof:
+        torch.nn.functional.mse_loss(model(x), y).backward()
+        torch.cuda.synchronize()
+    names = {e.key for e in prof.key_averages()}
+    rnn_kernels = sorted(n for n in names if "rnn" in n.lower() or "cudnn" in n.lower() or "lstm" in n.lower() or "gru" in n.lower())
+    print(cell, "impl", impl, "cuDNN/RNN kernels:", len(rnn_kernels), "e.g.", rnn_kernels[:2])
+PY
+python3 bench/bench.py --device cuda --out "$OUT/results-cuda.json" 2>&1 | tee "$OUT/bench.txt"
+python3 -m forecast model=gru device=cuda trainer.max_epochs=3 hydra.run.dir=/tmp/gpu_run 2>&1 | tee "$OUT/run.txt"
+cp /tmp/gpu_run/metrics.json "$OUT/run-metrics.json"
