@@ -24,8 +24,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {args.sweep_dir} holds no job folders (sub-folders with .hydra/): is it a sweep folder?",
               file=sys.stderr)  # fmt: skip
         return 2
-    report = build_report(args.sweep_dir)
-    print(f"sweep report: {report.with_suffix('.html')}")
+    build_report(args.sweep_dir)  # logs "sweep report: <path>"
     return 0
 
 

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-from forecast.reporting.summary import mean_sd
+from forecast.reporting.summary import mean_sd, varying_dimensions
 
 SUPPORTED, NOT_SUPPORTED, INCONCLUSIVE = "supported", "not supported", "inconclusive on this data"
 
@@ -52,33 +52,56 @@ def fewer_parameters(done: pd.DataFrame) -> Verdict:
     return Verdict(claim, verdict, f"GRU {int(g):,} vs LSTM {int(lstm):,} parameters ({g / lstm:.0%} of LSTM's)")
 
 
+def paired_ratio(done: pd.DataFrame, column: str) -> pd.Series:
+    """Return GRU / LSTM ratios of ``column`` for jobs that differ only in the cell (same ticker, seed, sizes...)."""
+    keys = [k for k in varying_dimensions(done) if k != "cell"] + ["seed"]
+    pivot = done[done["cell"].isin(["gru", "lstm"])].pivot_table(index=keys, columns="cell", values=column)
+    if not {"gru", "lstm"} <= set(pivot.columns):
+        return pd.Series(dtype=float)
+    return (pivot["gru"] / pivot["lstm"]).dropna()
+
+
+def _ratio_verdict(ratio: pd.Series) -> str:
+    """Supported if GRU / LSTM is below 1 by more than its spread, not supported if above, else inconclusive."""
+    sd = ratio.std(ddof=1) if len(ratio) > 1 else 0.0
+    if ratio.empty:
+        return INCONCLUSIVE
+    if ratio.mean() + sd < 1:
+        return SUPPORTED
+    if ratio.mean() - sd > 1:
+        return NOT_SUPPORTED
+    return INCONCLUSIVE
+
+
 def less_memory(done: pd.DataFrame) -> Verdict:
     claim = "GRU uses less memory than LSTM"
     if miss := _missing(claim, set(done["cell"]), {"gru", "lstm"}, "sweep model=lstm,gru"):
         return miss
+    ratio = paired_ratio(done, "activation_memory_mb")
     ga, la = _values(done, "gru", "activation_memory_mb"), _values(done, "lstm", "activation_memory_mb")
     gr, lr = _values(done, "gru", "peak_memory_mb"), _values(done, "lstm", "peak_memory_mb")
-    activation = compare(ga, la)
-    verdict = SUPPORTED if activation == "lower" else NOT_SUPPORTED if activation == "higher" else INCONCLUSIVE
     rss = {"lower": "GRU lower", "higher": "GRU higher"}.get(compare(gr, lr), "spreads overlap")
     evidence = (
-        f"activation memory per training batch: GRU {mean_sd(ga, 3)} MB vs LSTM {mean_sd(la, 3)} MB; "
-        f"peak resident memory during training (noisier, allocator-dependent): GRU {mean_sd(gr, 3)} MB vs "
-        f"LSTM {mean_sd(lr, 3)} MB ({rss})"
+        f"activation memory per training batch: GRU {mean_sd(ga, 3)} MB vs LSTM {mean_sd(la, 3)} MB, GRU/LSTM "
+        f"{mean_sd(ratio, 3)} over {len(ratio)} paired jobs; peak resident memory during training (noisier, "
+        f"allocator-dependent): GRU {mean_sd(gr, 3)} MB vs LSTM {mean_sd(lr, 3)} MB ({rss})"
     )
-    return Verdict(claim, verdict, evidence)
+    return Verdict(claim, _ratio_verdict(ratio), evidence)
 
 
 def faster(done: pd.DataFrame) -> Verdict:
     claim = "GRU trains faster than LSTM"
     if miss := _missing(claim, set(done["cell"]), {"gru", "lstm"}, "sweep model=lstm,gru"):
         return miss
+    ratio = paired_ratio(done, "seconds_per_epoch")
     g, lstm = _values(done, "gru", "seconds_per_epoch"), _values(done, "lstm", "seconds_per_epoch")
-    outcome = compare(g, lstm)
-    verdict = SUPPORTED if outcome == "lower" else NOT_SUPPORTED if outcome == "higher" else INCONCLUSIVE
-    impls = ", ".join(sorted(set(done["impl"].dropna().astype(str)))) or "torch"
-    return Verdict(claim, verdict, f"seconds per epoch: GRU {mean_sd(g, 3)} vs LSTM {mean_sd(lstm, 3)} "
-                                   f"(implementation: {impls}; same data, batch and sizes)")  # fmt: skip
+    impl = {
+        c: ", ".join(sorted(set(done.loc[done["cell"] == c, "impl"].dropna().astype(str)))) for c in ("gru", "lstm")
+    }
+    return Verdict(claim, _ratio_verdict(ratio),
+                   f"seconds per epoch GRU/LSTM {mean_sd(ratio, 3)} over {len(ratio)} jobs paired by ticker, seed "
+                   f"and sizes (GRU {mean_sd(g, 3)} s, LSTM {mean_sd(lstm, 3)} s overall; implementations: GRU "
+                   f"{impl['gru']}, LSTM {impl['lstm']})")  # fmt: skip
 
 
 def more_accurate_with_data(done: pd.DataFrame) -> Verdict:
@@ -99,6 +122,18 @@ def more_accurate_with_data(done: pd.DataFrame) -> Verdict:
     return Verdict(claim, verdict, "test MAE at " + "; ".join(lines) + " (verdict from the largest size)")
 
 
+def gated_vs_rnn(done: pd.DataFrame, column: str, better: str) -> str:
+    """Return the verdict on "both LSTM and GRU are ``better`` ('lower'/'higher') than RNN in ``column``"."""
+    rnn = _values(done, "rnn", column)
+    outcomes = {cell: compare(_values(done, cell, column), rnn) for cell in ("lstm", "gru")}
+    worse = "higher" if better == "lower" else "lower"
+    if all(o == better for o in outcomes.values()):
+        return SUPPORTED
+    if any(o == worse for o in outcomes.values()):
+        return NOT_SUPPORTED
+    return INCONCLUSIVE
+
+
 def gated_hold_longer_windows(done: pd.DataFrame) -> Verdict:
     claim = "Gated cells (LSTM, GRU) cope better than a plain RNN as the input window grows"
     if done["window"].dropna().nunique() < 2:
@@ -107,14 +142,7 @@ def gated_hold_longer_windows(done: pd.DataFrame) -> Verdict:
         return miss
     longest = done["window"].max()
     part = done[done["window"] == longest]
-    rnn = _values(part, "rnn", "test_mae")
-    outcomes = {cell: compare(_values(part, cell, "test_mae"), rnn) for cell in ("lstm", "gru")}
-    if all(o == "lower" for o in outcomes.values()):
-        verdict = SUPPORTED
-    elif any(o == "higher" for o in outcomes.values()):
-        verdict = NOT_SUPPORTED
-    else:
-        verdict = INCONCLUSIVE
+    verdict = gated_vs_rnn(part, "test_mae", better="lower")
     evidence = f"test MAE at window {int(longest)}: " + ", ".join(
         f"{c} {mean_sd(_values(part, c, 'test_mae'))}" for c in ("rnn", "lstm", "gru")
     )
@@ -126,14 +154,7 @@ def gates_keep_gradients(done: pd.DataFrame) -> Verdict:
     if miss := _missing(claim, set(done["cell"]), {"rnn", "lstm", "gru"}, "sweep model=rnn,lstm,gru"):
         return miss
     base = done[done["forget_bias"].isna()] if done["forget_bias"].notna().any() else done
-    rnn = _values(base, "rnn", "effective_memory_lag")
-    outcomes = {c: compare(_values(base, c, "effective_memory_lag"), rnn) for c in ("lstm", "gru")}
-    if all(o == "higher" for o in outcomes.values()):
-        verdict = SUPPORTED
-    elif any(o == "lower" for o in outcomes.values()):
-        verdict = NOT_SUPPORTED
-    else:
-        verdict = INCONCLUSIVE
+    verdict = gated_vs_rnn(base, "effective_memory_lag", better="higher")
     evidence = "effective memory lag after training (largest lag whose gradient is >= 1% of lag 1): " + ", ".join(
         f"{c} {mean_sd(_values(base, c, 'effective_memory_lag'), 3)}" for c in ("rnn", "lstm", "gru")
     )

@@ -108,18 +108,22 @@ def plot_curve(done: pd.DataFrame, x: str, xlabel: str, path: Path, log_x: bool 
 
 
 def plot_gradient_overlay(curves: dict[str, list[np.ndarray]], path: Path, title: str) -> Path:
-    """Overlay per-cell gradient-by-lag curves, each normalised by its lag-1 norm (mean ± sd over jobs)."""
+    """Overlay per-cell gradient-by-lag curves, each normalised by its lag-1 norm.
+
+    Lines are geometric means over jobs, bands one geometric standard deviation (the curves span many
+    orders of magnitude, so the spread is taken in log space).
+    """
     plt = _pyplot()
     fig, ax = plt.subplots(figsize=(7.5, 4.2))
     for label, runs in curves.items():
         length = min(len(r) for r in runs)
-        stack = np.stack([r[:length] / r[0] for r in runs])
-        mean, sd = stack.mean(axis=0), stack.std(axis=0)
+        logs = np.log10(np.clip(np.stack([r[:length] / r[0] for r in runs]), 1e-30, None))
+        mean, sd = logs.mean(axis=0), logs.std(axis=0)
         lags = np.arange(1, length + 1)
         cell = label.split(" ")[0]
-        ax.semilogy(lags, mean, label=f"{label} ({len(runs)} runs)", color=_colour(cell),
+        ax.semilogy(lags, 10**mean, label=f"{label} ({len(runs)} runs)", color=_colour(cell),
                     ls="--" if "bias" in label else "-")  # fmt: skip
-        ax.fill_between(lags, np.clip(mean - sd, 1e-12, None), mean + sd, color=_colour(cell), alpha=0.12)
+        ax.fill_between(lags, 10 ** (mean - sd), 10 ** (mean + sd), color=_colour(cell), alpha=0.12)
     ax.axhline(0.01, color="tab:red", lw=0.8, ls=":", label="1% of lag 1")
     ax.set(xlabel="input lag k (days)", ylabel="gradient norm / lag-1 norm", title=title)
     ax.grid(alpha=0.3, which="both")
