@@ -10,9 +10,12 @@ TorchScript loops are used instead.
 
 from __future__ import annotations
 
+import hashlib
+import importlib.util
 import logging
 import os
 import threading
+from pathlib import Path
 from typing import Any
 
 log = logging.getLogger(__name__)
@@ -172,7 +175,6 @@ std::vector<Tensor> rnn_backward(Tensor grad_out, Tensor grad_h, Tensor outs, Te
 """
 
 FUNCTIONS = ["gru_forward", "gru_backward", "rnn_forward", "rnn_backward"]
-VERSION = 7
 
 
 def cpu_flags() -> tuple[str, list[str]]:
@@ -195,8 +197,33 @@ _module: Any = None
 _tried = False
 
 
+def extension_name() -> tuple[str, list[str]]:
+    """Return the extension's name (source hash and SIMD tag in it, so a stale build is never reused) and flags."""
+    tag, simd = cpu_flags()
+    flags = ["-O3", "-ffast-math", "-fopenmp-simd", *simd]
+    digest = hashlib.sha256((SOURCE + " ".join(flags)).encode()).hexdigest()[:12]
+    return f"forecast_rnn_kernels_{digest}_{tag}", flags
+
+
+def _import_built(name: str) -> Any:
+    """Import an already built extension straight from torch's extension cache (no ninja run); None if absent."""
+    from torch.utils.cpp_extension import _get_build_directory
+
+    path = Path(_get_build_directory(name, verbose=False)) / f"{name}.so"
+    if not path.exists():
+        return None
+    import torch  # the extension links against libtorch: load it first
+
+    spec = importlib.util.spec_from_file_location(name, path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    del torch
+    return module
+
+
 def load(verbose: bool = False) -> Any:
-    """Return the compiled extension (building it on first use, about a minute), or None if it cannot be built.
+    """Return the compiled extension (building it on first use, about 30 s), or None if it cannot be built.
 
     ``FORECAST_NO_EXTENSION=1`` skips it (the TorchScript fallback is used).
     """
@@ -207,17 +234,15 @@ def load(verbose: bool = False) -> Any:
         _tried = True
         if os.environ.get("FORECAST_NO_EXTENSION") == "1":
             return None
+        name, flags = extension_name()
         try:
-            from torch.utils.cpp_extension import load_inline
+            _module = _import_built(name)
+            if _module is None:
+                from torch.utils.cpp_extension import load_inline
 
-            tag, simd = cpu_flags()
-            _module = load_inline(
-                name=f"forecast_rnn_kernels_v{VERSION}_{tag}",
-                cpp_sources=SOURCE,
-                functions=FUNCTIONS,
-                extra_cflags=["-O3", "-ffast-math", "-fopenmp-simd", *simd],
-                verbose=verbose,
-            )
+                log.info("compiling the fast GRU/RNN kernels once (about 30 s)")
+                _module = load_inline(name=name, cpp_sources=SOURCE, functions=FUNCTIONS, extra_cflags=flags,
+                                      verbose=verbose)  # fmt: skip
         except Exception as exc:  # no compiler, no ninja, read-only cache: fall back, say so once
             log.warning("fast RNN kernels could not be compiled (%s); using the TorchScript loops",
                         str(exc).splitlines()[0][:160] if str(exc) else type(exc).__name__)  # fmt: skip
