@@ -11,7 +11,8 @@ What is measured, per cell (rnn, lstm, gru) at the default config on the snapsho
 * ``bare_seconds_per_epoch``: a minimal loop (tensors prebuilt, ``randperm`` batches, forward, MSE, backward,
   Adam step, nothing else) on the same module; ``ratio_vs_bare`` = forecast / bare (target <= 1.05);
 * ``torch_seconds_per_epoch``: the bare loop on the stock ``nn.RNN/LSTM/GRU`` (the "before" of the fast path);
-* forecast and bare epochs alternate, after one warm-up epoch each; medians of ``--repeats`` runs;
+* forecast and bare epochs alternate, after one warm-up epoch each; medians of ``--repeats`` runs; the stock
+  module is timed afterwards in its own block (interleaving it slows the fast path's epochs);
 * ``gflops_per_s``: training FLOPs per epoch / seconds, with FLOPs = 3 x (forward FLOPs), forward FLOPs =
   windows x steps x sum over layers of 2 x gates x hidden x (inputs + hidden) (the gate matrix products;
   elementwise work and the head are ignored; backward taken as twice the forward);
@@ -101,18 +102,18 @@ def measure_cell(cell: str, repeats: int, device_name: str) -> dict[str, Any]:
         sync()
         return time.perf_counter() - start
 
-    forecast_epoch(), bare_epoch(bare_model), bare_epoch(stock_model)  # warm-up
-    train_s, epoch_s, bare_s, stock_s = [], [], [], []
-    for _ in range(repeats):  # alternate so drifts of the machine hit all alike
+    forecast_epoch(), bare_epoch(bare_model)  # warm-up
+    train_s, epoch_s, bare_s = [], [], []
+    for _ in range(repeats):  # alternate so drifts of the machine hit both alike
         t, e = forecast_epoch()
         train_s.append(t)
         epoch_s.append(e)
         bare_s.append(bare_epoch(bare_model))
-        if impl != "torch":
-            stock_s.append(bare_epoch(stock_model))
     seconds = statistics.median(train_s)
     bare = statistics.median(bare_s)
-    stock = statistics.median(stock_s) if stock_s else bare
+    # The stock module is timed afterwards, not interleaved: measured here, an nn.GRU epoch between two fast-path
+    # epochs slows the fast path by about 40% (caches and allocator state), which would misstate both.
+    stock = median_time(lambda: bare_epoch(stock_model), repeats) if impl != "torch" else bare
 
     gates = GATES[cell]
     per_step = sum(2 * gates * hidden * (n_in + hidden) for n_in in (1, *[hidden] * (layers - 1)))
