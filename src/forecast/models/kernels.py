@@ -14,6 +14,7 @@ import hashlib
 import importlib.util
 import logging
 import os
+import sys
 import threading
 from pathlib import Path
 from typing import Any
@@ -240,6 +241,9 @@ def load(verbose: bool = False) -> Any:
             if _module is None:
                 from torch.utils.cpp_extension import load_inline
 
+                # ninja comes with the package (a dependency) into this interpreter's bin folder, maybe not on PATH
+                bin_dir = str(Path(sys.executable).parent)
+                os.environ["PATH"] = os.pathsep.join([bin_dir, os.environ.get("PATH", "")])
                 log.info("compiling the fast GRU/RNN kernels once (about 30 s)")
                 _module = load_inline(name=name, cpp_sources=SOURCE, functions=FUNCTIONS, extra_cflags=flags,
                                       verbose=verbose)  # fmt: skip
