@@ -24,8 +24,8 @@ def _md(frame: pd.DataFrame, floatfmt: str = ".4g") -> str:
 
 
 def gradient_curves(sweep_dir: Path, done: pd.DataFrame) -> tuple[dict[str, list[np.ndarray]], int]:
-    """Return trained gradient-by-lag curves per cell label for the sweep's most common window, and that window."""
-    window = int(done["window"].mode().iloc[0])
+    """Return trained gradient-by-lag curves per cell label at the sweep's longest window, and that window."""
+    window = int(done["window"].max())
     curves: dict[str, list[np.ndarray]] = {}
     for row in done[done["window"] == window].to_dict("records"):
         path = sweep_dir / str(row["job"]) / "gradient_flow.csv"
@@ -113,11 +113,12 @@ def build_report(sweep_dir: Path) -> Path:
                                           f"Gradient flow across lags (window {window}, trained)")  # fmt: skip
         body = ["![gradient flow](plots/gradient_flow.png)"]
     lstm = done[done["cell"] == "lstm"]
-    if lstm["forget_bias"].astype(str).nunique() > 1:
-        body += ["", "LSTM forget-gate bias: " + "; ".join(
-            f"{'PyTorch init' if fb == 'None' or fb == 'nan' else 'bias ' + fb}: memory lag "
-            f"{mean_sd(part['effective_memory_lag'], 3)}, test MAE {mean_sd(part['test_mae'])}"
-            for fb, part in lstm.groupby(lstm["forget_bias"].astype(str)))]  # fmt: skip
+    init = lstm["forget_bias"].map(lambda v: "PyTorch's initialisation" if pd.isna(v) else f"forget bias {float(v):g}")
+    if init.nunique() > 1:
+        body += ["", "LSTM forget-gate bias (same window, seeds and data): " + "; ".join(
+            f"{label}: effective memory lag {mean_sd(part['effective_memory_lag'], 3)}, test MAE "
+            f"{mean_sd(part['test_mae'])}, skill {mean_sd(100 * pd.to_numeric(part['skill_vs_persistence']), 2)}%"
+            for label, part in lstm.groupby(init))]  # fmt: skip
     lines += _section("Gradient flow", verdicts["gates_keep_gradients"], body)
     lines += ["## Failed jobs", "", _md(failed), ""]
     return _write_report(sweep_dir, lines)
