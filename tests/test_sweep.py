@@ -99,3 +99,17 @@ def test_compare_uses_the_spread() -> None:
     assert compare(pd.Series([2.0, 2.1]), pd.Series([1.0, 1.1])) == "higher"
     assert compare(pd.Series([1.0, 2.0]), pd.Series([1.4, 1.6])) == "overlap"
     assert compare(pd.Series([1.0]), pd.Series([1.0001])) == "lower"
+
+
+@pytest.mark.slow
+def test_forget_bias_sweeps_get_their_own_comparison(tmp_path: Path) -> None:
+    done = forecast("-m", "experiment=forget_bias", "seed=0", "window=20", "model.hidden_size=8", "trainer.max_epochs=1",
+                    "data.start=2010-01-01", f"hydra.sweep.dir={tmp_path / 's'}", cwd=tmp_path)  # fmt: skip
+    assert done.returncode == 0, done.stderr[-2000:]
+    report = (tmp_path / "s" / "report.md").read_text()
+    assert (
+        "LSTM forget-gate bias (same window, seeds and data): PyTorch's initialisation: effective memory lag" in report
+    )
+    assert "; forget bias 1: effective memory lag" in report
+    summary = pd.read_csv(tmp_path / "s" / "summary.csv")
+    assert sorted(summary["forget_bias"].fillna(0).tolist()) == [0.0, 1.0]
