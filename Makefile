@@ -5,6 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 TORCH  := torch==2.13.0
 ARGS   ?=
+OFFLINE ?= 1
 
 .DEFAULT_GOAL := help
 .PHONY: help install run test lint format bench clean
@@ -21,8 +22,8 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP) ## create .venv with pinned torch and the package (editable, dev extras)
 
-run: install ## run the default forecast offline on the shipped snapshot (extra overrides: ARGS="model=gru")
-	$(BIN)/python -m forecast $(ARGS)
+run: install ## run the default forecast offline on the shipped snapshot (ARGS="model=gru"; OFFLINE=0 tries yfinance first)
+	FORECAST_OFFLINE=$(OFFLINE) $(BIN)/python -m forecast $(ARGS)
 
 lint: install ## ruff (lint + format check) and mypy
 	$(BIN)/ruff check src tests scripts bench
