@@ -29,18 +29,25 @@ def _save(fig: Any, path: Path) -> Path:
 
 
 def plot_forecast(table: pd.DataFrame, title: str, path: Path) -> Path:
-    """Plot the test period: actual price, model forecast and persistence, against dates."""
+    """Plot the test period (actual, model, persistence) and, below, its last 60 days where the lines separate."""
     plt = _pyplot()
     test = table[table["split"] == "test"]
     dates = pd.to_datetime(test["date"])
-    fig, ax = plt.subplots(figsize=(11, 4.5))
-    ax.plot(dates, test["actual"], color="black", lw=1.4, label="actual")
-    ax.plot(dates, test["predicted"], color="tab:blue", lw=1.0, label="model")
-    ax.plot(dates, test["persistence"], color="tab:orange", lw=0.9, ls="--", alpha=0.8, label="persistence")
-    ax.set(title=title, xlabel="date", ylabel="adjusted close")
-    ax.grid(alpha=0.3)
+    fig, (ax, zoom) = plt.subplots(2, 1, figsize=(11, 7), gridspec_kw={"height_ratios": [3, 2]})
+    for axis, part in ((ax, slice(None)), (zoom, slice(-60, None))):
+        marker = "." if axis is zoom else None
+        axis.plot(dates[part], test["actual"].iloc[part], color="black", lw=1.4, marker=marker, label="actual")
+        axis.plot(dates[part], test["predicted"].iloc[part], color="tab:blue", lw=1.0, marker=marker, label="model")
+        axis.plot(dates[part], test["persistence"].iloc[part], color="tab:orange", lw=0.9, ls="--", alpha=0.8,
+                  label="persistence (yesterday's price)")  # fmt: skip
+        axis.grid(alpha=0.3)
+        axis.set_ylabel("adjusted close")
+    ax.set_title(title)
     ax.legend(loc="best")
-    fig.autofmt_xdate()
+    zoom.set_title("last 60 test days", fontsize=10)
+    zoom.set_xlabel("date")
+    for axis in (ax, zoom):  # not autofmt_xdate: it hides the upper panel's dates, as if the axes were shared
+        axis.tick_params(axis="x", labelrotation=20)
     return _save(fig, path)
 
 
@@ -71,8 +78,9 @@ def plot_residuals(table: pd.DataFrame, path: Path) -> Path:
     ax1.legend()
     ax1.grid(alpha=0.3)
     bins = 50
-    ax2.hist(res_pers, bins=bins, alpha=0.5, color="tab:orange", label="persistence")
-    ax2.hist(res_model, bins=bins, alpha=0.5, color="tab:blue", label="model")
+    # stepfilled draws one polygon per histogram instead of one rectangle per bin: same picture, a third of the time
+    ax2.hist(res_pers, bins=bins, alpha=0.5, color="tab:orange", label="persistence", histtype="stepfilled")
+    ax2.hist(res_model, bins=bins, alpha=0.5, color="tab:blue", label="model", histtype="stepfilled")
     ax2.set(title="residual distribution", xlabel="price units", ylabel="days")
     ax2.legend()
     fig.autofmt_xdate()
