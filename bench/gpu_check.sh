@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
 # One short check of the CUDA path on a lent GPU machine (not CI): the bench with device=cuda, whether cuDNN runs
 # the recurrent layers, and one end-to-end CLI run on the GPU. Expects hydra-core/omegaconf/antlr4 wheels in .whl/
-# (the machine has torch, pandas, matplotlib, scipy, markdown, tabulate, pyarrow). Writes into $OUT.
+# (the machine has torch, pandas, matplotlib, scipy, markdown, tabulate, pyarrow). Writes into $OUT. Get the wheels with
+#   pip download --no-deps --only-binary=:all: --python-version 3.12 --implementation cp \
+#       --platform manylinux_2_28_x86_64 -d .whl hydra-core==1.3.8 omegaconf==2.3.1
+#   pip wheel --no-deps -w .whl antlr4-python3-runtime==4.9.3      # sdist only on PyPI; the wheel is pure Python
 set -euo pipefail
 python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/site .whl/*.whl
 export PYTHONPATH="$PWD/src:/tmp/site" FORECAST_OFFLINE=1 PYTHONUNBUFFERED=1
