@@ -213,13 +213,10 @@ def _import_built(name: str) -> Any:
     path = Path(_get_build_directory(name, verbose=False)) / f"{name}.so"
     if not path.exists():
         return None
-    import torch  # the extension links against libtorch: load it first
-
     spec = importlib.util.spec_from_file_location(name, path)
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    del torch
+    spec.loader.exec_module(module)  # libtorch is already loaded: the import above brought torch in
     return module
 
 
