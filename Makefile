@@ -8,7 +8,7 @@ ARGS   ?=
 OFFLINE ?= 1
 
 .DEFAULT_GOAL := help
-.PHONY: help install run test lint format bench clean
+.PHONY: help install run test quick lint format bench clean
 
 help: ## show this help
 	@grep -hE '^[a-z]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN{FS=":.*## "}{printf "  make %-8s %s\n", $$1, $$2}'
@@ -17,7 +17,8 @@ $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q $(TORCH)          # the pinned CPU wheel first: nothing later may pull a CUDA build
 	$(BIN)/pip install -q -e '.[dev]'
-	$(BIN)/python -m forecast.models.kernels    # compile the fast GRU/RNN CPU kernels once (falls back if it cannot)
+	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/python -m forecast.models.fast.build \
+	  || echo "fast GRU/RNN kernels unavailable: the TorchScript loops will run"  # compile once (needs ninja + g++)
 	touch $(STAMP)
 
 install: $(STAMP) ## create .venv with pinned torch and the package (editable, dev extras)
@@ -36,6 +37,9 @@ format: install ## apply ruff fixes and formatting
 
 test: lint ## lint, type-check and run the whole test suite (slow end-to-end tests included)
 	$(BIN)/pytest
+
+quick: install ## the edit-test loop: pytest without the slow end-to-end tests (make test runs everything)
+	$(BIN)/pytest -m "not slow" -q
 
 bench: install ## benchmark the cells against a bare PyTorch loop; writes bench/results.json
 	$(BIN)/python bench/bench.py

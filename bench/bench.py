@@ -65,7 +65,7 @@ def measure_cell(cell: str, repeats: int, device_name: str) -> dict[str, Any]:
     from forecast.data.dataset import build_windows
     from forecast.data.sources import REPO_DATA, read_csv_prices
     from forecast.models.recurrent import RecurrentForecaster, count_parameters
-    from forecast.models.registry import GATES, resolve_impl
+    from forecast.models.registry import GATES, kernel_of, resolve_impl
     from forecast.training.loop import fit
 
     device = torch.device(device_name)
@@ -76,9 +76,15 @@ def measure_cell(cell: str, repeats: int, device_name: str) -> dict[str, Any]:
     x, y, xv, yv = (t.to(device) for t in (x, y, xv, yv))
     impl = resolve_impl(cell, "auto", device)
     torch.manual_seed(0)
-    model = RecurrentForecaster(cell, 1, hidden, layers, 1, impl=impl).to(device)
-    bare_model = RecurrentForecaster(cell, 1, hidden, layers, 1, impl=impl).to(device)
-    stock_model = RecurrentForecaster(cell, 1, hidden, layers, 1, impl="torch").to(device)
+    model = RecurrentForecaster(
+        cell=cell, n_features=1, hidden_size=hidden, num_layers=layers, horizon=1, impl=impl
+    ).to(device)
+    bare_model = RecurrentForecaster(
+        cell=cell, n_features=1, hidden_size=hidden, num_layers=layers, horizon=1, impl=impl
+    ).to(device)
+    stock_model = RecurrentForecaster(
+        cell=cell, n_features=1, hidden_size=hidden, num_layers=layers, horizon=1, impl="torch"
+    ).to(device)
     settings = TrainerConfig(max_epochs=1, batch_size=batch, progress=False, patience=10)
 
     def sync() -> None:
@@ -148,6 +154,7 @@ def measure_cell(cell: str, repeats: int, device_name: str) -> dict[str, Any]:
     gflops = flops / seconds / 1e9
     return {
         "impl": impl,
+        "kernel": kernel_of(impl, device),
         "n_params": count_parameters(model),
         "train_windows": len(x),
         "seconds_per_epoch": seconds,
@@ -171,8 +178,14 @@ def measure_startup(device_name: str) -> dict[str, Any]:
     with tempfile.TemporaryDirectory() as tmp:
         run_dir = Path(tmp) / "run"
         env = {**os.environ, "FORECAST_OFFLINE": "1"}
-        cmd = [sys.executable, "-m", "forecast", "trainer.max_epochs=1", f"device={device_name}",
-               f"hydra.run.dir={run_dir}"]  # fmt: skip
+        cmd = [
+            sys.executable,
+            "-m",
+            "forecast",
+            "trainer.max_epochs=1",
+            f"device={device_name}",
+            f"hydra.run.dir={run_dir}",
+        ]
         start = time.perf_counter()
         subprocess.run(cmd, check=True, cwd=tmp, env=env, capture_output=True)
         wall = time.perf_counter() - start
@@ -190,9 +203,15 @@ def machine(device_name: str) -> dict[str, Any]:
             if line.startswith("model name"):
                 cpu = line.split(":", 1)[1].strip()
                 break
-    info = {"cpu": cpu, "cores": os.cpu_count(), "threads": torch.get_num_threads(), "torch": torch.__version__,
-            "python": platform.python_version(), "date": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
-            "device": device_name}  # fmt: skip
+    info = {
+        "cpu": cpu,
+        "cores": os.cpu_count(),
+        "threads": torch.get_num_threads(),
+        "torch": torch.__version__,
+        "python": platform.python_version(),
+        "date": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        "device": device_name,
+    }
     if device_name == "cuda":
         info["gpu"] = torch.cuda.get_device_name(0)
         info["cudnn"] = torch.backends.cudnn.version()
@@ -200,15 +219,19 @@ def machine(device_name: str) -> dict[str, Any]:
 
 
 def print_table(results: dict[str, Any]) -> None:
-    head = (f"{'cell':5} {'impl':5} {'params':>7} {'s/epoch':>8} {'bare':>7} {'ratio':>6} {'stock':>7} "
-            f"{'win/s':>7} {'GFLOP/s':>8} {'of mm':>6} {'1 win ms':>8} {'1000 ms':>8} {'RSS MB':>7}")  # fmt: skip
+    head = (
+        f"{'cell':5} {'kernel':11} {'params':>7} {'s/epoch':>8} {'bare':>7} {'ratio':>6} {'stock':>7} "
+        f"{'win/s':>7} {'GFLOP/s':>8} {'of mm':>6} {'1 win ms':>8} {'1000 ms':>8} {'RSS MB':>7}"
+    )
     print(head)
     for cell, r in results["cells"].items():
-        print(f"{cell:5} {r['impl']:5} {r['n_params']:>7} {r['seconds_per_epoch']:>8.3f} "
-              f"{r['bare_seconds_per_epoch']:>7.3f} {r['ratio_vs_bare']:>6.3f} {r['torch_seconds_per_epoch']:>7.3f} "
-              f"{r['windows_per_second']:>7.0f} {r['gflops_per_s']:>8.2f} {r['fraction_of_matmul']:>6.1%} "
-              f"{r['latency_ms']['one_window']:>8.2f} {r['latency_ms']['batch_1000']:>8.1f} "
-              f"{r['peak_rss_mb']:>7.0f}")  # fmt: skip
+        print(
+            f"{cell:5} {r['kernel']:11} {r['n_params']:>7} {r['seconds_per_epoch']:>8.3f} "
+            f"{r['bare_seconds_per_epoch']:>7.3f} {r['ratio_vs_bare']:>6.3f} {r['torch_seconds_per_epoch']:>7.3f} "
+            f"{r['windows_per_second']:>7.0f} {r['gflops_per_s']:>8.2f} {r['fraction_of_matmul']:>6.1%} "
+            f"{r['latency_ms']['one_window']:>8.2f} {r['latency_ms']['batch_1000']:>8.1f} "
+            f"{r['peak_rss_mb']:>7.0f}"
+        )
     s = results["startup"]
     print("startup phases (s): " + ", ".join(f"{k} {v:.2f}" for k, v in s.items()))
 
@@ -227,8 +250,12 @@ def main() -> None:
     cells = {}
     for cell in args.cells.split(","):
         print(f"measuring {cell} ...", file=sys.stderr, flush=True)
-        out = subprocess.run([sys.executable, __file__, "--one-cell", cell, "--repeats", str(args.repeats),
-                              "--device", args.device], check=True, capture_output=True, text=True)  # fmt: skip
+        out = subprocess.run(
+            [sys.executable, __file__, "--one-cell", cell, "--repeats", str(args.repeats), "--device", args.device],
+            check=True,
+            capture_output=True,
+            text=True,
+        )
         cells[cell] = json.loads(out.stdout.strip().splitlines()[-1])
     print("measuring startup ...", file=sys.stderr, flush=True)
     results = {"machine": machine(args.device), "cells": cells, "startup": measure_startup(args.device)}

@@ -19,7 +19,7 @@ from forecast.models.registry import resolve_impl
 dev = torch.device("cuda")
 for cell in ("rnn", "lstm", "gru"):
     impl = resolve_impl(cell, "auto", dev)
-    model = RecurrentForecaster(cell, 1, 64, 2, 1, impl=impl).to(dev)
+    model = RecurrentForecaster(cell=cell, n_features=1, hidden_size=64, num_layers=2, horizon=1, impl=impl).to(dev)
     x, y = torch.randn(64, 60, 1, device=dev), torch.randn(64, 1, device=dev)
     with profile(activities=[ProfilerActivity.CUDA]) as prof:
         torch.nn.functional.mse_loss(model(x), y).backward()

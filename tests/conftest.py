@@ -45,10 +45,16 @@ def random_walk(n: int = 400, seed: int = 0, start: str = "2001-01-01") -> pd.Da
     price = 50 * np.exp(np.cumsum(rng.normal(0.0003, 0.015, n)))
     idx = pd.bdate_range(start, periods=n, name="date")
     return pd.DataFrame(
-        {"open": price, "high": price * 1.01, "low": price * 0.99, "close": price, "adj_close": price,
-         "volume": rng.integers(1_000, 10_000, n).astype(float)},
+        {
+            "open": price,
+            "high": price * 1.01,
+            "low": price * 0.99,
+            "close": price,
+            "adj_close": price,
+            "volume": rng.integers(1_000, 10_000, n).astype(float),
+        },
         index=idx,
-    )  # fmt: skip
+    )
 
 
 @pytest.fixture

@@ -3,21 +3,13 @@
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
+from tests.helpers import forecast
+
 QUICK = ["trainer.max_epochs=2", "window=20", "model.hidden_size=8", "model.num_layers=1", "data.start=2009-01-01"]
-
-
-def forecast(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if k != "HYDRA_FULL_ERROR"}
-    return subprocess.run(
-        [sys.executable, "-m", "forecast", *args], cwd=cwd, capture_output=True, text=True, timeout=300, env=env
-    )
 
 
 @pytest.mark.slow

@@ -8,7 +8,7 @@ import pytest
 from hydra import compose, initialize_config_dir
 from omegaconf import OmegaConf
 
-from forecast.config import Config, normalise_ticker, register_configs, unknown_keys, validate
+from forecast.config import Config, config_dict, normalise_ticker, register_configs, unknown_keys, validate
 from forecast.errors import ConfigError
 
 CONF = Path(__file__).resolve().parents[1] / "conf"
@@ -27,6 +27,15 @@ def test_default_config_composes_to_documented_defaults() -> None:
     cfg = validate(composed())
     assert (cfg.ticker, cfg.window, cfg.horizon, cfg.model.cell) == ("AAPL", 60, 1, "lstm")
     assert (cfg.data.train_frac, cfg.data.val_frac, cfg.data.test_frac) == (0.7, 0.15, 0.15)
+
+
+def test_every_yaml_default_equals_the_schema_default(monkeypatch: pytest.MonkeyPatch) -> None:
+    """In-process tests build Config() from the dataclasses, the CLI composes conf/: both must agree."""
+    monkeypatch.delenv("FORECAST_OFFLINE")  # data.offline reads it; its default is false
+    yaml, schema = config_dict(composed()), config_dict(Config())
+    assert yaml == schema
+    for cell in ("rnn", "gru"):  # the other cells differ from the schema in the cell name only
+        assert config_dict(composed(f"model={cell}"))["model"] == {**schema["model"], "cell": cell}
 
 
 @pytest.mark.parametrize("cell", ["rnn", "lstm", "gru"])

@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from forecast.data.dataset import Standardizer, build_windows, returns_to_prices, split_bounds
-from forecast.data.frames import standardise
+from forecast.data.frames import normalise_columns
 from forecast.data.sources import select_dates
 from forecast.data.validation import clean_prices
 from forecast.errors import DataError
@@ -21,9 +21,9 @@ FRACS = (0.7, 0.15, 0.15)
     ("date_col", "close_col"),
     [("Date", "Adj Close"), ("date", "adj_close"), ("timestamp", "Close"), ("Datetime", "close")],
 )
-def test_standardise_accepts_common_column_spellings(date_col: str, close_col: str) -> None:
+def test_normalise_columns_accepts_common_column_spellings(date_col: str, close_col: str) -> None:
     raw = pd.DataFrame({date_col: ["2020-01-02", "2020-01-03"], close_col: [10.0, 11.0], "Volume": [1, 2]})
-    frame = standardise(raw, "t")
+    frame = normalise_columns(raw, "t")
     assert list(frame["adj_close"]) == [10.0, 11.0]
     assert frame.index[0] == pd.Timestamp("2020-01-02")
     assert "volume" in frame.columns
@@ -31,11 +31,11 @@ def test_standardise_accepts_common_column_spellings(date_col: str, close_col: s
 
 def test_standardise_requires_close_and_date() -> None:
     with pytest.raises(DataError, match="no close column"):
-        standardise(pd.DataFrame({"Date": ["2020-01-02"], "Open": [1.0]}), "f.csv")
+        normalise_columns(pd.DataFrame({"Date": ["2020-01-02"], "Open": [1.0]}), "f.csv")
     with pytest.raises(DataError, match="no date column"):
-        standardise(pd.DataFrame({"Close": [1.0]}), "f.csv")
+        normalise_columns(pd.DataFrame({"Close": [1.0]}), "f.csv")
     with pytest.raises(DataError, match=r"1 dates could not be parsed, first 'yesterday'"):
-        standardise(pd.DataFrame({"Date": ["2020-01-02", "yesterday"], "Close": [1.0, 2.0]}), "f.csv")
+        normalise_columns(pd.DataFrame({"Date": ["2020-01-02", "yesterday"], "Close": [1.0, 2.0]}), "f.csv")
 
 
 def test_clean_prices_rejects_bad_series() -> None:
@@ -119,11 +119,23 @@ def test_too_short_series_says_how_many_days_are_needed() -> None:
         split_bounds(50, FRACS, 60, 1)
     assert str(info.value) == (
         "series too short: 50 trading days, but window=60 + horizon=1 with splits 0.7/0.15/0.15 need at least "
-        "88: use a longer date range or a smaller window"
+        "88: use a longer date range, a smaller window or larger val/test fractions"
     )
     split_bounds(88, FRACS, 60, 1)  # exactly enough
     with pytest.raises(DataError, match="need at least 88"):
         split_bounds(87, FRACS, 60, 1)
+
+
+def test_a_tiny_validation_fraction_says_how_many_days_it_needs() -> None:
+    """It used to raise a bare StopIteration: the search for the needed length stopped too early."""
+    fracs = (0.849, 0.001, 0.15)
+    with pytest.raises(DataError) as info:
+        split_bounds(3000, fracs, 2, 5)
+    assert str(info.value) == (
+        "series too short: 3000 trading days, but window=2 + horizon=5 with splits 0.849/0.001/0.15 need at least "
+        "4998: use a longer date range, a smaller window or larger val/test fractions"
+    )
+    split_bounds(4998, fracs, 2, 5)
 
 
 def test_standardizer_round_trip_and_returns_to_prices() -> None:

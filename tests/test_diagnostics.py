@@ -7,14 +7,14 @@ import pytest
 import torch
 
 from forecast.diagnostics.gradient_flow import effective_memory_lag, gradient_by_lag
+from forecast.diagnostics.memory import warm_up
 from forecast.evaluation.honesty import diebold_mariano, lag_illusion
 from forecast.models.recurrent import RecurrentForecaster
-from forecast.training.runtime import warm_up
 
 
 def test_gradient_vanishes_with_lag_in_a_contracting_rnn() -> None:
     torch.manual_seed(0)
-    model = RecurrentForecaster("rnn", 1, 8, 1, 1)
+    model = RecurrentForecaster(cell="rnn", n_features=1, hidden_size=8, num_layers=1, horizon=1)
     with torch.no_grad():
         model.rnn.weight_hh_l0.mul_(0.1)  # strongly contracting recurrence
     before = [p.clone() for p in model.parameters()]
@@ -35,7 +35,7 @@ def test_warm_up_counts_activation_memory_and_leaves_training_unchanged() -> Non
     x, y = torch.randn(64, 60, 1), torch.randn(64, 1)
     sizes = {}
     for cell in ("rnn", "gru", "lstm"):
-        model = RecurrentForecaster(cell, 1, 64, 2, 1)
+        model = RecurrentForecaster(cell=cell, n_features=1, hidden_size=64, num_layers=2, horizon=1)
         state = {k: v.clone() for k, v in model.state_dict().items()}
         rng = torch.get_rng_state()
         sizes[cell] = warm_up(model, x, y)

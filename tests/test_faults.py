@@ -6,8 +6,6 @@ import json
 import os
 import pickle
 import signal
-import subprocess
-import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -15,23 +13,26 @@ from typing import Any
 import pytest
 import torch
 
-from forecast import pipeline
+from forecast import atomic, pipeline
 from forecast.config import Config
 from forecast.errors import ConfigError
-from forecast.reporting import artifacts
+from forecast.reporting import outputs
+from forecast.training import session
+from forecast.training.checkpoint import load_checkpoint
 from forecast.training.loop import TrainingInterrupted
+from tests.helpers import forecast, start_forecast
 
 
 def interrupt_after(monkeypatch: pytest.MonkeyPatch, epoch: int) -> None:
     """Make the run raise KeyboardInterrupt right after checkpointing ``epoch`` (as Ctrl-C would)."""
-    original = pipeline.save_checkpoint
+    original = session.save_checkpoint
 
     def save_then_interrupt(path: Path, model: Any, opt: Any, state: Any, config: Any) -> None:
         original(path, model, opt, state, config)
         if state.epoch == epoch:
             raise KeyboardInterrupt
 
-    monkeypatch.setattr(pipeline, "save_checkpoint", save_then_interrupt)
+    monkeypatch.setattr(session, "save_checkpoint", save_then_interrupt)
 
 
 def test_resumed_run_finishes_with_the_same_metrics(
@@ -45,12 +46,13 @@ def test_resumed_run_finishes_with_the_same_metrics(
         with pytest.raises(TrainingInterrupted) as info:
             pipeline.run(quick_config, tmp_path / "cut")
     assert info.value.last_epoch == 2
-    assert (tmp_path / "cut" / "checkpoint.pt").exists() and not (tmp_path / "cut" / "metrics.json").exists()
+    assert (tmp_path / "cut" / "checkpoint.pt").exists()
+    assert json.loads((tmp_path / "cut" / "metrics.json").read_text())["status"] == "running"  # never a result
     quick_config.trainer.resume = str(tmp_path / "cut")
     resumed = pipeline.run(quick_config, tmp_path / "resumed")
     for key in ("val", "test", "best_epoch", "epochs_run", "skill_vs_persistence"):
-        assert resumed[key] == whole[key], key
-    assert resumed["resumed_from"]["epoch"] == 2
+        assert getattr(resumed, key) == getattr(whole, key), key
+    assert resumed.resumed_from == {"run": str(tmp_path / "cut"), "epoch": 2}
 
 
 def test_resume_refuses_another_config_and_missing_checkpoints(
@@ -90,7 +92,7 @@ def test_crafted_pickles_are_refused(quick_config: Config, tmp_path: Path) -> No
     for name in ("model.pt", "checkpoint.pt"):
         torch.save({"state_dict": Exploit(marker)}, bad / name, pickle_module=pickle)
     with pytest.raises(pickle.UnpicklingError):
-        pipeline.load_checkpoint(bad / "model.pt")
+        load_checkpoint(bad / "model.pt")
     quick_config.trainer.resume = str(bad)
     with pytest.raises(ConfigError, match=r"checkpoint.pt cannot be loaded safely \(UnpicklingError\)"):
         pipeline.run(quick_config, tmp_path / "run")
@@ -105,7 +107,7 @@ def test_a_failing_write_leaves_no_file_under_its_final_name(tmp_path: Path) -> 
         raise OSError("No space left on device")
 
     with pytest.raises(OSError, match="No space left"):
-        artifacts.write_with(target, half_then_fail)
+        atomic.write_with(target, half_then_fail)
     assert list(tmp_path.iterdir()) == []
 
 
@@ -115,18 +117,12 @@ def test_a_failure_while_writing_outputs_leaves_no_complete_looking_folder(
     def full_disk(*args: object) -> None:
         raise OSError("No space left on device")
 
-    monkeypatch.setattr(pipeline.plots, "plot_residuals", full_disk)
+    monkeypatch.setattr(outputs.plots, "plot_residuals", full_disk)
     out = tmp_path / "run"
     with pytest.raises(OSError, match="No space left"):
         pipeline.run(quick_config, out)
-    assert not (out / "metrics.json").exists()
+    assert json.loads((out / "metrics.json").read_text())["status"] == "running"  # not completed: not a result
     assert [p.name for p in out.rglob(".*")] == []  # no temporary files left behind
-
-
-def forecast_cli(*args: str, cwd: Path) -> subprocess.Popen[str]:
-    return subprocess.Popen(
-        [sys.executable, "-m", "forecast", *args], cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
-    )
 
 
 SMALL = ["window=20", "model.hidden_size=8", "model.num_layers=1", "data.start=2004-01-01", "trainer.patience=100"]
@@ -134,9 +130,9 @@ SMALL = ["window=20", "model.hidden_size=8", "model.num_layers=1", "data.start=2
 
 @pytest.mark.slow
 def test_sigterm_marks_the_run_interrupted_and_resume_matches_an_uninterrupted_run(tmp_path: Path) -> None:
-    whole = forecast_cli(*SMALL, "trainer.max_epochs=6", f"hydra.run.dir={tmp_path / 'whole'}", cwd=tmp_path)
+    whole = start_forecast(*SMALL, "trainer.max_epochs=6", f"hydra.run.dir={tmp_path / 'whole'}", cwd=tmp_path)
     assert whole.wait(timeout=300) == 0, whole.communicate()[1]
-    cut = forecast_cli(*SMALL, "trainer.max_epochs=6", f"hydra.run.dir={tmp_path / 'cut'}", cwd=tmp_path)
+    cut = start_forecast(*SMALL, "trainer.max_epochs=6", f"hydra.run.dir={tmp_path / 'cut'}", cwd=tmp_path)
     ckpt = tmp_path / "cut" / "checkpoint.pt"
     deadline = time.time() + 120
     while not ckpt.exists() and time.time() < deadline and cut.poll() is None:
@@ -150,10 +146,10 @@ def test_sigterm_marks_the_run_interrupted_and_resume_matches_an_uninterrupted_r
     assert status["status"] == "interrupted" and status["last_completed_epoch"] >= 1
     assert err.strip() == f"interrupted: {status['reason']}"
     assert f"trainer.resume={tmp_path / 'cut'}" in status["reason"]
-    resumed = forecast_cli(
-        *SMALL, "trainer.max_epochs=6", f"trainer.resume={tmp_path / 'cut'}", f"hydra.run.dir={tmp_path / 'resumed'}",
-        cwd=tmp_path,
-    )  # fmt: skip
+    resume = f"trainer.resume={tmp_path / 'cut'}"
+    resumed = start_forecast(
+        *SMALL, "trainer.max_epochs=6", resume, f"hydra.run.dir={tmp_path / 'resumed'}", cwd=tmp_path
+    )
     assert resumed.wait(timeout=300) == 0, resumed.communicate()[1]
     a, b = (json.loads((tmp_path / d / "metrics.json").read_text()) for d in ("whole", "resumed"))
     assert (a["test"], a["val"], a["best_epoch"]) == (b["test"], b["val"], b["best_epoch"])
@@ -161,11 +157,8 @@ def test_sigterm_marks_the_run_interrupted_and_resume_matches_an_uninterrupted_r
 
 @pytest.mark.slow
 def test_diverging_training_stops_with_the_named_fix(tmp_path: Path) -> None:
-    done = subprocess.run(
-        [sys.executable, "-m", "forecast", "model=rnn", "trainer.lr=1e20", "trainer.grad_clip=0", *SMALL[:3],
-         f"hydra.run.dir={tmp_path / 'run'}"],
-        cwd=tmp_path, capture_output=True, text=True, timeout=300,
-    )  # fmt: skip
+    exploding = ["model=rnn", "trainer.lr=1e20", "trainer.grad_clip=0"]
+    done = forecast(*exploding, *SMALL[:3], f"hydra.run.dir={tmp_path / 'run'}", cwd=tmp_path)
     assert done.returncode == 1
     assert done.stderr.strip() == (
         "error: loss became nan at epoch 1: exploding gradients; lower trainer.lr (now 1e+20) or set "

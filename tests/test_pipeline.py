@@ -12,20 +12,37 @@ import torch
 
 from forecast.config import Config
 from forecast.evaluation.metrics import error_metrics
-from forecast.pipeline import load_checkpoint, run
+from forecast.pipeline import run
+from forecast.training.checkpoint import load_checkpoint
 
 
 def test_run_writes_a_complete_consistent_folder(quick_config: Config, tmp_path: Path) -> None:
     out = tmp_path / "run"
     metrics = run(quick_config, out)
-    for name in ("metrics.json", "forecasts.csv", "train_log.csv", "model.pt", "plots/forecast.png",
-                 "plots/loss.png", "plots/residuals.png"):  # fmt: skip
+    for name in (
+        "metrics.json",
+        "forecasts.csv",
+        "train_log.csv",
+        "model.pt",
+        "plots/forecast.png",
+        "plots/loss.png",
+        "plots/residuals.png",
+    ):
         assert (out / name).stat().st_size > 0, name
     assert not list(out.rglob(".*.tmp")) and not [p for p in out.rglob(".*") if p.is_file()]
     saved = json.loads((out / "metrics.json").read_text())
     assert saved["status"] == "completed" and saved["data_source"] == "snapshot"
-    for key in ("ticker", "model", "n_params", "epochs_run", "best_epoch", "train_seconds", "seconds_per_epoch",
-                "peak_memory_mb", "skill_vs_persistence"):  # fmt: skip
+    for key in (
+        "ticker",
+        "model",
+        "n_params",
+        "epochs_run",
+        "best_epoch",
+        "train_seconds",
+        "seconds_per_epoch",
+        "peak_memory_mb",
+        "skill_vs_persistence",
+    ):
         assert key in saved, key
     table = pd.read_csv(out / "forecasts.csv")
     assert list(table.columns) == ["date", "split", "actual", "predicted", "persistence"]
@@ -44,7 +61,7 @@ def test_run_writes_a_complete_consistent_folder(quick_config: Config, tmp_path:
     np.testing.assert_allclose(table["persistence"].to_numpy()[1:], table["actual"].to_numpy()[:-1])
     log = pd.read_csv(out / "train_log.csv")
     assert list(log.columns) == ["epoch", "train_loss", "val_loss", "seconds", "grad_norm", "train_seconds"]
-    assert len(log) == saved["epochs_run"] == metrics["epochs_run"]
+    assert len(log) == saved["epochs_run"] == metrics.epochs_run
     ckpt = load_checkpoint(out / "model.pt")
     assert ckpt["config"]["model"]["cell"] == "lstm" and len(ckpt["scaler"]["mean"]) == 1
 
@@ -67,7 +84,7 @@ def test_changing_the_test_period_moves_no_train_or_val_forecast(quick_config: C
     assert not np.allclose(a.loc[~early, "actual"], b.loc[~early, "actual"])
     sa, sb = (load_checkpoint(tmp_path / d / "model.pt")["scaler"] for d in ("a", "b"))
     assert sa == sb
-    assert base["val"] == moved["val"]
+    assert base.val == moved.val
 
 
 def test_a_forecast_for_day_t_uses_data_up_to_t_minus_1(quick_config: Config, tmp_path: Path) -> None:
@@ -79,7 +96,7 @@ def test_a_forecast_for_day_t_uses_data_up_to_t_minus_1(quick_config: Config, tm
 
     run(quick_config, tmp_path / "a")
     ckpt = load_checkpoint(tmp_path / "a" / "model.pt")
-    model = RecurrentForecaster("lstm", 1, 8, 1, 1)
+    model = RecurrentForecaster(cell="lstm", n_features=1, hidden_size=8, num_layers=1, horizon=1)
     model.load_state_dict(ckpt["state_dict"])
     frame = read_csv_prices(Path(str(quick_config.data.snapshot_dir)) / "AAPL.csv", "t").loc["2008-01-01":]
     fracs = (0.7, 0.15, 0.15)
@@ -89,7 +106,7 @@ def test_a_forecast_for_day_t_uses_data_up_to_t_minus_1(quick_config: Config, tm
     tables = []
     for f in (frame, changed):
         data = build_windows(f, 20, 1, fracs)
-        tables.append(forecast_table(data, predict_scaled(model, data.inputs, torch.device("cpu")), 1))
+        tables.append(forecast_table(data, predict_scaled(model, data.inputs, torch.device("cpu"))))
     day_k = str(frame.index[k].date())
     pos = int(np.flatnonzero(tables[0]["date"] == day_k)[0])
     pd.testing.assert_series_equal(tables[0]["predicted"][: pos + 1], tables[1]["predicted"][: pos + 1])
@@ -99,7 +116,7 @@ def test_a_forecast_for_day_t_uses_data_up_to_t_minus_1(quick_config: Config, tm
 def test_same_seed_same_metrics(quick_config: Config, tmp_path: Path) -> None:
     first, second = run(quick_config, tmp_path / "a"), run(quick_config, tmp_path / "b")
     keys = ("val", "test", "persistence_test", "best_epoch", "n_params")
-    assert {k: first[k] for k in keys} == {k: second[k] for k in keys}
+    assert {k: getattr(first, k) for k in keys} == {k: getattr(second, k) for k in keys}
     quick_config.seed = 1
     third = run(quick_config, tmp_path / "c")
-    assert third["test"] != first["test"]
+    assert third.test != first.test

@@ -24,10 +24,16 @@ def yahoo_frame(n: int = 300, start: str = "2020-01-01") -> pd.DataFrame:
     idx = pd.bdate_range(start, periods=n, tz="America/New_York", name="Date")
     price = 100 * np.exp(np.cumsum(np.random.default_rng(0).normal(0, 0.01, n)))
     return pd.DataFrame(
-        {"Open": price, "High": price * 1.01, "Low": price * 0.99, "Close": price * 1.1, "Adj Close": price,
-         "Volume": np.full(n, 1000)},
+        {
+            "Open": price,
+            "High": price * 1.01,
+            "Low": price * 0.99,
+            "Close": price * 1.1,
+            "Adj Close": price,
+            "Volume": np.full(n, 1000),
+        },
         index=idx,
-    )  # fmt: skip
+    )
 
 
 def data_config(tmp_path: Path, **kw: object) -> DataConfig:
@@ -203,9 +209,12 @@ def test_unknown_ticker_everywhere_names_every_source(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize(
     "header",
-    ["Date,Open,High,Low,Close,Adj Close,Volume", "date,open,high,low,close,adj_close,volume",
-     "timestamp,OPEN,HIGH,LOW,CLOSE,ADJ CLOSE,VOLUME"],
-)  # fmt: skip
+    [
+        "Date,Open,High,Low,Close,Adj Close,Volume",
+        "date,open,high,low,close,adj_close,volume",
+        "timestamp,OPEN,HIGH,LOW,CLOSE,ADJ CLOSE,VOLUME",
+    ],
+)
 def test_csv_variants(tmp_path: Path, header: str) -> None:
     body = (SNAPSHOT / "IBM.csv").read_text().splitlines()[1:]
     path = tmp_path / "ibm.csv"
@@ -225,13 +234,16 @@ def test_csv_with_close_only_and_no_ohlv(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("content", "message"),
     [
-        (b"Date,Open\n2020-01-02,1\n", "CSV file bad.csv: no close column (expected 'Close' or 'Adj Close'; found ['Date', 'Open'])"),
+        (
+            b"Date,Open\n2020-01-02,1\n",
+            "CSV file bad.csv: no close column (expected 'Close' or 'Adj Close'; found ['Date', 'Open'])",
+        ),
         (b"", "CSV file bad.csv: not a readable CSV file (No columns to parse from file)"),
         (b"Date,Close\n", "CSV file bad.csv: the file has a header but no rows"),
         (b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00", "CSV file bad.csv: not a readable CSV file"),
         (b"Date,Close\nnot a date,1\nalso not,2\n", "CSV file bad.csv: no date in column 'date' could be parsed"),
     ],
-)  # fmt: skip
+)
 def test_bad_csv_files_fail_with_one_line(tmp_path: Path, content: bytes, message: str) -> None:
     path = tmp_path / "bad.csv"
     path.write_bytes(content)

@@ -3,20 +3,20 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
+import shutil
 from pathlib import Path
 
 import pandas as pd
 import pytest
 
-from forecast.report import main as report_main
 from forecast.reporting.claims import compare
+from forecast.reporting.rebuild import main as report_main
+from tests.helpers import forecast
 
 
-def forecast(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "forecast", *args], cwd=cwd, capture_output=True, text=True,
-                          timeout=600)  # fmt: skip
+def _in(folder: Path) -> list[str]:
+    """Return the override that puts a sweep in ``folder / 's'``."""
+    return [f"hydra.sweep.dir={folder / 's'}"]
 
 
 @pytest.fixture(scope="module")
@@ -47,7 +47,7 @@ def test_summary_matches_every_jobs_metrics(sweep: Path) -> None:
         assert row["persistence_test_mae"] == pytest.approx(metrics["persistence_test"]["mae"])
         assert row["skill_vs_persistence"] == pytest.approx(metrics["skill_vs_persistence"])
         assert row["seconds_per_epoch"] == pytest.approx(metrics["seconds_per_epoch"])
-        assert row["dm_p_vs_persistence"] == pytest.approx(metrics["dm_vs_persistence"]["p_value"])
+        assert row["dm_vs_persistence_p_value"] == pytest.approx(metrics["dm_vs_persistence"]["p_value"])
         assert row["effective_memory_lag"] == metrics["effective_memory_lag"]
         assert "model=" in row["overrides"] and "seed=" in row["overrides"]
     assert sorted(summary.loc[summary["status"] == "completed", "cell"]) == ["gru"] * 2 + ["lstm"] * 2 + ["rnn"] * 2
@@ -55,15 +55,30 @@ def test_summary_matches_every_jobs_metrics(sweep: Path) -> None:
 
 @pytest.mark.slow
 def test_every_report_file_exists_and_failures_are_listed(sweep: Path) -> None:
-    for name in ("summary.csv", "summary.md", "report.md", "report.html", "plots/test_error_by_cell.png",
-                 "plots/cost_by_cell.png", "plots/skill.png", "plots/gradient_flow.png"):  # fmt: skip
+    for name in (
+        "summary.csv",
+        "summary.md",
+        "report.md",
+        "report.html",
+        "plots/test_error_by_cell.png",
+        "plots/cost_by_cell.png",
+        "plots/skill.png",
+        "plots/gradient_flow.png",
+    ):
         assert (sweep / name).stat().st_size > 0, name
     for job in sweep.glob("*_AAPL_*"):
         assert (job / "gradient_flow.csv").exists() and (job / "plots" / "gradient_flow.png").exists()
     report = (sweep / "report.md").read_text()
     assert "6 of 12 jobs completed" in report
-    for title in ("Parameters", "Memory", "Speed", "Accuracy versus data size", "Accuracy versus window length",
-                  "Gradient flow", "Failed jobs"):  # fmt: skip
+    for title in (
+        "Parameters",
+        "Memory",
+        "Speed",
+        "Accuracy versus data size",
+        "Accuracy versus window length",
+        "Gradient flow",
+        "Failed jobs",
+    ):
         assert f"## {title}" in report
     assert "**Verdict: supported.** GRU 929 vs LSTM 1,233 parameters (75% of LSTM's)" in report
     assert report.count("no source has prices for ZZZZ") == 6
@@ -84,9 +99,23 @@ def test_the_report_can_be_rebuilt_by_hand(sweep: Path, tmp_path: Path) -> None:
 
 
 @pytest.mark.slow
+def test_the_summary_needs_only_the_run_records(sweep: Path, tmp_path: Path) -> None:
+    copy = tmp_path / "copy"
+    shutil.copytree(sweep, copy)
+    for hydra in copy.glob("*/.hydra"):
+        shutil.rmtree(hydra)
+    for name in ("summary.csv", "summary.md", "report.md", "report.html"):
+        (copy / name).unlink()
+    assert report_main([str(copy)]) == 0
+    pd.testing.assert_frame_equal(pd.read_csv(copy / "summary.csv"), pd.read_csv(sweep / "summary.csv"))
+    body = [(folder / "report.md").read_text().split("\n", 1)[1] for folder in (copy, sweep)]  # below the title
+    assert body[0] == body[1]
+
+
+@pytest.mark.slow
 def test_joblib_launcher_splits_the_cores(tmp_path: Path) -> None:
-    done = forecast("-m", "hydra/launcher=joblib", "hydra.launcher.n_jobs=2", "experiment=cells_quick", "model=gru",
-                    "seed=0,1", f"hydra.sweep.dir={tmp_path / 's'}", cwd=tmp_path)  # fmt: skip
+    launcher = ["hydra/launcher=joblib", "hydra.launcher.n_jobs=2"]
+    done = forecast("-m", *launcher, "experiment=cells_quick", "model=gru", "seed=0,1", *_in(tmp_path), cwd=tmp_path)
     assert done.returncode == 0, done.stderr[-2000:]
     cores = __import__("os").cpu_count()
     for metrics in (tmp_path / "s").glob("*/metrics.json"):
@@ -103,8 +132,8 @@ def test_compare_uses_the_spread() -> None:
 
 @pytest.mark.slow
 def test_forget_bias_sweeps_get_their_own_comparison(tmp_path: Path) -> None:
-    done = forecast("-m", "experiment=forget_bias", "seed=0", "window=20", "model.hidden_size=8", "trainer.max_epochs=1",
-                    "data.start=2010-01-01", f"hydra.sweep.dir={tmp_path / 's'}", cwd=tmp_path)  # fmt: skip
+    small = ["seed=0", "window=20", "model.hidden_size=8", "trainer.max_epochs=1", "data.start=2010-01-01"]
+    done = forecast("-m", "experiment=forget_bias", *small, *_in(tmp_path), cwd=tmp_path)
     assert done.returncode == 0, done.stderr[-2000:]
     report = (tmp_path / "s" / "report.md").read_text()
     assert (

@@ -6,10 +6,11 @@ import pytest
 import torch
 
 from forecast.config import TrainerConfig
+from forecast.diagnostics.memory import PeakMemory
 from forecast.errors import TrainingDiverged
 from forecast.models.recurrent import RecurrentForecaster
 from forecast.training.loop import batched_loss, fit
-from forecast.training.runtime import PeakMemory, resolve_device, seed_everything
+from forecast.training.runtime import resolve_device, seed_everything
 
 
 def sine_task(n: int = 256, window: int = 12) -> tuple[torch.Tensor, torch.Tensor]:
@@ -31,7 +32,7 @@ def settings(**kw: object) -> TrainerConfig:
 def test_fit_learns_a_sine_wave_and_restores_the_best_epoch() -> None:
     seed_everything(0)
     x, y = sine_task()
-    model = RecurrentForecaster("gru", 1, 16, 1, 1)
+    model = RecurrentForecaster(cell="gru", n_features=1, hidden_size=16, num_layers=1, horizon=1)
     before = batched_loss(model, x[200:], y[200:])
     result = fit(model, (x[:200], y[:200]), (x[200:], y[200:]), settings())
     after = batched_loss(model, x[200:], y[200:])
@@ -44,7 +45,7 @@ def test_fit_learns_a_sine_wave_and_restores_the_best_epoch() -> None:
 def test_early_stopping_stops_after_patience_epochs_without_improvement() -> None:
     seed_everything(0)
     x, y = sine_task()
-    model = RecurrentForecaster("rnn", 1, 8, 1, 1)
+    model = RecurrentForecaster(cell="rnn", n_features=1, hidden_size=8, num_layers=1, horizon=1)
     result = fit(model, (x[:200], y[:200]), (x[200:], y[200:]), settings(max_epochs=200, lr=0.05, patience=2))
     assert len(result.history) < 200
     assert len(result.history) - result.best_epoch == 2
@@ -55,7 +56,7 @@ def test_same_seed_same_losses() -> None:
     runs = []
     for _ in range(2):
         seed_everything(7)
-        model = RecurrentForecaster("lstm", 1, 8, 1, 1)
+        model = RecurrentForecaster(cell="lstm", n_features=1, hidden_size=8, num_layers=1, horizon=1)
         runs.append(
             [r.val_loss for r in fit(model, (x[:200], y[:200]), (x[200:], y[200:]), settings(max_epochs=3)).history]
         )
@@ -65,7 +66,7 @@ def test_same_seed_same_losses() -> None:
 def test_exploding_loss_names_gradients_and_grad_clip() -> None:
     seed_everything(0)
     x, y = sine_task()
-    model = RecurrentForecaster("rnn", 1, 8, 1, 1)
+    model = RecurrentForecaster(cell="rnn", n_features=1, hidden_size=8, num_layers=1, horizon=1)
     with pytest.raises(TrainingDiverged, match=r"exploding gradients; lower trainer.lr .* trainer.grad_clip"):
         fit(model, (x[:200], y[:200] * 1e30), (x[200:], y[200:] * 1e30), settings(lr=100.0, grad_clip=0.0))
 

@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 import hydra
+from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig, OmegaConf
 
 from forecast.config import Config, register_configs
@@ -45,14 +46,24 @@ def compact_error(exc: BaseException) -> str:
     return f"{head.rstrip('.')}: {detail}{hint}" if detail else head
 
 
-def _fail(out_dir: Path, reason: str, status: str = "failed", **extra: object) -> None:
+def _fail(out_dir: Path, reason: str, config: dict[str, object], status: str = "failed", **extra: object) -> None:
     """Record a failed or interrupted job in ``metrics.json`` so its folder never looks complete."""
-    from forecast.reporting.artifacts import write_json
+    from forecast.record import RunRecord
 
     try:
-        write_json(out_dir / "metrics.json", {"status": status, "reason": reason, **extra})
+        overrides = list(HydraConfig.get().overrides.task)
+        RunRecord(status=status, reason=reason, config=config, overrides=overrides, **extra).write(out_dir)  # type: ignore[arg-type]
     except OSError as exc:  # the folder itself may be the problem
         log.debug("could not write the failure record: %s", exc)
+
+
+def _plain(cfg: DictConfig) -> dict[str, object]:
+    """Return the composed config as plain containers (as far as it resolves) for a failure record."""
+    try:
+        container = OmegaConf.to_container(cfg, resolve=True, enum_to_str=True)
+    except Exception:
+        container = OmegaConf.to_container(cfg, resolve=False, enum_to_str=True)
+    return {str(k): v for k, v in container.items()} if isinstance(container, dict) else {}
 
 
 def threads_per_job(launcher: DictConfig) -> int:
@@ -81,10 +92,9 @@ def _sigterm_interrupts() -> None:
 @hydra.main(version_base="1.3", config_path="../../conf", config_name="config")
 def main(cfg: DictConfig) -> float | None:
     """Run one job; return its test MAE (for Hydra sweepers), or None when it failed inside a sweep."""
-    from hydra.core.hydra_config import HydraConfig
     from hydra.types import RunMode
 
-    from forecast.config import unknown_keys, validate
+    from forecast.config import config_dict, unknown_keys, validate
     from forecast.errors import ConfigError, ForecastError
     from forecast.pipeline import run
 
@@ -92,6 +102,7 @@ def main(cfg: DictConfig) -> float | None:
     hydra_cfg = HydraConfig.get()
     out_dir = Path(hydra_cfg.runtime.output_dir)
     multirun = hydra_cfg.mode == RunMode.MULTIRUN
+    config = _plain(cfg)
     try:
         extra = unknown_keys(cfg)
         if extra:
@@ -102,10 +113,11 @@ def main(cfg: DictConfig) -> float | None:
         assert isinstance(typed, Config)
         if typed.trainer.threads == 0:
             typed.trainer.threads = threads_per_job(hydra_cfg.launcher)
-        metrics = run(typed, out_dir)
+        config = config_dict(typed)
+        record = run(typed, out_dir, list(hydra_cfg.overrides.task))
     except ForecastError as exc:
         reason = str(exc)
-        _fail(out_dir, reason)
+        _fail(out_dir, reason, config)
         log.debug("failure details", exc_info=True)
         print(f"error: {reason}", file=sys.stderr, flush=True)
         if multirun:
@@ -117,7 +129,7 @@ def main(cfg: DictConfig) -> float | None:
             reason = f"interrupted after epoch {last}: resume with the same overrides and trainer.resume={out_dir}"
         else:
             reason = "interrupted before the first epoch completed: nothing to resume, run again"
-        _fail(out_dir, reason, status="interrupted", last_completed_epoch=last)
+        _fail(out_dir, reason, config, status="interrupted", last_completed_epoch=last)
         print(f"interrupted: {reason}", file=sys.stderr, flush=True)
         if multirun:
             return None
@@ -126,20 +138,20 @@ def main(cfg: DictConfig) -> float | None:
         if USER_FULL_ERROR:
             raise
         reason = f"unexpected {type(exc).__name__}: {exc}"
-        _fail(out_dir, reason)
+        _fail(out_dir, reason, config)
         log.error("%s (full traceback in the log; HYDRA_FULL_ERROR=1 prints it)", reason, exc_info=False)
         log.debug("traceback", exc_info=True)
         if multirun:
             return None
         sys.exit(1)
-    test, pers = metrics["test"], metrics["persistence_test"]
+    test, pers = record.test, record.persistence_test
     log.info(
         "%s %s test MAE %.4f vs persistence %.4f: skill %+.1f%%, directional accuracy %.1f%% (up days %.1f%%)",
-        metrics["ticker"], metrics["model"], test["mae"], pers["mae"], 100 * metrics["skill_vs_persistence"],
-        100 * test["directional_accuracy"], 100 * metrics["up_fraction_test"],
-    )  # fmt: skip
+        *(record.ticker, record.model, test.mae, pers.mae, 100 * (record.skill_vs_persistence or 0.0)),
+        *(100 * test.directional_accuracy, 100 * (record.up_fraction_test or 0.0)),
+    )
     log.info("results: %s", out_dir)
-    return float(test["mae"])
+    return float(test.mae)
 
 
 def cli() -> None:

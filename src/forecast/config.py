@@ -8,14 +8,17 @@ raises :class:`ConfigError` with one line naming the key and the fix.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from enum import Enum
+from typing import Any
 
 from forecast.errors import ConfigError
 
 TICKER_PATTERN = re.compile(r"^\^?[A-Z0-9][A-Z0-9.\-=]{0,14}$")
 FEATURES = ("log_return", "hl_range", "log_volume")
 TARGETS = ("log_return",)
+CELLS = ("rnn", "lstm", "gru")  # each has a conf/model/<cell>.yaml and a module in models/registry.py
+IMPLS = ("auto", "torch", "fast")  # how a cell runs: see models/registry.resolve_impl
 
 
 class Device(Enum):
@@ -40,6 +43,8 @@ class Optimizer(Enum):
 
 @dataclass
 class ModelConfig:
+    """``conf/model/*.yaml``: the recurrent cell and its size."""
+
     cell: str = "lstm"
     hidden_size: int = 64
     num_layers: int = 2
@@ -50,6 +55,8 @@ class ModelConfig:
 
 @dataclass
 class DataConfig:
+    """``conf/data/default.yaml``: where prices come from, the features and the split."""
+
     source: Source = Source.auto
     path: str | None = None
     start: str | None = None
@@ -72,6 +79,8 @@ class DataConfig:
 
 @dataclass
 class TrainerConfig:
+    """``conf/trainer/default.yaml``: the optimiser, epochs and early stopping."""
+
     max_epochs: int = 30
     batch_size: int = 64
     lr: float = 1e-3
@@ -86,14 +95,25 @@ class TrainerConfig:
 
 @dataclass
 class Config:
+    """``conf/config.yaml``: one run (its YAML files hold the same defaults; a test keeps them equal)."""
+
     ticker: str = "AAPL"
     window: int = 60
+    device: Device = Device.auto
     horizon: int = 1
     seed: int = 0
-    device: Device = Device.auto
     model: ModelConfig = field(default_factory=ModelConfig)
     data: DataConfig = field(default_factory=DataConfig)
     trainer: TrainerConfig = field(default_factory=TrainerConfig)
+
+
+def config_dict(cfg: Config) -> dict[str, Any]:
+    """Return ``cfg`` as plain JSON-able containers (enums as their values)."""
+
+    def plain(items: list[tuple[str, Any]]) -> dict[str, Any]:
+        return {k: v.value if isinstance(v, Enum) else v for k, v in items}
+
+    return asdict(cfg, dict_factory=plain)
 
 
 def register_configs() -> None:
@@ -149,8 +169,6 @@ def validate(cfg: Config) -> Config:
 
     Raises :class:`ConfigError` with a one-line message naming the offending key and the fix.
     """
-    from forecast.models.registry import CELLS, IMPLS
-
     cfg.ticker = normalise_ticker(cfg.ticker)
     _require(cfg.window >= 2, f"window must be at least 2 days (got window={cfg.window}): e.g. window=60")
     _require(cfg.horizon >= 1, f"horizon must be at least 1 day (got horizon={cfg.horizon}): e.g. horizon=1")

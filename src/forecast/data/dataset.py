@@ -13,6 +13,7 @@ Indexing convention (prices ``p[0..N-1]``, one per trading day):
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -76,6 +77,17 @@ class WindowedData:
     scaler: Standardizer
     bounds: SplitBounds
     features: tuple[str, ...]
+    window: int  # input days per sample
+    horizon: int  # target days per sample; the forecast day of a sample is origin + horizon
+
+    @property
+    def forecast_day(self) -> np.ndarray:
+        """Return ``(n_samples,)`` day indices of each sample's forecast day ``origin + horizon``."""
+        return self.origin + self.horizon
+
+    def counts(self) -> dict[str, int]:
+        """Return the number of samples in each split."""
+        return {name: int((self.split == i).sum()) for i, name in enumerate(SPLITS)}
 
     def part(self, name: str) -> tuple[torch.Tensor, torch.Tensor]:
         """Return ``(inputs, targets)`` of split ``name`` (train|val|test)."""
@@ -137,11 +149,14 @@ def split_bounds(n_days: int, fracs: tuple[float, float, float], window: int, ho
         return n_train >= window + horizon + 1 and n_val >= horizon and n - n_train - n_val >= horizon
 
     if not fits(n_days):
-        needed = next(n for n in range(n_days + 1, 100 * (window + horizon) + 1000) if fits(n))
+        # the smallest n that fits lies just above the bound without rounding; scan a little around it
+        floor = max((window + horizon + 1) / fracs[0], horizon / fracs[1], horizon / fracs[2])
+        start = max(n_days + 1, int(floor) - 2)
+        needed = next((n for n in range(start, start + 1000) if fits(n)), math.ceil(floor))
         raise DataError(
             f"series too short: {n_days} trading days, but window={window} + horizon={horizon} with splits "
             f"{fracs[0]:g}/{fracs[1]:g}/{fracs[2]:g} need at least {needed}: "
-            "use a longer date range or a smaller window"
+            "use a longer date range, a smaller window or larger val/test fractions"
         )
     n_train, n_val = round(n_days * fracs[0]), round(n_days * fracs[1])
     return SplitBounds(n_train=n_train, n_val=n_val, n_days=n_days)
@@ -178,6 +193,8 @@ def build_windows(
         scaler=scaler,
         bounds=bounds,
         features=tuple(features),
+        window=window,
+        horizon=horizon,
     )
 
 

@@ -16,7 +16,7 @@ def _snake(name: object) -> str:
     return str(name).strip().lower().replace(" ", "_").replace("-", "_").replace(".", "_")
 
 
-def standardise(raw: pd.DataFrame, origin: str) -> pd.DataFrame:
+def normalise_columns(raw: pd.DataFrame, origin: str) -> pd.DataFrame:
     """Return a frame indexed by ``date`` with columns among open/high/low/close/adj_close/volume.
 
     Column names are matched case-insensitively with common variants (Date/timestamp, Adj Close/close).

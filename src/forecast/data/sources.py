@@ -10,7 +10,7 @@ import pandas as pd
 
 from forecast.config import DataConfig
 from forecast.data.cache import cache_path, read_cache, write_cache
-from forecast.data.frames import standardise
+from forecast.data.frames import normalise_columns
 from forecast.errors import DataError
 
 log = logging.getLogger(__name__)
@@ -41,7 +41,7 @@ def snapshot_tickers(folder: Path) -> list[str]:
 
 
 def read_csv_prices(path: Path, origin: str) -> pd.DataFrame:
-    """Return the standardised frame in CSV ``path``; raise :class:`DataError` if it cannot be read."""
+    """Return the column-normalised frame in CSV ``path``; raise :class:`DataError` if it cannot be read."""
     try:
         raw = pd.read_csv(path)
     except FileNotFoundError:
@@ -51,7 +51,7 @@ def read_csv_prices(path: Path, origin: str) -> pd.DataFrame:
         raise DataError(f"{origin}: not a readable CSV file ({reason}): {path}") from None
     if raw.empty:
         raise DataError(f"{origin}: the file has a header but no rows: {path}")
-    return standardise(raw, origin)
+    return normalise_columns(raw, origin)
 
 
 def load_snapshot(ticker: str, folder: Path) -> PriceData:
@@ -96,7 +96,7 @@ def from_yfinance(ticker: str, d: DataConfig) -> PriceData:
     entry = None if d.refresh else read_cache(path)
     if entry is not None and entry.covers(d.start, d.end):
         return PriceData(entry.frame, "cache")
-    frame = standardise(yahoo.fetch(ticker, d.start, d.end, d.timeout_s), f"yfinance {ticker}")
+    frame = normalise_columns(yahoo.fetch(ticker, d.start, d.end, d.timeout_s), f"yfinance {ticker}")
     write_cache(path, frame, d.start, d.end, yahoo.yfinance_version())
     return PriceData(frame, "yfinance")
 

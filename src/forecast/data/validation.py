@@ -7,8 +7,6 @@ import pandas as pd
 
 from forecast.errors import DataError
 
-PRICE_COLUMNS = ("open", "high", "low", "close", "adj_close")
-
 
 def clean_prices(frame: pd.DataFrame, ticker: str, max_gap_days: int) -> pd.DataFrame:
     """Return ``frame`` checked: DatetimeIndex sorted and unique, ``adj_close`` finite and positive.

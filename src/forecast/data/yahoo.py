@@ -20,13 +20,7 @@ from forecast.errors import DataError
 
 
 class FetchError(DataError):
-    """A yfinance fetch that produced no usable prices; ``kind`` says why."""
-
-    KINDS = ("not_found", "network", "rate_limit", "timeout", "error")
-
-    def __init__(self, kind: str, message: str) -> None:
-        super().__init__(message)
-        self.kind = kind
+    """A yfinance fetch that produced no usable prices; the message says why (network, deadline, rate limit...)."""
 
 
 def download(ticker: str, start: str | None, end: str | None, timeout_s: float) -> pd.DataFrame:
@@ -108,12 +102,12 @@ def fetch(ticker: str, start: str | None, end: str | None, timeout_s: float) -> 
     try:
         status, value = box.get(timeout=timeout_s)
     except queue.Empty:
-        raise FetchError("timeout", MESSAGES["timeout"].format(timeout=timeout_s)) from None
+        raise FetchError(MESSAGES["timeout"].format(timeout=timeout_s)) from None
     if status == "error":
         kind = classify(value)
-        raise FetchError(kind, MESSAGES[kind].format(reason=short_reason(value), ticker=ticker, timeout=timeout_s))
+        raise FetchError(MESSAGES[kind].format(reason=short_reason(value), ticker=ticker, timeout=timeout_s))
     if not isinstance(value, pd.DataFrame) or value.empty:
-        raise FetchError("not_found", MESSAGES["not_found"].format(ticker=ticker, reason="empty answer"))
+        raise FetchError(MESSAGES["not_found"].format(ticker=ticker, reason="empty answer"))
     return flatten_columns(value)
 
 
@@ -125,10 +119,13 @@ def flatten_columns(frame: pd.DataFrame) -> pd.DataFrame:
     if isinstance(frame.columns, pd.MultiIndex):
         fields = {"open", "high", "low", "close", "adj close", "volume"}
         level = next(
-            (i for i in range(frame.columns.nlevels)
-             if {str(v).lower() for v in frame.columns.get_level_values(i)} & fields),
+            (
+                i
+                for i in range(frame.columns.nlevels)
+                if {str(v).lower() for v in frame.columns.get_level_values(i)} & fields
+            ),
             0,
-        )  # fmt: skip
+        )
         frame = frame.copy()
         frame.columns = frame.columns.get_level_values(level)
     return frame

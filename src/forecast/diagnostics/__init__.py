@@ -1,1 +1,1 @@
-"""Diagnostics of trained models: how far back in the window the gradient reaches."""
+"""Diagnostics of a model in training: how far back in the window the gradient reaches, and memory."""

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import numpy as np
 
 
-def diebold_mariano(e1: np.ndarray, e2: np.ndarray, horizon: int = 1) -> dict[str, float]:
+def diebold_mariano(e1: np.ndarray, e2: np.ndarray, horizon: int = 1) -> dict[str, Any]:
     """Return the Diebold-Mariano test of equal accuracy (squared-error loss) with the HLN correction.
 
     ``e1``, ``e2``: forecast errors of two methods on the same dates. ``statistic < 0`` means method 1 has
@@ -32,7 +33,7 @@ def diebold_mariano(e1: np.ndarray, e2: np.ndarray, horizon: int = 1) -> dict[st
     return {"statistic": float(statistic), "p_value": float(2 * stdtr(n - 1, -abs(statistic))), "n": n}
 
 
-def lag_illusion(actual: np.ndarray, predicted: np.ndarray, last: np.ndarray) -> dict[str, float | bool | str]:
+def lag_illusion(actual: np.ndarray, predicted: np.ndarray, last: np.ndarray) -> dict[str, Any]:
     """Return whether the price forecast is mostly a delayed copy of the series.
 
     ``corr_lag0`` = corr(predicted[t], actual[t]); ``corr_lag1`` = corr(predicted[t], actual[t-1]) (the last
@@ -50,5 +51,10 @@ def lag_illusion(actual: np.ndarray, predicted: np.ndarray, last: np.ndarray) ->
         if delayed
         else "not a delayed copy"
     )
-    return {"corr_lag0": corr_lag0, "corr_lag1": corr_lag1, "corr_returns": corr_ret, "delayed_copy": delayed,
-            "verdict": verdict}  # fmt: skip
+    return {
+        "corr_lag0": corr_lag0,
+        "corr_lag1": corr_lag1,
+        "corr_returns": corr_ret,
+        "delayed_copy": delayed,
+        "verdict": verdict,
+    }

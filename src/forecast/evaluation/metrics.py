@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
 
-def error_metrics(actual: np.ndarray, predicted: np.ndarray, last: np.ndarray) -> dict[str, float]:
+def error_metrics(actual: np.ndarray, predicted: np.ndarray, last: np.ndarray) -> dict[str, Any]:
     """Return MAE, RMSE, MAPE (percent) and directional accuracy of ``predicted`` against ``actual``.
 
     ``last`` is the last known price at each forecast origin. Directional accuracy is the fraction of

@@ -18,18 +18,20 @@ def predict_scaled(model: nn.Module, inputs: torch.Tensor, device: torch.device,
     return torch.cat(outs).numpy()
 
 
-def forecast_table(data: WindowedData, scaled_pred: np.ndarray, horizon: int) -> pd.DataFrame:
+def forecast_table(data: WindowedData, scaled_pred: np.ndarray) -> pd.DataFrame:
     """Return one row per sample: ``date`` (forecast day), ``split``, ``actual``, ``predicted``, ``persistence``.
 
     The forecast for day ``t + horizon`` uses only days up to ``t`` (its origin). ``persistence`` is the
-    last known price ``p[t]``.
+    last known price ``p[t]``. ``scaled_pred`` has shape ``(n_samples, data.horizon)``.
     """
+    if scaled_pred.shape != (len(data.origin), data.horizon):
+        raise ValueError(f"predictions of shape {scaled_pred.shape} for {len(data.origin)} samples x {data.horizon}")
     last = data.prices[data.origin]
     return pd.DataFrame(
         {
-            "date": data.dates[data.origin + horizon].strftime("%Y-%m-%d"),
+            "date": data.dates[data.forecast_day].strftime("%Y-%m-%d"),
             "split": np.asarray(SPLITS)[data.split],
-            "actual": data.prices[data.origin + horizon],
+            "actual": data.prices[data.forecast_day],
             "predicted": returns_to_prices(last, scaled_pred, data.scaler),
             "persistence": last,
         }

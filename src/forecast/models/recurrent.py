@@ -12,12 +12,13 @@ from forecast.models.registry import CELLS, recurrent_module
 class RecurrentForecaster(nn.Module):
     """``(batch, window, n_features) -> (batch, horizon)``: the head reads the last time step's top-layer state.
 
-    ``impl`` is ``torch`` (stock ``nn.RNN/LSTM/GRU``) or ``fast`` (the CPU path of :mod:`forecast.models.fast_rnn`,
+    ``impl`` is ``torch`` (stock ``nn.RNN/LSTM/GRU``) or ``fast`` (the CPU path of :mod:`forecast.models.fast`,
     RNN and GRU only); both have the same parameters, so state dicts load into either.
     """
 
     def __init__(
         self,
+        *,
         cell: str,
         n_features: int,
         hidden_size: int,
@@ -30,7 +31,6 @@ class RecurrentForecaster(nn.Module):
         super().__init__()
         if cell not in CELLS:
             raise ConfigError(f"model.cell={cell!r} is unknown: choose one of {', '.join(CELLS)}")
-        self.cell, self.impl = cell, impl
         self.rnn = recurrent_module(cell, impl)(
             input_size=n_features,
             hidden_size=hidden_size,

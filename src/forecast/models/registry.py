@@ -7,13 +7,13 @@ from collections.abc import Callable
 import torch
 from torch import nn
 
+from forecast.config import CELLS as CELL_NAMES
 from forecast.errors import ConfigError
-from forecast.models.fast_rnn import FastGRU, FastRNN
+from forecast.models.fast.layers import FastGRU, FastRNN, kernel_name
 
-CELLS: dict[str, Callable[..., nn.Module]] = {"rnn": nn.RNN, "lstm": nn.LSTM, "gru": nn.GRU}
+CELLS: dict[str, Callable[..., nn.Module]] = dict(zip(CELL_NAMES, (nn.RNN, nn.LSTM, nn.GRU), strict=True))
 FAST_CELLS: dict[str, Callable[..., nn.Module]] = {"rnn": FastRNN, "gru": FastGRU}
 GATES: dict[str, int] = {"rnn": 1, "lstm": 4, "gru": 3}  # weight blocks per layer (for FLOP counts)
-IMPLS = ("auto", "torch", "fast")
 
 
 def resolve_impl(cell: str, impl: str, device: torch.device) -> str:
@@ -34,3 +34,11 @@ def resolve_impl(cell: str, impl: str, device: torch.device) -> str:
 def recurrent_module(cell: str, impl: str) -> Callable[..., nn.Module]:
     """Return the module class for ``cell`` under the resolved ``impl``."""
     return FAST_CELLS[cell] if impl == "fast" else CELLS[cell]
+
+
+def kernel_of(impl: str, device: torch.device) -> str:
+    """Return the kernel a resolved ``impl`` runs on ``device``: ``cpp`` or ``torchscript`` (the fast path),
+    ``cudnn`` (stock modules on CUDA with cuDNN) or ``torch`` (stock modules elsewhere: oneDNN LSTM on CPU)."""
+    if impl == "fast":
+        return kernel_name()
+    return "cudnn" if device.type == "cuda" and torch.backends.cudnn.is_available() else "torch"

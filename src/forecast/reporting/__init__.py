@@ -1,1 +1,1 @@
-"""What a run writes: atomic files, plots, and (for sweeps) the summary."""
+"""What a run shows: plots, and (for sweeps) the summary, the report and its Hydra callback."""

@@ -22,6 +22,10 @@ class SweepSummary(Callback):
         try:
             build_report(sweep_dir)
         except Exception as exc:  # the jobs' own results stay valid; say how to rebuild
-            log.error("the sweep report failed (%s: %s); rebuild it with: python -m forecast.report %s",
-                      type(exc).__name__, exc, sweep_dir)  # fmt: skip
+            log.error(
+                "the sweep report failed (%s: %s); rebuild it with: python -m forecast.report %s",
+                type(exc).__name__,
+                exc,
+                sweep_dir,
+            )
             return

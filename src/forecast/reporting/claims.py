@@ -61,6 +61,11 @@ def paired_ratio(done: pd.DataFrame, column: str) -> pd.Series:
     return (pivot["gru"] / pivot["lstm"]).dropna()
 
 
+def _gru_vs_lstm(done: pd.DataFrame, column: str) -> tuple[pd.Series, pd.Series, pd.Series]:
+    """Return the paired GRU/LSTM ratios of ``column``, and its GRU and LSTM values."""
+    return paired_ratio(done, column), _values(done, "gru", column), _values(done, "lstm", column)
+
+
 def _ratio_verdict(ratio: pd.Series) -> str:
     """Supported if GRU / LSTM is below 1 by more than its spread, not supported if above, else inconclusive."""
     sd = ratio.std(ddof=1) if len(ratio) > 1 else 0.0
@@ -77,8 +82,7 @@ def less_memory(done: pd.DataFrame) -> Verdict:
     claim = "GRU uses less memory than LSTM"
     if miss := _missing(claim, set(done["cell"]), {"gru", "lstm"}, "sweep model=lstm,gru"):
         return miss
-    ratio = paired_ratio(done, "activation_memory_mb")
-    ga, la = _values(done, "gru", "activation_memory_mb"), _values(done, "lstm", "activation_memory_mb")
+    ratio, ga, la = _gru_vs_lstm(done, "activation_memory_mb")
     gr, lr = _values(done, "gru", "peak_memory_mb"), _values(done, "lstm", "peak_memory_mb")
     rss = {"lower": "GRU lower", "higher": "GRU higher"}.get(compare(gr, lr), "spreads overlap")
     evidence = (
@@ -93,15 +97,17 @@ def faster(done: pd.DataFrame) -> Verdict:
     claim = "GRU trains faster than LSTM"
     if miss := _missing(claim, set(done["cell"]), {"gru", "lstm"}, "sweep model=lstm,gru"):
         return miss
-    ratio = paired_ratio(done, "seconds_per_epoch")
-    g, lstm = _values(done, "gru", "seconds_per_epoch"), _values(done, "lstm", "seconds_per_epoch")
+    ratio, g, lstm = _gru_vs_lstm(done, "seconds_per_epoch")
     impl = {
-        c: ", ".join(sorted(set(done.loc[done["cell"] == c, "impl"].dropna().astype(str)))) for c in ("gru", "lstm")
+        c: ", ".join(sorted(set(done.loc[done["cell"] == c, "kernel"].dropna().astype(str)))) for c in ("gru", "lstm")
     }
-    return Verdict(claim, _ratio_verdict(ratio),
-                   f"seconds per epoch GRU/LSTM {mean_sd(ratio, 3)} over {len(ratio)} jobs paired by ticker, seed "
-                   f"and sizes (GRU {mean_sd(g, 3)} s, LSTM {mean_sd(lstm, 3)} s overall; implementations: GRU "
-                   f"{impl['gru']}, LSTM {impl['lstm']})")  # fmt: skip
+    return Verdict(
+        claim,
+        _ratio_verdict(ratio),
+        f"seconds per epoch GRU/LSTM {mean_sd(ratio, 3)} over {len(ratio)} jobs paired by ticker, seed "
+        f"and sizes (GRU {mean_sd(g, 3)} s, LSTM {mean_sd(lstm, 3)} s overall; kernels: GRU "
+        f"{impl['gru']}, LSTM {impl['lstm']})",
+    )
 
 
 def more_accurate_with_data(done: pd.DataFrame) -> Verdict:
@@ -172,7 +178,7 @@ def beats_persistence(done: pd.DataFrame) -> Verdict:
     lines, wins, losses = [], 0, 0
     for (ticker, cell), part in done.groupby(["ticker", "cell"]):
         skill = pd.to_numeric(part["skill_vs_persistence"])
-        p = pd.to_numeric(part["dm_p_vs_persistence"]).median()
+        p = pd.to_numeric(part["dm_vs_persistence_p_value"]).median()
         if skill.mean() > 0 and p < 0.05:
             wins += 1
         if skill.mean() < 0 and p < 0.05:
@@ -180,9 +186,20 @@ def beats_persistence(done: pd.DataFrame) -> Verdict:
         lines.append(f"{ticker} {cell}: skill {mean_sd(100 * skill, 2)}%, DM p {p:.2g}")
     groups = done.groupby(["ticker", "cell"]).ngroups
     verdict = SUPPORTED if wins == groups else NOT_SUPPORTED if wins == 0 else INCONCLUSIVE
-    return Verdict(claim, verdict, f"{wins} of {groups} ticker/cell groups beat persistence significantly, "
-                                   f"{losses} are significantly worse; " + "; ".join(lines))  # fmt: skip
+    return Verdict(
+        claim,
+        verdict,
+        f"{wins} of {groups} ticker/cell groups beat persistence significantly, "
+        f"{losses} are significantly worse; " + "; ".join(lines),
+    )
 
 
-ALL_CLAIMS = (beats_persistence, fewer_parameters, less_memory, faster, more_accurate_with_data,
-              gated_hold_longer_windows, gates_keep_gradients)  # fmt: skip
+ALL_CLAIMS = (
+    beats_persistence,
+    fewer_parameters,
+    less_memory,
+    faster,
+    more_accurate_with_data,
+    gated_hold_longer_windows,
+    gates_keep_gradients,
+)

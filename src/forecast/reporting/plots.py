@@ -7,10 +7,11 @@ from typing import Any
 
 import pandas as pd
 
-from forecast.reporting.artifacts import write_with
+from forecast.atomic import write_with
 
 
-def _pyplot() -> Any:
+def pyplot() -> Any:
+    """Return ``matplotlib.pyplot`` on the Agg backend (no display needed; imported on first use)."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -19,8 +20,9 @@ def _pyplot() -> Any:
     return plt
 
 
-def _save(fig: Any, path: Path) -> Path:
-    plt = _pyplot()
+def save(fig: Any, path: Path) -> Path:
+    """Write ``fig`` to ``path`` atomically (PNG, 110 dpi), close it, and return ``path``."""
+    plt = pyplot()
     try:
         fig.tight_layout()
         return write_with(path, lambda tmp: fig.savefig(tmp, dpi=110))
@@ -30,7 +32,7 @@ def _save(fig: Any, path: Path) -> Path:
 
 def plot_forecast(table: pd.DataFrame, title: str, path: Path) -> Path:
     """Plot the test period (actual, model, persistence) and, below, its last 60 days where the lines separate."""
-    plt = _pyplot()
+    plt = pyplot()
     test = table[table["split"] == "test"]
     dates = pd.to_datetime(test["date"])
     fig, (ax, zoom) = plt.subplots(2, 1, figsize=(11, 7), gridspec_kw={"height_ratios": [3, 2]})
@@ -38,8 +40,15 @@ def plot_forecast(table: pd.DataFrame, title: str, path: Path) -> Path:
         marker = "." if axis is zoom else None
         axis.plot(dates[part], test["actual"].iloc[part], color="black", lw=1.4, marker=marker, label="actual")
         axis.plot(dates[part], test["predicted"].iloc[part], color="tab:blue", lw=1.0, marker=marker, label="model")
-        axis.plot(dates[part], test["persistence"].iloc[part], color="tab:orange", lw=0.9, ls="--", alpha=0.8,
-                  label="persistence (yesterday's price)")  # fmt: skip
+        axis.plot(
+            dates[part],
+            test["persistence"].iloc[part],
+            color="tab:orange",
+            lw=0.9,
+            ls="--",
+            alpha=0.8,
+            label="persistence (yesterday's price)",
+        )
         axis.grid(alpha=0.3)
         axis.set_ylabel("adjusted close")
     ax.set_title(title)
@@ -48,12 +57,12 @@ def plot_forecast(table: pd.DataFrame, title: str, path: Path) -> Path:
     zoom.set_xlabel("date")
     for axis in (ax, zoom):  # not autofmt_xdate: it hides the upper panel's dates, as if the axes were shared
         axis.tick_params(axis="x", labelrotation=20)
-    return _save(fig, path)
+    return save(fig, path)
 
 
 def plot_loss(log: pd.DataFrame, best_epoch: int, path: Path) -> Path:
     """Plot training and validation loss per epoch, marking the restored best epoch."""
-    plt = _pyplot()
+    plt = pyplot()
     fig, ax = plt.subplots(figsize=(7, 4))
     ax.plot(log["epoch"], log["train_loss"], marker="o", ms=3, label="train")
     ax.plot(log["epoch"], log["val_loss"], marker="o", ms=3, label="validation")
@@ -61,12 +70,12 @@ def plot_loss(log: pd.DataFrame, best_epoch: int, path: Path) -> Path:
     ax.set(title="loss (MSE on scaled log returns)", xlabel="epoch", ylabel="loss")
     ax.grid(alpha=0.3)
     ax.legend()
-    return _save(fig, path)
+    return save(fig, path)
 
 
 def plot_residuals(table: pd.DataFrame, path: Path) -> Path:
     """Plot test residuals (actual - forecast) of model and persistence: over time and as histograms."""
-    plt = _pyplot()
+    plt = pyplot()
     test = table[table["split"] == "test"]
     dates = pd.to_datetime(test["date"])
     res_model, res_pers = test["actual"] - test["predicted"], test["actual"] - test["persistence"]
@@ -84,12 +93,12 @@ def plot_residuals(table: pd.DataFrame, path: Path) -> Path:
     ax2.set(title="residual distribution", xlabel="price units", ylabel="days")
     ax2.legend()
     fig.autofmt_xdate()
-    return _save(fig, path)
+    return save(fig, path)
 
 
 def plot_gradient_flow(table: pd.DataFrame, title: str, path: Path) -> Path:
     """Plot the gradient norm by input lag (log scale) at initialisation and after training."""
-    plt = _pyplot()
+    plt = pyplot()
     fig, ax = plt.subplots(figsize=(7, 4))
     ax.semilogy(table["lag"], table["init"], label="at initialisation", color="grey", ls="--")
     ax.semilogy(table["lag"], table["trained"], label="trained", color="tab:blue")
@@ -97,4 +106,4 @@ def plot_gradient_flow(table: pd.DataFrame, title: str, path: Path) -> Path:
     ax.set(title=title, xlabel="input lag k (days before the forecast origin)", ylabel="||d loss / d x(t-k+1)||")
     ax.grid(alpha=0.3, which="both")
     ax.legend()
-    return _save(fig, path)
+    return save(fig, path)

@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from forecast.reporting.plots import _pyplot, _save
+from forecast.reporting.plots import pyplot, save
 
 CELL_COLOURS = {"rnn": "tab:green", "lstm": "tab:blue", "gru": "tab:orange"}
 
@@ -23,7 +23,7 @@ def _cells(done: pd.DataFrame) -> list[str]:
 
 def plot_test_error(done: pd.DataFrame, path: Path) -> Path:
     """Test MAE by cell for each ticker: one dot per seed, the mean as a bar, persistence as a line."""
-    plt = _pyplot()
+    plt = pyplot()
     tickers, cells = sorted(done["ticker"].unique()), _cells(done)
     fig, axes = plt.subplots(1, len(tickers), figsize=(3.6 * len(tickers) + 1, 4), squeeze=False)
     for ax, ticker in zip(axes[0], tickers, strict=True):
@@ -34,8 +34,7 @@ def plot_test_error(done: pd.DataFrame, path: Path) -> Path:
                 continue
             ax.bar(i, values.mean(), color=_colour(cell), alpha=0.35, width=0.6)
             ax.scatter(np.full(len(values), i), values, color=_colour(cell), zorder=3, s=18)
-        ax.axhline(part["persistence_test_mae"].astype(float).mean(), color="black", ls="--", lw=1,
-                   label="persistence")  # fmt: skip
+        ax.axhline(part["persistence_test_mae"].astype(float).mean(), color="black", ls="--", lw=1, label="persistence")
         ax.set_xticks(range(len(cells)), cells)
         ax.set(title=ticker, ylabel="test MAE (price units)")
         lo = min(part["test_mae"].astype(float).min(), part["persistence_test_mae"].astype(float).min())
@@ -44,12 +43,12 @@ def plot_test_error(done: pd.DataFrame, path: Path) -> Path:
         ax.legend(loc="upper right", fontsize=8)
         ax.grid(alpha=0.3, axis="y")
     fig.suptitle("Test error by cell (dots: seeds; bars: mean)")
-    return _save(fig, path)
+    return save(fig, path)
 
 
 def plot_cost(done: pd.DataFrame, path: Path) -> Path:
     """Parameters, activation memory, peak RSS and seconds per epoch by cell (mean ± sd over jobs)."""
-    plt = _pyplot()
+    plt = pyplot()
     cells = _cells(done)
     panels = [
         ("n_params", "parameters"),
@@ -60,17 +59,22 @@ def plot_cost(done: pd.DataFrame, path: Path) -> Path:
     fig, axes = plt.subplots(1, 4, figsize=(15, 3.8))
     for ax, (col, label) in zip(axes, panels, strict=True):
         stats = [done.loc[done["cell"] == c, col].astype(float) for c in cells]
-        ax.bar(cells, [s.mean() for s in stats], yerr=[s.std(ddof=1) if len(s) > 1 else 0 for s in stats],
-               color=[_colour(c) for c in cells], capsize=4)  # fmt: skip
+        ax.bar(
+            cells,
+            [s.mean() for s in stats],
+            yerr=[s.std(ddof=1) if len(s) > 1 else 0 for s in stats],
+            color=[_colour(c) for c in cells],
+            capsize=4,
+        )
         ax.set(title=label)
         ax.grid(alpha=0.3, axis="y")
     fig.suptitle("Cost of each cell (error bars: sd over jobs)")
-    return _save(fig, path)
+    return save(fig, path)
 
 
 def plot_skill(done: pd.DataFrame, path: Path) -> Path:
     """Skill versus persistence by ticker and cell (mean ± sd over seeds); above 0 beats persistence."""
-    plt = _pyplot()
+    plt = pyplot()
     tickers, cells = sorted(done["ticker"].unique()), _cells(done)
     fig, ax = plt.subplots(figsize=(max(6, 2 * len(tickers) + 2), 4))
     width = 0.8 / len(cells)
@@ -86,17 +90,18 @@ def plot_skill(done: pd.DataFrame, path: Path) -> Path:
     ax.set(ylabel="skill vs persistence (%)", title="Skill: 1 - MAE_model / MAE_persistence (test)")
     ax.legend()
     ax.grid(alpha=0.3, axis="y")
-    return _save(fig, path)
+    return save(fig, path)
 
 
 def plot_curve(done: pd.DataFrame, x: str, xlabel: str, path: Path, log_x: bool = False) -> Path:
     """Test MAE (and persistence) against ``x`` per cell, mean ± sd over seeds and tickers."""
-    plt = _pyplot()
+    plt = pyplot()
     fig, ax = plt.subplots(figsize=(7, 4.2))
     for cell in _cells(done):
         part = done[done["cell"] == cell].groupby(x)["test_mae"].agg(["mean", "std"]).reset_index()
-        ax.errorbar(part[x], part["mean"], yerr=part["std"].fillna(0), marker="o", capsize=3, label=cell,
-                    color=_colour(cell))  # fmt: skip
+        ax.errorbar(
+            part[x], part["mean"], yerr=part["std"].fillna(0), marker="o", capsize=3, label=cell, color=_colour(cell)
+        )
     pers = done.groupby(x)["persistence_test_mae"].mean()
     ax.plot(pers.index, pers.to_numpy(), color="black", ls="--", label="persistence")
     if log_x:
@@ -104,7 +109,7 @@ def plot_curve(done: pd.DataFrame, x: str, xlabel: str, path: Path, log_x: bool 
     ax.set(xlabel=xlabel, ylabel="test MAE (price units)", title=f"Test error vs {xlabel}")
     ax.grid(alpha=0.3)
     ax.legend()
-    return _save(fig, path)
+    return save(fig, path)
 
 
 def plot_gradient_overlay(curves: dict[str, list[np.ndarray]], path: Path, title: str) -> Path:
@@ -113,7 +118,7 @@ def plot_gradient_overlay(curves: dict[str, list[np.ndarray]], path: Path, title
     Lines are geometric means over jobs, bands one geometric standard deviation (the curves span many
     orders of magnitude, so the spread is taken in log space).
     """
-    plt = _pyplot()
+    plt = pyplot()
     fig, ax = plt.subplots(figsize=(7.5, 4.2))
     for label, runs in curves.items():
         length = min(len(r) for r in runs)
@@ -121,11 +126,16 @@ def plot_gradient_overlay(curves: dict[str, list[np.ndarray]], path: Path, title
         mean, sd = logs.mean(axis=0), logs.std(axis=0)
         lags = np.arange(1, length + 1)
         cell = label.split(" ")[0]
-        ax.semilogy(lags, 10**mean, label=f"{label} ({len(runs)} runs)", color=_colour(cell),
-                    ls="--" if "bias" in label else "-")  # fmt: skip
+        ax.semilogy(
+            lags,
+            10**mean,
+            label=f"{label} ({len(runs)} runs)",
+            color=_colour(cell),
+            ls="--" if "bias" in label else "-",
+        )
         ax.fill_between(lags, 10 ** (mean - sd), 10 ** (mean + sd), color=_colour(cell), alpha=0.12)
     ax.axhline(0.01, color="tab:red", lw=0.8, ls=":", label="1% of lag 1")
     ax.set(xlabel="input lag k (days)", ylabel="gradient norm / lag-1 norm", title=title)
     ax.grid(alpha=0.3, which="both")
     ax.legend(fontsize=8)
-    return _save(fig, path)
+    return save(fig, path)

@@ -10,7 +10,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from forecast.reporting import artifacts, sweep_plots
+from forecast import atomic
+from forecast.reporting import sweep_plots
 from forecast.reporting.claims import ALL_CLAIMS, Verdict
 from forecast.reporting.summary import collect_jobs, grouped_table, mean_sd, pairwise_dm
 
@@ -47,52 +48,77 @@ def _section(title: str, verdict: Verdict | None, body: list[str]) -> list[str]:
 def build_report(sweep_dir: Path) -> Path:
     """Write the sweep's summary files and report into ``sweep_dir``; return the path of ``report.md``."""
     jobs = collect_jobs(sweep_dir)
-    artifacts.write_csv(sweep_dir / "summary.csv", jobs)
+    atomic.write_csv(sweep_dir / "summary.csv", jobs)
     done = jobs[jobs["status"] == "completed"].copy()
     failed = jobs[jobs["status"] != "completed"][["job", "status", "reason", "overrides"]]
     grouped, dm = grouped_table(jobs), pairwise_dm(sweep_dir, jobs)
     summary_md = [
-        f"# Sweep summary: {sweep_dir.name}", "",
-        f"{len(done)} completed, {len(failed)} failed or interrupted, of {len(jobs)} jobs.", "",
-        "## By group (mean ± sd over seeds; persistence = tomorrow equals today)", "", _md(grouped), "",
+        f"# Sweep summary: {sweep_dir.name}",
+        "",
+        f"{len(done)} completed, {len(failed)} failed or interrupted, of {len(jobs)} jobs.",
+        "",
+        "## By group (mean ± sd over seeds; persistence = tomorrow equals today)",
+        "",
+        _md(grouped),
+        "",
         "## Diebold-Mariano between cells (test errors, same seed; statistic < 0: the first cell is more accurate)",
-        "", _md(dm), "", "## Failed jobs", "", _md(failed), "",
-    ]  # fmt: skip
-    artifacts.write_with(sweep_dir / "summary.md", lambda tmp: tmp.write_text("\n".join(summary_md)))
+        "",
+        _md(dm),
+        "",
+        "## Failed jobs",
+        "",
+        _md(failed),
+        "",
+    ]
+    atomic.write_with(sweep_dir / "summary.md", lambda tmp: tmp.write_text("\n".join(summary_md)))
     plots_dir = sweep_dir / "plots"
     verdicts = {fn.__name__: fn(done) for fn in ALL_CLAIMS} if not done.empty else {}
     lines = [f"# Recurrent cells compared on daily prices: {sweep_dir.name}", ""]
     if done.empty:
         lines += ["No job completed; nothing to compare.", "", "## Failed jobs", "", _md(failed)]
         return _write_report(sweep_dir, lines)
-    impls = ", ".join(sorted(set(done["impl"].dropna().astype(str)))) or "torch"
+    kernels = ", ".join(sorted(set(done["kernel"].dropna().astype(str)))) or "torch"
     lines += [
         f"{len(done)} of {len(jobs)} jobs completed ({', '.join(sorted(done['ticker'].unique()))}; cells "
         f"{', '.join(sorted(done['cell'].unique()))}; seeds {', '.join(map(str, sorted(done['seed'].unique())))}). "
-        f"Timings used the `{impls}` recurrent implementation. Every number below is measured in this sweep; "
-        "spreads are one standard deviation over seeds (and tickers where pooled).", "",
-        "| claim | verdict |", "| --- | --- |", *[f"| {v.claim} | **{v.verdict}** |" for v in verdicts.values()], "",
-    ]  # fmt: skip
+        f"Timings used the `{kernels}` recurrent kernel(s). Every number below is measured in this sweep; "
+        "spreads are one standard deviation over seeds (and tickers where pooled).",
+        "",
+        "| claim | verdict |",
+        "| --- | --- |",
+        *[f"| {v.claim} | **{v.verdict}** |" for v in verdicts.values()],
+        "",
+    ]
     sweep_plots.plot_test_error(done, plots_dir / "test_error_by_cell.png")
     sweep_plots.plot_skill(done, plots_dir / "skill.png")
-    delayed = done.groupby("cell")["delayed_copy"].apply(lambda s: f"{int(s.astype(bool).sum())} of {len(s)}")
-    lines += _section("Accuracy against persistence", verdicts["beats_persistence"], [
-        _md(grouped), "", "![test error](plots/test_error_by_cell.png)", "", "![skill](plots/skill.png)", "",
-        "Diebold-Mariano tests between cells (squared-error loss, Harvey-Leybourne-Newbold correction; "
-        "statistic < 0: the first cell is more accurate):", "", _md(dm), "",
-        "Lag illusion: runs whose price forecast tracks yesterday's price at least as closely as today's, "
-        "without predicting the moves (a delayed copy of the series): "
-        + ", ".join(f"{cell} {text}" for cell, text in delayed.items()) + ". Mean correlations: "
-        + ", ".join(f"{c}: forecast vs today {mean_sd(done.loc[done['cell'] == c, 'corr_lag0'], 6)}, vs yesterday "
-                    f"{mean_sd(done.loc[done['cell'] == c, 'corr_lag1'], 6)}, predicted vs actual moves "
-                    f"{mean_sd(done.loc[done['cell'] == c, 'corr_returns'], 2)}" for c in sorted(done['cell'].unique()))
-        + ".",
-    ])  # fmt: skip
+    lines += _section(
+        "Accuracy against persistence",
+        verdicts["beats_persistence"],
+        [
+            _md(grouped),
+            "",
+            "![test error](plots/test_error_by_cell.png)",
+            "",
+            "![skill](plots/skill.png)",
+            "",
+            "Diebold-Mariano tests between cells (squared-error loss, Harvey-Leybourne-Newbold correction; "
+            "statistic < 0: the first cell is more accurate):",
+            "",
+            _md(dm),
+            "",
+            lag_illusion_text(done),
+        ],
+    )
     sweep_plots.plot_cost(done, plots_dir / "cost_by_cell.png")
     lines += _section("Parameters", verdicts["fewer_parameters"], ["![cost](plots/cost_by_cell.png)"])
-    lines += _section("Memory", verdicts["less_memory"], [
-        "Activation memory is the bytes autograd saves for the backward pass of one training batch (exact, "
-        "machine-independent); peak RSS is the resident-memory rise during training, sampled every 5 ms."])  # fmt: skip
+    lines += _section(
+        "Memory",
+        verdicts["less_memory"],
+        [
+            "Activation memory is the bytes autograd saves for the backward pass of one training batch (exact, "
+            "machine-independent); peak RSS is the resident-memory rise during training, sampled every 5 ms."
+        ],
+    )
     lines += _section("Speed", verdicts["faster"], [])
     if done["train_days"].dropna().nunique() > 1:
         sweep_plots.plot_curve(done, "train_days", "training history (trading days)", plots_dir / "data_size.png", True)
@@ -109,25 +135,51 @@ def build_report(sweep_dir: Path) -> Path:
     curves, window = gradient_curves(sweep_dir, done)
     body = []
     if curves:
-        sweep_plots.plot_gradient_overlay(curves, plots_dir / "gradient_flow.png",
-                                          f"Gradient flow across lags (window {window}, trained)")  # fmt: skip
+        sweep_plots.plot_gradient_overlay(
+            curves, plots_dir / "gradient_flow.png", f"Gradient flow across lags (window {window}, trained)"
+        )
         body = ["![gradient flow](plots/gradient_flow.png)"]
     lstm = done[done["cell"] == "lstm"]
     init = lstm["forget_bias"].map(lambda v: "PyTorch's initialisation" if pd.isna(v) else f"forget bias {float(v):g}")
     if init.nunique() > 1:
-        body += ["", "LSTM forget-gate bias (same window, seeds and data): " + "; ".join(
-            f"{label}: effective memory lag {mean_sd(part['effective_memory_lag'], 3)}, test MAE "
-            f"{mean_sd(part['test_mae'])}, skill {mean_sd(100 * pd.to_numeric(part['skill_vs_persistence']), 2)}%"
-            for label, part in lstm.groupby(init))]  # fmt: skip
+        body += [
+            "",
+            "LSTM forget-gate bias (same window, seeds and data): "
+            + "; ".join(
+                f"{label}: effective memory lag {mean_sd(part['effective_memory_lag'], 3)}, test MAE "
+                f"{mean_sd(part['test_mae'])}, skill {mean_sd(100 * pd.to_numeric(part['skill_vs_persistence']), 2)}%"
+                for label, part in lstm.groupby(init)
+            ),
+        ]
     lines += _section("Gradient flow", verdicts["gates_keep_gradients"], body)
     lines += ["## Failed jobs", "", _md(failed), ""]
     return _write_report(sweep_dir, lines)
 
 
+def lag_illusion_text(done: pd.DataFrame) -> str:
+    """Return the report's paragraph on delayed copies: how many runs per cell, and their mean correlations."""
+    delayed = done.groupby("cell")["lag_check_delayed_copy"].apply(lambda s: f"{int(s.astype(bool).sum())} of {len(s)}")
+
+    def corr(cell: str, name: str, digits: int) -> str:
+        return mean_sd(done.loc[done["cell"] == cell, f"lag_check_{name}"], digits)
+
+    per_cell = ", ".join(
+        f"{c}: forecast vs today {corr(c, 'corr_lag0', 6)}, vs yesterday {corr(c, 'corr_lag1', 6)}, "
+        f"predicted vs actual moves {corr(c, 'corr_returns', 2)}"
+        for c in sorted(done["cell"].unique())
+    )
+    return (
+        "Lag illusion: runs whose price forecast tracks yesterday's price at least as closely as today's, "
+        "without predicting the moves (a delayed copy of the series): "
+        + ", ".join(f"{cell} {text}" for cell, text in delayed.items())
+        + f". Mean correlations: {per_cell}."
+    )
+
+
 def _write_report(sweep_dir: Path, lines: list[str]) -> Path:
     text = "\n".join(lines) + "\n"
-    md_path = artifacts.write_with(sweep_dir / "report.md", lambda tmp: tmp.write_text(text))
-    artifacts.write_with(sweep_dir / "report.html", lambda tmp: tmp.write_text(to_html(text, sweep_dir)))
+    md_path = atomic.write_with(sweep_dir / "report.md", lambda tmp: tmp.write_text(text))
+    atomic.write_with(sweep_dir / "report.html", lambda tmp: tmp.write_text(to_html(text, sweep_dir)))
     log.info("sweep report: %s", sweep_dir / "report.html")
     return md_path
 
@@ -145,8 +197,10 @@ def to_html(markdown_text: str, base: Path) -> str:
         return f'src="data:image/png;base64,{base64.b64encode(path.read_bytes()).decode()}"'
 
     body = re.sub(r'src="(plots/[^"]+\.png)"', embed, body)
-    style = ("body{font-family:system-ui,sans-serif;max-width:1100px;margin:2em auto;padding:0 1em;line-height:1.45}"
-             "table{border-collapse:collapse;font-size:0.9em;margin:1em 0}td,th{border:1px solid #ccc;padding:3px 8px}"
-             "th{background:#f3f3f3}img{max-width:100%}")  # fmt: skip
+    style = (
+        "body{font-family:system-ui,sans-serif;max-width:1100px;margin:2em auto;padding:0 1em;line-height:1.45}"
+        "table{border-collapse:collapse;font-size:0.9em;margin:1em 0}td,th{border:1px solid #ccc;padding:3px 8px}"
+        "th{background:#f3f3f3}img{max-width:100%}"
+    )
     head = f"<meta charset='utf-8'><title>forecast report</title><style>{style}</style>"
     return f"<!doctype html><html><head>{head}</head><body>{body}</body></html>"

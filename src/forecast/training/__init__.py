@@ -1,1 +1,1 @@
-"""The training loop, device selection, seeding and peak-memory measurement."""
+"""The training loop, its checkpoints (and resume policy), device selection and seeding."""

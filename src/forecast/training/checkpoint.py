@@ -1,8 +1,9 @@
-"""Epoch checkpoints: everything needed to continue training exactly where it stopped.
+"""Checkpoints: the epoch checkpoint a run resumes from, the final ``model.pt``, and the resume policy.
 
-A checkpoint holds the model and optimizer states, the best weights so far, the early-stopping counters,
-the epoch history and torch's random-number-generator states (training draws randomness from torch
-only: batch order and dropout). It is loaded with ``weights_only=True``.
+An epoch checkpoint holds the model and optimizer states, the best weights so far, the early-stopping
+counters, the epoch history and torch's random-number-generator states (training draws randomness from torch
+only: batch order and dropout). ``model.pt`` holds the best weights, the config and the scaler statistics.
+Both are loaded with ``weights_only=True`` by :func:`load_checkpoint`, so a crafted pickle is refused.
 """
 
 from __future__ import annotations
@@ -16,7 +17,10 @@ from typing import Any
 import torch
 from torch import nn
 
-from forecast.reporting.artifacts import write_with
+from forecast.atomic import write_with
+from forecast.errors import ConfigError
+
+MODEL_FORMAT = 1  # the version of model.pt's layout
 
 
 @dataclass
@@ -58,8 +62,20 @@ def save_checkpoint(
     write_with(path, lambda tmp: torch.save(payload, tmp))
 
 
-def load_checkpoint_file(path: Path) -> dict[str, Any]:
-    """Return the checkpoint dict at ``path`` (``weights_only=True``: a crafted pickle is refused)."""
+def save_model(path: Path, model: nn.Module, config: dict[str, Any], scaler: dict[str, Any], best_epoch: int) -> None:
+    """Atomically write ``model.pt``: weights (on CPU), the run's config, the scaler statistics, the format."""
+    payload = {
+        "state_dict": {k: v.detach().cpu() for k, v in model.state_dict().items()},
+        "config": config,
+        "scaler": scaler,
+        "best_epoch": best_epoch,
+        "format": MODEL_FORMAT,
+    }
+    write_with(path, lambda tmp: torch.save(payload, tmp))
+
+
+def load_checkpoint(path: Path) -> dict[str, Any]:
+    """Return the checkpoint or ``model.pt`` dict at ``path`` (``weights_only=True``: a crafted pickle is refused)."""
     payload = torch.load(path, map_location="cpu", weights_only=True)
     if not isinstance(payload, dict):
         raise ValueError(f"{path} is not a forecast checkpoint")
@@ -77,3 +93,55 @@ def restore(payload: dict[str, Any], model: nn.Module, opt: torch.optim.Optimize
     state.history = [EpochRecord(**r) for r in payload["history"]]
     state.best_state = copy.deepcopy(payload["best_state"])
     return state
+
+
+# keys that may differ between an interrupted run and its resumption
+RESUME_FREE_KEYS = {
+    ("trainer", "resume"),
+    ("trainer", "max_epochs"),
+    ("trainer", "progress"),
+    ("trainer", "threads"),
+    ("data", "offline"),
+    ("data", "refresh"),
+    ("data", "timeout_s"),
+    ("device",),
+}
+
+
+def _flatten(tree: dict[str, Any], prefix: tuple[str, ...] = ()) -> dict[tuple[str, ...], Any]:
+    out: dict[tuple[str, ...], Any] = {}
+    for key, value in tree.items():
+        if isinstance(value, dict):
+            out.update(_flatten(value, (*prefix, key)))
+        else:
+            out[(*prefix, key)] = value
+    return out
+
+
+def load_resume(run_dir: str | None, config: dict[str, Any]) -> dict[str, Any] | None:
+    """Return the checkpoint of the interrupted run in ``run_dir`` (None when not resuming).
+
+    Raises :class:`ConfigError` when it is missing, unreadable, or was trained with another config.
+    """
+    if not run_dir:
+        return None
+    path = Path(run_dir).expanduser() / "checkpoint.pt"
+    if not path.exists():
+        raise ConfigError(f"trainer.resume={run_dir}: no checkpoint.pt there (only unfinished runs keep one)")
+    try:
+        payload = load_checkpoint(path)
+    except Exception as exc:
+        raise ConfigError(
+            f"trainer.resume={run_dir}: checkpoint.pt cannot be loaded safely ({type(exc).__name__})"
+        ) from None
+    saved, now = _flatten(payload.get("config", {})), _flatten(config)
+    changed = sorted(
+        ".".join(k) for k in saved.keys() | now.keys() if k not in RESUME_FREE_KEYS and saved.get(k) != now.get(k)
+    )
+    if changed:
+        key = tuple(changed[0].split("."))
+        raise ConfigError(
+            f"trainer.resume={run_dir}: that run used {changed[0]}={saved.get(key)!r}, this one {now.get(key)!r}: "
+            f"resume with the same overrides ({len(changed)} key(s) differ: {', '.join(changed[:5])})"
+        )
+    return payload

@@ -74,9 +74,15 @@ def fit(
     opt = make_optimizer(model, settings)
     max_norm = settings.grad_clip if settings.grad_clip > 0 else math.inf
     state = restore(resume, model, opt) if resume else LoopState(best_state=copy.deepcopy(model.state_dict()))
-    bar = tqdm(range(state.epoch + 1, settings.max_epochs + 1), desc="epochs", unit="ep", leave=False,
-               initial=state.epoch, total=settings.max_epochs,
-               disable=not (settings.progress and sys.stderr.isatty()))  # fmt: skip
+    bar = tqdm(
+        range(state.epoch + 1, settings.max_epochs + 1),
+        desc="epochs",
+        unit="ep",
+        leave=False,
+        initial=state.epoch,
+        total=settings.max_epochs,
+        disable=not (settings.progress and sys.stderr.isatty()),
+    )
     try:
         for epoch in bar:
             if state.wait >= settings.patience:  # early stop (also when resuming a run that had stopped)
@@ -94,16 +100,20 @@ def fit(
                 n_batches += 1
             train_seconds = time.perf_counter() - start
             train_loss, val_loss = float(loss_sum) / len(x), batched_loss(model, xv, yv)
-            record = EpochRecord(epoch, train_loss, val_loss, time.perf_counter() - start, float(norm_sum) / n_batches,
-                                 train_seconds)  # fmt: skip
+            record = EpochRecord(
+                epoch, train_loss, val_loss, time.perf_counter() - start, float(norm_sum) / n_batches, train_seconds
+            )
             log.debug(
                 "epoch %d train_loss %.6f val_loss %.6f seconds %.3f grad_norm %.4f", *list(vars(record).values())[:5]
             )
             bar.set_postfix(train=f"{train_loss:.4f}", val=f"{val_loss:.4f}")
             if not (math.isfinite(train_loss) and math.isfinite(val_loss)):
                 model.load_state_dict(state.best_state)
-                kept = (f"best weights so far, epoch {state.best_epoch}, kept in checkpoint.pt" if state.best_epoch
-                        else "no epoch completed, nothing kept")  # fmt: skip
+                kept = (
+                    f"best weights so far, epoch {state.best_epoch}, kept in checkpoint.pt"
+                    if state.best_epoch
+                    else "no epoch completed, nothing kept"
+                )
                 raise TrainingDiverged(
                     f"loss became {train_loss if not math.isfinite(train_loss) else val_loss} at epoch {epoch}: "
                     f"exploding gradients; lower trainer.lr (now {settings.lr:g}) or set trainer.grad_clip "

@@ -8,8 +8,9 @@ than LSTM per epoch although it does 25% fewer FLOPs).
 How: each layer is one ``torch.autograd.Function``. The forward pass hoists the input projection of every
 time step into one matrix product, then runs the recurrence with a handful of ops per step and no autograd
 recording; it saves the gates. The backward pass walks the steps in reverse by hand (a few ops per step)
-and computes the weight gradients afterwards with one large matrix product each. The step loops are
-TorchScript functions, so the per-op Python overhead disappears too.
+and computes the weight gradients afterwards with one large matrix product each. The step loops run in C++
+(``kernels.cpp``, compiled by :mod:`forecast.models.fast.build`) or, where that cannot be built, in TorchScript
+(:mod:`forecast.models.fast.script`); metrics.json records which (``kernel``).
 
 The modules use ``nn.GRU``/``nn.RNN``'s parameter names, shapes, gate order (r, z, n) and initialisation, so
 state dicts are interchangeable; a test checks outputs and gradients against the stock modules.
@@ -18,100 +19,33 @@ state dicts are interchangeable; a test checks outputs and gradients against the
 from __future__ import annotations
 
 import math
-import warnings
 from typing import Any
 
 import torch
 from torch import nn
 
-with warnings.catch_warnings():
-    warnings.simplefilter("ignore")  # TorchScript deprecation notices: scripting still works for the fallback
-
-    @torch.jit.script
-    def _gru_forward(gi: torch.Tensor, h: torch.Tensor, w_hh: torch.Tensor, b_hh: torch.Tensor) -> list[torch.Tensor]:
-        """Recurrence over precomputed input gates ``gi`` (T, B, 3H). Returns outputs (T, B, H),
-        sigmoid(r, z) (T, B, 2H), n (T, B, H) and hn = W_hn h + b_hn (T, B, H)."""
-        hidden = h.size(1)
-        outs, rzs, ns, hns = [], [], [], []
-        for t in range(gi.size(0)):
-            gh = torch.addmm(b_hh, h, w_hh.t())
-            g = gi[t]
-            rz = torch.sigmoid(g[:, : 2 * hidden] + gh[:, : 2 * hidden])
-            hn = gh[:, 2 * hidden :]
-            n = torch.tanh(torch.addcmul(g[:, 2 * hidden :], rz[:, :hidden], hn))
-            h = torch.addcmul(n, rz[:, hidden:], h - n)
-            outs.append(h)
-            rzs.append(rz)
-            ns.append(n)
-            hns.append(hn)
-        rz_all = torch.stack(rzs)
-        return [torch.stack(outs), rz_all[..., :hidden], rz_all[..., hidden:], torch.stack(ns), torch.stack(hns)]
-
-    @torch.jit.script
-    def _gru_backward(
-        grad_out: torch.Tensor, grad_h: torch.Tensor, outs: torch.Tensor, r_all: torch.Tensor, z_all: torch.Tensor,
-        n: torch.Tensor, hn: torch.Tensor, h0: torch.Tensor, w_hh: torch.Tensor,
-    ) -> list[torch.Tensor]:  # fmt: skip
-        """Reverse recurrence. Returns d(input gates) (T, B, 3H), d(hidden gates) (T, B, 3H), d(h0) (B, H)."""
-        steps = outs.size(0)
-        d_gi, d_gh = [torch.empty(0)] * steps, [torch.empty(0)] * steps
-        dh = grad_h
-        for t in range(steps - 1, -1, -1):
-            dh = dh + grad_out[t]
-            r, z, n_t = r_all[t], z_all[t], n[t]
-            prev = outs[t - 1] if t > 0 else h0
-            da_n = dh * (1 - z) * (1 - n_t * n_t)
-            da_z = dh * (prev - n_t) * z * (1 - z)
-            da_r = da_n * hn[t] * r * (1 - r)
-            d_gi[t] = torch.cat([da_r, da_z, da_n], 1)
-            d_gh[t] = torch.cat([da_r, da_z, da_n * r], 1)
-            dh = torch.addmm(dh * z, d_gh[t], w_hh)
-        return [torch.stack(d_gi), torch.stack(d_gh), dh]
-
-    @torch.jit.script
-    def _rnn_forward(gi: torch.Tensor, h: torch.Tensor, w_hh: torch.Tensor) -> torch.Tensor:
-        """tanh recurrence over precomputed input terms ``gi`` (T, B, H) (both biases included)."""
-        outs = []
-        for t in range(gi.size(0)):
-            h = torch.tanh(torch.addmm(gi[t], h, w_hh.t()))
-            outs.append(h)
-        return torch.stack(outs)
-
-    @torch.jit.script
-    def _rnn_backward(
-        grad_out: torch.Tensor, grad_h: torch.Tensor, outs: torch.Tensor, w_hh: torch.Tensor
-    ) -> list[torch.Tensor]:
-        """Reverse tanh recurrence. Returns d(pre-activations) (T, B, H) and d(h0)."""
-        steps = outs.size(0)
-        d_a = [torch.empty(0)] * steps
-        dh = grad_h
-        for t in range(steps - 1, -1, -1):
-            dh = dh + grad_out[t]
-            y = outs[t]
-            d_a[t] = dh * (1 - y * y)
-            dh = torch.mm(d_a[t], w_hh)
-        return [torch.stack(d_a), dh]
-
-
-class _ScriptKernels:
-    """The TorchScript loops, with the compiled extension's interface."""
-
-    gru_forward = staticmethod(_gru_forward)
-    gru_backward = staticmethod(_gru_backward)
-    rnn_forward = staticmethod(_rnn_forward)
-    rnn_backward = staticmethod(_rnn_backward)
+from forecast.models.fast import build
+from forecast.models.fast.script import ScriptKernels
 
 
 def step_kernels() -> Any:
     """Return the compiled C++ step loops where they build, else the TorchScript ones (same results)."""
-    from forecast.models import kernels
+    return build.load() or ScriptKernels
 
-    return kernels.load() or _ScriptKernels
+
+def kernel_name() -> str:
+    """Return which step loops the fast path runs here: ``cpp`` or ``torchscript``."""
+    return "cpp" if build.load() is not None else "torchscript"
 
 
 def _previous_states(outs: torch.Tensor, h0: torch.Tensor) -> torch.Tensor:
     """Return the hidden state before each step: h0, outs[0], ..., outs[T-2]."""
     return torch.cat([h0.unsqueeze(0), outs[:-1]])
+
+
+def _input_terms(x: torch.Tensor, w_ih: torch.Tensor, bias: torch.Tensor) -> torch.Tensor:
+    """Return ``x @ w_ih.T + bias`` for every step at once: (steps, batch, gates x hidden), one matrix product."""
+    return torch.addmm(bias, x.reshape(-1, x.size(-1)), w_ih.t()).view(x.size(0), x.size(1), -1)
 
 
 def _weight_grads(d_gates: torch.Tensor, inputs: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -122,18 +56,20 @@ def _weight_grads(d_gates: torch.Tensor, inputs: torch.Tensor) -> tuple[torch.Te
 
 class _GRULayer(torch.autograd.Function):
     @staticmethod
-    def forward(ctx: Any, x: torch.Tensor, h0: torch.Tensor, w_ih: torch.Tensor, w_hh: torch.Tensor,
-                b_ih: torch.Tensor, b_hh: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:  # fmt: skip
-        gi = torch.addmm(b_ih, x.reshape(-1, x.size(-1)), w_ih.t()).view(x.size(0), x.size(1), -1)
-        outs, r, z, n, hn = step_kernels().gru_forward(gi, h0.contiguous(), w_hh, b_hh)
-        ctx.save_for_backward(x, outs, r, z, n, hn, h0, w_ih, w_hh)
+    def forward(
+        ctx: Any, x: torch.Tensor, h0: torch.Tensor, *weights: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        w_ih, w_hh, b_ih, b_hh = weights  # nn.GRU's parameters of one layer
+        outs, *gates = step_kernels().gru_forward(_input_terms(x, w_ih, b_ih), h0.contiguous(), w_hh, b_hh)
+        ctx.save_for_backward(x, outs, *gates, h0, w_ih, w_hh)  # gates: r, z, n and hn = W_hn h + b_hn
         return outs, outs[-1]
 
     @staticmethod
     def backward(ctx: Any, grad_out: torch.Tensor, grad_h: torch.Tensor) -> tuple[torch.Tensor | None, ...]:
         x, outs, r, z, n, hn, h0, w_ih, w_hh = ctx.saved_tensors
-        d_gi, d_gh, dh0 = step_kernels().gru_backward(grad_out.contiguous(), grad_h.contiguous(), outs, r, z, n, hn,
-                                                      h0.contiguous(), w_hh)  # fmt: skip
+        d_gi, d_gh, dh0 = step_kernels().gru_backward(
+            grad_out.contiguous(), grad_h.contiguous(), outs, r, z, n, hn, h0.contiguous(), w_hh
+        )
         dw_ih, db_ih = _weight_grads(d_gi, x)
         dw_hh, db_hh = _weight_grads(d_gh, _previous_states(outs, h0))
         dx = d_gi.reshape(-1, d_gi.size(-1)).mm(w_ih).view_as(x)
@@ -142,10 +78,11 @@ class _GRULayer(torch.autograd.Function):
 
 class _RNNLayer(torch.autograd.Function):
     @staticmethod
-    def forward(ctx: Any, x: torch.Tensor, h0: torch.Tensor, w_ih: torch.Tensor, w_hh: torch.Tensor,
-                b_ih: torch.Tensor, b_hh: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:  # fmt: skip
-        gi = torch.addmm(b_ih + b_hh, x.reshape(-1, x.size(-1)), w_ih.t()).view(x.size(0), x.size(1), -1)
-        outs = step_kernels().rnn_forward(gi, h0.contiguous(), w_hh)
+    def forward(
+        ctx: Any, x: torch.Tensor, h0: torch.Tensor, *weights: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        w_ih, w_hh, bias = weights[0], weights[1], weights[2] + weights[3]  # nn.RNN's parameters: both biases add
+        outs = step_kernels().rnn_forward(_input_terms(x, w_ih, bias), h0.contiguous(), w_hh)
         ctx.save_for_backward(x, outs, h0, w_ih, w_hh)
         return outs, outs[-1]
 
@@ -165,8 +102,9 @@ class _FastRecurrent(nn.Module):
     gates = 1
     layer_fn: Any = None
 
-    def __init__(self, input_size: int, hidden_size: int, num_layers: int = 1, batch_first: bool = True,
-                 dropout: float = 0.0) -> None:  # fmt: skip
+    def __init__(
+        self, input_size: int, hidden_size: int, num_layers: int = 1, batch_first: bool = True, dropout: float = 0.0
+    ) -> None:
         super().__init__()
         if not batch_first:
             raise ValueError("the fast recurrent path takes batch_first input only")

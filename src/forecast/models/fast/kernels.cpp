@@ -1,27 +1,7 @@
-"""The step loops of the fast GRU/RNN path, compiled once as a C++ extension of ATen operations.
-
-The same loops in TorchScript (``fast_rnn``'s fallback) pay about 3 microseconds of interpreter overhead per
-operation, which for 64x64 tensors is more than the arithmetic; in C++ each ATen call costs well under one.
-The extension is built with ``torch.utils.cpp_extension.load_inline`` into torch's extension cache
-(``~/.cache/torch_extensions`` or ``$TORCH_EXTENSIONS_DIR``) the first time it is needed (``make install``
-does it ahead of time); where no compiler or ninja is available, :func:`load` returns None and the
-TorchScript loops are used instead.
-"""
-
-from __future__ import annotations
-
-import hashlib
-import importlib.util
-import logging
-import os
-import sys
-import threading
-from pathlib import Path
-from typing import Any
-
-log = logging.getLogger(__name__)
-
-SOURCE = r"""
+// The step loops of forecast's fast GRU/RNN CPU path (src/forecast/models/fast/), compiled once with
+// torch.utils.cpp_extension.load by forecast.models.fast.build. In TorchScript the same loops pay about 3 us of
+// interpreter overhead per operation, which for 64x64 tensors is more than the arithmetic; here each ATen call
+// costs well under one.
 #include <torch/extension.h>
 #include <cmath>
 #include <vector>
@@ -173,84 +153,10 @@ std::vector<Tensor> rnn_backward(Tensor grad_out, Tensor grad_h, Tensor outs, Te
   });
   return {d_a, dh};
 }
-"""
 
-FUNCTIONS = ["gru_forward", "gru_backward", "rnn_forward", "rnn_backward"]
-
-
-def cpu_flags() -> tuple[str, list[str]]:
-    """Return a tag and the compiler flags for the widest SIMD this CPU has (AVX2+FMA, else the SSE2 baseline).
-
-    The tag is part of the extension's name, so builds for different CPUs never share a cache entry.
-    """
-    try:
-        with open("/proc/cpuinfo") as fh:
-            flags = next((line.split(":", 1)[1].split() for line in fh if line.startswith("flags")), [])
-    except OSError:
-        flags = []
-    if "avx2" in flags and "fma" in flags:
-        return "avx2", ["-mavx2", "-mfma"]
-    return "sse2", []
-
-
-_lock = threading.Lock()
-_module: Any = None
-_tried = False
-
-
-def extension_name() -> tuple[str, list[str]]:
-    """Return the extension's name (source hash and SIMD tag in it, so a stale build is never reused) and flags."""
-    tag, simd = cpu_flags()
-    flags = ["-O3", "-ffast-math", "-fopenmp-simd", *simd]
-    digest = hashlib.sha256((SOURCE + " ".join(flags)).encode()).hexdigest()[:12]
-    return f"forecast_rnn_kernels_{digest}_{tag}", flags
-
-
-def _import_built(name: str) -> Any:
-    """Import an already built extension straight from torch's extension cache (no ninja run); None if absent."""
-    from torch.utils.cpp_extension import _get_build_directory
-
-    path = Path(_get_build_directory(name, verbose=False)) / f"{name}.so"
-    if not path.exists():
-        return None
-    spec = importlib.util.spec_from_file_location(name, path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)  # libtorch is already loaded: the import above brought torch in
-    return module
-
-
-def load(verbose: bool = False) -> Any:
-    """Return the compiled extension (building it on first use, about 30 s), or None if it cannot be built.
-
-    ``FORECAST_NO_EXTENSION=1`` skips it (the TorchScript fallback is used).
-    """
-    global _module, _tried
-    with _lock:
-        if _tried:
-            return _module
-        _tried = True
-        if os.environ.get("FORECAST_NO_EXTENSION") == "1":
-            return None
-        name, flags = extension_name()
-        try:
-            _module = _import_built(name)
-            if _module is None:
-                from torch.utils.cpp_extension import load_inline
-
-                # ninja comes with the package (a dependency) into this interpreter's bin folder, maybe not on PATH
-                bin_dir = str(Path(sys.executable).parent)
-                os.environ["PATH"] = os.pathsep.join([bin_dir, os.environ.get("PATH", "")])
-                log.info("compiling the fast GRU/RNN kernels once (about 30 s)")
-                _module = load_inline(name=name, cpp_sources=SOURCE, functions=FUNCTIONS, extra_cflags=flags,
-                                      verbose=verbose)  # fmt: skip
-        except Exception as exc:  # no compiler, no ninja, read-only cache: fall back, say so once
-            log.warning("fast RNN kernels could not be compiled (%s); using the TorchScript loops",
-                        str(exc).splitlines()[0][:160] if str(exc) else type(exc).__name__)  # fmt: skip
-            _module = None
-        return _module
-
-
-if __name__ == "__main__":  # `python -m forecast.models.kernels`: build ahead of time (make install does)
-    logging.basicConfig(level=logging.INFO)
-    print("fast RNN kernels:", "ready" if load(verbose=False) is not None else "unavailable (TorchScript fallback)")
+PYBIND11_MODULE(TORCH_EXTENSION_NAME, m) {
+  m.def("gru_forward", &gru_forward, "GRU recurrence over precomputed input gates");
+  m.def("gru_backward", &gru_backward, "reverse GRU recurrence");
+  m.def("rnn_forward", &rnn_forward, "tanh RNN recurrence over precomputed input terms");
+  m.def("rnn_backward", &rnn_backward, "reverse tanh RNN recurrence");
+}

@@ -1,0 +1,171 @@
+"""The record of one run: the one definition of what ``metrics.json`` holds.
+
+The pipeline fills a :class:`RunRecord` and writes it; the entry point writes one for a job that fails or is
+interrupted (status, reason and config); the sweep summary and the report read the records back, flattened
+into columns by :func:`flatten` (``test.mae`` becomes ``test_mae``). Nothing else keeps a list of metric names.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from forecast.atomic import write_json
+
+RECORD_FILE = "metrics.json"
+STATUSES = ("running", "completed", "failed", "interrupted")
+NAN = math.nan
+
+
+@dataclass
+class Scores:
+    """Errors of one forecast against the actual price, in price units (see ``evaluation.metrics``)."""
+
+    mae: float = NAN
+    rmse: float = NAN
+    mape: float = NAN  # percent
+    directional_accuracy: float = NAN
+    n: int = 0
+
+
+@dataclass
+class DieboldMariano:
+    """Diebold-Mariano test (squared-error loss, HLN correction); ``statistic < 0``: the first method is better."""
+
+    statistic: float = NAN
+    p_value: float = NAN
+    n: int = 0
+
+
+@dataclass
+class LagCheck:
+    """Is the price forecast a delayed copy of the series? (see ``evaluation.honesty.lag_illusion``)."""
+
+    corr_lag0: float = NAN
+    corr_lag1: float = NAN
+    corr_returns: float = NAN
+    delayed_copy: bool | None = None
+    verdict: str = ""
+
+
+@dataclass
+class WindowCounts:
+    train: int = 0
+    val: int = 0
+    test: int = 0
+
+
+@dataclass
+class RunRecord:
+    """One job: its status, the config it ran with, and (when completed) every measurement."""
+
+    status: str = "running"  # running | completed | failed | interrupted
+    reason: str = ""  # why a job failed or was interrupted (and how to resume)
+    pid: int | None = None  # the process that wrote a running record
+    last_completed_epoch: int | None = None  # of an interrupted job
+    ticker: str | None = None
+    model: str | None = None  # the cell
+    impl: str | None = None  # the implementation chosen (torch | fast)
+    kernel: str | None = None  # what ran it: cpp | torchscript (fast path), cudnn | torch (stock modules)
+    n_params: int | None = None
+    epochs_run: int | None = None
+    best_epoch: int | None = None
+    train_seconds: float | None = None
+    seconds_per_epoch: float | None = None
+    peak_memory_mb: float | None = None
+    activation_memory_mb: float | None = None
+    state_memory_mb: float | None = None  # float32 weights, gradients and Adam's two moments
+    data_source: str | None = None
+    first_date: str | None = None
+    last_date: str | None = None
+    n_days: int | None = None
+    n_windows: WindowCounts = field(default_factory=WindowCounts)
+    window: int | None = None
+    horizon: int | None = None
+    seed: int | None = None
+    device: str | None = None
+    features: list[str] = field(default_factory=list)
+    target: str | None = None
+    forget_bias: float | None = None
+    effective_memory_lag: int | None = None
+    effective_memory_lag_init: int | None = None
+    val: Scores = field(default_factory=Scores)
+    test: Scores = field(default_factory=Scores)
+    persistence_val: Scores = field(default_factory=Scores)
+    persistence_test: Scores = field(default_factory=Scores)
+    up_fraction_val: float | None = None
+    up_fraction_test: float | None = None
+    skill_vs_persistence: float | None = None  # 1 - MAE_model / MAE_persistence on test
+    skill_vs_persistence_val: float | None = None
+    dm_vs_persistence: DieboldMariano = field(default_factory=DieboldMariano)
+    lag_check: LagCheck = field(default_factory=LagCheck)
+    timings: dict[str, float] = field(default_factory=dict)  # seconds per phase of the run
+    environment: dict[str, Any] = field(default_factory=dict)
+    resumed_from: dict[str, Any] | None = None
+    overrides: list[str] = field(default_factory=list)  # the command-line overrides of this job
+    config: dict[str, Any] = field(default_factory=dict)  # the resolved config
+
+    def write(self, folder: Path) -> Path:
+        """Atomically write this record as ``folder/metrics.json``; return its path."""
+        return write_json(folder / RECORD_FILE, asdict(self))
+
+
+# Fields that are not columns of a summary: the config is summarised by DIMENSIONS, the rest is free text or
+# nested free-form data.
+NOT_COLUMNS = {"config", "overrides", "timings", "environment", "features", "resumed_from", "verdict"}
+# What varies between the jobs of a sweep besides the seed, and where each lives in the config.
+DIMENSIONS = {
+    "ticker": ("ticker",),
+    "cell": ("model", "cell"),
+    "window": ("window",),
+    "horizon": ("horizon",),
+    "train_days": ("data", "train_days"),
+    "forget_bias": ("model", "forget_bias"),
+    "hidden_size": ("model", "hidden_size"),
+}
+
+
+def flatten(record: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    """Return the record's scalar fields as columns: nested keys joined by ``_``; free-form fields left out."""
+    out: dict[str, Any] = {}
+    for key, value in record.items():
+        if key in NOT_COLUMNS:
+            continue
+        if isinstance(value, dict):
+            out.update(flatten(value, f"{prefix}{key}_"))
+        else:
+            out[f"{prefix}{key}"] = value
+    return out
+
+
+def columns() -> list[str]:
+    """Return the summary's column names of a record, in definition order (derived from :class:`RunRecord`)."""
+    return list(flatten(asdict(RunRecord())))
+
+
+def read_record(folder: Path) -> dict[str, Any] | None:
+    """Return the record in ``folder`` as a dict, or None when there is none or it is not readable JSON."""
+    path = folder / RECORD_FILE
+    try:
+        payload = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
+    return payload if isinstance(payload, dict) else None
+
+
+def dimensions(record: dict[str, Any]) -> dict[str, Any]:
+    """Return the sweep dimensions of a job from its record's config (the normalised ticker and cell first)."""
+    config = record.get("config") or {}
+    out: dict[str, Any] = {}
+    for name, path in DIMENSIONS.items():
+        node: Any = config
+        for key in path:
+            node = node.get(key) if isinstance(node, dict) else None
+        out[name] = node
+    out["seed"] = config.get("seed")
+    out["ticker"] = record.get("ticker") or out["ticker"]
+    out["cell"] = record.get("model") or out["cell"]
+    return out

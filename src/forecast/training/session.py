@@ -1,0 +1,53 @@
+"""One training session of a run: fit with a checkpoint every epoch (or resume one), and measure its memory."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from forecast.config import TrainerConfig
+from forecast.data.dataset import WindowedData
+from forecast.diagnostics.memory import PeakMemory, warm_up
+from forecast.training.checkpoint import load_resume, save_checkpoint
+from forecast.training.loop import FitResult, fit
+
+
+@dataclass
+class Trained:
+    result: FitResult
+    peak_memory_mb: float  # peak memory rise during training
+    activation_bytes: int  # bytes autograd saves for one training batch
+    resumed_from: int | None  # the epoch a resumed run continued after
+
+
+def train(
+    model: torch.nn.Module,
+    data: WindowedData,
+    settings: TrainerConfig,
+    device: torch.device,
+    out_dir: Path,
+    config: dict[str, Any],
+) -> Trained:
+    """Fit ``model`` on the train split (early stopping on val), checkpointing to ``out_dir/checkpoint.pt``.
+
+    ``config`` (the run's plain config) goes into every checkpoint, so a resume with other settings is refused.
+    """
+    resume = load_resume(settings.resume, config)
+    (x_train, y_train), (x_val, y_val) = data.part("train"), data.part("val")
+    batch = settings.batch_size
+    activation_bytes = warm_up(model, x_train[:batch].to(device), y_train[:batch].to(device))
+    ckpt_path = out_dir / "checkpoint.pt"
+    with PeakMemory(device) as memory:
+        result = fit(
+            model,
+            (x_train.to(device), y_train.to(device)),
+            (x_val.to(device), y_val.to(device)),
+            settings,
+            checkpoint=lambda mod, opt, state: save_checkpoint(ckpt_path, mod, opt, state, config),
+            resume=resume,
+        )
+    resumed_from = int(resume["loop"]["epoch"]) if resume is not None else None
+    return Trained(result, memory.peak_mb, activation_bytes, resumed_from)

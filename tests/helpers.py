@@ -1,0 +1,32 @@
+"""The one way tests run the command line: ``python -m forecast`` (or another module) in a subprocess."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+
+def _env() -> dict[str, str]:
+    # HYDRA_FULL_ERROR would turn one-line errors into tracebacks; FORECAST_OFFLINE=1 comes from conftest
+    return {k: v for k, v in os.environ.items() if k != "HYDRA_FULL_ERROR"}
+
+
+def forecast(*args: str, cwd: Path, module: str = "forecast", timeout: float = 600) -> subprocess.CompletedProcess[str]:
+    """Run ``python -m <module> *args`` in ``cwd`` to the end; return it with its output captured as text."""
+    return subprocess.run(
+        [sys.executable, "-m", module, *args], cwd=cwd, capture_output=True, text=True, timeout=timeout, env=_env()
+    )
+
+
+def start_forecast(*args: str, cwd: Path) -> subprocess.Popen[str]:
+    """Start ``python -m forecast *args`` in ``cwd`` and return at once (to signal it while it runs)."""
+    return subprocess.Popen(
+        [sys.executable, "-m", "forecast", *args],
+        cwd=cwd,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=_env(),
+    )

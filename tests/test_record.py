@@ -1,0 +1,46 @@
+"""The run record: one definition of metrics.json, flattened into the summary's columns."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict
+from pathlib import Path
+
+from forecast.record import RunRecord, Scores, columns, dimensions, flatten, read_record
+from forecast.reporting.summary import collect_jobs
+
+
+def test_columns_come_from_the_record_definition() -> None:
+    names = columns()
+    assert names[:3] == ["status", "reason", "pid"]
+    for name in ("test_mae", "persistence_test_mae", "dm_vs_persistence_p_value", "lag_check_corr_lag1",
+                 "n_windows_train", "kernel", "skill_vs_persistence"):  # fmt: skip
+        assert name in names, name
+    assert not {"config", "overrides", "timings", "environment", "features", "lag_check_verdict"} & set(names)
+
+
+def test_a_record_round_trips_through_metrics_json(tmp_path: Path) -> None:
+    record = RunRecord(status="completed", ticker="AAPL", test=Scores(mae=1.5, rmse=2.0, mape=3.0, n=4))
+    record.write(tmp_path)
+    back = read_record(tmp_path)
+    assert back == json.loads(json.dumps(asdict(record)).replace("NaN", "null"))
+    assert flatten(back)["test_mae"] == 1.5 and flatten(back)["test_directional_accuracy"] is None
+    assert read_record(tmp_path / "absent") is None
+
+
+def test_the_summary_takes_ticker_and_cell_from_the_record_not_the_command_line(tmp_path: Path) -> None:
+    config = {"ticker": "aapl", "seed": 2, "window": 20, "model": {"cell": "gru", "hidden_size": 8}, "data": {}}
+    RunRecord(status="completed", ticker="AAPL", model="gru", config=config, overrides=["ticker=aapl"]).write(
+        tmp_path / "0_aapl_gru"
+    )
+    RunRecord(status="failed", reason="no source has prices for ZZZZ", config={**config, "ticker": "ZZZZ"}).write(
+        tmp_path / "1_ZZZZ_gru"
+    )
+    RunRecord(pid=4242, config=config).write(tmp_path / "2_aapl_gru")
+    jobs = collect_jobs(tmp_path)
+    assert list(jobs["ticker"]) == ["AAPL", "ZZZZ", "aapl"]
+    assert list(jobs["status"]) == ["completed", "failed", "running"]
+    assert jobs["reason"].iloc[2] == "no final record: still running (pid 4242) or killed"
+    assert jobs["overrides"].iloc[0] == "ticker=aapl" and jobs["seed"].iloc[0] == 2
+    assert set(columns()) <= set(jobs.columns)
+    assert dimensions({"config": config})["hidden_size"] == 8
