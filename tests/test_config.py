@@ -8,7 +8,8 @@ import pytest
 from hydra import compose, initialize_config_dir
 from omegaconf import OmegaConf
 
-from forecast.config import Config, config_dict, normalise_ticker, register_configs, unknown_keys, validate
+from forecast.config import Config, config_dict, register_configs
+from forecast.config_checks import normalise_ticker, unknown_keys, validate
 from forecast.errors import ConfigError
 
 CONF = Path(__file__).resolve().parents[1] / "conf"
@@ -58,6 +59,39 @@ def test_each_cell_group_selects_its_cell(cell: str) -> None:
             "(got 0.8 + 0.15 + 0.15 = 1.1)",
         ),
         (["data.features=[hl_range]"], "data.features must start with log_return"),
+        (["model.strategy=multi"], "model.strategy='multi' is unknown: choose direct|recursive"),
+        (["model.loss=mae"], "model.loss='mae' is unknown: choose mse|quantile"),
+        (["forecast.intervals=bootstrap"], "forecast.intervals='bootstrap' is unknown: choose conformal|none"),
+        (
+            ["model.strategy=recursive", "data.features=[log_return,hl_range]"],
+            "model.strategy=recursive feeds the model its own predicted returns, so data.features must be "
+            "[log_return] alone (got ['log_return', 'hl_range'])",
+        ),
+        (
+            ["model.strategy=recursive", "model.loss=quantile"],
+            "model.loss=quantile needs model.strategy=direct: a recursive model feeds back one point forecast",
+        ),
+        *[
+            (
+                [f"model.quantiles={q}"],
+                "model.quantiles must be increasing, strictly between 0 and 1 and include 0.5 (the point forecast), "
+                f"at least 3 of them (got {q.replace(',', ', ')}): e.g. model.quantiles=[0.05,0.5,0.95]",
+            )
+            for q in ("[0.1,0.9]", "[0.05,0.5,1.0]", "[0.9,0.5,0.1]", "[0.1,0.2,0.3]")
+        ],
+        *[
+            (
+                [f"forecast.levels={levels}"],
+                "forecast.levels must be increasing coverage levels strictly between 0 and 1 (got "
+                f"{levels.replace(',', ', ')}): e.g. forecast.levels=[0.8,0.9]",
+            )
+            for levels in ("[]", "[0.9,0.8]", "[0.5,1.0]", "[0.8,0.8]")
+        ],
+        (
+            ["calendar=NYSE1"],
+            "calendar='NYSE1' is not an exchange calendar: use an ISO MIC code such as XNYS (New York), XNAS, XLON, "
+            "XTKS, XHKG (exchange_calendars.get_calendar_names() lists all)",
+        ),
     ],
 )
 def test_bad_values_fail_with_one_line(overrides: list[str], message: str) -> None:
@@ -65,6 +99,11 @@ def test_bad_values_fail_with_one_line(overrides: list[str], message: str) -> No
         validate(composed(*overrides))
     assert str(info.value) == message
     assert "\n" not in str(info.value)
+
+
+@pytest.mark.parametrize("good", [["calendar=XLON"], ["model.strategy=recursive"], ["model.loss=quantile"]])
+def test_good_forecast_settings_pass(good: list[str]) -> None:
+    validate(composed(*good))
 
 
 def test_misspelt_key_and_unknown_option_fail_at_compose_time() -> None:

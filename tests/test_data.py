@@ -7,8 +7,9 @@ import pandas as pd
 import pytest
 import torch
 
-from forecast.data.dataset import Standardizer, build_windows, returns_to_prices, split_bounds
+from forecast.data.dataset import build_windows, split_bounds
 from forecast.data.frames import normalise_columns
+from forecast.data.scaling import Standardizer, returns_to_paths
 from forecast.data.sources import select_dates
 from forecast.data.validation import clean_prices
 from forecast.errors import DataError
@@ -138,10 +139,10 @@ def test_a_tiny_validation_fraction_says_how_many_days_it_needs() -> None:
     split_bounds(4998, fracs, 2, 5)
 
 
-def test_standardizer_round_trip_and_returns_to_prices() -> None:
+def test_standardizer_round_trip_and_returns_to_paths() -> None:
     rows = np.random.default_rng(1).normal(2.0, 3.0, (100, 2))
     sc = Standardizer.fit(rows)
     np.testing.assert_allclose(sc.inverse(sc.transform(rows)[:, 0]), rows[:, 0])
     last = np.array([100.0, 50.0])
     zero_scaled = np.full((2, 2), -sc.mean[0] / sc.std[0])  # unscaled log returns of 0
-    np.testing.assert_allclose(returns_to_prices(last, zero_scaled, sc), last)
+    np.testing.assert_allclose(returns_to_paths(last, zero_scaled, sc)[:, -1], last)

@@ -45,7 +45,11 @@ def test_run_writes_a_complete_consistent_folder(quick_config: Config, tmp_path:
     ):
         assert key in saved, key
     table = pd.read_csv(out / "forecasts.csv")
-    assert list(table.columns) == ["date", "split", "actual", "predicted", "persistence"]
+    assert list(table.columns) == [
+        *["date", "split", "actual", "predicted", "persistence", "origin_date", "step"],
+        *["lower_80", "upper_80", "lower_90", "upper_90"],
+    ]
+    assert set(table["step"]) == {1} and (table["lower_90"] < table["lower_80"]).all()
     assert table["date"].is_monotonic_increasing and set(table["split"]) == {"train", "val", "test"}
     for split in ("val", "test"):
         part = table[table["split"] == split]
@@ -120,3 +124,42 @@ def test_same_seed_same_metrics(quick_config: Config, tmp_path: Path) -> None:
     quick_config.seed = 1
     third = run(quick_config, tmp_path / "c")
     assert third.test != first.test
+
+
+def test_a_multi_step_run_scores_every_step_and_ends_with_a_dated_path(quick_config: Config, tmp_path: Path) -> None:
+    quick_config.horizon = 3
+    record = run(quick_config, tmp_path / "run")
+    table = pd.read_csv(tmp_path / "run" / "forecasts.csv")
+    assert table.groupby("origin_date")["step"].apply(list).map([1, 2, 3].__eq__).all()
+    first = table[table["origin_date"] == table["origin_date"].iloc[0]]
+    assert (first["persistence"] == first["persistence"].iloc[0]).all()  # persistence: the close at the origin
+    test = table[table["split"] == "test"]
+    for step, part in test.groupby("step"):
+        scores = record.by_step[str(step)]
+        recomputed = error_metrics(*(part[c].to_numpy() for c in ("actual", "predicted", "persistence")))
+        assert {k: scores[k] for k in recomputed} == pytest.approx(recomputed, rel=1e-12)
+        pers = (part["actual"] - part["persistence"]).abs().mean()
+        assert scores["skill"] == pytest.approx(1 - recomputed["mae"] / pers, rel=1e-12)
+        inside = (part["lower_90"] <= part["actual"]) & (part["actual"] <= part["upper_90"])
+        assert record.intervals["levels"]["90"]["by_step"][str(step)]["coverage"] == pytest.approx(inside.mean())
+    assert record.test.mae == pytest.approx(record.by_step["3"]["mae"])  # the headline is the last step
+    future = pd.read_csv(tmp_path / "run" / "future.csv")
+    assert list(future["date"]) == ["2013-03-04", "2013-03-05", "2013-03-06"] and list(future["step"]) == [1, 2, 3]
+    assert (future["last_date"] == "2013-03-01").all() and (future["lower_90"] < future["predicted"]).all()
+    assert (tmp_path / "run" / "plots" / "future.png").stat().st_size > 0
+
+
+@pytest.mark.parametrize(("strategy", "loss"), [("recursive", "mse"), ("direct", "quantile")])
+def test_recursive_and_quantile_runs_complete(quick_config: Config, tmp_path: Path, strategy: str, loss: str) -> None:
+    quick_config.horizon, quick_config.model.strategy, quick_config.model.loss = 2, strategy, loss
+    record = run(quick_config, tmp_path / "run")
+    assert (record.strategy, record.loss, sorted(record.by_step)) == (strategy, loss, ["1", "2"])
+    head = load_checkpoint(tmp_path / "run" / "model.pt")["state_dict"]["head.weight"]
+    assert head.shape[0] == {"recursive": 1, "quantile": 2 * 3}[strategy if strategy == "recursive" else loss]
+    future = pd.read_csv(tmp_path / "run" / "future.csv")
+    if loss == "quantile":
+        assert record.intervals["method"] == "quantile" and list(record.intervals["levels"]) == ["90"]
+        assert set(record.intervals["pinball"]) == {"q0.05", "q0.5", "q0.95"}
+        assert (future["lower_90"] == future["q0.05"]).all() and (future["predicted"] == future["q0.5"]).all()
+    else:
+        assert record.intervals["method"] == "conformal" and list(record.intervals["levels"]) == ["80", "90"]

@@ -82,6 +82,8 @@ def test_every_report_file_exists_and_failures_are_listed(sweep: Path) -> None:
         assert f"## {title}" in report
     assert "**Verdict: supported.** GRU 929 vs LSTM 1,233 parameters (75% of LSTM's)" in report
     assert report.count("no source has prices for ZZZZ") == 6
+    assert "## Prediction intervals on the test span" in report and "| AAPL     | gru    | conformal |" in report
+    assert "## Error growth with the forecast step" not in report  # horizon 1: one step only
     summary_md = (sweep / "summary.md").read_text()
     assert "6 completed, 6 failed or interrupted, of 12 jobs." in summary_md
     assert "gru vs lstm" in summary_md  # Diebold-Mariano between cells
@@ -142,3 +144,23 @@ def test_forget_bias_sweeps_get_their_own_comparison(tmp_path: Path) -> None:
     assert "; forget bias 1: effective memory lag" in report
     summary = pd.read_csv(tmp_path / "s" / "summary.csv")
     assert sorted(summary["forget_bias"].fillna(0).tolist()) == [0.0, 1.0]
+
+
+def test_the_step_section_reads_every_step_of_every_cell(tmp_path: Path) -> None:
+    from forecast.reporting.horizon_report import step_section
+
+    done = pd.DataFrame(
+        {"ticker": ["AAPL"] * 4, "cell": ["gru", "gru", "lstm", "lstm"], "strategy": ["direct"] * 4,
+         "by_step_1_mae": [1.0, 3.0, 2.0, 2.0], "by_step_1_skill": [0.01, 0.03, -0.01, -0.01],
+         "by_step_2_mae": [1.5, 1.5, 2.5, 2.5], "by_step_2_skill": [0.0, 0.0, -0.02, -0.04]}
+    )  # fmt: skip
+    lines = step_section(done, tmp_path)
+    assert lines[0] == "## Error growth with the forecast step"
+    text = "\n".join(lines)
+    assert (
+        "| AAPL     | gru    | direct     |       2 | 2 ± 1.4      | 2 ± 1.4        | 1.5 ± 0      | 0 ± 0   " in text
+    )
+    assert (
+        "| AAPL     | lstm   | direct     |       2 | 2 ± 0        | -1 ± 0         | 2.5 ± 0      | -3 ± 1.4" in text
+    )
+    assert (tmp_path / "skill_by_step.png").stat().st_size > 0

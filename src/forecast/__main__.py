@@ -94,7 +94,8 @@ def main(cfg: DictConfig) -> float | None:
     """Run one job; return its test MAE (for Hydra sweepers), or None when it failed inside a sweep."""
     from hydra.types import RunMode
 
-    from forecast.config import config_dict, unknown_keys, validate
+    from forecast.config import config_dict
+    from forecast.config_checks import unknown_keys, validate
     from forecast.errors import ConfigError, ForecastError
     from forecast.pipeline import run
 
@@ -144,14 +145,12 @@ def main(cfg: DictConfig) -> float | None:
         if multirun:
             return None
         sys.exit(1)
-    test, pers = record.test, record.persistence_test
-    log.info(
-        "%s %s test MAE %.4f vs persistence %.4f: skill %+.1f%%, directional accuracy %.1f%% (up days %.1f%%)",
-        *(record.ticker, record.model, test.mae, pers.mae, 100 * (record.skill_vs_persistence or 0.0)),
-        *(100 * test.directional_accuracy, 100 * (record.up_fraction_test or 0.0)),
-    )
+    from forecast.reporting.outputs import headline
+
+    for line in headline(record):
+        log.info("%s", line)
     log.info("results: %s", out_dir)
-    return float(test.mae)
+    return float(record.test.mae)
 
 
 def cli() -> None:

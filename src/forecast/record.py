@@ -102,6 +102,11 @@ class RunRecord:
     skill_vs_persistence_val: float | None = None
     dm_vs_persistence: DieboldMariano = field(default_factory=DieboldMariano)
     lag_check: LagCheck = field(default_factory=LagCheck)
+    strategy: str | None = None  # direct | recursive
+    loss: str | None = None  # mse | quantile
+    by_step: dict[str, dict[str, float]] = field(default_factory=dict)  # test scores per horizon step ('1'..'H')
+    intervals: dict[str, Any] = field(default_factory=dict)  # method, per level coverage/width/Winkler, CRPS
+    future: dict[str, Any] = field(default_factory=dict)  # the path from the last close (as in future.csv)
     timings: dict[str, float] = field(default_factory=dict)  # seconds per phase of the run
     environment: dict[str, Any] = field(default_factory=dict)
     resumed_from: dict[str, Any] | None = None
@@ -115,7 +120,7 @@ class RunRecord:
 
 # Fields that are not columns of a summary: the config is summarised by DIMENSIONS, the rest is free text or
 # nested free-form data.
-NOT_COLUMNS = {"config", "overrides", "timings", "environment", "features", "resumed_from", "verdict"}
+NOT_COLUMNS = {"config", "overrides", "timings", "environment", "features", "resumed_from", "verdict", "future"}
 # What varies between the jobs of a sweep besides the seed, and where each lives in the config.
 DIMENSIONS = {
     "ticker": ("ticker",),

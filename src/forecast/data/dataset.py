@@ -20,35 +20,10 @@ import numpy as np
 import pandas as pd
 import torch
 
+from forecast.data.scaling import Standardizer
 from forecast.errors import DataError
 
 SPLITS = ("train", "val", "test")
-
-
-@dataclass(frozen=True)
-class Standardizer:
-    """Per-feature mean and standard deviation, frozen at fit time (training span only)."""
-
-    mean: np.ndarray
-    std: np.ndarray
-
-    @classmethod
-    def fit(cls, rows: np.ndarray) -> Standardizer:
-        """Return the statistics of ``rows`` (shape ``(n, features)``); a constant column gets std 1."""
-        std = rows.std(axis=0)
-        return cls(mean=rows.mean(axis=0), std=np.where(std > 0, std, 1.0))
-
-    def transform(self, rows: np.ndarray) -> np.ndarray:
-        """Return ``(rows - mean) / std``."""
-        return (rows - self.mean) / self.std
-
-    def inverse(self, scaled: np.ndarray, column: int = 0) -> np.ndarray:
-        """Return ``scaled * std + mean`` for one feature ``column`` (default: log_return)."""
-        return scaled * self.std[column] + self.mean[column]
-
-    def to_dict(self) -> dict[str, list[float]]:
-        """Return plain lists (stored in ``model.pt`` so a reload needs no pickle)."""
-        return {"mean": self.mean.tolist(), "std": self.std.tolist()}
 
 
 @dataclass(frozen=True)
@@ -79,6 +54,7 @@ class WindowedData:
     features: tuple[str, ...]
     window: int  # input days per sample
     horizon: int  # target days per sample; the forecast day of a sample is origin + horizon
+    latest: torch.Tensor  # (1, window, n_features): the newest window, origin n_days-1 (forecast from the last close)
 
     @property
     def forecast_day(self) -> np.ndarray:
@@ -195,13 +171,17 @@ def build_windows(
         features=tuple(features),
         window=window,
         horizon=horizon,
+        latest=scaled[-window:].unsqueeze(0).clone(),
     )
 
 
-def returns_to_prices(last_price: np.ndarray, scaled_returns: np.ndarray, scaler: Standardizer) -> np.ndarray:
-    """Return the price at the final horizon step: ``last_price * exp(sum of unscaled log returns)``.
+def latest_window(frame: pd.DataFrame, features: tuple[str, ...], scaler: Standardizer, window: int) -> torch.Tensor:
+    """Return ``(1, window, n_features)``: the newest window of ``frame`` scaled with a fitted ``scaler``.
 
-    ``scaled_returns`` has shape ``(n, horizon)``; ``last_price`` shape ``(n,)``.
+    This is how a stored model forecasts from newer prices without refitting anything; on the frame a model was
+    trained on it equals that run's ``WindowedData.latest``.
     """
-    log_returns = scaler.inverse(scaled_returns, column=0)
-    return last_price * np.exp(log_returns.sum(axis=1))
+    rows = feature_rows(frame, features)
+    if len(rows) <= window:
+        raise DataError(f"{len(rows)} trading days cannot fill a window of {window} returns: needs {window + 1} days")
+    return torch.from_numpy(scaler.transform(rows[-window:]).astype(np.float32)).unsqueeze(0)

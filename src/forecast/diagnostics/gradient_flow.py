@@ -7,6 +7,7 @@ back should decay fast with k, an LSTM's or GRU's more slowly.
 from __future__ import annotations
 
 import contextlib
+from typing import Any
 
 import numpy as np
 import torch
@@ -14,10 +15,11 @@ from torch import nn
 from torch.nn.functional import mse_loss
 
 
-def gradient_by_lag(model: nn.Module, inputs: torch.Tensor, targets: torch.Tensor) -> np.ndarray:
+def gradient_by_lag(model: nn.Module, inputs: torch.Tensor, targets: torch.Tensor, loss: Any = mse_loss) -> np.ndarray:
     """Return ``(window,)`` mean norms of d(loss)/d(input) at lag 1 (the last day) .. lag ``window``.
 
-    The loss is the summed squared error, so each window's gradient is its own (not divided by the batch);
+    The loss (squared error by default; the training loss is passed for a quantile head) is summed over the
+    batch, so each window's gradient is its own (not divided by the batch);
     norms are taken over features, then averaged over the batch. Dropout is off (eval mode); cuDNN, whose
     RNN backward needs training mode, is disabled for this call. The model's parameters are not changed.
     """
@@ -27,8 +29,8 @@ def gradient_by_lag(model: nn.Module, inputs: torch.Tensor, targets: torch.Tenso
     flags = torch.backends.cudnn.flags(enabled=False) if x.is_cuda else contextlib.nullcontext()
     try:
         with flags, torch.enable_grad():
-            loss = mse_loss(model(x), targets, reduction="sum")
-            (grad,) = torch.autograd.grad(loss, x)
+            total = loss(model(x), targets, reduction="sum")
+            (grad,) = torch.autograd.grad(total, x)
     finally:
         model.train(was_training)
     per_step = grad.norm(dim=2).mean(dim=0)  # (window,), index window-1 is lag 1

@@ -5,8 +5,10 @@ from __future__ import annotations
 import os
 import threading
 from types import TracebackType
+from typing import Any
 
 import torch
+from torch.nn.functional import mse_loss
 
 
 def _rss_bytes() -> int:
@@ -51,7 +53,7 @@ class PeakMemory:
         self.peak_mb = max(0, self._peak - self._base) / 2**20
 
 
-def warm_up(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor) -> int:
+def warm_up(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, loss: Any = mse_loss) -> int:
     """Run one training forward/backward pass; return the bytes autograd saved for its backward.
 
     That byte count is the activation memory of one batch, the part of training memory that depends on
@@ -73,7 +75,7 @@ def warm_up(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor) -> int:
     with torch.random.fork_rng(devices=devices):
         model.train()
         with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
-            loss = torch.nn.functional.mse_loss(model(x), y)
-        loss.backward()
+            value = loss(model(x), y)
+        value.backward()
     model.zero_grad(set_to_none=True)
     return sum(saved.values())

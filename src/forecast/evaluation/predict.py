@@ -1,4 +1,4 @@
-"""Model forecasts for every sample, converted back to prices, beside persistence and the actual price."""
+"""Model forecasts for every origin and step, converted back to prices, beside persistence and the actual price."""
 
 from __future__ import annotations
 
@@ -7,32 +7,73 @@ import pandas as pd
 import torch
 from torch import nn
 
-from forecast.data.dataset import SPLITS, WindowedData, returns_to_prices
+from forecast.data.dataset import SPLITS, WindowedData
+from forecast.data.scaling import Standardizer, returns_to_paths
 
 
 @torch.inference_mode()
 def predict_scaled(model: nn.Module, inputs: torch.Tensor, device: torch.device, batch: int = 4096) -> np.ndarray:
-    """Return the model's scaled outputs ``(n_samples, horizon)`` as float64, computed in eval mode."""
+    """Return the model's scaled outputs as float64 (``(n, steps)``, or ``(n, steps, quantiles)``), in eval mode."""
     model.eval()
     outs = [model(xb.to(device)).double().cpu() for xb in inputs.split(batch)]
     return torch.cat(outs).numpy()
 
 
-def forecast_table(data: WindowedData, scaled_pred: np.ndarray) -> pd.DataFrame:
-    """Return one row per sample: ``date`` (forecast day), ``split``, ``actual``, ``predicted``, ``persistence``.
+def predict_returns(
+    model: nn.Module, inputs: torch.Tensor, horizon: int, strategy: str, device: torch.device
+) -> np.ndarray:
+    """Return scaled log returns for steps 1..``horizon`` of every window: ``(n, horizon[, quantiles])``.
 
-    The forecast for day ``t + horizon`` uses only days up to ``t`` (its origin). ``persistence`` is the
-    last known price ``p[t]``. ``scaled_pred`` has shape ``(n_samples, data.horizon)``.
+    ``direct``: the model's multi-output head. ``recursive``: a one-step model fed its own predictions, each
+    predicted (scaled) return appended to the window as the newest day, the oldest dropped.
     """
-    if scaled_pred.shape != (len(data.origin), data.horizon):
-        raise ValueError(f"predictions of shape {scaled_pred.shape} for {len(data.origin)} samples x {data.horizon}")
+    if strategy == "direct":
+        return predict_scaled(model, inputs, device)
+    x, steps = inputs, []
+    for _ in range(horizon):
+        step = predict_scaled(model, x, device)[:, :1]  # (n, 1)
+        steps.append(step)
+        x = torch.cat([x[:, 1:], torch.from_numpy(step).to(x.dtype).unsqueeze(-1)], dim=1)
+    return np.concatenate(steps, axis=1)
+
+
+def price_columns(
+    last: np.ndarray, scaled: np.ndarray, scaler: Standardizer, taus: list[float]
+) -> dict[str, np.ndarray]:
+    """Return ``predicted`` (and ``q<tau>`` for a quantile head) price paths, each ``(n, horizon)``.
+
+    A quantile head's point forecast is its median; each quantile path compounds that quantile's returns.
+    """
+    if scaled.ndim == 2:
+        return {"predicted": returns_to_paths(last, scaled, scaler)}
+    out = {f"q{t:g}": returns_to_paths(last, scaled[:, :, k], scaler) for k, t in enumerate(taus)}
+    out["predicted"] = out[f"q{0.5:g}"]
+    return out
+
+
+def forecast_table(data: WindowedData, scaled: np.ndarray, taus: list[float] | None = None) -> pd.DataFrame:
+    """Return one row per origin and step: ``date`` (the step's day), ``split`` (of the origin's sample),
+    ``actual``, ``predicted``, ``persistence`` (the last known price, the forecast of no move), ``origin_date``,
+    ``step`` (1..horizon), and for a quantile head ``q<tau>`` columns.
+
+    The forecast of every step of origin ``t`` uses only days up to ``t``. ``scaled`` comes from
+    :func:`predict_returns`, ``(n_samples, data.horizon[, quantiles])``.
+    """
+    n, horizon = len(data.origin), data.horizon
+    if scaled.shape[:2] != (n, horizon):
+        raise ValueError(f"predictions of shape {scaled.shape} for {n} samples x {horizon} steps")
     last = data.prices[data.origin]
+    day = (data.origin[:, None] + np.arange(1, horizon + 1)).ravel()  # (n * horizon,) origin-major
+    paths = price_columns(last, scaled, data.scaler, taus or [])
     return pd.DataFrame(
         {
-            "date": data.dates[data.forecast_day].strftime("%Y-%m-%d"),
-            "split": np.asarray(SPLITS)[data.split],
-            "actual": data.prices[data.forecast_day],
-            "predicted": returns_to_prices(last, scaled_pred, data.scaler),
-            "persistence": last,
+            "date": data.dates[day].strftime("%Y-%m-%d"),
+            "split": np.repeat(np.asarray(SPLITS)[data.split], horizon),
+            "actual": data.prices[day],
+            "predicted": paths.pop("predicted").ravel(),
+            "persistence": np.repeat(last, horizon),
+            "origin_date": np.repeat(data.dates[data.origin].strftime("%Y-%m-%d"), horizon),
+            "step": np.tile(np.arange(1, horizon + 1), n),
+            **{name: path.ravel() for name, path in paths.items()},
         }
     )

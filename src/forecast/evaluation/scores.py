@@ -1,12 +1,14 @@
-"""The scores of one run: model and persistence on val and test, skill, and the honesty checks."""
+"""The scores of one run: model and persistence on val and test, skill, every horizon step, intervals, honesty."""
 
 from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from forecast.evaluation.honesty import diebold_mariano, lag_illusion
+from forecast.evaluation.intervals import crps_from_quantiles, crps_gaussian, pinball, winkler
 from forecast.evaluation.metrics import error_metrics, skill
 from forecast.record import DieboldMariano, LagCheck, Scores
 
@@ -14,21 +16,69 @@ from forecast.record import DieboldMariano, LagCheck, Scores
 def evaluate(table: pd.DataFrame, horizon: int) -> dict[str, Any]:
     """Return the scoring fields of a :class:`forecast.record.RunRecord` from a forecast table.
 
-    ``table`` has one row per sample (``split``, ``actual``, ``predicted``, ``persistence``; see
-    ``evaluation.predict.forecast_table``). Honesty checks on test: the Diebold-Mariano test of model vs
-    persistence (autocovariances up to lag ``horizon - 1``) and the lag illusion.
+    ``table`` has one row per origin and step (``split``, ``step``, ``actual``, ``predicted``, ``persistence``;
+    see ``evaluation.predict.forecast_table``). The headline scores are those of the last step (``horizon``
+    days ahead); ``by_step`` scores every step on test. Honesty checks on the last step's test errors: the
+    Diebold-Mariano test of model vs persistence (autocovariances up to lag ``horizon - 1``), the lag illusion.
     """
+    final = table[table["step"] == horizon]
     out: dict[str, Any] = {}
     for split in ("val", "test"):
-        part = table[table["split"] == split]
+        part = final[final["split"] == split]
         actual, last = part["actual"].to_numpy(), part["persistence"].to_numpy()
         out[split] = Scores(**error_metrics(actual, part["predicted"].to_numpy(), last))
         out[f"persistence_{split}"] = Scores(**error_metrics(actual, last, last))
         out[f"up_fraction_{split}"] = float((actual > last).mean())
     out["skill_vs_persistence"] = skill(out["test"].mae, out["persistence_test"].mae)
     out["skill_vs_persistence_val"] = skill(out["val"].mae, out["persistence_val"].mae)
-    test = table[table["split"] == "test"]
+    test = final[final["split"] == "test"]
     actual, pred, last = (test[c].to_numpy() for c in ("actual", "predicted", "persistence"))
     out["dm_vs_persistence"] = DieboldMariano(**diebold_mariano(actual - pred, actual - last, horizon))
     out["lag_check"] = LagCheck(**lag_illusion(actual, pred, last))
+    out["by_step"] = by_step(table[table["split"] == "test"])
+    return out
+
+
+def by_step(test: pd.DataFrame) -> dict[str, dict[str, float]]:
+    """Return per horizon step (keys '1'..'H') the model's test metrics, persistence's MAE and the skill."""
+    out = {}
+    for step, part in test.groupby("step"):
+        actual, last = part["actual"].to_numpy(), part["persistence"].to_numpy()
+        model = error_metrics(actual, part["predicted"].to_numpy(), last)
+        persistence_mae = float(np.mean(np.abs(actual - last)))
+        out[str(step)] = {**model, "persistence_mae": persistence_mae, "skill": skill(model["mae"], persistence_mae)}
+    return out
+
+
+def interval_scores(
+    test: pd.DataFrame, levels: list[str], method: str, sigmas: list[float] | None, taus: list[float]
+) -> dict[str, Any]:
+    """Return, per level name, empirical coverage, mean width (price units) and Winkler score on test, pooled and
+    per step; plus the CRPS in log-price units (Gaussian with the validation RMS log residual for conformal
+    intervals, the quantile-score approximation for a quantile head) and, for a quantile head, the pinball loss.
+    """
+    actual = test["actual"].to_numpy()
+    out: dict[str, Any] = {"method": method, "levels": {}}
+    for name in levels:
+        lower, upper = test[f"lower_{name}"].to_numpy(), test[f"upper_{name}"].to_numpy()
+        scores = pd.DataFrame(
+            {
+                "step": test["step"].to_numpy(),
+                "coverage": (lower <= actual) & (actual <= upper),
+                "width": upper - lower,
+                "winkler": winkler(actual, lower, upper, float(name) / 100),
+            }
+        )
+        steps = scores.groupby("step").mean()
+        per_step = {str(s): {k: float(v) for k, v in row.items()} for s, row in steps.iterrows()}
+        pooled = {k: float(scores[k].mean()) for k in ("coverage", "width", "winkler")}
+        out["levels"][name] = {**pooled, "by_step": per_step}
+    log_actual = np.log(actual)
+    if method == "quantile":
+        q = np.log(test[[f"q{t:g}" for t in taus]].to_numpy())
+        out["crps"] = float(crps_from_quantiles(log_actual, q, taus).mean())
+        out["pinball"] = {f"q{t:g}": float(pinball(actual, test[f"q{t:g}"].to_numpy(), t).mean()) for t in taus}
+    elif sigmas is not None:
+        sigma = np.asarray(sigmas)[test["step"].to_numpy() - 1]
+        out["crps"] = float(crps_gaussian(log_actual, np.log(test["predicted"].to_numpy()), sigma).mean())
     return out

@@ -12,6 +12,9 @@ from forecast.models.registry import CELLS, recurrent_module
 class RecurrentForecaster(nn.Module):
     """``(batch, window, n_features) -> (batch, horizon)``: the head reads the last time step's top-layer state.
 
+    With ``quantiles=Q > 0`` the head outputs ``(batch, horizon, Q)``, sorted along the last axis so that the
+    quantiles never cross (trained with the pinball loss of ``training.losses``).
+
     ``impl`` is ``torch`` (stock ``nn.RNN/LSTM/GRU``) or ``fast`` (the CPU path of :mod:`forecast.models.fast`,
     RNN and GRU only); both have the same parameters, so state dicts load into either.
     """
@@ -27,6 +30,7 @@ class RecurrentForecaster(nn.Module):
         dropout: float = 0.0,
         forget_bias: float | None = None,
         impl: str = "torch",
+        quantiles: int = 0,
     ) -> None:
         super().__init__()
         if cell not in CELLS:
@@ -38,13 +42,17 @@ class RecurrentForecaster(nn.Module):
             batch_first=True,
             dropout=dropout if num_layers > 1 else 0.0,
         )
-        self.head = nn.Linear(hidden_size, horizon)
+        self.horizon, self.quantiles = horizon, quantiles
+        self.head = nn.Linear(hidden_size, horizon * max(1, quantiles))
         if forget_bias is not None and cell == "lstm":
             set_forget_bias(self.rnn, forget_bias)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         out, _ = self.rnn(x)  # (batch, window, hidden)
-        return self.head(out[:, -1])  # (batch, horizon)
+        y = self.head(out[:, -1])  # (batch, horizon * max(1, quantiles))
+        if self.quantiles:
+            return y.view(-1, self.horizon, self.quantiles).sort(dim=-1).values  # (batch, horizon, quantiles)
+        return y
 
 
 def set_forget_bias(lstm: nn.Module, value: float) -> None:

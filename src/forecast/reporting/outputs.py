@@ -1,4 +1,4 @@
-"""The files a run writes beside its record: tables (CSV) and plots, each atomically."""
+"""The files a run writes beside its record: tables (CSV) and plots, each atomically; and its headline."""
 
 from __future__ import annotations
 
@@ -8,31 +8,78 @@ from pathlib import Path
 import pandas as pd
 
 from forecast.atomic import write_csv
+from forecast.record import RunRecord
 from forecast.reporting import plots
-from forecast.training.checkpoint import EpochRecord
+from forecast.training.loop import FitResult
 
 
 def write_run_files(
     out_dir: Path,
     name: str,
-    horizon: int,
-    history: list[EpochRecord],
-    best_epoch: int,
+    result: FitResult,
     table: pd.DataFrame,
     flow: pd.DataFrame,
+    future: pd.DataFrame,
+    frame: pd.DataFrame,
 ) -> None:
-    """Write ``train_log.csv``, ``forecasts.csv``, ``gradient_flow.csv`` and ``plots/`` into ``out_dir``.
+    """Write ``train_log.csv``, ``forecasts.csv``, ``gradient_flow.csv``, ``future.csv`` and ``plots/``.
 
-    ``name`` titles the plots (e.g. ``AAPL lstm``); ``table`` is the forecast table, ``flow`` the gradient
-    norm by lag at initialisation and after training.
+    ``name`` titles the plots (e.g. ``AAPL lstm``); ``table`` is the forecast table of every origin and step,
+    ``flow`` the gradient norm by lag, ``future`` the path from the last close, ``frame`` the prices.
     """
-    log = pd.DataFrame([asdict(r) for r in history])
+    log = pd.DataFrame([asdict(r) for r in result.history])
     write_csv(out_dir / "train_log.csv", log)
     write_csv(out_dir / "forecasts.csv", table)
     write_csv(out_dir / "gradient_flow.csv", flow)
+    write_future(out_dir, name, future, frame)
+    final = table[table["step"] == table["step"].max()]  # the last step, the run's headline horizon
+    horizon = int(table["step"].max())
     plots.plot_forecast(
-        table, f"{name}: test-period forecasts, {horizon} day(s) ahead", out_dir / "plots" / "forecast.png"
+        final, f"{name}: test-period forecasts, {horizon} day(s) ahead", out_dir / "plots" / "forecast.png"
     )
-    plots.plot_loss(log, best_epoch, out_dir / "plots" / "loss.png")
-    plots.plot_residuals(table, out_dir / "plots" / "residuals.png")
+    plots.plot_loss(log, result.best_epoch, out_dir / "plots" / "loss.png")
+    plots.plot_residuals(final, out_dir / "plots" / "residuals.png")
     plots.plot_gradient_flow(flow, f"{name}: gradient flow across input lags", out_dir / "plots" / "gradient_flow.png")
+
+
+def write_future(out_dir: Path, name: str, future: pd.DataFrame, frame: pd.DataFrame) -> None:
+    """Write ``future.csv`` and ``plots/future.png`` (the last 120 sessions and the path with its intervals)."""
+    write_csv(out_dir / "future.csv", future)
+    history = frame["adj_close"].iloc[-120:]
+    plots.plot_future(
+        history,
+        future,
+        f"{name}: forecast from the close of {future['last_date'].iloc[0]}",
+        out_dir / "plots" / "future.png",
+    )
+
+
+def headline(record: RunRecord) -> list[str]:
+    """Return the lines a run ends with: test scores against persistence, then the future path."""
+    test, pers = record.test, record.persistence_test
+    skill, up = 100 * (record.skill_vs_persistence or 0.0), 100 * (record.up_fraction_test or 0.0)
+    lines = [
+        f"{record.ticker} {record.model} test MAE {test.mae:.4f} vs persistence {pers.mae:.4f}: skill {skill:+.1f}%, "
+        f"directional accuracy {100 * test.directional_accuracy:.1f}% (up days {up:.1f}%)"
+    ]
+    return lines + path_lines(record.ticker or "", record.model or "", record.future, record.intervals)
+
+
+def path_lines(ticker: str, cell: str, future: dict, intervals: dict) -> list[str]:
+    """Return the future path as printed: one line per session with the widest interval and its test coverage."""
+    path = future.get("path") or []
+    if not path:
+        return []
+    levels = sorted((intervals.get("levels") or {}), key=float)
+    head = f"{ticker} {cell} forecast from the close of {future['last_date']} ({path[0]['last_close']:.2f} adjusted)"
+    if not levels:
+        return [
+            f"{head}, no intervals (forecast.intervals=none):",
+            *(f"  {p['date']}  {p['predicted']:8.2f}" for p in path),
+        ]
+    top = levels[-1]
+    coverage = intervals["levels"][top]["coverage"]
+    lines = [f"{head}, {top}% intervals (test coverage {100 * coverage:.1f}%):"]
+    return lines + [
+        f"  {p['date']}  {p['predicted']:8.2f}  [{p[f'lower_{top}']:.2f}, {p[f'upper_{top}']:.2f}]" for p in path
+    ]

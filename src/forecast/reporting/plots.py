@@ -107,3 +107,24 @@ def plot_gradient_flow(table: pd.DataFrame, title: str, path: Path) -> Path:
     ax.grid(alpha=0.3, which="both")
     ax.legend()
     return save(fig, path)
+
+
+def plot_future(history: pd.Series, future: pd.DataFrame, title: str, path: Path) -> Path:
+    """Fan chart: the last sessions of actual prices, then the forecast path with its intervals shaded."""
+    plt = pyplot()
+    fig, ax = plt.subplots(figsize=(10, 4.5))
+    ax.plot(history.index, history.to_numpy(), color="black", lw=1.3, label="actual (adjusted close)")
+    dates = pd.to_datetime(pd.concat([pd.Series([history.index[-1]]), pd.to_datetime(future["date"])]))
+    start = float(history.iloc[-1])
+    names = sorted((c.removeprefix("lower_") for c in future.columns if c.startswith("lower_")), key=float)
+    for i, name in enumerate(reversed(names)):  # widest first, so narrower bands draw on top
+        lower = [start, *future[f"lower_{name}"]]
+        upper = [start, *future[f"upper_{name}"]]
+        ax.fill_between(dates, lower, upper, color="tab:blue", alpha=0.15 + 0.15 * i, lw=0, label=f"{name}% interval")
+    ax.plot(dates, [start, *future["predicted"]], color="tab:blue", lw=1.6, marker=".", label="forecast")
+    ax.axvline(history.index[-1], color="grey", ls=":", lw=0.8)
+    ax.set(title=title, ylabel="price")
+    ax.grid(alpha=0.3)
+    ax.legend(loc="upper left", fontsize=8)
+    ax.tick_params(axis="x", labelrotation=20)
+    return save(fig, path)

@@ -92,9 +92,9 @@ def grouped_table(jobs: pd.DataFrame) -> pd.DataFrame:
 
 
 def test_errors(job: Path) -> pd.Series:
-    """Return the job's test-period forecast errors (actual - predicted) indexed by date."""
+    """Return the job's test-period forecast errors (actual - predicted) at its last step, indexed by date."""
     table = pd.read_csv(job / "forecasts.csv")
-    test = table[table["split"] == "test"]
+    test = table[(table["split"] == "test") & (table["step"] == table["step"].max())]  # the headline step
     return pd.Series((test["actual"] - test["predicted"]).to_numpy(), index=test["date"].to_numpy())
 
 

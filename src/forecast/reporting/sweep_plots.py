@@ -139,3 +139,28 @@ def plot_gradient_overlay(curves: dict[str, list[np.ndarray]], path: Path, title
     ax.grid(alpha=0.3, which="both")
     ax.legend(fontsize=8)
     return save(fig, path)
+
+
+def plot_step_skill(done: pd.DataFrame, steps: list[str], path: Path) -> Path:
+    """Skill against persistence by forecast step, one line per cell (mean ± sd over jobs)."""
+    plt = pyplot()
+    fig, ax = plt.subplots(figsize=(7, 4))
+    x = [int(s) for s in steps]
+    for cell in _cells(done):
+        part = done[done["cell"] == cell]
+        values = [100 * pd.to_numeric(part[f"by_step_{s}_skill"]) for s in steps]
+        ax.errorbar(
+            x,
+            [v.mean() for v in values],
+            yerr=[v.std(ddof=1) if len(v) > 1 else 0 for v in values],
+            marker="o",
+            capsize=3,
+            label=cell,
+            color=_colour(cell),
+        )
+    ax.axhline(0, color="black", lw=0.8)
+    ax.set(xlabel="forecast step (trading days ahead)", ylabel="skill vs persistence (%)", xticks=x)
+    ax.set_title("Skill by forecast step (test)")
+    ax.grid(alpha=0.3)
+    ax.legend()
+    return save(fig, path)

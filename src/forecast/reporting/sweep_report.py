@@ -13,6 +13,7 @@ import pandas as pd
 from forecast import atomic
 from forecast.reporting import sweep_plots
 from forecast.reporting.claims import ALL_CLAIMS, Verdict
+from forecast.reporting.horizon_report import interval_section, step_section
 from forecast.reporting.summary import collect_jobs, grouped_table, mean_sd, pairwise_dm
 
 log = logging.getLogger(__name__)
@@ -152,6 +153,7 @@ def build_report(sweep_dir: Path) -> Path:
             ),
         ]
     lines += _section("Gradient flow", verdicts["gates_keep_gradients"], body)
+    lines += step_section(done, plots_dir) + interval_section(done)
     lines += ["## Failed jobs", "", _md(failed), ""]
     return _write_report(sweep_dir, lines)
 

@@ -62,14 +62,15 @@ def save_checkpoint(
     write_with(path, lambda tmp: torch.save(payload, tmp))
 
 
-def save_model(path: Path, model: nn.Module, config: dict[str, Any], scaler: dict[str, Any], best_epoch: int) -> None:
-    """Atomically write ``model.pt``: weights (on CPU), the run's config, the scaler statistics, the format."""
+def save_model(path: Path, model: nn.Module, config: dict[str, Any], scaler: dict[str, Any], **extra: Any) -> None:
+    """Atomically write ``model.pt``: weights (on CPU), the run's config, the scaler statistics, the format, and
+    ``extra`` plain fields (best epoch, interval bands, the dates the model saw)."""
     payload = {
         "state_dict": {k: v.detach().cpu() for k, v in model.state_dict().items()},
         "config": config,
         "scaler": scaler,
-        "best_epoch": best_epoch,
         "format": MODEL_FORMAT,
+        **extra,
     }
     write_with(path, lambda tmp: torch.save(payload, tmp))
 

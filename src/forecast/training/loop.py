@@ -18,6 +18,7 @@ from torch.nn.functional import mse_loss
 from forecast.config import Optimizer, TrainerConfig
 from forecast.errors import TrainingDiverged
 from forecast.training.checkpoint import EpochRecord, LoopState, restore
+from forecast.training.losses import Loss
 
 log = logging.getLogger(__name__)
 __all__ = ["EpochRecord", "FitResult", "TrainingInterrupted", "batched_loss", "fit"]
@@ -46,11 +47,15 @@ def make_optimizer(model: nn.Module, settings: TrainerConfig) -> torch.optim.Opt
 
 
 @torch.inference_mode()
-def batched_loss(model: nn.Module, x: torch.Tensor, y: torch.Tensor, batch: int = 4096) -> float:
-    """Return the mean MSE of ``model`` on ``(x, y)`` in eval mode, in chunks of ``batch`` windows."""
+def batched_loss(model: nn.Module, x: torch.Tensor, y: torch.Tensor, loss: Loss = mse_loss, batch: int = 4096) -> float:
+    """Return the mean ``loss`` (per model output) of ``model`` on ``(x, y)`` in eval mode, in chunks of ``batch``."""
     model.eval()
-    total = sum(mse_loss(model(xb), yb, reduction="sum") for xb, yb in zip(x.split(batch), y.split(batch), strict=True))
-    return float(total) / y.numel()
+    total: Any = 0.0
+    count = 0
+    for xb, yb in zip(x.split(batch), y.split(batch), strict=True):
+        out = model(xb)
+        total, count = total + loss(out, yb, reduction="sum"), count + out.numel()
+    return float(total) / count
 
 
 def fit(
@@ -60,6 +65,7 @@ def fit(
     settings: TrainerConfig,
     checkpoint: Callable[[nn.Module, torch.optim.Optimizer, LoopState], None] | None = None,
     resume: dict[str, Any] | None = None,
+    loss_fn: Loss = mse_loss,
 ) -> FitResult:
     """Train ``model`` in place and return its history; the best-validation weights are loaded at the end.
 
@@ -91,7 +97,7 @@ def fit(
             model.train()
             loss_sum, norm_sum, n_batches = x.new_zeros(()), x.new_zeros(()), 0  # on the device: one sync an epoch
             for idx in torch.randperm(len(x), device=x.device).split(settings.batch_size):
-                loss = mse_loss(model(x[idx]), y[idx])
+                loss = loss_fn(model(x[idx]), y[idx])
                 opt.zero_grad(set_to_none=True)
                 loss.backward()
                 norm_sum += nn.utils.clip_grad_norm_(model.parameters(), max_norm).detach()
@@ -99,7 +105,7 @@ def fit(
                 loss_sum += loss.detach() * len(idx)
                 n_batches += 1
             train_seconds = time.perf_counter() - start
-            train_loss, val_loss = float(loss_sum) / len(x), batched_loss(model, xv, yv)
+            train_loss, val_loss = float(loss_sum) / len(x), batched_loss(model, xv, yv, loss_fn)
             record = EpochRecord(
                 epoch, train_loss, val_loss, time.perf_counter() - start, float(norm_sum) / n_batches, train_seconds
             )

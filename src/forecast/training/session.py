@@ -7,12 +7,14 @@ from pathlib import Path
 from typing import Any
 
 import torch
+from torch.nn.functional import mse_loss
 
 from forecast.config import TrainerConfig
 from forecast.data.dataset import WindowedData
 from forecast.diagnostics.memory import PeakMemory, warm_up
 from forecast.training.checkpoint import load_resume, save_checkpoint
 from forecast.training.loop import FitResult, fit
+from forecast.training.losses import Loss
 
 
 @dataclass
@@ -30,15 +32,18 @@ def train(
     device: torch.device,
     out_dir: Path,
     config: dict[str, Any],
+    loss: Loss = mse_loss,
 ) -> Trained:
     """Fit ``model`` on the train split (early stopping on val), checkpointing to ``out_dir/checkpoint.pt``.
 
     ``config`` (the run's plain config) goes into every checkpoint, so a resume with other settings is refused.
+    The targets are cut to the model's own steps (one for a recursive model).
     """
     resume = load_resume(settings.resume, config)
-    (x_train, y_train), (x_val, y_val) = data.part("train"), data.part("val")
+    steps = int(getattr(model, "horizon", data.horizon))
+    (x_train, y_train), (x_val, y_val) = ((x, y[:, :steps]) for x, y in (data.part("train"), data.part("val")))
     batch = settings.batch_size
-    activation_bytes = warm_up(model, x_train[:batch].to(device), y_train[:batch].to(device))
+    activation_bytes = warm_up(model, x_train[:batch].to(device), y_train[:batch].to(device), loss)
     ckpt_path = out_dir / "checkpoint.pt"
     with PeakMemory(device) as memory:
         result = fit(
@@ -48,6 +53,7 @@ def train(
             settings,
             checkpoint=lambda mod, opt, state: save_checkpoint(ckpt_path, mod, opt, state, config),
             resume=resume,
+            loss_fn=loss,
         )
     resumed_from = int(resume["loop"]["epoch"]) if resume is not None else None
     return Trained(result, memory.peak_mb, activation_bytes, resumed_from)

@@ -1,0 +1,148 @@
+"""The checks Hydra cannot express: value ranges and combinations of a composed :class:`Config`.
+
+Each failing check raises :class:`ConfigError` with one line that names the key and the fix.
+"""
+
+from __future__ import annotations
+
+import re
+
+from forecast.config import CELLS, FEATURES, IMPLS, INTERVALS, LOSSES, STRATEGIES, TARGETS, Config
+from forecast.errors import ConfigError
+
+TICKER_PATTERN = re.compile(r"^\^?[A-Z0-9][A-Z0-9.\-=]{0,14}$")
+
+
+def normalise_ticker(ticker: str) -> str:
+    """Return ``ticker`` upper-cased if it matches the safe pattern; raise :class:`ConfigError` otherwise.
+
+    The pattern (letters, digits, ``.``, ``-``, ``=``, an optional leading ``^``; at most 16 characters)
+    is checked before a ticker touches a path, a URL or a log line.
+    """
+    candidate = str(ticker).strip().upper()
+    if not TICKER_PATTERN.fullmatch(candidate):
+        shown = ascii(str(ticker))[:40]
+        raise ConfigError(
+            f"ticker={shown} is not a valid ticker symbol: use letters, digits, '.', '-', '=' and an "
+            "optional leading '^' (e.g. ticker=AAPL, ticker=BRK-B, ticker=^GSPC)"
+        )
+    return candidate
+
+
+def unknown_keys(node: object, schema: type = Config, prefix: str = "") -> list[str]:
+    """Return the dotted keys of ``node`` (a composed config mapping) that ``schema`` does not declare.
+
+    Hydra rejects misspelt keys on its own; this also catches ones appended with ``+key=value``.
+    """
+    from dataclasses import fields, is_dataclass
+
+    declared = {f.name: f.type for f in fields(schema)}
+    hints = {f.name: f.default_factory for f in fields(schema)}
+    found: list[str] = []
+    for key in node:  # type: ignore[attr-defined]
+        if key not in declared:
+            found.append(f"{prefix}{key}")
+            continue
+        factory = hints[key]
+        if callable(factory) and is_dataclass(sub := factory()):
+            found += unknown_keys(node[key], type(sub), f"{prefix}{key}.")  # type: ignore[index]
+    return found
+
+
+def _require(ok: bool, message: str) -> None:
+    if not ok:
+        raise ConfigError(message)
+
+
+def validate(cfg: Config) -> Config:
+    """Check value ranges and combinations; return ``cfg`` with a normalised ticker.
+
+    Raises :class:`ConfigError` with a one-line message naming the offending key and the fix.
+    """
+    cfg.ticker = normalise_ticker(cfg.ticker)
+    _require(cfg.window >= 2, f"window must be at least 2 days (got window={cfg.window}): e.g. window=60")
+    _require(cfg.horizon >= 1, f"horizon must be at least 1 day (got horizon={cfg.horizon}): e.g. horizon=1")
+    m, d, t = cfg.model, cfg.data, cfg.trainer
+    _require(
+        m.cell in CELLS,
+        f"model.cell={m.cell!r} is unknown: choose model={'|'.join(CELLS)}",
+    )
+    _require(m.impl in IMPLS, f"model.impl={m.impl!r} is unknown: choose one of {'|'.join(IMPLS)}")
+    _require(m.hidden_size >= 1, f"model.hidden_size must be >= 1 (got {m.hidden_size})")
+    _require(m.num_layers >= 1, f"model.num_layers must be >= 1 (got {m.num_layers})")
+    _require(0.0 <= m.dropout < 1.0, f"model.dropout must be in [0, 1) (got {m.dropout})")
+    validate_forecast(cfg)
+    for name in d.features:
+        _require(name in FEATURES, f"data.features has unknown feature {name!r}: choose from {list(FEATURES)}")
+    _require(len(d.features) > 0 and d.features[0] == "log_return", "data.features must start with log_return")
+    _require(len(set(d.features)) == len(d.features), f"data.features has duplicates: {list(d.features)}")
+    _require(d.target in TARGETS, f"data.target={d.target!r} is unknown: choose from {list(TARGETS)}")
+    fracs = (d.train_frac, d.val_frac, d.test_frac)
+    _require(
+        all(f > 0 for f in fracs) and abs(sum(fracs) - 1.0) < 1e-6,
+        f"data.train_frac + data.val_frac + data.test_frac must be positive and sum to 1 (got "
+        f"{d.train_frac} + {d.val_frac} + {d.test_frac} = {sum(fracs):.4g})",
+    )
+    _require(
+        (d.val_days is None) == (d.test_days is None),
+        "data.val_days and data.test_days go together: set both (fixed spans) or neither (fractions)",
+    )
+    _require(
+        d.train_days is None or d.test_days is not None,
+        "data.train_days needs data.val_days and data.test_days (a fixed test period): set them too",
+    )
+    for key in ("train_days", "val_days", "test_days"):
+        value = getattr(d, key)
+        _require(value is None or value >= 1, f"data.{key} must be >= 1 trading day (got {value})")
+    _require(d.max_gap_days >= 1, f"data.max_gap_days must be >= 1 (got {d.max_gap_days})")
+    _require(d.timeout_s > 0, f"data.timeout_s must be > 0 seconds (got {d.timeout_s})")
+    _require(t.max_epochs >= 1, f"trainer.max_epochs must be >= 1 (got {t.max_epochs})")
+    _require(t.batch_size >= 1, f"trainer.batch_size must be >= 1 (got {t.batch_size}): e.g. trainer.batch_size=64")
+    _require(t.lr > 0, f"trainer.lr must be > 0 (got {t.lr}): e.g. trainer.lr=0.001")
+    _require(t.weight_decay >= 0, f"trainer.weight_decay must be >= 0 (got {t.weight_decay})")
+    _require(t.grad_clip >= 0, f"trainer.grad_clip must be >= 0, 0 disables clipping (got {t.grad_clip})")
+    _require(t.patience >= 1, f"trainer.patience must be >= 1 epoch (got {t.patience})")
+    _require(t.threads >= 0, f"trainer.threads must be >= 0, 0 keeps torch's default (got {t.threads})")
+    return cfg
+
+
+def validate_forecast(cfg: Config) -> None:
+    """Check the multi-step strategy, the loss and quantiles, the interval levels and the exchange calendar."""
+    m, f = cfg.model, cfg.forecast
+    _require(m.strategy in STRATEGIES, f"model.strategy={m.strategy!r} is unknown: choose {'|'.join(STRATEGIES)}")
+    _require(m.loss in LOSSES, f"model.loss={m.loss!r} is unknown: choose {'|'.join(LOSSES)}")
+    _require(f.intervals in INTERVALS, f"forecast.intervals={f.intervals!r} is unknown: choose {'|'.join(INTERVALS)}")
+    _require(
+        m.strategy == "direct" or list(cfg.data.features) == ["log_return"],
+        "model.strategy=recursive feeds the model its own predicted returns, so data.features must be "
+        f"[log_return] alone (got {list(cfg.data.features)})",
+    )
+    _require(
+        m.strategy == "direct" or m.loss == "mse",
+        "model.loss=quantile needs model.strategy=direct: a recursive model feeds back one point forecast",
+    )
+    q = list(m.quantiles)
+    _require(
+        all(0 < t < 1 for t in q) and q == sorted(set(q)) and 0.5 in q and len(q) >= 3,
+        f"model.quantiles must be increasing, strictly between 0 and 1 and include 0.5 (the point forecast), "
+        f"at least 3 of them (got {q}): e.g. model.quantiles=[0.05,0.5,0.95]",
+    )
+    levels = list(f.levels)
+    _require(
+        len(levels) > 0 and all(0 < a < 1 for a in levels) and levels == sorted(set(levels)),
+        f"forecast.levels must be increasing coverage levels strictly between 0 and 1 (got {levels}): "
+        "e.g. forecast.levels=[0.8,0.9]",
+    )
+    check_calendar(cfg.calendar)
+
+
+def check_calendar(code: str) -> None:
+    """Raise :class:`ConfigError` unless ``code`` names an exchange calendar of exchange-calendars (e.g. XNYS)."""
+    import exchange_calendars as xcals
+
+    names = xcals.get_calendar_names(include_aliases=True)
+    _require(
+        code in names,
+        f"calendar={code!r} is not an exchange calendar: use an ISO MIC code such as XNYS (New York), XNAS, XLON, "
+        "XTKS, XHKG (exchange_calendars.get_calendar_names() lists all)",
+    )

@@ -1,0 +1,70 @@
+"""The report's sections on forecasts over several steps: error growth with the step, and interval coverage."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pandas as pd
+
+from forecast.reporting import sweep_plots
+from forecast.reporting.summary import mean_sd
+
+
+def _numbered(columns: list[str], pattern: str) -> list[str]:
+    """Return the distinct captured names of ``pattern`` in ``columns``, in numeric order."""
+    found = {m.group(1) for c in columns if (m := re.fullmatch(pattern, c))}
+    return sorted(found, key=float)
+
+
+def step_section(done: pd.DataFrame, plots_dir: Path) -> list[str]:
+    """Return the section on error growth with the horizon step (empty when every job forecast one step)."""
+    steps = _numbered(list(done.columns), r"by_step_(\d+)_skill")
+    if len(steps) < 2:
+        return []
+    rows = []
+    for (ticker, cell, strategy), part in done.groupby(["ticker", "cell", "strategy"], dropna=False):
+        row = {"ticker": ticker, "cell": cell, "strategy": strategy, "seeds": len(part)}
+        for s in steps:
+            row[f"MAE step {s}"] = mean_sd(part[f"by_step_{s}_mae"])
+            row[f"skill step {s}"] = mean_sd(100 * pd.to_numeric(part[f"by_step_{s}_skill"]), 2)
+        rows.append(row)
+    sweep_plots.plot_step_skill(done, steps, plots_dir / "skill_by_step.png")
+    return [
+        "## Error growth with the forecast step",
+        "",
+        "Test MAE (price units) and skill against persistence at the same step (%), mean ± sd over seeds. "
+        "Persistence for step h is the close at the origin; every step is scored on the same origins.",
+        "",
+        pd.DataFrame(rows).to_markdown(index=False),
+        "",
+        "![skill by step](plots/skill_by_step.png)",
+        "",
+    ]
+
+
+def interval_section(done: pd.DataFrame) -> list[str]:
+    """Return the section on prediction intervals: coverage, width and Winkler score per level (empty if none)."""
+    levels = _numbered(list(done.columns), r"intervals_levels_([\d.]+)_coverage")
+    if not levels:
+        return []
+    rows = []
+    for (ticker, cell, method), part in done.groupby(["ticker", "cell", "intervals_method"], dropna=False):
+        row = {"ticker": ticker, "cell": cell, "method": method, "seeds": len(part)}
+        for name in levels:
+            row[f"{name}% coverage"] = mean_sd(100 * pd.to_numeric(part[f"intervals_levels_{name}_coverage"]), 3)
+            row[f"{name}% width"] = mean_sd(part[f"intervals_levels_{name}_width"], 3)
+            row[f"{name}% Winkler"] = mean_sd(part[f"intervals_levels_{name}_winkler"], 3)
+        row["CRPS (log price)"] = mean_sd(part["intervals_crps"], 3) if "intervals_crps" in part else "n/a"
+        rows.append(row)
+    return [
+        "## Prediction intervals on the test span",
+        "",
+        "Empirical coverage (%) against the nominal level, mean width and Winkler score (price units, pooled over "
+        "steps). Conformal intervals are calibrated on the validation span only; a quantile head's come from its "
+        "own quantiles. CRPS: Gaussian with the validation RMS log residual (conformal) or the quantile-score "
+        "approximation (quantile head), so the two methods' CRPS are not on one footing.",
+        "",
+        pd.DataFrame(rows).to_markdown(index=False),
+        "",
+    ]

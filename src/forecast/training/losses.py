@@ -1,0 +1,28 @@
+"""Training losses: mean squared error for point forecasts, the pinball loss for a quantile head."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+import torch
+from torch.nn.functional import mse_loss
+
+Loss = Callable[..., torch.Tensor]  # loss(prediction, target, reduction="mean" | "sum")
+
+
+def pinball_loss(taus: Sequence[float]) -> Loss:
+    """Return the pinball (quantile) loss of ``(batch, steps, len(taus))`` predictions against ``(batch, steps)``."""
+    tau = torch.tensor(list(taus))
+
+    def loss(pred: torch.Tensor, target: torch.Tensor, reduction: str = "mean") -> torch.Tensor:
+        diff = target.unsqueeze(-1) - pred  # (batch, steps, quantiles)
+        t = tau.to(pred.device, pred.dtype)
+        per = torch.maximum(t * diff, (t - 1) * diff)
+        return per.sum() if reduction == "sum" else per.mean()
+
+    return loss
+
+
+def loss_for(name: str, taus: Sequence[float]) -> Loss:
+    """Return the loss called ``name`` (``mse`` or ``quantile``)."""
+    return pinball_loss(taus) if name == "quantile" else mse_loss

@@ -1,0 +1,86 @@
+"""``python -m forecast.predict``: a stored model forecasts again, bit for bit, and refuses what it cannot use."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import torch
+
+from forecast.config import Config
+from forecast.pipeline import run
+from forecast.predict import main, predict
+from tests.helpers import forecast
+
+
+@pytest.fixture
+def trained_run(quick_config: Config, tmp_path: Path) -> Path:
+    quick_config.horizon = 2
+    run(quick_config, tmp_path / "run")
+    return tmp_path / "run"
+
+
+def refusal(capsys: pytest.CaptureFixture[str], *argv: str) -> str:
+    assert main(list(argv)) == 1
+    [line] = capsys.readouterr().err.strip().splitlines()
+    return line
+
+
+def test_predict_reproduces_the_runs_future_bit_for_bit(trained_run: Path) -> None:
+    out = predict(trained_run, [])
+    assert out.parent == trained_run / "predictions"
+    assert (out / "future.csv").read_bytes() == (trained_run / "future.csv").read_bytes()
+    assert (out / "plots" / "future.png").stat().st_size > 0
+
+
+def test_predict_reads_newer_prices_from_a_csv_file(trained_run: Path, tmp_path: Path) -> None:
+    config = json.loads((trained_run / "metrics.json").read_text())["config"]
+    snapshot = pd.read_csv(Path(config["data"]["snapshot_dir"]) / "AAPL.csv")
+    shorter = tmp_path / "aapl.csv"
+    snapshot.iloc[:-10].to_csv(shorter, index=False)  # ends two weeks earlier: another last close, another path
+    out = predict(trained_run, ["data.source=csv", f"data.path={shorter}"])
+    future = pd.read_csv(out / "future.csv")
+    assert future["last_date"].iloc[0] == snapshot["date"].iloc[-11]
+    assert future["last_close"].iloc[0] == pytest.approx(snapshot["adj_close"].iloc[-11])
+    assert len(future) == 2 and future["date"].iloc[0] > future["last_date"].iloc[0]
+
+
+def test_predict_refuses_in_one_line(trained_run: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    assert refusal(capsys, str(empty)) == (
+        f"error: {empty} holds no completed run (a metrics.json saying completed, and model.pt): train one"
+    )
+    assert refusal(capsys, str(trained_run), "ticker=MSFT") == (
+        "error: ticker=MSFT differs from the run's ticker AAPL: a model forecasts the ticker it was trained on "
+        "(train a run for MSFT)"
+    )
+    assert refusal(capsys, str(trained_run), "window=30") == (
+        "error: window cannot change at predict time (only data.*, calendar, device and ticker can): train a new "
+        "run for other settings"
+    )
+    assert refusal(capsys, str(trained_run), "data.end=2009-06-30") == (
+        "error: the prices end on 2009-06-30, before the model's training data ends (2011-08-10): use prices up to "
+        "2011-08-10 or later"
+    )
+    other = tmp_path / "other"
+    shutil.copytree(trained_run, other)
+    payload = torch.load(other / "model.pt", weights_only=True)
+    torch.save({**payload, "format": 0}, other / "model.pt")
+    assert refusal(capsys, str(other)) == (
+        f"error: {other / 'model.pt'} has format 0 without forecast bands; this version reads format 1 from runs of "
+        "this version: train the model again"
+    )
+
+
+@pytest.mark.slow
+def test_the_command_line_prints_the_path(trained_run: Path) -> None:
+    done = forecast(str(trained_run), cwd=trained_run, module="forecast.predict")
+    assert done.returncode == 0, done.stderr
+    lines = done.stderr.strip().splitlines()  # logging goes to stderr
+    assert lines[-4].startswith("AAPL lstm forecast from the close of 2013-03-01 (") and "90% intervals" in lines[-4]
+    assert lines[-3].startswith("  2013-03-04 ") and lines[-2].startswith("  2013-03-05 ")
+    assert lines[-1].startswith(f"written: {trained_run / 'predictions'}")
