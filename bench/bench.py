@@ -173,8 +173,11 @@ def measure_cell(cell: str, repeats: int, device_name: str) -> dict[str, Any]:
     }
 
 
-def measure_startup(device_name: str) -> dict[str, Any]:
-    """Run ``python -m forecast trainer.max_epochs=1`` once; return its phase times and wall time."""
+def measure_startup(device_name: str) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Run ``python -m forecast trainer.max_epochs=1`` once, then ``python -m forecast.predict`` on its folder.
+
+    Returns the run's phase times and wall time, and the predict process's wall time (median of 3).
+    """
     with tempfile.TemporaryDirectory() as tmp:
         run_dir = Path(tmp) / "run"
         env = {**os.environ, "FORECAST_OFFLINE": "1"}
@@ -190,8 +193,62 @@ def measure_startup(device_name: str) -> dict[str, Any]:
         subprocess.run(cmd, check=True, cwd=tmp, env=env, capture_output=True)
         wall = time.perf_counter() - start
         timings = json.loads((run_dir / "metrics.json").read_text())["timings"]
+        predict = [sys.executable, "-m", "forecast.predict", str(run_dir)]
+        walls = [
+            median_time(lambda: subprocess.run(predict, check=True, cwd=tmp, env=env, capture_output=True), 1)
+            for _ in range(3)
+        ]
     overhead = wall - timings.get("training", 0.0)
-    return {**timings, "process_wall": wall, "everything_but_training": overhead}
+    return {**timings, "process_wall": wall, "everything_but_training": overhead}, {
+        "predict_wall": statistics.median(walls)
+    }
+
+
+def measure_future(repeats: int) -> dict[str, Any]:
+    """Time what a run adds to forecast the future: intervals, scores, the dated path, future.csv and its plot.
+
+    The import of exchange-calendars is timed in a fresh process that has already imported torch and pandas
+    (as a run has); the rest in this process on the default data (AAPL, window 60, horizon 1), medians.
+    """
+    import torch
+
+    from forecast.data.dataset import build_windows
+    from forecast.data.sources import REPO_DATA, read_csv_prices
+    from forecast.evaluation.future import add_intervals, bands_for, future_path, row_sigmas
+    from forecast.evaluation.predict import forecast_table, predict_returns
+    from forecast.evaluation.scores import interval_scores
+    from forecast.models.recurrent import RecurrentForecaster
+    from forecast.reporting.outputs import write_future
+
+    probe = (
+        "import time, torch, pandas; t = time.perf_counter(); import exchange_calendars; print(time.perf_counter() - t)"
+    )
+    imports = [
+        float(subprocess.run([sys.executable, "-c", probe], check=True, capture_output=True, text=True).stdout)
+        for _ in range(3)
+    ]
+    frame = read_csv_prices(REPO_DATA / "snapshot" / "AAPL.csv", "bench")
+    data = build_windows(frame, 60, 1, (0.7, 0.15, 0.15))
+    torch.manual_seed(0)
+    model = RecurrentForecaster(cell="lstm", n_features=1, hidden_size=64, num_layers=2, horizon=1).eval()
+    cpu = torch.device("cpu")
+    table = forecast_table(data, predict_returns(model, data.inputs, 1, "direct", cpu))
+
+    def added() -> None:
+        bands = bands_for("mse", "conformal", [0.8, 0.9], [], table)
+        scored = add_intervals(table, bands)
+        test = scored[scored["split"] == "test"]
+        interval_scores(test, bands.levels(), "conformal", row_sigmas(test, bands), [])
+        args = (data.scaler, 1, "direct", bands, "XNYS", cpu)
+        future = future_path(model, data.latest, frame.index[-1], float(data.prices[-1]), *args)
+        with tempfile.TemporaryDirectory() as tmp:
+            write_future(Path(tmp), "AAPL lstm", future, frame)
+
+    added()  # warm-up: the first calendar and figure pay one-time costs
+    return {
+        "exchange_calendars_import": statistics.median(imports),
+        "intervals_path_and_files": median_time(added, repeats),
+    }
 
 
 def machine(device_name: str) -> dict[str, Any]:
@@ -234,6 +291,13 @@ def print_table(results: dict[str, Any]) -> None:
         )
     s = results["startup"]
     print("startup phases (s): " + ", ".join(f"{k} {v:.2f}" for k, v in s.items()))
+    f = results["future"]
+    added = f["exchange_calendars_import"] + f["intervals_path_and_files"]
+    print(
+        f"future path (s): exchange_calendars import {f['exchange_calendars_import']:.3f}, intervals + path + files "
+        f"{f['intervals_path_and_files']:.3f} (a run adds {added:.3f}; target < 0.3); predict process "
+        f"{f['predict_wall']:.2f} (target < 3)"
+    )
 
 
 def main() -> None:
@@ -258,7 +322,10 @@ def main() -> None:
         )
         cells[cell] = json.loads(out.stdout.strip().splitlines()[-1])
     print("measuring startup ...", file=sys.stderr, flush=True)
-    results = {"machine": machine(args.device), "cells": cells, "startup": measure_startup(args.device)}
+    startup, predict = measure_startup(args.device)
+    print("measuring the future path ...", file=sys.stderr, flush=True)
+    future = {**measure_future(args.repeats), **predict}
+    results = {"machine": machine(args.device), "cells": cells, "startup": startup, "future": future}
     args.out.write_text(json.dumps(results, indent=2) + "\n")
     print_table(results)
     print(f"written: {args.out}")

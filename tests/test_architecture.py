@@ -25,6 +25,7 @@ LAYERS: dict[str, float] = {
     "training": 3,
     "evaluation": 3,
     "reporting": 4,
+    "unit": 4.5,
     "pipeline": 5,
     "__main__": 6,
     "report": 6,

@@ -16,7 +16,7 @@ from forecast.config import TrainerConfig
 from forecast.data.calendar import next_sessions
 from forecast.data.dataset import WindowedData, build_windows, latest_window
 from forecast.errors import DataError
-from forecast.evaluation.future import Bands, add_intervals, bands_for, future_path
+from forecast.evaluation.future import Bands, add_intervals, bands_for, future_path, row_sigmas
 from forecast.evaluation.intervals import conformal_scale, crps_gaussian, pinball, winkler
 from forecast.evaluation.predict import forecast_table, predict_returns
 from forecast.evaluation.scores import interval_scores
@@ -104,7 +104,7 @@ def trained(data: WindowedData, loss: str) -> tuple[RecurrentForecaster, pd.Data
 
 def coverage(table: pd.DataFrame, bands: Bands) -> dict[str, Any]:
     test = table[table["split"] == "test"]
-    scores = interval_scores(test, bands.levels(), bands.method, bands.sigmas or None, bands.taus)
+    scores = interval_scores(test, bands.levels(), bands.method, row_sigmas(test, bands), bands.taus)
     return {name: level["coverage"] for name, level in scores["levels"].items()}
 
 

@@ -46,7 +46,7 @@ def test_run_writes_a_complete_consistent_folder(quick_config: Config, tmp_path:
         assert key in saved, key
     table = pd.read_csv(out / "forecasts.csv")
     assert list(table.columns) == [
-        *["date", "split", "actual", "predicted", "persistence", "origin_date", "step"],
+        *["date", "split", "actual", "predicted", "persistence", "origin_date", "step", "drift", "linear"],
         *["lower_80", "upper_80", "lower_90", "upper_90"],
     ]
     assert set(table["step"]) == {1} and (table["lower_90"] < table["lower_80"]).all()

@@ -104,6 +104,21 @@ class ForecastConfig:
 
 
 @dataclass
+class BacktestConfig:
+    """``conf/backtest/*.yaml``: one chronological split (``none``) or a walk-forward backtest."""
+
+    kind: str = "none"
+    folds: int = 12
+    test_days: int = 63
+    window_type: str = "expanding"
+    train_days: int | None = None
+    val_days: int = 126
+    gap: int | None = None
+    refit_every: int = 1
+    n_jobs: int = 1
+
+
+@dataclass
 class Config:
     """``conf/config.yaml``: one run (its YAML files hold the same defaults; a test keeps them equal)."""
 
@@ -117,6 +132,7 @@ class Config:
     data: DataConfig = field(default_factory=DataConfig)
     trainer: TrainerConfig = field(default_factory=TrainerConfig)
     forecast: ForecastConfig = field(default_factory=ForecastConfig)
+    backtest: BacktestConfig = field(default_factory=BacktestConfig)
 
 
 def config_dict(cfg: Config) -> dict[str, Any]:

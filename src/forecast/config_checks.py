@@ -72,6 +72,7 @@ def validate(cfg: Config) -> Config:
     _require(m.num_layers >= 1, f"model.num_layers must be >= 1 (got {m.num_layers})")
     _require(0.0 <= m.dropout < 1.0, f"model.dropout must be in [0, 1) (got {m.dropout})")
     validate_forecast(cfg)
+    validate_backtest(cfg)
     for name in d.features:
         _require(name in FEATURES, f"data.features has unknown feature {name!r}: choose from {list(FEATURES)}")
     _require(len(d.features) > 0 and d.features[0] == "log_return", "data.features must start with log_return")
@@ -145,4 +146,41 @@ def check_calendar(code: str) -> None:
         code in names,
         f"calendar={code!r} is not an exchange calendar: use an ISO MIC code such as XNYS (New York), XNAS, XLON, "
         "XTKS, XHKG (exchange_calendars.get_calendar_names() lists all)",
+    )
+
+
+def validate_backtest(cfg: Config) -> None:
+    """Check the walk-forward settings (ignored, apart from their kind, when ``backtest=none``)."""
+    b = cfg.backtest
+    _require(
+        b.kind in ("none", "walk_forward"), f"backtest.kind={b.kind!r} is unknown: choose backtest=none|walk_forward"
+    )
+    if b.kind == "none":
+        return
+    _require(b.folds >= 1, f"backtest.folds must be >= 1 (got {b.folds})")
+    _require(
+        b.test_days >= cfg.horizon,
+        f"backtest.test_days={b.test_days} is shorter than horizon={cfg.horizon}: a test block must hold a forecast",
+    )
+    _require(b.val_days >= cfg.horizon, f"backtest.val_days must be >= horizon={cfg.horizon} (got {b.val_days})")
+    _require(b.gap is None or b.gap >= 0, f"backtest.gap must be >= 0 sessions (got {b.gap})")
+    _require(
+        b.window_type in ("expanding", "rolling"),
+        f"backtest.window_type={b.window_type!r} is unknown: choose expanding|rolling",
+    )
+    need = cfg.window + b.val_days + cfg.horizon + 1
+    _require(
+        b.window_type == "expanding" or (b.train_days is not None and b.train_days >= need),
+        f"backtest.train_days={b.train_days} is shorter than window + backtest.val_days + horizon + 1 = {need}: "
+        "a rolling training span must hold the validation span and one training window",
+    )
+    _require(
+        b.refit_every >= 0,
+        f"backtest.refit_every must be >= 0 (1 = a fresh model every fold, k = every k folds, 0 = the first fold "
+        f"only; got {b.refit_every})",
+    )
+    _require(b.n_jobs >= 1, f"backtest.n_jobs must be >= 1 (got {b.n_jobs})")
+    _require(
+        not cfg.trainer.resume,
+        "trainer.resume resumes single-split runs only: run the backtest again (its folds are independent)",
     )

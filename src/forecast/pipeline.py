@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import platform
+import shutil
 from collections.abc import Sequence
 from dataclasses import asdict
 from pathlib import Path
@@ -14,51 +15,50 @@ import pandas as pd
 import torch
 
 from forecast.clock import PhaseClock
-from forecast.config import Config, ModelConfig, config_dict
-from forecast.data.loading import Loaded, load_windows
+from forecast.config import Config, config_dict
+from forecast.data.dataset import latest_window
+from forecast.data.folds import Unit
+from forecast.data.loading import Loaded, load_frame, plan_units
 from forecast.diagnostics.gradient_flow import effective_memory_lag, gradient_by_lag
-from forecast.evaluation.future import Bands, add_intervals, bands_for, future_path
-from forecast.evaluation.predict import forecast_table, predict_returns
+from forecast.evaluation.backtest import fold_scores
+from forecast.evaluation.future import future_path, row_sigmas
 from forecast.evaluation.scores import evaluate, interval_scores
-from forecast.models.recurrent import RecurrentForecaster, count_parameters
+from forecast.models.recurrent import count_parameters
 from forecast.models.registry import kernel_of, resolve_impl
 from forecast.record import RunRecord, WindowCounts
 from forecast.reporting.outputs import write_run_files
 from forecast.training.checkpoint import save_model
 from forecast.training.losses import loss_for
 from forecast.training.runtime import resolve_device, seed_everything
-from forecast.training.session import Trained, train
+from forecast.unit import Fitted, fit_unit, pooled_table, probe
 
 
 def run(cfg: Config, out_dir: Path, overrides: Sequence[str] = ()) -> RunRecord:
-    """Train and evaluate one model as ``cfg`` says; write every artefact into ``out_dir``; return its record.
+    """Train and evaluate as ``cfg`` says (one split, or every fold of a backtest); write every artefact into
+    ``out_dir``; return the run's record.
 
-    Assumes ``cfg`` passed :func:`forecast.config.validate`. The record is written first as ``running`` and
-    last as ``completed``, so a folder whose ``metrics.json`` says ``completed`` holds a complete run.
+    Assumes ``cfg`` passed :func:`forecast.config_checks.validate`. The record is written first as ``running``
+    and last as ``completed``, so a folder whose ``metrics.json`` says ``completed`` holds a complete run.
     """
     clock, config = PhaseClock(), config_dict(cfg)
     RunRecord(pid=os.getpid(), ticker=cfg.ticker, overrides=list(overrides), config=config).write(out_dir)
     device = start_job(cfg)
-    loaded = load_windows(cfg.ticker, cfg.data, cfg.window, cfg.horizon)
-    model, loss = (
-        build_model(cfg.model, len(loaded.data.features), cfg.horizon, device),
-        loss_for(cfg.model.loss, cfg.model.quantiles),
-    )
-    x_probe, y_probe = (t[:256].to(device) for t in loaded.data.part("test"))  # the gradient flow's test windows
-    probe = (x_probe, y_probe[:, : model.horizon])
-    grad_init = gradient_by_lag(model, probe[0], probe[1], loss)
+    loaded = load_frame(cfg.ticker, cfg.data)
+    units = plan_units(loaded, cfg.backtest, cfg.window, cfg.horizon)
     clock.lap("data")
-    trained = train(model, loaded.data, cfg.trainer, device, out_dir, config, loss)
+    fitted = fit_all(cfg, loaded.frame, units, device, out_dir, config)
     clock.lap("training")
-    table, bands, future = forecast(cfg, model, loaded, device)
-    flow = pd.DataFrame({"lag": np.arange(1, cfg.window + 1), "init": grad_init})
-    flow["trained"] = gradient_by_lag(model, probe[0], probe[1], loss)
-    record = describe(cfg, loaded, model, device, trained, flow, score(table, bands, cfg.horizon))
+    last, table = fitted[-1], pooled_table(fitted)
+    future = forecast_future(cfg, last, loaded.frame, device)
+    flow = gradient_flow(cfg, last, device)
+    record = describe(cfg, loaded, last, device, flow, score(table, fitted, cfg.horizon))
     record.future = {"last_date": str(loaded.frame.index[-1].date()), "path": future.to_dict(orient="records")}
     clock.lap("evaluation")
-    stored = {"best_epoch": trained.result.best_epoch, "bands": asdict(bands), "train_end": train_end(loaded)}
-    save_model(out_dir / "model.pt", model, config, loaded.data.scaler.to_dict(), **stored)
-    write_run_files(out_dir, f"{cfg.ticker} {cfg.model.cell}", trained.result, table, flow, future, loaded.frame)
+    train_end = str(loaded.frame.index[last.trained_on.n_train - 1].date())  # the newest price the weights saw
+    stored = {"best_epoch": last.trained.result.best_epoch, "bands": asdict(last.bands), "train_end": train_end}
+    save_model(out_dir / "model.pt", last.model, config, last.data.scaler.to_dict(), **stored)
+    name = f"{cfg.ticker} {cfg.model.cell}"
+    write_run_files(out_dir, name, last.trained.result, table, flow, future, loaded.frame, record.backtest)
     clock.lap("outputs")
     record.timings, record.overrides, record.config = clock.laps, list(overrides), config
     record.write(out_dir)
@@ -66,31 +66,76 @@ def run(cfg: Config, out_dir: Path, overrides: Sequence[str] = ()) -> RunRecord:
     return record
 
 
-def forecast(
-    cfg: Config, model: RecurrentForecaster, loaded: Loaded, device: torch.device
-) -> tuple[pd.DataFrame, Bands, pd.DataFrame]:
-    """Return the forecast table of every origin and step (with intervals), the bands, and the future path."""
-    data, m = loaded.data, cfg.model
-    table = forecast_table(data, predict_returns(model, data.inputs, data.horizon, m.strategy, device), m.quantiles)
-    bands = bands_for(m.loss, cfg.forecast.intervals, cfg.forecast.levels, m.quantiles, table)
-    last_date, last_close = loaded.frame.index[-1], float(data.prices[-1])
-    args = (data.scaler, data.horizon, m.strategy, bands, cfg.calendar, device)
-    return add_intervals(table, bands), bands, future_path(model, data.latest, last_date, last_close, *args)
+def fit_all(
+    cfg: Config, frame: pd.DataFrame, units: list[Unit], device: torch.device, out_dir: Path, config: dict[str, Any]
+) -> list[Fitted]:
+    """Fit every unit in order (a fold that does not refit rolls the previous fold's model forward).
+
+    With ``backtest.n_jobs > 1`` and a fresh model every fold, the folds train in parallel processes (joblib),
+    each with its share of the CPU threads and its own checkpoint folder; every refit is seeded alike, so the
+    folds' models match the sequential ones up to the order of floating-point sums across threads.
+    """
+    n_jobs = cfg.backtest.n_jobs if cfg.backtest.refit_every == 1 and device.type == "cpu" else 1
+    if n_jobs > 1 and len(units) > 1:
+        from joblib import Parallel, delayed
+
+        threads = max(1, torch.get_num_threads() // n_jobs)
+        jobs = (
+            delayed(fit_in_worker)(cfg, frame, u, device, out_dir / ".folds" / str(u.fold), config, threads)
+            for u in units
+        )
+        parallel: list[Fitted] = list(Parallel(n_jobs=n_jobs, backend="loky")(jobs))
+        shutil.rmtree(out_dir / ".folds", ignore_errors=True)
+        return parallel
+    fitted: list[Fitted] = []
+    for unit in units:
+        fitted.append(fit_unit(cfg, frame, unit, fitted[-1] if fitted else None, device, out_dir, config))
+    return fitted
 
 
-def score(table: pd.DataFrame, bands: Bands, horizon: int) -> dict[str, Any]:
-    """Return the record's scores: point forecasts (last step and every step) and, where made, the intervals."""
-    test = table[table["split"] == "test"]
-    sigmas = bands.sigmas or None
-    intervals = (
-        {} if bands.method == "none" else interval_scores(test, bands.levels(), bands.method, sigmas, bands.taus)
-    )
-    return {**evaluate(table, horizon), "intervals": intervals}
+def fit_in_worker(
+    cfg: Config,
+    frame: pd.DataFrame,
+    unit: Unit,
+    device: torch.device,
+    out_dir: Path,
+    config: dict[str, Any],
+    threads: int,
+) -> Fitted:
+    """Fit one fold in a worker process with ``threads`` torch threads (its checkpoints in its own ``out_dir``)."""
+    torch.set_num_threads(threads)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    return fit_unit(cfg, frame, unit, None, device, out_dir, config)
 
 
-def train_end(loaded: Loaded) -> str:
-    """Return the last day of the training span (the newest price the model's weights have seen)."""
-    return str(loaded.frame.index[loaded.data.bounds.n_train - 1].date())
+def forecast_future(cfg: Config, last: Fitted, frame: pd.DataFrame, device: torch.device) -> pd.DataFrame:
+    """Return the path from the last close, forecast by the newest model with the scaler it was trained with."""
+    scaler = last.data.scaler
+    latest = latest_window(frame, tuple(cfg.data.features), scaler, cfg.window)
+    args = (scaler, cfg.horizon, cfg.model.strategy, last.bands, cfg.calendar, device)
+    return future_path(last.model, latest, frame.index[-1], float(frame["adj_close"].iloc[-1]), *args)
+
+
+def gradient_flow(cfg: Config, last: Fitted, device: torch.device) -> pd.DataFrame:
+    """Return the gradient norm by input lag of the newest model, at initialisation and after training."""
+    loss = loss_for(cfg.model.loss, cfg.model.quantiles)
+    trained = gradient_by_lag(last.model, *probe(last.data, last.model, device), loss)
+    return pd.DataFrame({"lag": np.arange(1, cfg.window + 1), "init": last.grad_init, "trained": trained})
+
+
+def score(table: pd.DataFrame, fitted: list[Fitted], horizon: int) -> dict[str, Any]:
+    """Return the record's scores: point forecasts (last step, every step, baselines), intervals, backtest folds."""
+    out = evaluate(table, horizon)
+    bands = fitted[-1].bands
+    if bands.method != "none":
+        tests = [f.table[f.table["split"] == "test"] for f in fitted]
+        sigmas = [row_sigmas(t, f.bands) for t, f in zip(tests, fitted, strict=True)]
+        rows = None if sigmas[0] is None else np.concatenate([s for s in sigmas if s is not None])
+        test = table[table["split"] == "test"]
+        out["intervals"] = interval_scores(test, bands.levels(), bands.method, rows, bands.taus)
+    if fitted[0].unit.fold:
+        out["backtest"] = fold_scores(table, horizon)
+    return out
 
 
 def start_job(cfg: Config) -> torch.device:
@@ -101,37 +146,14 @@ def start_job(cfg: Config) -> torch.device:
     return resolve_device(cfg.device.value)
 
 
-def build_model(m: ModelConfig, n_features: int, horizon: int, device: torch.device) -> RecurrentForecaster:
-    """Return the forecaster for ``m`` with ``n_features`` inputs on ``device``: a head of ``horizon`` steps (one
-    for a recursive model), times its quantiles for a quantile head."""
-    impl = resolve_impl(m.cell, m.impl, device)
-    model = RecurrentForecaster(
-        cell=m.cell,
-        n_features=n_features,
-        hidden_size=m.hidden_size,
-        num_layers=m.num_layers,
-        horizon=1 if m.strategy == "recursive" else horizon,
-        dropout=m.dropout,
-        forget_bias=m.forget_bias,
-        impl=impl,
-        quantiles=len(m.quantiles) if m.loss == "quantile" else 0,
-    )
-    return model.to(device)
-
-
 def describe(
-    cfg: Config,
-    loaded: Loaded,
-    model: torch.nn.Module,
-    device: torch.device,
-    trained: Trained,
-    flow: pd.DataFrame,
-    scores: dict[str, Any],
+    cfg: Config, loaded: Loaded, last: Fitted, device: torch.device, flow: pd.DataFrame, scores: dict[str, Any]
 ) -> RunRecord:
-    """Return the completed run's record: what ran, on what data, at what cost, and its ``scores``."""
-    result, n_params = trained.result, count_parameters(model)
+    """Return the completed run's record: what ran (the newest unit's model), on what data, at what cost, and its
+    ``scores``."""
+    trained, data, frame = last.trained, last.data, loaded.frame
+    result, n_params = trained.result, count_parameters(last.model)
     impl = resolve_impl(cfg.model.cell, cfg.model.impl, device)
-    frame, data = loaded.frame, loaded.data
     return RunRecord(
         status="completed",
         ticker=cfg.ticker,

@@ -55,9 +55,9 @@ def predict(run_dir: Path, overrides: list[str]) -> Path:
     from forecast.data.validation import clean_prices
     from forecast.evaluation.future import Bands, future_path
     from forecast.models.registry import resolve_impl
-    from forecast.pipeline import build_model
     from forecast.reporting.outputs import path_lines, write_future
     from forecast.training.checkpoint import MODEL_FORMAT, load_checkpoint
+    from forecast.unit import build_model
 
     record = read_record(run_dir)
     if record is None or record.get("status") != "completed" or not (run_dir / "model.pt").exists():

@@ -107,6 +107,8 @@ class RunRecord:
     by_step: dict[str, dict[str, float]] = field(default_factory=dict)  # test scores per horizon step ('1'..'H')
     intervals: dict[str, Any] = field(default_factory=dict)  # method, per level coverage/width/Winkler, CRPS
     future: dict[str, Any] = field(default_factory=dict)  # the path from the last close (as in future.csv)
+    baselines: dict[str, Any] = field(default_factory=dict)  # drift and linear: test scores, skill and DM vs each
+    backtest: dict[str, Any] = field(default_factory=dict)  # walk-forward: folds, folds won, per-fold scores
     timings: dict[str, float] = field(default_factory=dict)  # seconds per phase of the run
     environment: dict[str, Any] = field(default_factory=dict)
     resumed_from: dict[str, Any] | None = None

@@ -28,15 +28,25 @@ SPLITS = ("train", "val", "test")
 
 @dataclass(frozen=True)
 class SplitBounds:
-    """Day-index boundaries: train is ``[0, n_train)``, val ``[n_train, n_train+n_val)``, test the rest."""
+    """Day-index boundaries: train ``[train_start, n_train)``, val ``[n_train, n_train + n_val)``, test
+    ``[test_start, n_days)`` (``test_start`` defaults to the end of val). Days in none of them (before the
+    training span, in a backtest's gap, after the test span) belong to no split."""
 
     n_train: int
     n_val: int
     n_days: int
+    train_start: int = 0
+    test_start: int | None = None
 
     def split_of(self, day: np.ndarray) -> np.ndarray:
-        """Return 0/1/2 (train/val/test) for each day index in ``day``."""
-        return (day >= self.n_train).astype(np.int64) + (day >= self.n_train + self.n_val)
+        """Return 0/1/2 (train/val/test) for each day index in ``day``, -1 for a day in no split."""
+        val_end = self.n_train + self.n_val
+        test_start = val_end if self.test_start is None else self.test_start
+        out = np.full(np.shape(day), -1, dtype=np.int64)
+        out[(day >= self.train_start) & (day < self.n_train)] = 0
+        out[(day >= self.n_train) & (day < val_end)] = 1
+        out[(day >= test_start) & (day < self.n_days)] = 2
+        return out
 
 
 @dataclass(frozen=True)
@@ -145,27 +155,45 @@ def build_windows(
     fracs: tuple[float, float, float],
     features: tuple[str, ...] = ("log_return",),
 ) -> WindowedData:
-    """Return scaled window tensors for every origin with a full window and a full target.
+    """Return scaled window tensors for the chronological split of ``frame`` by ``fracs`` (see :func:`split_bounds`).
 
-    Assumes ``frame`` passed :func:`forecast.data.validation.clean_prices`. Vectorised with ``unfold``.
+    Assumes ``frame`` passed :func:`forecast.data.validation.clean_prices`.
+    """
+    return windows_for(frame, window, horizon, split_bounds(len(frame), fracs, window, horizon), features)
+
+
+def windows_for(
+    frame: pd.DataFrame,
+    window: int,
+    horizon: int,
+    bounds: SplitBounds,
+    features: tuple[str, ...] = ("log_return",),
+    scaler: Standardizer | None = None,
+) -> WindowedData:
+    """Return scaled window tensors for every origin whose window starts at or after the training span's start and
+    whose forecast day falls in a split of ``bounds``. The scaling statistics are fitted on the training span
+    only, or are ``scaler``'s (a model rolled forward from an earlier fold keeps the scaler it was trained with).
+
+    Vectorised with ``unfold``: a view over the scaled rows, from which the samples are gathered by index.
     """
     prices = frame["adj_close"].to_numpy(np.float64)
-    bounds = split_bounds(len(prices), fracs, window, horizon)
     rows = feature_rows(frame, features)
-    scaler = Standardizer.fit(rows[1 : bounds.n_train])  # training span only
+    scaler = scaler or Standardizer.fit(rows[bounds.train_start + 1 : bounds.n_train])  # training span only
     scaled = torch.from_numpy(scaler.transform(rows[1:]).astype(np.float32))  # feature rows 1..n-1
-    # origins t = window .. n_days-1-horizon; input rows t-window+1..t are scaled[t-window .. t-1]
-    inputs = scaled[:-horizon].unfold(0, window, 1).permute(0, 2, 1)  # (S, window, F)
-    targets = scaled[window:, 0].unfold(0, horizon, 1)  # (S, horizon): rows t+1..t+h
-    origin = np.arange(window, len(prices) - horizon)
-    assert inputs.shape[0] == targets.shape[0] == origin.shape[0]
+    # origin t uses input rows t-window+1..t = scaled[t-window .. t-1]: index t-window of the unfolded views
+    origin = np.arange(bounds.train_start + window, min(len(prices), bounds.n_days) - horizon)
+    split = bounds.split_of(origin + horizon)
+    origin, split = origin[split >= 0], split[split >= 0]
+    index = torch.from_numpy(origin - window)
+    inputs = scaled[:-horizon].unfold(0, window, 1).permute(0, 2, 1)[index]  # (S, window, F)
+    targets = scaled[window:, 0].unfold(0, horizon, 1)[index]  # (S, horizon): rows t+1..t+h
     return WindowedData(
         dates=pd.DatetimeIndex(frame.index),
         prices=prices,
         inputs=inputs.contiguous(),
         targets=targets.contiguous(),
         origin=origin,
-        split=bounds.split_of(origin + horizon),
+        split=split,
         scaler=scaler,
         bounds=bounds,
         features=tuple(features),

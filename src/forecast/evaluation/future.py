@@ -44,6 +44,11 @@ def bands_for(loss: str, intervals: str, levels: list[float], quantiles: list[fl
     return Bands()
 
 
+def row_sigmas(rows: pd.DataFrame, bands: Bands) -> np.ndarray | None:
+    """Return the Gaussian scale of each row's step (conformal bands; None otherwise), for the CRPS."""
+    return np.asarray(bands.sigmas)[rows["step"].to_numpy() - 1] if bands.sigmas else None
+
+
 def add_intervals(table: pd.DataFrame, bands: Bands) -> pd.DataFrame:
     """Return ``table`` with ``lower_<level>``/``upper_<level>`` columns (price units) from ``bands``."""
     if bands.method == "conformal":

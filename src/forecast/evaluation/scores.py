@@ -25,17 +25,37 @@ def evaluate(table: pd.DataFrame, horizon: int) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for split in ("val", "test"):
         part = final[final["split"] == split]
+        if part.empty:  # a backtest's table holds test rows only
+            continue
         actual, last = part["actual"].to_numpy(), part["persistence"].to_numpy()
         out[split] = Scores(**error_metrics(actual, part["predicted"].to_numpy(), last))
         out[f"persistence_{split}"] = Scores(**error_metrics(actual, last, last))
         out[f"up_fraction_{split}"] = float((actual > last).mean())
     out["skill_vs_persistence"] = skill(out["test"].mae, out["persistence_test"].mae)
-    out["skill_vs_persistence_val"] = skill(out["val"].mae, out["persistence_val"].mae)
+    if "val" in out:
+        out["skill_vs_persistence_val"] = skill(out["val"].mae, out["persistence_val"].mae)
     test = final[final["split"] == "test"]
     actual, pred, last = (test[c].to_numpy() for c in ("actual", "predicted", "persistence"))
     out["dm_vs_persistence"] = DieboldMariano(**diebold_mariano(actual - pred, actual - last, horizon))
     out["lag_check"] = LagCheck(**lag_illusion(actual, pred, last))
     out["by_step"] = by_step(table[table["split"] == "test"])
+    out["baselines"] = baseline_scores(test, horizon)
+    return out
+
+
+def baseline_scores(test: pd.DataFrame, horizon: int) -> dict[str, dict[str, Any]]:
+    """Return, per baseline column present (``drift``, ``linear``), its test scores, the model's skill against it
+    (``1 - MAE_model / MAE_baseline``) and the Diebold-Mariano test of model vs baseline (statistic < 0: the model
+    has the smaller squared errors)."""
+    actual, pred, last = (test[c].to_numpy() for c in ("actual", "predicted", "persistence"))
+    model_mae = float(np.mean(np.abs(actual - pred)))
+    out = {}
+    for name in ("drift", "linear"):
+        if name in test:
+            base = test[name].to_numpy()
+            scores = error_metrics(actual, base, last)
+            dm = diebold_mariano(actual - pred, actual - base, horizon)
+            out[name] = {"test": scores, "skill": skill(model_mae, scores["mae"]), "dm": dm}
     return out
 
 
@@ -51,11 +71,12 @@ def by_step(test: pd.DataFrame) -> dict[str, dict[str, float]]:
 
 
 def interval_scores(
-    test: pd.DataFrame, levels: list[str], method: str, sigmas: list[float] | None, taus: list[float]
+    test: pd.DataFrame, levels: list[str], method: str, sigmas: np.ndarray | None, taus: list[float]
 ) -> dict[str, Any]:
     """Return, per level name, empirical coverage, mean width (price units) and Winkler score on test, pooled and
-    per step; plus the CRPS in log-price units (Gaussian with the validation RMS log residual for conformal
-    intervals, the quantile-score approximation for a quantile head) and, for a quantile head, the pinball loss.
+    per step; the CRPS in log-price units (conformal: the Gaussian whose scale ``sigmas`` gives per row, the
+    validation RMS log residual of its step; a quantile head: the quantile-score approximation) and, for a
+    quantile head, the pinball loss of each quantile.
     """
     actual = test["actual"].to_numpy()
     out: dict[str, Any] = {"method": method, "levels": {}}
@@ -79,6 +100,5 @@ def interval_scores(
         out["crps"] = float(crps_from_quantiles(log_actual, q, taus).mean())
         out["pinball"] = {f"q{t:g}": float(pinball(actual, test[f"q{t:g}"].to_numpy(), t).mean()) for t in taus}
     elif sigmas is not None:
-        sigma = np.asarray(sigmas)[test["step"].to_numpy() - 1]
-        out["crps"] = float(crps_gaussian(log_actual, np.log(test["predicted"].to_numpy()), sigma).mean())
+        out["crps"] = float(crps_gaussian(log_actual, np.log(test["predicted"].to_numpy()), sigmas).mean())
     return out

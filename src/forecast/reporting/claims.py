@@ -2,20 +2,11 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import pandas as pd
 
+from forecast.reporting.accuracy import beats_linear, beats_persistence
 from forecast.reporting.summary import mean_sd, varying_dimensions
-
-SUPPORTED, NOT_SUPPORTED, INCONCLUSIVE = "supported", "not supported", "inconclusive on this data"
-
-
-@dataclass
-class Verdict:
-    claim: str
-    verdict: str
-    evidence: str
+from forecast.reporting.verdicts import INCONCLUSIVE, NOT_SUPPORTED, SUPPORTED, Verdict
 
 
 def _values(done: pd.DataFrame, cell: str, column: str) -> pd.Series:
@@ -173,29 +164,9 @@ def gates_keep_gradients(done: pd.DataFrame) -> Verdict:
     return Verdict(claim, verdict, evidence)
 
 
-def beats_persistence(done: pd.DataFrame) -> Verdict:
-    claim = "The networks beat the persistence baseline (tomorrow = today)"
-    lines, wins, losses = [], 0, 0
-    for (ticker, cell), part in done.groupby(["ticker", "cell"]):
-        skill = pd.to_numeric(part["skill_vs_persistence"])
-        p = pd.to_numeric(part["dm_vs_persistence_p_value"]).median()
-        if skill.mean() > 0 and p < 0.05:
-            wins += 1
-        if skill.mean() < 0 and p < 0.05:
-            losses += 1
-        lines.append(f"{ticker} {cell}: skill {mean_sd(100 * skill, 2)}%, DM p {p:.2g}")
-    groups = done.groupby(["ticker", "cell"]).ngroups
-    verdict = SUPPORTED if wins == groups else NOT_SUPPORTED if wins == 0 else INCONCLUSIVE
-    return Verdict(
-        claim,
-        verdict,
-        f"{wins} of {groups} ticker/cell groups beat persistence significantly, "
-        f"{losses} are significantly worse; " + "; ".join(lines),
-    )
-
-
 ALL_CLAIMS = (
     beats_persistence,
+    beats_linear,
     fewer_parameters,
     less_memory,
     faster,

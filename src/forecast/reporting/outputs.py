@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import asdict
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 
@@ -21,11 +22,13 @@ def write_run_files(
     flow: pd.DataFrame,
     future: pd.DataFrame,
     frame: pd.DataFrame,
+    backtest: dict[str, Any],
 ) -> None:
     """Write ``train_log.csv``, ``forecasts.csv``, ``gradient_flow.csv``, ``future.csv`` and ``plots/``.
 
     ``name`` titles the plots (e.g. ``AAPL lstm``); ``table`` is the forecast table of every origin and step,
-    ``flow`` the gradient norm by lag, ``future`` the path from the last close, ``frame`` the prices.
+    ``flow`` the gradient norm by lag, ``future`` the path from the last close, ``frame`` the prices, ``backtest``
+    the per-fold scores of a walk-forward run (empty for a single split; otherwise ``plots/backtest.png`` too).
     """
     log = pd.DataFrame([asdict(r) for r in result.history])
     write_csv(out_dir / "train_log.csv", log)
@@ -40,6 +43,8 @@ def write_run_files(
     plots.plot_loss(log, result.best_epoch, out_dir / "plots" / "loss.png")
     plots.plot_residuals(final, out_dir / "plots" / "residuals.png")
     plots.plot_gradient_flow(flow, f"{name}: gradient flow across input lags", out_dir / "plots" / "gradient_flow.png")
+    if backtest:
+        plots.plot_backtest(final, backtest, f"{name}: walk-forward backtest", out_dir / "plots" / "backtest.png")
 
 
 def write_future(out_dir: Path, name: str, future: pd.DataFrame, frame: pd.DataFrame) -> None:
@@ -62,7 +67,29 @@ def headline(record: RunRecord) -> list[str]:
         f"{record.ticker} {record.model} test MAE {test.mae:.4f} vs persistence {pers.mae:.4f}: skill {skill:+.1f}%, "
         f"directional accuracy {100 * test.directional_accuracy:.1f}% (up days {up:.1f}%)"
     ]
-    return lines + path_lines(record.ticker or "", record.model or "", record.future, record.intervals)
+    return (
+        lines
+        + comparison_lines(record)
+        + path_lines(record.ticker or "", record.model or "", record.future, record.intervals)
+    )
+
+
+def comparison_lines(record: RunRecord) -> list[str]:
+    """Return the backtest's fold count and wins, and the model against the drift and linear baselines."""
+    lines = []
+    b = record.backtest
+    if b:
+        first, last = b["by_fold"]["1"]["first_date"], b["by_fold"][str(b["folds"])]["last_date"]
+        lines.append(
+            f"walk-forward backtest: {b['folds']} folds from {first} to {last} (scores above pooled over them); the "
+            f"model won {b['won']} of {b['folds']} against persistence, skill per fold {100 * b['skill_mean']:+.1f}% "
+            f"± {100 * b['skill_sd']:.1f}"
+        )
+    base = [
+        f"{name} MAE {v['test']['mae']:.4f} (model skill {100 * v['skill']:+.1f}%, DM p {v['dm']['p_value']:.2g})"
+        for name, v in record.baselines.items()
+    ]
+    return lines + ([f"baselines on the same days: {'; '.join(base)}"] if base else [])
 
 
 def path_lines(ticker: str, cell: str, future: dict, intervals: dict) -> list[str]:

@@ -128,3 +128,10 @@ def pairwise_dm(sweep_dir: Path, jobs: pd.DataFrame) -> pd.DataFrame:
         seeds=("seed", "count"), mean_statistic=("statistic", "mean"), median_p=("p_value", "median")
     )
     return agg.reset_index()
+
+
+def markdown_table(frame: pd.DataFrame, floatfmt: str = ".4g") -> str:
+    """Return ``frame`` as a markdown table (``_(none)_`` when empty)."""
+    if frame.empty:
+        return "_(none)_"
+    return frame.to_markdown(index=False, floatfmt=floatfmt)

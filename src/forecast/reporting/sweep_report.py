@@ -12,17 +12,13 @@ import pandas as pd
 
 from forecast import atomic
 from forecast.reporting import sweep_plots
-from forecast.reporting.claims import ALL_CLAIMS, Verdict
+from forecast.reporting.accuracy import baseline_table, lag_illusion_text
+from forecast.reporting.claims import ALL_CLAIMS
 from forecast.reporting.horizon_report import interval_section, step_section
-from forecast.reporting.summary import collect_jobs, grouped_table, mean_sd, pairwise_dm
+from forecast.reporting.summary import collect_jobs, grouped_table, markdown_table, mean_sd, pairwise_dm
+from forecast.reporting.verdicts import Verdict
 
 log = logging.getLogger(__name__)
-
-
-def _md(frame: pd.DataFrame, floatfmt: str = ".4g") -> str:
-    if frame.empty:
-        return "_(none)_"
-    return frame.to_markdown(index=False, floatfmt=floatfmt)
 
 
 def gradient_curves(sweep_dir: Path, done: pd.DataFrame) -> tuple[dict[str, list[np.ndarray]], int]:
@@ -60,15 +56,15 @@ def build_report(sweep_dir: Path) -> Path:
         "",
         "## By group (mean ± sd over seeds; persistence = tomorrow equals today)",
         "",
-        _md(grouped),
+        markdown_table(grouped),
         "",
         "## Diebold-Mariano between cells (test errors, same seed; statistic < 0: the first cell is more accurate)",
         "",
-        _md(dm),
+        markdown_table(dm),
         "",
         "## Failed jobs",
         "",
-        _md(failed),
+        markdown_table(failed),
         "",
     ]
     atomic.write_with(sweep_dir / "summary.md", lambda tmp: tmp.write_text("\n".join(summary_md)))
@@ -76,7 +72,7 @@ def build_report(sweep_dir: Path) -> Path:
     verdicts = {fn.__name__: fn(done) for fn in ALL_CLAIMS} if not done.empty else {}
     lines = [f"# Recurrent cells compared on daily prices: {sweep_dir.name}", ""]
     if done.empty:
-        lines += ["No job completed; nothing to compare.", "", "## Failed jobs", "", _md(failed)]
+        lines += ["No job completed; nothing to compare.", "", "## Failed jobs", "", markdown_table(failed)]
         return _write_report(sweep_dir, lines)
     kernels = ", ".join(sorted(set(done["kernel"].dropna().astype(str)))) or "torch"
     lines += [
@@ -96,7 +92,7 @@ def build_report(sweep_dir: Path) -> Path:
         "Accuracy against persistence",
         verdicts["beats_persistence"],
         [
-            _md(grouped),
+            markdown_table(grouped),
             "",
             "![test error](plots/test_error_by_cell.png)",
             "",
@@ -105,12 +101,13 @@ def build_report(sweep_dir: Path) -> Path:
             "Diebold-Mariano tests between cells (squared-error loss, Harvey-Leybourne-Newbold correction; "
             "statistic < 0: the first cell is more accurate):",
             "",
-            _md(dm),
+            markdown_table(dm),
             "",
             lag_illusion_text(done),
         ],
     )
     sweep_plots.plot_cost(done, plots_dir / "cost_by_cell.png")
+    lines += _section("Accuracy against a linear autoregression", verdicts["beats_linear"], baseline_table(done))
     lines += _section("Parameters", verdicts["fewer_parameters"], ["![cost](plots/cost_by_cell.png)"])
     lines += _section(
         "Memory",
@@ -154,28 +151,8 @@ def build_report(sweep_dir: Path) -> Path:
         ]
     lines += _section("Gradient flow", verdicts["gates_keep_gradients"], body)
     lines += step_section(done, plots_dir) + interval_section(done)
-    lines += ["## Failed jobs", "", _md(failed), ""]
+    lines += ["## Failed jobs", "", markdown_table(failed), ""]
     return _write_report(sweep_dir, lines)
-
-
-def lag_illusion_text(done: pd.DataFrame) -> str:
-    """Return the report's paragraph on delayed copies: how many runs per cell, and their mean correlations."""
-    delayed = done.groupby("cell")["lag_check_delayed_copy"].apply(lambda s: f"{int(s.astype(bool).sum())} of {len(s)}")
-
-    def corr(cell: str, name: str, digits: int) -> str:
-        return mean_sd(done.loc[done["cell"] == cell, f"lag_check_{name}"], digits)
-
-    per_cell = ", ".join(
-        f"{c}: forecast vs today {corr(c, 'corr_lag0', 6)}, vs yesterday {corr(c, 'corr_lag1', 6)}, "
-        f"predicted vs actual moves {corr(c, 'corr_returns', 2)}"
-        for c in sorted(done["cell"].unique())
-    )
-    return (
-        "Lag illusion: runs whose price forecast tracks yesterday's price at least as closely as today's, "
-        "without predicting the moves (a delayed copy of the series): "
-        + ", ".join(f"{cell} {text}" for cell, text in delayed.items())
-        + f". Mean correlations: {per_cell}."
-    )
 
 
 def _write_report(sweep_dir: Path, lines: list[str]) -> Path:
