@@ -24,6 +24,13 @@ What is measured, per cell (rnn, lstm, gru) at the default config on the snapsho
 
 ``startup``: phase times of ``python -m forecast trainer.max_epochs=1`` (from its metrics.json) plus the
 whole process's wall time.
+
+``future``: what a run adds to forecast the future (the exchange-calendars import after torch and pandas, and
+intervals, interval scores, the dated path, ``future.csv`` and its plot; target < 0.3 s together) and the wall
+time of a whole ``python -m forecast.predict`` process on the startup run's folder (target < 3 s).
+
+``backtest`` (skip with ``--no-backtest``): a 20-fold expanding walk-forward backtest of the default LSTM on
+^GSPC as one process, seconds per fold, and the ratio to 20 single runs of the same model.
 """
 
 from __future__ import annotations
@@ -251,6 +258,30 @@ def measure_future(repeats: int) -> dict[str, Any]:
     }
 
 
+def measure_backtest(device_name: str, folds: int = 20) -> dict[str, Any]:
+    """Time a ``folds``-fold expanding walk-forward backtest of the default LSTM on ^GSPC, and one single run of it.
+
+    Both are whole ``python -m forecast`` processes; the ratio compares the backtest with ``folds`` single runs.
+    """
+    env = {**os.environ, "FORECAST_OFFLINE": "1"}
+    base = [sys.executable, "-m", "forecast", 'ticker="^GSPC"', f"device={device_name}"]
+    walls = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        for name, extra in (("single", []), ("backtest", ["backtest=walk_forward", f"backtest.folds={folds}"])):
+            start = time.perf_counter()
+            subprocess.run(
+                [*base, *extra, f"hydra.run.dir={Path(tmp) / name}"], check=True, cwd=tmp, env=env, capture_output=True
+            )
+            walls[name] = time.perf_counter() - start
+    return {
+        "folds": folds,
+        "backtest_wall": walls["backtest"],
+        "seconds_per_fold": walls["backtest"] / folds,
+        "single_run_wall": walls["single"],
+        "ratio_to_single_runs": walls["backtest"] / (folds * walls["single"]),
+    }
+
+
 def machine(device_name: str) -> dict[str, Any]:
     import torch
 
@@ -306,6 +337,7 @@ def main() -> None:
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--cells", default=",".join(CELLS))
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results.json")
+    parser.add_argument("--no-backtest", action="store_true", help="skip the 20-fold backtest timing")
     parser.add_argument("--one-cell", help=argparse.SUPPRESS)  # internal: measure one cell, print JSON
     args = parser.parse_args()
     if args.one_cell:
@@ -326,6 +358,9 @@ def main() -> None:
     print("measuring the future path ...", file=sys.stderr, flush=True)
     future = {**measure_future(args.repeats), **predict}
     results = {"machine": machine(args.device), "cells": cells, "startup": startup, "future": future}
+    if not args.no_backtest:
+        print("measuring a 20-fold backtest (several minutes) ...", file=sys.stderr, flush=True)
+        results["backtest"] = measure_backtest(args.device)
     args.out.write_text(json.dumps(results, indent=2) + "\n")
     print_table(results)
     print(f"written: {args.out}")

@@ -168,3 +168,22 @@ def test_recursive_forecasts_feed_back_their_own_returns() -> None:
         r2 = model(torch.cat([x[:, 1:], r1.unsqueeze(-1)], 1))
         r3 = model(torch.cat([x[:, 2:], r1.unsqueeze(-1), r2.unsqueeze(-1)], 1))
     np.testing.assert_allclose(got, torch.cat([r1, r2, r3], 1).double().numpy(), rtol=1e-6)
+
+
+def test_a_quantile_head_forecasts_quantiles_of_the_move_since_the_origin() -> None:
+    """Step h's quantile is that of the h-day log return: price = last * exp(std * q + h * mean)."""
+    from forecast.data.scaling import Standardizer
+    from forecast.evaluation.predict import price_columns
+    from forecast.training.losses import pinball_loss
+
+    scaler = Standardizer(mean=np.array([0.001]), std=np.array([0.02]))
+    cumulative = np.array([[[-1.0, 0.0, 1.0], [-1.5, 0.2, 1.6]]])  # (1 origin, 2 steps, 3 quantiles), scaled
+    paths = price_columns(np.array([100.0]), cumulative, scaler, TAUS)
+    expected_high = 100 * np.exp(0.02 * np.array([1.0, 1.6]) + 0.001 * np.array([1, 2]))
+    np.testing.assert_allclose(paths["q0.95"][0], expected_high, rtol=1e-12)
+    np.testing.assert_allclose(
+        paths["predicted"][0], 100 * np.exp(0.02 * np.array([0.0, 0.2]) + 0.001 * np.array([1, 2]))
+    )
+    target = torch.tensor([[0.5, 0.5]])  # daily scaled returns: the move to step 2 is 1.0
+    exact = torch.tensor([[[0.5, 0.5, 0.5], [1.0, 1.0, 1.0]]])
+    assert float(pinball_loss(TAUS)(exact, target)) == 0.0

@@ -42,11 +42,13 @@ def price_columns(
 ) -> dict[str, np.ndarray]:
     """Return ``predicted`` (and ``q<tau>`` for a quantile head) price paths, each ``(n, horizon)``.
 
-    A quantile head's point forecast is its median; each quantile path compounds that quantile's returns.
+    A quantile head gives, per step, quantiles of the cumulative scaled return from the origin (see
+    ``training.losses.pinball_loss``); its point forecast is the median.
     """
     if scaled.ndim == 2:
         return {"predicted": returns_to_paths(last, scaled, scaler)}
-    out = {f"q{t:g}": returns_to_paths(last, scaled[:, :, k], scaler) for k, t in enumerate(taus)}
+    steps = np.diff(scaled, axis=1, prepend=0.0)  # cumulative quantiles as increments: returns_to_paths sums them back
+    out = {f"q{t:g}": returns_to_paths(last, steps[:, :, k], scaler) for k, t in enumerate(taus)}
     out["predicted"] = out[f"q{0.5:g}"]
     return out
 

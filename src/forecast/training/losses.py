@@ -11,11 +11,14 @@ Loss = Callable[..., torch.Tensor]  # loss(prediction, target, reduction="mean" 
 
 
 def pinball_loss(taus: Sequence[float]) -> Loss:
-    """Return the pinball (quantile) loss of ``(batch, steps, len(taus))`` predictions against ``(batch, steps)``."""
+    """Return the pinball (quantile) loss of ``(batch, steps, len(taus))`` predictions against ``(batch, steps)``
+    scaled daily returns, whose cumulative sums are the quantity forecast: the head's step h gives quantiles of the
+    (scaled) log return from the origin to day h. Quantiles do not add up, so the quantiles of a multi-day move
+    must be learnt as such, not compounded from daily ones."""
     tau = torch.tensor(list(taus))
 
     def loss(pred: torch.Tensor, target: torch.Tensor, reduction: str = "mean") -> torch.Tensor:
-        diff = target.unsqueeze(-1) - pred  # (batch, steps, quantiles)
+        diff = target.cumsum(dim=1).unsqueeze(-1) - pred  # (batch, steps, quantiles)
         t = tau.to(pred.device, pred.dtype)
         per = torch.maximum(t * diff, (t - 1) * diff)
         return per.sum() if reduction == "sum" else per.mean()
