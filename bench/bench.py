@@ -329,6 +329,13 @@ def print_table(results: dict[str, Any]) -> None:
         f"{f['intervals_path_and_files']:.3f} (a run adds {added:.3f}; target < 0.3); predict process "
         f"{f['predict_wall']:.2f} (target < 3)"
     )
+    if "backtest" in results:
+        b = results["backtest"]
+        print(
+            f"backtest: {b['folds']} folds of the default LSTM on ^GSPC in {b['backtest_wall']:.0f} s "
+            f"({b['seconds_per_fold']:.1f} s a fold); one single run {b['single_run_wall']:.1f} s; ratio to "
+            f"{b['folds']} single runs {b['ratio_to_single_runs']:.2f}"
+        )
 
 
 def main() -> None:

@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from forecast.reporting.plots import pyplot, save
+from forecast.reporting.plots import save, subplots
 
 CELL_COLOURS = {"rnn": "tab:green", "lstm": "tab:blue", "gru": "tab:orange"}
 
@@ -23,9 +23,8 @@ def _cells(done: pd.DataFrame) -> list[str]:
 
 def plot_test_error(done: pd.DataFrame, path: Path) -> Path:
     """Test MAE by cell for each ticker: one dot per seed, the mean as a bar, persistence as a line."""
-    plt = pyplot()
     tickers, cells = sorted(done["ticker"].unique()), _cells(done)
-    fig, axes = plt.subplots(1, len(tickers), figsize=(3.6 * len(tickers) + 1, 4), squeeze=False)
+    fig, axes = subplots(1, len(tickers), figsize=(3.6 * len(tickers) + 1, 4), squeeze=False)
     for ax, ticker in zip(axes[0], tickers, strict=True):
         part = done[done["ticker"] == ticker]
         for i, cell in enumerate(cells):
@@ -48,7 +47,6 @@ def plot_test_error(done: pd.DataFrame, path: Path) -> Path:
 
 def plot_cost(done: pd.DataFrame, path: Path) -> Path:
     """Parameters, activation memory, peak RSS and seconds per epoch by cell (mean ± sd over jobs)."""
-    plt = pyplot()
     cells = _cells(done)
     panels = [
         ("n_params", "parameters"),
@@ -56,7 +54,7 @@ def plot_cost(done: pd.DataFrame, path: Path) -> Path:
         ("peak_memory_mb", "peak RSS during training (MB)"),
         ("seconds_per_epoch", "seconds per epoch"),
     ]
-    fig, axes = plt.subplots(1, 4, figsize=(15, 3.8))
+    fig, axes = subplots(1, 4, figsize=(15, 3.8))
     for ax, (col, label) in zip(axes, panels, strict=True):
         stats = [done.loc[done["cell"] == c, col].astype(float) for c in cells]
         ax.bar(
@@ -74,9 +72,8 @@ def plot_cost(done: pd.DataFrame, path: Path) -> Path:
 
 def plot_skill(done: pd.DataFrame, path: Path) -> Path:
     """Skill versus persistence by ticker and cell (mean ± sd over seeds); above 0 beats persistence."""
-    plt = pyplot()
     tickers, cells = sorted(done["ticker"].unique()), _cells(done)
-    fig, ax = plt.subplots(figsize=(max(6, 2 * len(tickers) + 2), 4))
+    fig, ax = subplots(figsize=(max(6, 2 * len(tickers) + 2), 4))
     width = 0.8 / len(cells)
     for j, cell in enumerate(cells):
         means, sds = [], []
@@ -95,8 +92,7 @@ def plot_skill(done: pd.DataFrame, path: Path) -> Path:
 
 def plot_curve(done: pd.DataFrame, x: str, xlabel: str, path: Path, log_x: bool = False) -> Path:
     """Test MAE (and persistence) against ``x`` per cell, mean ± sd over seeds and tickers."""
-    plt = pyplot()
-    fig, ax = plt.subplots(figsize=(7, 4.2))
+    fig, ax = subplots(figsize=(7, 4.2))
     for cell in _cells(done):
         part = done[done["cell"] == cell].groupby(x)["test_mae"].agg(["mean", "std"]).reset_index()
         ax.errorbar(
@@ -118,8 +114,7 @@ def plot_gradient_overlay(curves: dict[str, list[np.ndarray]], path: Path, title
     Lines are geometric means over jobs, bands one geometric standard deviation (the curves span many
     orders of magnitude, so the spread is taken in log space).
     """
-    plt = pyplot()
-    fig, ax = plt.subplots(figsize=(7.5, 4.2))
+    fig, ax = subplots(figsize=(7.5, 4.2))
     for label, runs in curves.items():
         length = min(len(r) for r in runs)
         logs = np.log10(np.clip(np.stack([r[:length] / r[0] for r in runs]), 1e-30, None))
@@ -143,8 +138,7 @@ def plot_gradient_overlay(curves: dict[str, list[np.ndarray]], path: Path, title
 
 def plot_step_skill(done: pd.DataFrame, steps: list[str], path: Path) -> Path:
     """Skill against persistence by forecast step, one line per cell (mean ± sd over jobs)."""
-    plt = pyplot()
-    fig, ax = plt.subplots(figsize=(7, 4))
+    fig, ax = subplots(figsize=(7, 4))
     x = [int(s) for s in steps]
     for cell in _cells(done):
         part = done[done["cell"] == cell]
