@@ -219,7 +219,7 @@ def measure_future(repeats: int) -> dict[str, Any]:
     """
     import torch
 
-    from forecast.data.dataset import build_windows
+    from forecast.data.dataset import build_windows, latest_window
     from forecast.data.sources import REPO_DATA, read_csv_prices
     from forecast.evaluation.future import add_intervals, bands_for, future_path, row_sigmas
     from forecast.evaluation.predict import forecast_table, predict_returns
@@ -247,7 +247,8 @@ def measure_future(repeats: int) -> dict[str, Any]:
         test = scored[scored["split"] == "test"]
         interval_scores(test, bands.levels(), "conformal", row_sigmas(test, bands), [])
         args = (data.scaler, 1, "direct", bands, "XNYS", cpu)
-        future = future_path(model, data.latest, frame.index[-1], float(data.prices[-1]), *args)
+        latest = latest_window(frame, ("log_return",), data.scaler, 60)
+        future = future_path(model, latest, frame.index[-1], float(data.prices[-1]), *args)
         with tempfile.TemporaryDirectory() as tmp:
             write_future(Path(tmp), "AAPL lstm", future, frame)
 

@@ -146,7 +146,9 @@ def test_the_future_path_depends_on_the_last_window_only() -> None:
         return future_path(model, latest, prices.index[-1], close, data.scaler, 3, "direct", bands, "XNYS", CPU)
 
     base = path(frame)
-    assert torch.equal(latest_window(frame, ("log_return",), data.scaler, 20), data.latest)
+    returns = np.diff(np.log(frame["adj_close"].to_numpy()))[-20:, None]  # the last window's inputs
+    expected = torch.from_numpy(data.scaler.transform(returns).astype(np.float32)).unsqueeze(0)
+    assert torch.equal(latest_window(frame, ("log_return",), data.scaler, 20), expected)
     assert list(base["date"]) == ["2014-04-17", "2014-04-21", "2014-04-22"]  # Good Friday 2014-04-18 closed
     early = frame.copy()
     early.iloc[: len(frame) - 21, early.columns.get_loc("adj_close")] *= 3.0  # days before the last window's inputs

@@ -64,7 +64,6 @@ class WindowedData:
     features: tuple[str, ...]
     window: int  # input days per sample
     horizon: int  # target days per sample; the forecast day of a sample is origin + horizon
-    latest: torch.Tensor  # (1, window, n_features): the newest window, origin n_days-1 (forecast from the last close)
 
     @property
     def forecast_day(self) -> np.ndarray:
@@ -199,15 +198,13 @@ def windows_for(
         features=tuple(features),
         window=window,
         horizon=horizon,
-        latest=scaled[-window:].unsqueeze(0).clone(),
     )
 
 
 def latest_window(frame: pd.DataFrame, features: tuple[str, ...], scaler: Standardizer, window: int) -> torch.Tensor:
     """Return ``(1, window, n_features)``: the newest window of ``frame`` scaled with a fitted ``scaler``.
 
-    This is how a stored model forecasts from newer prices without refitting anything; on the frame a model was
-    trained on it equals that run's ``WindowedData.latest``.
+    This is how the run and a stored model forecast from the last close without refitting anything.
     """
     rows = feature_rows(frame, features)
     if len(rows) <= window:
