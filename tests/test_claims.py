@@ -32,3 +32,20 @@ def test_significantly_smaller_squared_errors_win_whatever_the_mae() -> None:
 def test_the_linear_claim_reads_its_own_columns() -> None:
     assert beats_linear(done(0.02, -3.0, 0.001, "baselines_linear_dm")).verdict == "supported"
     assert beats_linear(done(0.02, -3.0, 0.001)).verdict == "inconclusive on this data"  # no linear DM recorded
+
+
+def test_speed_uses_median_passes_and_leaves_out_jobs_timed_on_a_busy_machine() -> None:
+    from forecast.record import epoch_timing
+    from forecast.reporting.claims import faster
+
+    assert epoch_timing([1.5, 1.4, 1.6, 1.5]) == (1.5, False)
+    assert epoch_timing([1.5, 1.4, 78.0, 25.0, 1.5]) == (1.5, True)  # the review's LSTM: 25-78 s epochs among 1.5 s
+    jobs = pd.DataFrame(
+        {"ticker": ["AAPL"] * 4, "cell": ["gru", "lstm", "gru", "lstm"], "seed": [0, 0, 1, 1],
+         "window": [60] * 4, "kernel": ["cpp", "torch"] * 2, "epoch_seconds_median": [0.40, 0.50, 0.41, 30.0],
+         "busy_machine": [False, False, False, True]}
+    )  # fmt: skip
+    verdict = faster(jobs)
+    assert verdict.verdict == "supported"  # the busy seed-1 LSTM (30 s) is left out, not averaged in
+    assert "GRU/LSTM 0.8 over 1 jobs" in verdict.evidence
+    assert "1 job(s) timed on a busy machine left out: an epoch took over 3x their median" in verdict.evidence

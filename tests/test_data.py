@@ -146,3 +146,21 @@ def test_standardizer_round_trip_and_returns_to_paths() -> None:
     last = np.array([100.0, 50.0])
     zero_scaled = np.full((2, 2), -sc.mean[0] / sc.std[0])  # unscaled log returns of 0
     np.testing.assert_allclose(returns_to_paths(last, zero_scaled, sc)[:, -1], last)
+
+
+def test_zero_volume_is_missing_not_a_value_and_far_values_are_named(caplog: pytest.LogCaptureFixture) -> None:
+    from tests.conftest import random_walk
+
+    frame = random_walk(400, seed=5)
+    frame.iloc[350, frame.columns.get_loc("volume")] = 0.0  # a data gap in the test span, as NASDAQ 2015-05-12
+    with caplog.at_level("WARNING", logger="forecast"):
+        data = build_windows(frame, 20, 1, FRACS, ("log_return", "log_volume"))
+    day = frame.index[350].date()
+    assert f"1 day(s) with zero or missing volume (first {day}) treated as missing" in caplog.text
+    assert float(data.inputs[:, :, 1].abs().max()) < 10  # log(1 + 0) - log(1 + ~5000) would be a move of -8.5
+    frame.iloc[380, frame.columns.get_loc("adj_close")] *= 1.6  # a 60% jump: far beyond 10 training sd
+    caplog.clear()
+    with caplog.at_level("WARNING", logger="forecast"):
+        build_windows(frame, 20, 1, FRACS)
+    assert f"log_return on {frame.index[380].date()} is " in caplog.text
+    assert "training standard deviations from its training mean (2 day(s) beyond 10)" in caplog.text

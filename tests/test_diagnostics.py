@@ -71,3 +71,15 @@ def test_lag_illusion_flags_a_delayed_copy_not_a_real_forecast() -> None:
     assert copy["delayed_copy"] is True and copy["corr_lag1"] > copy["corr_lag0"]
     oracle = lag_illusion(actual, actual + rng.normal(0, 0.01, actual.size), last)
     assert oracle["delayed_copy"] is False and oracle["corr_returns"] > 0.9
+
+
+def test_a_model_that_only_predicts_the_drift_is_flagged() -> None:
+    rng = np.random.default_rng(2)
+    price = 100 * np.exp(np.cumsum(rng.normal(0.0005, 0.01, 500)))
+    last, actual = price[:-1], price[1:]
+    drift = lag_illusion(actual, last * np.exp(0.0005 + rng.normal(0, 1e-5, last.size)), last)
+    assert drift["drift_only"] is True and drift["same_sign_share"] == 1.0
+    noise = lag_illusion(actual, last * np.exp(rng.normal(0, 0.01, last.size)), last)  # moves of both signs, no skill
+    assert noise["drift_only"] is True and noise["same_sign_share"] < 0.6
+    oracle = lag_illusion(actual, actual + rng.normal(0, 0.01, actual.size), last)
+    assert oracle["drift_only"] is False and oracle["same_sign_share"] < 0.6

@@ -258,3 +258,26 @@ def test_csv_without_path_and_missing_file(tmp_path: Path) -> None:
         load_prices("XYZ", data_config(tmp_path, source=Source.csv))
     with pytest.raises(DataError, match="CSV file nope.csv: file not found"):
         load_prices("XYZ", data_config(tmp_path, source=Source.csv, path=str(tmp_path / "nope.csv")))
+
+
+def test_close_only_data_is_named_and_split_like_moves_warn(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    from forecast.data.loading import load_frame
+    from forecast.reporting.outputs import price_label
+
+    dates = pd.bdate_range("2010-01-04", periods=300)
+    close = np.full(300, 100.0) * np.exp(np.cumsum(np.random.default_rng(0).normal(0, 0.01, 300)))
+    close[200:] /= 2  # a 2:1 split in raw closes on the 201st day
+    path = tmp_path / "raw.csv"
+    pd.DataFrame({"Date": dates.strftime("%Y-%m-%d"), "Close": close}).to_csv(path, index=False)
+    with caplog.at_level("INFO", logger="forecast"):
+        loaded = load_frame("RAW", DataConfig(source=Source.csv, path=str(path), offline=True))
+    assert loaded.frame.attrs["price_column"] == "close" and price_label(loaded.frame) == "close (unadjusted)"
+    assert (
+        "RAW: 300 trading days 2010-01-04 .. 2011-02-25 from csv, modelling close (unadjusted: the data has no "
+        in caplog.text
+    )
+    ratio = close[200] / close[199]
+    assert (
+        f"RAW: the unadjusted close moves {ratio:.2f}x on {dates[200].date()}, typical of a 2:1 split: use adjusted "
+        "closes (an Adj Close column) or check that day"
+    ) in caplog.text

@@ -18,14 +18,14 @@ from forecast.clock import PhaseClock
 from forecast.config import Config, config_dict
 from forecast.data.dataset import latest_window
 from forecast.data.folds import Unit
-from forecast.data.loading import Loaded, load_frame, plan_units
+from forecast.data.loading import Loaded, load_frame, plan_units, price_column
 from forecast.diagnostics.gradient_flow import effective_memory_lag, gradient_by_lag
 from forecast.evaluation.backtest import fold_scores
 from forecast.evaluation.future import future_path, row_sigmas
 from forecast.evaluation.scores import evaluate, interval_scores
 from forecast.models.recurrent import count_parameters
 from forecast.models.registry import kernel_of, resolve_impl
-from forecast.record import RunRecord, WindowCounts
+from forecast.record import RunRecord, WindowCounts, epoch_timing
 from forecast.reporting.outputs import write_run_files
 from forecast.training.checkpoint import save_model
 from forecast.training.losses import loss_for
@@ -58,7 +58,7 @@ def run(cfg: Config, out_dir: Path, overrides: Sequence[str] = ()) -> RunRecord:
     stored = {"best_epoch": last.trained.result.best_epoch, "bands": asdict(last.bands), "train_end": train_end}
     save_model(out_dir / "model.pt", last.model, config, last.data.scaler.to_dict(), **stored)
     name = f"{cfg.ticker} {cfg.model.cell}"
-    write_run_files(out_dir, name, last.trained.result, table, flow, future, loaded.frame, record.backtest)
+    write_run_files(out_dir, name, last.trained.result, table, flow, future, loaded.frame, record)
     clock.lap("outputs")
     record.timings, record.overrides, record.config = clock.laps, list(overrides), config
     record.write(out_dir)
@@ -153,6 +153,7 @@ def describe(
     ``scores``."""
     trained, data, frame = last.trained, last.data, loaded.frame
     result, n_params = trained.result, count_parameters(last.model)
+    pass_median, busy = epoch_timing([r.train_seconds for r in result.history])
     impl = resolve_impl(cfg.model.cell, cfg.model.impl, device)
     return RunRecord(
         status="completed",
@@ -165,10 +166,13 @@ def describe(
         best_epoch=result.best_epoch,
         train_seconds=result.seconds,
         seconds_per_epoch=result.seconds / max(1, len(result.history)),
+        epoch_seconds_median=pass_median,
+        busy_machine=busy,
         peak_memory_mb=trained.peak_memory_mb,
         activation_memory_mb=trained.activation_bytes / 2**20,
         state_memory_mb=4 * 4 * n_params / 2**20,  # float32 weights, gradients, Adam's two moments
         data_source=loaded.source,
+        price_column=price_column(frame),
         first_date=str(frame.index[0].date()),
         last_date=str(frame.index[-1].date()),
         n_days=len(frame),

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import math
+import statistics
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -18,6 +19,7 @@ from forecast.atomic import write_json
 RECORD_FILE = "metrics.json"
 STATUSES = ("running", "completed", "failed", "interrupted")
 NAN = math.nan
+BUSY_FACTOR = 3.0  # an epoch this many times slower than the job's median epoch: another process had the CPU
 
 
 @dataclass
@@ -49,6 +51,8 @@ class LagCheck:
     corr_returns: float = NAN
     delayed_copy: bool | None = None
     verdict: str = ""
+    same_sign_share: float = NAN  # share of days whose predicted move has the majority sign
+    drift_only: bool | None = None  # the model predicts the average drift, not the moves
 
 
 @dataclass
@@ -74,11 +78,14 @@ class RunRecord:
     epochs_run: int | None = None
     best_epoch: int | None = None
     train_seconds: float | None = None
-    seconds_per_epoch: float | None = None
+    seconds_per_epoch: float | None = None  # mean whole epoch (training pass and validation loss)
+    epoch_seconds_median: float | None = None  # median training pass: the speed figure, robust to a busy machine
+    busy_machine: bool | None = None  # an epoch's training pass took over BUSY_FACTOR x the median: timings suspect
     peak_memory_mb: float | None = None
     activation_memory_mb: float | None = None
     state_memory_mb: float | None = None  # float32 weights, gradients and Adam's two moments
     data_source: str | None = None
+    price_column: str | None = None  # adj_close, or close when the data had no adjusted close
     first_date: str | None = None
     last_date: str | None = None
     n_days: int | None = None
@@ -133,6 +140,14 @@ DIMENSIONS = {
     "forget_bias": ("model", "forget_bias"),
     "hidden_size": ("model", "hidden_size"),
 }
+
+
+def epoch_timing(train_seconds: list[float]) -> tuple[float, bool]:
+    """Return the median training-pass time of a job's epochs, and whether one took over ``BUSY_FACTOR`` x it."""
+    if not train_seconds:
+        return math.nan, False
+    median = statistics.median(train_seconds)
+    return median, max(train_seconds) > BUSY_FACTOR * median
 
 
 def flatten(record: dict[str, Any], prefix: str = "") -> dict[str, Any]:

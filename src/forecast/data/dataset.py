@@ -20,6 +20,7 @@ import numpy as np
 import pandas as pd
 import torch
 
+from forecast.data.features import feature_rows, warn_extremes
 from forecast.data.scaling import Standardizer
 from forecast.errors import DataError
 
@@ -78,31 +79,6 @@ class WindowedData:
         """Return ``(inputs, targets)`` of split ``name`` (train|val|test)."""
         mask = torch.from_numpy(self.split == SPLITS.index(name))
         return self.inputs[mask], self.targets[mask]
-
-
-def feature_rows(frame: pd.DataFrame, features: tuple[str, ...]) -> np.ndarray:
-    """Return ``(n_days, n_features)`` float64; row 0 is NaN (no previous day). Raises on missing columns."""
-    price = frame["adj_close"].to_numpy(dtype=np.float64)
-    columns = []
-    for name in features:
-        if name == "log_return":
-            col = np.diff(np.log(price), prepend=np.nan)
-        elif name == "hl_range":
-            if not {"high", "low"} <= set(frame.columns):
-                raise DataError("data.features has hl_range but the data has no high/low columns: drop hl_range")
-            col = np.log(frame["high"].to_numpy(np.float64) / frame["low"].to_numpy(np.float64))
-            col[0] = np.nan
-        elif name == "log_volume":
-            if "volume" not in frame.columns:
-                raise DataError("data.features has log_volume but the data has no volume column: drop log_volume")
-            col = np.diff(np.log1p(frame["volume"].to_numpy(np.float64)), prepend=np.nan)
-        else:  # validated in config.validate
-            raise DataError(f"unknown feature {name}")
-        columns.append(col)
-    rows = np.stack(columns, axis=1)
-    if not np.isfinite(rows[1:]).all():
-        raise DataError(f"features {list(features)} have non-finite values (zero high/low or volume?)")
-    return rows
 
 
 def fixed_day_split(
@@ -178,7 +154,9 @@ def windows_for(
     prices = frame["adj_close"].to_numpy(np.float64)
     rows = feature_rows(frame, features)
     scaler = scaler or Standardizer.fit(rows[bounds.train_start + 1 : bounds.n_train])  # training span only
-    scaled = torch.from_numpy(scaler.transform(rows[1:]).astype(np.float32))  # feature rows 1..n-1
+    scaled_rows = scaler.transform(rows[1:])  # feature rows 1..n-1
+    warn_extremes(scaled_rows[bounds.n_train :], pd.DatetimeIndex(frame.index)[bounds.n_train + 1 :], features)
+    scaled = torch.from_numpy(scaled_rows.astype(np.float32))
     # origin t uses input rows t-window+1..t = scaled[t-window .. t-1]: index t-window of the unfolded views
     origin = np.arange(bounds.train_start + window, min(len(prices), bounds.n_days) - horizon)
     split = bounds.split_of(origin + horizon)

@@ -20,8 +20,8 @@ def normalise_columns(raw: pd.DataFrame, origin: str) -> pd.DataFrame:
     """Return a frame indexed by ``date`` with columns among open/high/low/close/adj_close/volume.
 
     Column names are matched case-insensitively with common variants (Date/timestamp, Adj Close/close).
-    When there is no adjusted close, ``close`` is used as ``adj_close``. Raises :class:`DataError`
-    naming ``origin`` when the date or close column is missing or no date parses.
+    When there is no adjusted close, ``close`` is used as ``adj_close`` and ``attrs["price_column"]`` says so.
+    Raises :class:`DataError` naming ``origin`` when the date or close column is missing or no date parses.
     """
     frame = raw.rename(columns=_snake)
     if frame.index.name and _snake(frame.index.name) in DATE_NAMES:
@@ -33,7 +33,8 @@ def normalise_columns(raw: pd.DataFrame, origin: str) -> pd.DataFrame:
         raise DataError(
             f"{origin}: no date column (expected one of {', '.join(DATE_NAMES)}; found {list(raw.columns)})"
         )
-    if "adj_close" not in frame.columns:
+    adjusted = "adj_close" in frame.columns
+    if not adjusted:
         if "close" not in frame.columns:
             raise DataError(f"{origin}: no close column (expected 'Close' or 'Adj Close'; found {list(raw.columns)})")
         frame["adj_close"] = frame["close"]
@@ -47,4 +48,5 @@ def normalise_columns(raw: pd.DataFrame, origin: str) -> pd.DataFrame:
         raise DataError(f"{origin}: {bad} dates could not be parsed, first {first!r}: fix or remove those rows")
     out = frame[[c for c in KEEP if c in frame.columns]].apply(pd.to_numeric, errors="coerce")
     out.index = pd.DatetimeIndex(dates.dt.tz_localize(None).dt.normalize(), name="date")
+    out.attrs["price_column"] = "adj_close" if adjusted else "close"  # what adj_close holds (pandas keeps attrs)
     return out

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 
+import numpy as np
 import pandas as pd
 
 from forecast.config import BacktestConfig, DataConfig
@@ -31,8 +32,43 @@ def load_frame(ticker: str, d: DataConfig) -> Loaded:
     if d.val_days is not None and d.test_days is not None:
         frame, fracs = fixed_day_split(frame, d.train_days, d.val_days, d.test_days)
     first, last = frame.index[0].date(), frame.index[-1].date()
-    log.info("%s: %d trading days %s .. %s from %s", ticker, len(frame), first, last, prices.source)
+    column = price_column(frame)
+    log.info(
+        "%s: %d trading days %s .. %s from %s, modelling %s",
+        ticker,
+        len(frame),
+        first,
+        last,
+        prices.source,
+        "adj_close" if column == "adj_close" else "close (unadjusted: the data has no adjusted close)",
+    )
+    if column == "close":
+        warn_split_like_moves(frame, ticker)
     return Loaded(prices.source, frame, fracs)
+
+
+def price_column(frame: pd.DataFrame) -> str:
+    """Return the column the modelled prices came from: ``adj_close``, or ``close`` for close-only data."""
+    return str(frame.attrs.get("price_column", "adj_close"))
+
+
+def warn_split_like_moves(frame: pd.DataFrame, ticker: str) -> None:
+    """Warn when an unadjusted close moves by a split-like ratio (1/2, 1/3, 1/4, 2, 3, 4 within 2%) in one day."""
+    prices = frame["adj_close"].to_numpy()
+    ratio = prices[1:] / prices[:-1]
+    for k in (2, 3, 4):
+        for target, name in ((1 / k, f"{k}:1 split"), (k, f"1:{k} reverse split")):
+            hit = np.flatnonzero(np.abs(ratio / target - 1) < 0.02)
+            if len(hit):
+                day = frame.index[hit[0] + 1].date()
+                log.warning(
+                    "%s: the unadjusted close moves %.2fx on %s, typical of a %s: use adjusted closes "
+                    "(an Adj Close column) or check that day",
+                    ticker,
+                    ratio[hit[0]],
+                    day,
+                    name,
+                )
 
 
 def plan_units(loaded: Loaded, b: BacktestConfig, window: int, horizon: int) -> list[Unit]:

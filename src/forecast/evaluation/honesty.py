@@ -57,4 +57,19 @@ def lag_illusion(actual: np.ndarray, predicted: np.ndarray, last: np.ndarray) ->
         "corr_returns": corr_ret,
         "delayed_copy": delayed,
         "verdict": verdict,
+        **drift_check(moves_pred, moves_actual),
     }
+
+
+DRIFT_SIGN_SHARE = 0.95  # predicted moves of one sign on at least this share of days: a constant drift
+DRIFT_MIN_CORR = 0.05  # predicted moves correlated with actual moves below this: no information on the moves
+
+
+def drift_check(moves_pred: np.ndarray, moves_actual: np.ndarray) -> dict[str, Any]:
+    """Return whether the model only predicts the average drift: its predicted moves keep one sign on at least
+    95% of the days, or are uncorrelated (below 0.05) with the actual moves. Such a model can still show a small
+    positive skill and a directional accuracy near the share of up days, from the drift alone."""
+    same_sign = float(max(np.mean(moves_pred > 0), np.mean(moves_pred < 0)))
+    corr = float(np.corrcoef(moves_pred, moves_actual)[0, 1]) if moves_pred.std() > 0 else 0.0
+    drift_only = bool(same_sign >= DRIFT_SIGN_SHARE or not (corr >= DRIFT_MIN_CORR))
+    return {"same_sign_share": same_sign, "drift_only": drift_only}

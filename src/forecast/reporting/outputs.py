@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from dataclasses import asdict
 from pathlib import Path
-from typing import Any
 
 import pandas as pd
 
@@ -22,13 +21,13 @@ def write_run_files(
     flow: pd.DataFrame,
     future: pd.DataFrame,
     frame: pd.DataFrame,
-    backtest: dict[str, Any],
+    record: RunRecord,
 ) -> None:
     """Write ``train_log.csv``, ``forecasts.csv``, ``gradient_flow.csv``, ``future.csv`` and ``plots/``.
 
     ``name`` titles the plots (e.g. ``AAPL lstm``); ``table`` is the forecast table of every origin and step,
-    ``flow`` the gradient norm by lag, ``future`` the path from the last close, ``frame`` the prices, ``backtest``
-    the per-fold scores of a walk-forward run (empty for a single split; otherwise ``plots/backtest.png`` too).
+    ``flow`` the gradient norm by lag, ``future`` the path from the last close, ``frame`` the prices, ``record``
+    the run's scores (a walk-forward run also gets ``plots/backtest.png``).
     """
     log = pd.DataFrame([asdict(r) for r in result.history])
     write_csv(out_dir / "train_log.csv", log)
@@ -37,26 +36,29 @@ def write_run_files(
     write_future(out_dir, name, future, frame)
     final = table[table["step"] == table["step"].max()]  # the last step, the run's headline horizon
     horizon = int(table["step"].max())
-    plots.plot_forecast(
-        final, f"{name}: test-period forecasts, {horizon} day(s) ahead", out_dir / "plots" / "forecast.png"
-    )
+    title = f"{name}: test-period forecasts, {horizon} day(s) ahead"
+    dm_p = record.dm_vs_persistence.p_value
+    plots.plot_forecast(final, title, out_dir / "plots" / "forecast.png", price_label(frame), dm_p)
     plots.plot_loss(log, result.best_epoch, out_dir / "plots" / "loss.png")
     plots.plot_residuals(final, out_dir / "plots" / "residuals.png")
     plots.plot_gradient_flow(flow, f"{name}: gradient flow across input lags", out_dir / "plots" / "gradient_flow.png")
-    if backtest:
-        plots.plot_backtest(final, backtest, f"{name}: walk-forward backtest", out_dir / "plots" / "backtest.png")
+    if record.backtest:
+        plots.plot_backtest(
+            final, record.backtest, f"{name}: walk-forward backtest", out_dir / "plots" / "backtest.png"
+        )
 
 
 def write_future(out_dir: Path, name: str, future: pd.DataFrame, frame: pd.DataFrame) -> None:
     """Write ``future.csv`` and ``plots/future.png`` (the last 120 sessions and the path with its intervals)."""
     write_csv(out_dir / "future.csv", future)
     history = frame["adj_close"].iloc[-120:]
-    plots.plot_future(
-        history,
-        future,
-        f"{name}: forecast from the close of {future['last_date'].iloc[0]}",
-        out_dir / "plots" / "future.png",
-    )
+    title = f"{name}: forecast from the close of {future['last_date'].iloc[0]}"
+    plots.plot_future(history, future, title, out_dir / "plots" / "future.png", price_label(frame))
+
+
+def price_label(frame: pd.DataFrame) -> str:
+    """Return how plots name the modelled price: adjusted close, or close (unadjusted) for close-only data."""
+    return "close (unadjusted)" if frame.attrs.get("price_column") == "close" else "adjusted close"
 
 
 def headline(record: RunRecord) -> list[str]:
@@ -67,11 +69,14 @@ def headline(record: RunRecord) -> list[str]:
         f"{record.ticker} {record.model} test MAE {test.mae:.4f} vs persistence {pers.mae:.4f}: skill {skill:+.1f}%, "
         f"directional accuracy {100 * test.directional_accuracy:.1f}% (up days {up:.1f}%)"
     ]
-    return (
-        lines
-        + comparison_lines(record)
-        + path_lines(record.ticker or "", record.model or "", record.future, record.intervals)
-    )
+    lag = record.lag_check
+    if lag.drift_only:
+        lines.append(
+            f"warning: the model predicts the average drift, not the moves (predicted moves of one sign on "
+            f"{100 * lag.same_sign_share:.0f}% of test days, correlation with the actual moves {lag.corr_returns:.2f})"
+        )
+    path = path_lines(record.ticker or "", record.model or "", record.future, record.intervals)
+    return lines + comparison_lines(record) + path
 
 
 def comparison_lines(record: RunRecord) -> list[str]:

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from forecast.atomic import write_with
@@ -29,32 +31,53 @@ def save(fig: Any, path: Path, tight: bool = True) -> Path:
     return write_with(path, lambda tmp: fig.savefig(tmp, dpi=110))
 
 
-def plot_forecast(table: pd.DataFrame, title: str, path: Path) -> Path:
-    """Plot the test period (actual, model, persistence) and, below, its last 60 days where the lines separate."""
+def plot_forecast(
+    table: pd.DataFrame, title: str, path: Path, price: str = "adjusted close", dm_p: float = math.nan
+) -> Path:
+    """Plot the test period (persistence, actual, then the model on top), its last 60 days, and the moves.
+
+    The third panel is what the model is for: its predicted move from the last close against the actual move,
+    with their correlation. The headline numbers (test MAE, persistence's, skill, DM p) are written in the figure.
+    """
     test = table[table["split"] == "test"]
     dates = pd.to_datetime(test["date"])
-    fig, (ax, zoom) = subplots(2, 1, figsize=(11, 7), gridspec_kw={"height_ratios": [3, 2]})
+    fig = subplots(figsize=(13, 7.5))[0]
+    fig.delaxes(fig.axes[0])
+    grid = fig.add_gridspec(2, 2, width_ratios=[2.3, 1], height_ratios=[3, 2])
+    ax, zoom, moves = fig.add_subplot(grid[0, 0]), fig.add_subplot(grid[1, 0]), fig.add_subplot(grid[:, 1])
     for axis, part in ((ax, slice(None)), (zoom, slice(-60, None))):
         marker = "." if axis is zoom else None
-        axis.plot(dates[part], test["actual"].iloc[part], color="black", lw=1.4, marker=marker, label="actual")
-        axis.plot(dates[part], test["predicted"].iloc[part], color="tab:blue", lw=1.0, marker=marker, label="model")
         axis.plot(
             dates[part],
             test["persistence"].iloc[part],
             color="tab:orange",
-            lw=0.9,
+            lw=1.0,
             ls="--",
-            alpha=0.8,
-            label="persistence (yesterday's price)",
+            label="persistence (last close)",
         )
+        axis.plot(dates[part], test["actual"].iloc[part], color="black", lw=1.0, marker=marker, label="actual")
+        axis.plot(dates[part], test["predicted"].iloc[part], color="tab:blue", lw=1.4, marker=marker, label="model")
         axis.grid(alpha=0.3)
-        axis.set_ylabel("adjusted close")
-    ax.set_title(title)
-    ax.legend(loc="best")
+        axis.set_ylabel(price)
+        axis.legend(loc="best", fontsize=8)
+        axis.tick_params(axis="x", labelrotation=20)  # not autofmt_xdate: it hides the upper panel's dates
+    mae = float((test["actual"] - test["predicted"]).abs().mean())
+    pers = float((test["actual"] - test["persistence"]).abs().mean())
+    ax.set_title(
+        f"{title}\ntest MAE {mae:.4g} vs persistence {pers:.4g}: skill {100 * (1 - mae / pers):+.2f}%, DM p {dm_p:.2g}",
+        fontsize=10,
+    )
     zoom.set_title("last 60 test days", fontsize=10)
     zoom.set_xlabel("date")
-    for axis in (ax, zoom):  # not autofmt_xdate: it hides the upper panel's dates, as if the axes were shared
-        axis.tick_params(axis="x", labelrotation=20)
+    predicted = 100 * (test["predicted"] / test["persistence"] - 1)
+    actual = 100 * (test["actual"] / test["persistence"] - 1)
+    corr = float(np.corrcoef(predicted, actual)[0, 1]) if predicted.std() > 0 else math.nan
+    moves.scatter(predicted, actual, s=6, alpha=0.5, color="tab:blue")
+    moves.axhline(0, color="black", lw=0.6)
+    moves.axvline(0, color="black", lw=0.6)
+    moves.set(xlabel="predicted move from the last close (%)", ylabel="actual move (%)")
+    moves.set_title(f"moves: correlation {corr:.2f}", fontsize=10)
+    moves.grid(alpha=0.3)
     return save(fig, path)
 
 
@@ -71,24 +94,24 @@ def plot_loss(log: pd.DataFrame, best_epoch: int, path: Path) -> Path:
 
 
 def plot_residuals(table: pd.DataFrame, path: Path) -> Path:
-    """Plot test residuals (actual - forecast) of model and persistence: over time and as histograms."""
+    """Plot test residuals (actual - forecast): the model's, persistence's over it, and the two distributions."""
     test = table[table["split"] == "test"]
     dates = pd.to_datetime(test["date"])
     res_model, res_pers = test["actual"] - test["predicted"], test["actual"] - test["persistence"]
     fig, (ax1, ax2) = subplots(1, 2, figsize=(12, 4), gridspec_kw={"width_ratios": [2, 1]})
-    ax1.plot(dates, res_pers, color="tab:orange", lw=0.8, alpha=0.7, label="persistence")
-    ax1.plot(dates, res_model, color="tab:blue", lw=0.8, label="model")
+    ax1.plot(dates, res_model, color="tab:blue", lw=1.2, label="model")
+    ax1.plot(dates, res_pers, color="tab:orange", lw=0.7, label="persistence")  # thinner, on top: both visible
     ax1.axhline(0, color="black", lw=0.6)
     ax1.set(title="test residuals (actual - forecast)", xlabel="date", ylabel="price units")
     ax1.legend()
     ax1.grid(alpha=0.3)
-    bins = 50
-    # stepfilled draws one polygon per histogram instead of one rectangle per bin: same picture, a third of the time
-    ax2.hist(res_pers, bins=bins, alpha=0.5, color="tab:orange", label="persistence", histtype="stepfilled")
-    ax2.hist(res_model, bins=bins, alpha=0.5, color="tab:blue", label="model", histtype="stepfilled")
+    bins = np.histogram_bin_edges(np.concatenate([res_model, res_pers]), 50)
+    # outlines (histtype step): one polygon each, neither hides the other
+    ax2.hist(res_model, bins=bins, color="tab:blue", label="model", histtype="step", lw=1.4)
+    ax2.hist(res_pers, bins=bins, color="tab:orange", label="persistence", histtype="step", lw=1.0)
     ax2.set(title="residual distribution", xlabel="price units", ylabel="days")
     ax2.legend()
-    fig.autofmt_xdate()
+    ax1.tick_params(axis="x", labelrotation=20)
     return save(fig, path)
 
 
@@ -98,16 +121,22 @@ def plot_gradient_flow(table: pd.DataFrame, title: str, path: Path) -> Path:
     ax.semilogy(table["lag"], table["init"], label="at initialisation", color="grey", ls="--")
     ax.semilogy(table["lag"], table["trained"], label="trained", color="tab:blue")
     ax.axhline(table["trained"].iloc[0] * 0.01, color="tab:red", lw=0.8, ls=":", label="1% of lag-1 (trained)")
-    ax.set(title=title, xlabel="input lag k (days before the forecast origin)", ylabel="||d loss / d x(t-k+1)||")
+    ax.set(
+        title=title,
+        xlabel="input lag k (1 = the origin day t; lag k = day t - k + 1)",
+        ylabel="||d loss / d x(t-k+1)||",
+    )
     ax.grid(alpha=0.3, which="both")
     ax.legend()
     return save(fig, path)
 
 
-def plot_future(history: pd.Series, future: pd.DataFrame, title: str, path: Path) -> Path:
+def plot_future(
+    history: pd.Series, future: pd.DataFrame, title: str, path: Path, price: str = "adjusted close"
+) -> Path:
     """Fan chart: the last sessions of actual prices, then the forecast path with its intervals shaded."""
     fig, ax = subplots(figsize=(10, 4.5))
-    ax.plot(history.index, history.to_numpy(), color="black", lw=1.3, label="actual (adjusted close)")
+    ax.plot(history.index, history.to_numpy(), color="black", lw=1.3, label=f"actual ({price})")
     dates = pd.to_datetime(pd.concat([pd.Series([history.index[-1]]), pd.to_datetime(future["date"])]))
     start = float(history.iloc[-1])
     names = sorted((c.removeprefix("lower_") for c in future.columns if c.startswith("lower_")), key=float)

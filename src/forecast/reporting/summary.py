@@ -83,7 +83,7 @@ def grouped_table(jobs: pd.DataFrame) -> pd.DataFrame:
                 "directional acc.": mean_sd(part["test_directional_accuracy"], 3),
                 "DM p vs persistence (median)": f"{pd.to_numeric(part['dm_vs_persistence_p_value']).median():.3g}",
                 "params": int(part["n_params"].iloc[0]),
-                "s/epoch": mean_sd(part["seconds_per_epoch"], 3),
+                "s/epoch (median pass)": mean_sd(part["epoch_seconds_median"], 3),
                 "memory lag": mean_sd(part["effective_memory_lag"], 3),
             }
         )

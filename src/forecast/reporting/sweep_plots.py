@@ -22,51 +22,53 @@ def _cells(done: pd.DataFrame) -> list[str]:
 
 
 def plot_test_error(done: pd.DataFrame, path: Path) -> Path:
-    """Test MAE by cell for each ticker: one dot per seed, the mean as a bar, persistence as a line."""
+    """Test MAE relative to persistence by cell for each ticker: a dot per seed, a tick at the mean.
+
+    A dot plot, not bars: on a zoomed axis bars exaggerate small differences. The y axis is the model's MAE over
+    persistence's minus 1 (in %), so 0 is persistence and the differences read as they are.
+    """
     tickers, cells = sorted(done["ticker"].unique()), _cells(done)
     fig, axes = subplots(1, len(tickers), figsize=(3.6 * len(tickers) + 1, 4), squeeze=False)
     for ax, ticker in zip(axes[0], tickers, strict=True):
         part = done[done["ticker"] == ticker]
         for i, cell in enumerate(cells):
-            values = part.loc[part["cell"] == cell, "test_mae"].astype(float)
-            if values.empty:
+            rows = part[part["cell"] == cell]
+            if rows.empty:
                 continue
-            ax.bar(i, values.mean(), color=_colour(cell), alpha=0.35, width=0.6)
-            ax.scatter(np.full(len(values), i), values, color=_colour(cell), zorder=3, s=18)
-        ax.axhline(part["persistence_test_mae"].astype(float).mean(), color="black", ls="--", lw=1, label="persistence")
+            rel = 100 * (pd.to_numeric(rows["test_mae"]) / pd.to_numeric(rows["persistence_test_mae"]) - 1)
+            ax.scatter(np.full(len(rel), i), rel, color=_colour(cell), zorder=3, s=22, label=f"{cell} (seeds)")
+            ax.hlines(rel.mean(), i - 0.25, i + 0.25, color=_colour(cell), lw=2.5)
+        ax.axhline(0, color="black", ls="--", lw=1, label="persistence")
         ax.set_xticks(range(len(cells)), cells)
-        ax.set(title=ticker, ylabel="test MAE (price units)")
-        lo = min(part["test_mae"].astype(float).min(), part["persistence_test_mae"].astype(float).min())
-        hi = max(part["test_mae"].astype(float).max(), part["persistence_test_mae"].astype(float).max())
-        ax.set_ylim(lo - 0.15 * (hi - lo + 1e-9), hi + 0.15 * (hi - lo + 1e-9))
-        ax.legend(loc="upper right", fontsize=8)
+        ax.set_xlim(-0.6, len(cells) - 0.4)
+        ax.set(title=ticker, ylabel="test MAE vs persistence (%)")
+        ax.legend(loc="best", fontsize=7)
         ax.grid(alpha=0.3, axis="y")
-    fig.suptitle("Test error by cell (dots: seeds; bars: mean)")
+    fig.suptitle("Test error by cell, relative to persistence (dots: seeds; ticks: mean; above 0: worse)")
     return save(fig, path)
 
 
 def plot_cost(done: pd.DataFrame, path: Path) -> Path:
-    """Parameters, activation memory, peak RSS and seconds per epoch by cell (mean ± sd over jobs)."""
+    """Parameters, activation memory, peak RSS and median seconds per epoch by cell: bars at the median over jobs,
+    whiskers from the smallest to the largest job (spreads that cannot go below zero); bars start at zero."""
     cells = _cells(done)
     panels = [
         ("n_params", "parameters"),
         ("activation_memory_mb", "activation memory per batch (MB)"),
         ("peak_memory_mb", "peak RSS during training (MB)"),
-        ("seconds_per_epoch", "seconds per epoch"),
+        ("epoch_seconds_median", "seconds per epoch (median training pass)"),
     ]
     fig, axes = subplots(1, 4, figsize=(15, 3.8))
     for ax, (col, label) in zip(axes, panels, strict=True):
-        stats = [done.loc[done["cell"] == c, col].astype(float) for c in cells]
-        ax.bar(
-            cells,
-            [s.mean() for s in stats],
-            yerr=[s.std(ddof=1) if len(s) > 1 else 0 for s in stats],
-            color=[_colour(c) for c in cells],
-            capsize=4,
-        )
+        stats = [pd.to_numeric(done.loc[done["cell"] == c, col], errors="coerce").dropna() for c in cells]
+        mid = np.array([s.median() if len(s) else np.nan for s in stats])
+        low = np.array([s.min() if len(s) else np.nan for s in stats])
+        high = np.array([s.max() if len(s) else np.nan for s in stats])
+        ax.bar(cells, mid, yerr=[mid - low, high - mid], color=[_colour(c) for c in cells], capsize=4)
+        ax.set_ylim(bottom=0)
         ax.set(title=label)
         ax.grid(alpha=0.3, axis="y")
-    fig.suptitle("Cost of each cell (error bars: sd over jobs)")
+    fig.suptitle("Cost of each cell (bars: median over jobs; whiskers: smallest to largest job)")
     return save(fig, path)
 
 
@@ -130,7 +132,7 @@ def plot_gradient_overlay(curves: dict[str, list[np.ndarray]], path: Path, title
         )
         ax.fill_between(lags, 10 ** (mean - sd), 10 ** (mean + sd), color=_colour(cell), alpha=0.12)
     ax.axhline(0.01, color="tab:red", lw=0.8, ls=":", label="1% of lag 1")
-    ax.set(xlabel="input lag k (days)", ylabel="gradient norm / lag-1 norm", title=title)
+    ax.set(xlabel="input lag k (1 = the origin day)", ylabel="gradient norm / lag-1 norm", title=title)
     ax.grid(alpha=0.3, which="both")
     ax.legend(fontsize=8)
     return save(fig, path)
