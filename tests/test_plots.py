@@ -90,6 +90,11 @@ def test_sweep_plots(figures: list[Any], tmp_path: Path) -> None:
     sweep_plots.plot_skill(done, tmp_path / "s.png")
     assert figures[-1].axes[0].get_ylim()[0] <= 0 <= figures[-1].axes[0].get_ylim()[1]
     sweep_plots.plot_step_skill(done, ["1", "2"], tmp_path / "k.png")
+    sweep_plots.plot_curve(done.assign(window=[20, 60, 20, 60]), "window", "input window (days)", tmp_path / "w.png")
+    assert [t.get_text() for t in figures[-1].axes[0].get_legend().get_texts()] == ["persistence", "lstm", "gru"]
+    curves = {"gru": [np.array([1.0, 0.5, 0.2])], "lstm": [np.array([1.0, 0.7, 0.4])]}
+    sweep_plots.plot_gradient_overlay(curves, tmp_path / "o.png", "gradient flow")
+    assert figures[-1].axes[0].get_xlabel() == "input lag k (1 = the origin day)"
     for fig in figures:
         labelled(fig)
         assert all(a.get_legend() is not None for a in fig.axes if a.get_lines() and a.get_ylabel().startswith("skill"))
