@@ -28,7 +28,7 @@ def plot_test_error(done: pd.DataFrame, path: Path) -> Path:
     persistence's minus 1 (in %), so 0 is persistence and the differences read as they are.
     """
     tickers, cells = sorted(done["ticker"].unique()), _cells(done)
-    fig, axes = subplots(1, len(tickers), figsize=(3.6 * len(tickers) + 1, 4), squeeze=False)
+    fig, axes = subplots(1, len(tickers), figsize=(max(7.0, 3.6 * len(tickers) + 1), 4), squeeze=False)
     for ax, ticker in zip(axes[0], tickers, strict=True):
         part = done[done["ticker"] == ticker]
         for i, cell in enumerate(cells):
@@ -44,7 +44,7 @@ def plot_test_error(done: pd.DataFrame, path: Path) -> Path:
         ax.set(title=ticker, ylabel="test MAE vs persistence (%)")
         ax.legend(loc="best", fontsize=7)
         ax.grid(alpha=0.3, axis="y")
-    fig.suptitle("Test error by cell, relative to persistence (dots: seeds; ticks: mean; above 0: worse)")
+    fig.suptitle("Test MAE by cell relative to persistence (dots: seeds; ticks: mean; above 0: worse)", fontsize=10)
     return save(fig, path)
 
 
