@@ -1,9 +1,12 @@
 #!/usr/bin/env bash
-# One short check of the CUDA path on a lent GPU machine (not CI): the bench with device=cuda, whether cuDNN runs
-# the recurrent layers, and one end-to-end CLI run on the GPU. Expects hydra-core/omegaconf/antlr4 wheels in .whl/
-# (the machine has torch, pandas, matplotlib, scipy, markdown, tabulate, pyarrow). Writes into $OUT. Get the wheels with
+# One short check of the CUDA path on a lent GPU machine (not CI): whether cuDNN runs the recurrent layers, then
+# end-to-end CLI runs on the GPU (a 5-step forecast with conformal intervals, a quantile head, predict on a run
+# folder, a 3-fold walk-forward backtest) and, with BENCH=1, the bench with device=cuda. Expects wheels in .whl/
+# (git-ignored: carry it) for what the machine lacks (it has torch, pandas, matplotlib, scipy, markdown, tabulate,
+# pyarrow). Writes into $OUT. Get the wheels with
 #   pip download --no-deps --only-binary=:all: --python-version 3.12 --implementation cp \
-#       --platform manylinux_2_28_x86_64 -d .whl hydra-core==1.3.8 omegaconf==2.3.1
+#       --platform manylinux_2_28_x86_64 -d .whl hydra-core==1.3.2 omegaconf==2.3.0 exchange-calendars==4.13.2 \
+#       pyluach korean_lunar_calendar toolz tqdm pyyaml tzdata scikit-learn==1.9.1 joblib threadpoolctl
 #   pip wheel --no-deps -w .whl antlr4-python3-runtime==4.9.3      # sdist only on PyPI; the wheel is pure Python
 set -euo pipefail
 python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/site .whl/*.whl
@@ -28,6 +31,16 @@ for cell in ("rnn", "lstm", "gru"):
     rnn_kernels = sorted(n for n in names if "rnn" in n.lower() or "cudnn" in n.lower() or "lstm" in n.lower() or "gru" in n.lower())
     print(cell, "impl", impl, "cuDNN/RNN kernels:", len(rnn_kernels), "e.g.", rnn_kernels[:2])
 PY
-python3 bench/bench.py --device cuda --out "$OUT/results-cuda.json" 2>&1 | tee "$OUT/bench.txt"
-python3 -m forecast model=gru device=cuda trainer.max_epochs=3 hydra.run.dir=/tmp/gpu_run 2>&1 | tee "$OUT/run.txt"
+if [ "${BENCH:-0}" = 1 ]; then
+  python3 bench/bench.py --device cuda --no-backtest --out "$OUT/results-cuda.json" 2>&1 | tee "$OUT/bench.txt"
+fi
+{
+  python3 -m forecast model=gru device=cuda horizon=5 trainer.max_epochs=3 hydra.run.dir=/tmp/gpu_run
+  python3 -m forecast.predict /tmp/gpu_run
+  python3 -m forecast model=lstm device=cuda horizon=3 model.loss=quantile trainer.max_epochs=3 hydra.run.dir=/tmp/gpu_q
+  python3 -m forecast model=lstm device=cuda backtest=walk_forward backtest.folds=3 trainer.max_epochs=2 \
+    hydra.run.dir=/tmp/gpu_bt
+} 2>&1 | tee "$OUT/run.txt"
+cmp /tmp/gpu_run/future.csv /tmp/gpu_run/predictions/*/future.csv && echo "predict reproduces future.csv" | tee -a "$OUT/run.txt"
 cp /tmp/gpu_run/metrics.json "$OUT/run-metrics.json"
+cp /tmp/gpu_bt/metrics.json "$OUT/backtest-metrics.json"
