@@ -81,6 +81,7 @@ def test_the_command_line_prints_the_path(trained_run: Path) -> None:
     done = forecast(str(trained_run), cwd=trained_run, module="forecast.predict")
     assert done.returncode == 0, done.stderr
     lines = done.stderr.strip().splitlines()  # logging goes to stderr
+    assert "prices for AAPL from snapshot up to 2013-03-01 (torch kernel)" in lines  # the LSTM's stock CPU kernel
     assert lines[-4].startswith("AAPL lstm forecast from the close of 2013-03-01 (") and "90% intervals" in lines[-4]
     assert lines[-3].startswith("  2013-03-04 ") and lines[-2].startswith("  2013-03-05 ")
     assert lines[-1].startswith(f"written: {trained_run / 'predictions'}")

@@ -15,8 +15,6 @@ import sys
 from pathlib import Path
 from typing import Any
 
-import torch
-
 from forecast.config import Config
 from forecast.config_checks import validate
 from forecast.errors import ConfigError, DataError, ForecastError
@@ -54,9 +52,10 @@ def predict(run_dir: Path, overrides: list[str]) -> Path:
     from forecast.data.sources import load_prices
     from forecast.data.validation import clean_prices
     from forecast.evaluation.future import Bands, future_path
-    from forecast.models.registry import resolve_impl
+    from forecast.models.registry import kernel_of, resolve_impl
     from forecast.reporting.outputs import path_lines, write_future
     from forecast.training.checkpoint import MODEL_FORMAT, load_checkpoint
+    from forecast.training.runtime import resolve_device
     from forecast.unit import build_model
 
     record = read_record(run_dir)
@@ -85,7 +84,7 @@ def predict(run_dir: Path, overrides: list[str]) -> Path:
             f"the prices end on {last_day.date()}, before the model's training data ends ({train_end}): "
             f"use prices up to {train_end} or later"
         )
-    device = torch.device("cpu") if cfg.device.value == "auto" else torch.device(cfg.device.value)
+    device = resolve_device(cfg.device.value)  # as a run resolves it (auto: cuda, then mps, then cpu)
     scaler = Standardizer.from_dict(payload["scaler"])
     model = build_model(cfg.model, len(cfg.data.features), cfg.horizon, device)
     model.load_state_dict(payload["state_dict"])
@@ -101,7 +100,7 @@ def predict(run_dir: Path, overrides: list[str]) -> Path:
         cfg.ticker,
         prices.source,
         last_day.date(),
-        resolve_impl(cfg.model.cell, cfg.model.impl, device),
+        kernel_of(resolve_impl(cfg.model.cell, cfg.model.impl, device), device),
     )
     summary = {"last_date": str(last_day.date()), "path": future.to_dict(orient="records")}
     for line in path_lines(cfg.ticker, cfg.model.cell, summary, record.get("intervals") or {}):
