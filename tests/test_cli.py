@@ -57,6 +57,12 @@ def test_a_quick_run_writes_its_folder_and_prints_the_headline(tmp_path: Path) -
             "(python -m forecast --help lists every key)",
         ),
         (
+            "ticker=^GSPC",
+            2,
+            "error: could not parse an override (LexerNoViableAltException: ticker=^GSPC): quote values with special "
+            """characters, e.g. 'ticker="^GSPC"' (or type ticker=SP500 for the S&P 500 index)""",
+        ),
+        (
             "ticker=ZZZZ",
             1,
             "error: no source has prices for ZZZZ: yfinance skipped (data.offline=true); no cached prices for ZZZZ in ",

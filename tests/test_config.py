@@ -127,7 +127,15 @@ def test_unsafe_tickers_are_refused(ticker: str) -> None:
 
 
 @pytest.mark.parametrize(
-    ("raw", "clean"), [("aapl", "AAPL"), ("^gspc", "^GSPC"), ("BRK-B", "BRK-B"), ("EURUSD=X", "EURUSD=X")]
+    ("raw", "clean"),
+    [
+        ("aapl", "AAPL"),
+        ("^gspc", "^GSPC"),
+        ("BRK-B", "BRK-B"),
+        ("EURUSD=X", "EURUSD=X"),
+        ("sp500", "^GSPC"),
+        ("GSPC", "^GSPC"),
+    ],
 )
 def test_safe_tickers_are_normalised(raw: str, clean: str) -> None:
     assert normalise_ticker(raw) == clean

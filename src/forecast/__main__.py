@@ -40,8 +40,11 @@ def compact_error(exc: BaseException) -> str:
     cause = exc.__cause__
     detail = str(cause).splitlines()[0].strip() if cause is not None and str(cause) else ""
     detail = detail or next((ln for ln in lines[1:] if ln.startswith(("Key ", "Value "))), "")
-    if "mismatched input" in head or "extraneous input" in head or "no viable alternative" in head:
-        return f"could not parse an override ({head}): quote values with special characters, e.g. 'ticker=\"BRK-B\"'"
+    if any(k in head for k in ("mismatched input", "extraneous input", "no viable alternative", "LexerNoViableAlt")):
+        return (
+            f"could not parse an override ({head}): quote values with special characters, e.g. 'ticker=\"^GSPC\"' "
+            "(or type ticker=SP500 for the S&P 500 index)"
+        )
     hint = " (python -m forecast --help lists every key)" if "not in" in detail else ""
     return f"{head.rstrip('.')}: {detail}{hint}" if detail else head
 

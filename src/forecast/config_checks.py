@@ -10,6 +10,7 @@ import re
 from forecast.config import CELLS, FEATURES, IMPLS, INTERVALS, LOSSES, STRATEGIES, TARGETS, Config
 from forecast.errors import ConfigError
 
+ALIASES = {"SP500": "^GSPC", "GSPC": "^GSPC"}  # typeable names of the S&P 500 index on the command line
 TICKER_PATTERN = re.compile(r"^\^?[A-Z0-9][A-Z0-9.\-=]{0,14}$")
 
 
@@ -17,14 +18,16 @@ def normalise_ticker(ticker: str) -> str:
     """Return ``ticker`` upper-cased if it matches the safe pattern; raise :class:`ConfigError` otherwise.
 
     The pattern (letters, digits, ``.``, ``-``, ``=``, an optional leading ``^``; at most 16 characters)
-    is checked before a ticker touches a path, a URL or a log line.
+    is checked before a ticker touches a path, a URL or a log line. ``SP500`` and ``GSPC`` name the S&P 500
+    index ``^GSPC``: Hydra's command line does not accept a bare ``^``.
     """
     candidate = str(ticker).strip().upper()
+    candidate = ALIASES.get(candidate, candidate)
     if not TICKER_PATTERN.fullmatch(candidate):
         shown = ascii(str(ticker))[:40]
         raise ConfigError(
             f"ticker={shown} is not a valid ticker symbol: use letters, digits, '.', '-', '=' and an "
-            "optional leading '^' (e.g. ticker=AAPL, ticker=BRK-B, ticker=^GSPC)"
+            "optional leading '^' (e.g. ticker=AAPL, ticker=BRK-B, ticker=SP500 for ^GSPC)"
         )
     return candidate
 
