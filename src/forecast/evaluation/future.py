@@ -28,10 +28,14 @@ class Bands:
     sigmas: list[float] = field(default_factory=list)  # conformal: validation RMS log residual per step (CRPS)
     taus: list[float] = field(default_factory=list)  # quantile head: its quantiles
 
+    def pairs(self) -> list[tuple[float, float]]:
+        """Return the quantile head's symmetric (low, high) quantile pairs, e.g. (0.05, 0.95) for 90%."""
+        return [(t, round(1 - t, 9)) for t in self.taus if t < 0.5 and round(1 - t, 9) in self.taus]
+
     def levels(self) -> list[str]:
         """Return the level names these bands give intervals for (e.g. '80', '90')."""
         if self.method == "quantile":
-            return [level_name(1 - 2 * t) for t in self.taus if t < 0.5 and round(1 - t, 9) in self.taus]
+            return [level_name(high - low) for low, high in self.pairs()]
         return list(self.scales)
 
 
@@ -55,10 +59,9 @@ def add_intervals(table: pd.DataFrame, bands: Bands) -> pd.DataFrame:
         return pd.concat([table, apply_scales(table["predicted"], table["step"], bands.scales)], axis=1)
     if bands.method == "quantile":
         table = table.copy()
-        for t in bands.taus:
-            if t < 0.5 and round(1 - t, 9) in bands.taus:
-                name = level_name(1 - 2 * t)
-                table[f"lower_{name}"], table[f"upper_{name}"] = table[f"q{t:g}"], table[f"q{1 - t:g}"]
+        for low, high in bands.pairs():
+            name = level_name(high - low)
+            table[f"lower_{name}"], table[f"upper_{name}"] = table[f"q{low:g}"], table[f"q{high:g}"]
     return table
 
 
