@@ -33,9 +33,9 @@ def test_fit_learns_a_sine_wave_and_restores_the_best_epoch() -> None:
     seed_everything(0)
     x, y = sine_task()
     model = RecurrentForecaster(cell="gru", n_features=1, hidden_size=16, num_layers=1, horizon=1)
-    before = batched_loss(model, x[200:], y[200:])
+    before = batched_loss(model, (x[200:], y[200:]))
     result = fit(model, (x[:200], y[:200]), (x[200:], y[200:]), settings())
-    after = batched_loss(model, x[200:], y[200:])
+    after = batched_loss(model, (x[200:], y[200:]))
     assert after < 0.2 * before
     assert after == pytest.approx(result.best_val_loss, rel=1e-5)
     assert result.best_epoch == 1 + min(range(len(result.history)), key=lambda i: result.history[i].val_loss)

@@ -6,11 +6,12 @@ import logging
 import os
 import re
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 
 import hydra
 from hydra.core.hydra_config import HydraConfig
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig, ListConfig, OmegaConf
 
 from forecast.config import Config, register_configs
 
@@ -23,8 +24,16 @@ def path_safe(value: object) -> str:
     return re.sub(r"[^A-Za-z0-9.\-=^]", "_", str(value)).replace("..", "__")[:40] or "_"
 
 
+def run_name(scope: object, ticker: object, tickers: object) -> str:
+    """Return a run folder's name part: the ticker of a local run, ``global<N>`` for a global run over N tickers."""
+    if scope == "global":
+        return f"global{len(tickers) if isinstance(tickers, Sequence | ListConfig) else 0}"
+    return path_safe(ticker)
+
+
 # Run folders are named after the ticker before any check of ours runs: keep that name inside outputs/.
 OmegaConf.register_new_resolver("path_safe", path_safe, replace=True)
+OmegaConf.register_new_resolver("run_name", run_name, replace=True)
 # Hydra prints compose errors over several lines; we ask it to raise instead and print one line.
 USER_FULL_ERROR = os.environ.get("HYDRA_FULL_ERROR") == "1"
 
@@ -100,6 +109,7 @@ def main(cfg: DictConfig) -> float | None:
     from forecast.config import config_dict
     from forecast.config_checks import unknown_keys, validate
     from forecast.errors import ConfigError, ForecastError
+    from forecast.global_run import run_global
     from forecast.pipeline import run
 
     _sigterm_interrupts()
@@ -113,12 +123,13 @@ def main(cfg: DictConfig) -> float | None:
             raise ConfigError(
                 f"unknown config key(s) {', '.join(extra)}: remove them (python -m forecast --help lists every key)"
             )
-        typed = validate(OmegaConf.to_object(cfg))  # type: ignore[arg-type]
+        typed = validate(OmegaConf.to_object(cfg), multirun=multirun)  # type: ignore[arg-type]
         assert isinstance(typed, Config)
         if typed.trainer.threads == 0:
             typed.trainer.threads = threads_per_job(hydra_cfg.launcher)
         config = config_dict(typed)
-        record = run(typed, out_dir, list(hydra_cfg.overrides.task))
+        recipe = run_global if typed.scope == "global" else run
+        record = recipe(typed, out_dir, list(hydra_cfg.overrides.task))
     except ForecastError as exc:
         reason = str(exc)
         _fail(out_dir, reason, config)
@@ -149,8 +160,9 @@ def main(cfg: DictConfig) -> float | None:
             return None
         sys.exit(1)
     from forecast.reporting.outputs import headline
+    from forecast.reporting.pool_outputs import pool_lines
 
-    for line in headline(record):
+    for line in pool_lines(record) if record.scope == "global" else headline(record):
         log.info("%s", line)
     log.info("results: %s", out_dir)
     return float(record.test.mae)

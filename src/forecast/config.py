@@ -16,6 +16,8 @@ TARGETS = ("log_return",)
 STRATEGIES = ("direct", "recursive")
 LOSSES = ("mse", "quantile")
 INTERVALS = ("conformal", "none")
+SCOPES = ("local", "global")  # one model per ticker | one model over the windows of every ticker in ``tickers``
+SAMPLINGS = ("windows", "tickers")  # batches uniform over windows | every ticker equally often
 CELLS = ("rnn", "lstm", "gru")  # each has a conf/model/<cell>.yaml and a module in models/registry.py
 IMPLS = ("auto", "torch", "fast")  # how a cell runs: see models/registry.resolve_impl
 
@@ -53,6 +55,7 @@ class ModelConfig:
     strategy: str = "direct"
     loss: str = "mse"
     quantiles: list[float] = field(default_factory=lambda: [0.05, 0.5, 0.95])
+    ticker_embedding: int = 0
 
 
 @dataclass
@@ -93,6 +96,7 @@ class TrainerConfig:
     threads: int = 0
     progress: bool = True
     resume: str | None = None
+    sampling: str = "windows"
 
 
 @dataclass
@@ -123,6 +127,8 @@ class Config:
     """``conf/config.yaml``: one run (its YAML files hold the same defaults; a test keeps them equal)."""
 
     ticker: str = "AAPL"
+    tickers: list[str] = field(default_factory=list)
+    scope: str = "local"
     window: int = 60
     device: Device = Device.auto
     horizon: int = 1

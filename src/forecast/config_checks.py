@@ -5,31 +5,20 @@ Each failing check raises :class:`ConfigError` with one line that names the key 
 
 from __future__ import annotations
 
-import re
-
-from forecast.config import CELLS, FEATURES, IMPLS, INTERVALS, LOSSES, STRATEGIES, TARGETS, Config
+from forecast.config import (
+    CELLS,
+    FEATURES,
+    IMPLS,
+    INTERVALS,
+    LOSSES,
+    STRATEGIES,
+    TARGETS,
+    Config,
+)
 from forecast.errors import ConfigError
+from forecast.tickers import normalise_ticker, validate_scope
 
-ALIASES = {"SP500": "^GSPC", "GSPC": "^GSPC"}  # typeable names of the S&P 500 index on the command line
-TICKER_PATTERN = re.compile(r"^\^?[A-Z0-9][A-Z0-9.\-=]{0,14}$")
-
-
-def normalise_ticker(ticker: str) -> str:
-    """Return ``ticker`` upper-cased if it matches the safe pattern; raise :class:`ConfigError` otherwise.
-
-    The pattern (letters, digits, ``.``, ``-``, ``=``, an optional leading ``^``; at most 16 characters)
-    is checked before a ticker touches a path, a URL or a log line. ``SP500`` and ``GSPC`` name the S&P 500
-    index ``^GSPC``: Hydra's command line does not accept a bare ``^``.
-    """
-    candidate = str(ticker).strip().upper()
-    candidate = ALIASES.get(candidate, candidate)
-    if not TICKER_PATTERN.fullmatch(candidate):
-        shown = ascii(str(ticker))[:40]
-        raise ConfigError(
-            f"ticker={shown} is not a valid ticker symbol: use letters, digits, '.', '-', '=' and an "
-            "optional leading '^' (e.g. ticker=AAPL, ticker=BRK-B, ticker=SP500 for ^GSPC)"
-        )
-    return candidate
+__all__ = ["normalise_ticker", "unknown_keys", "validate"]
 
 
 def unknown_keys(node: object, schema: type = Config, prefix: str = "") -> list[str]:
@@ -57,12 +46,14 @@ def _require(ok: bool, message: str) -> None:
         raise ConfigError(message)
 
 
-def validate(cfg: Config) -> Config:
-    """Check value ranges and combinations; return ``cfg`` with a normalised ticker.
+def validate(cfg: Config, multirun: bool = False) -> Config:
+    """Check value ranges and combinations; return ``cfg`` with normalised tickers.
 
+    ``multirun``: the job is one of a sweep (a local job of ``universe=...`` carries the universe's ``tickers``).
     Raises :class:`ConfigError` with a one-line message naming the offending key and the fix.
     """
     cfg.ticker = normalise_ticker(cfg.ticker)
+    validate_scope(cfg, multirun)
     _require(cfg.window >= 2, f"window must be at least 2 days (got window={cfg.window}): e.g. window=60")
     _require(cfg.horizon >= 1, f"horizon must be at least 1 day (got horizon={cfg.horizon}): e.g. horizon=1")
     m, d, t = cfg.model, cfg.data, cfg.trainer

@@ -47,6 +47,8 @@ def run_config(stored: dict[str, Any], overrides: list[str]) -> Config:
 
 def predict(run_dir: Path, overrides: list[str]) -> Path:
     """Forecast from the newest prices with the model in ``run_dir``; return the folder written."""
+    import torch
+
     from forecast.data.dataset import latest_window
     from forecast.data.scaling import Standardizer
     from forecast.data.sources import load_prices
@@ -71,7 +73,15 @@ def predict(run_dir: Path, overrides: list[str]) -> Path:
         )
     cfg = run_config(payload["config"], overrides)
     trained_on = str(payload["config"]["ticker"])
-    if cfg.ticker != trained_on:
+    pool: dict[str, Any] = payload.get("pool") or {}
+    if pool:  # a global model: the ticker's own scaler, bands, training end and embedding index
+        if cfg.ticker not in pool:
+            names = ", ".join(list(pool)[:8]) + (" ..." if len(pool) > 8 else "")
+            raise ConfigError(
+                f"ticker={cfg.ticker} is not in this global model's pool of {len(pool)} ({names}): pick one of them"
+            )
+        payload.update(pool[cfg.ticker])
+    elif cfg.ticker != trained_on:
         raise ConfigError(
             f"ticker={cfg.ticker} differs from the run's ticker {trained_on}: a model forecasts the "
             f"ticker it was trained on (train a run for {cfg.ticker})"
@@ -86,9 +96,12 @@ def predict(run_dir: Path, overrides: list[str]) -> Path:
         )
     device = resolve_device(cfg.device.value)  # as a run resolves it (auto: cuda, then mps, then cpu)
     scaler = Standardizer.from_dict(payload["scaler"])
-    model = build_model(cfg.model, len(cfg.data.features), cfg.horizon, device)
+    n_tickers = len(pool) if cfg.model.ticker_embedding else 0
+    model = build_model(cfg.model, len(cfg.data.features) + bool(n_tickers), cfg.horizon, device, n_tickers)
     model.load_state_dict(payload["state_dict"])
     latest = latest_window(frame, tuple(cfg.data.features), scaler, cfg.window)
+    if n_tickers:
+        latest = torch.cat([latest, torch.full((1, cfg.window, 1), float(payload["index"]))], dim=-1)
     bands = Bands(**payload["bands"])
     close = float(frame["adj_close"].iloc[-1])
     args = (scaler, cfg.horizon, cfg.model.strategy, bands, cfg.calendar, device)
@@ -103,7 +116,11 @@ def predict(run_dir: Path, overrides: list[str]) -> Path:
         kernel_of(resolve_impl(cfg.model.cell, cfg.model.impl, device), device),
     )
     summary = {"last_date": str(last_day.date()), "path": future.to_dict(orient="records")}
-    for line in path_lines(cfg.ticker, cfg.model.cell, summary, record.get("intervals") or {}):
+    intervals = record.get("intervals") or {}
+    if pool:  # the ticker's own test coverage, not the pool's
+        coverage = (record.get("tickers") or {}).get(cfg.ticker, {}).get("coverage") or {}
+        intervals = {"levels": {level: {"coverage": value} for level, value in coverage.items()}}
+    for line in path_lines(cfg.ticker, cfg.model.cell, summary, intervals):
         log.info("%s", line)
     log.info("written: %s", out)
     return out

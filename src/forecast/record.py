@@ -70,7 +70,8 @@ class RunRecord:
     reason: str = ""  # why a job failed or was interrupted (and how to resume)
     pid: int | None = None  # the process that wrote a running record
     last_completed_epoch: int | None = None  # of an interrupted job
-    ticker: str | None = None
+    ticker: str | None = None  # a global run: "global<N>" (its tickers are in ``pool``)
+    scope: str = "local"  # local | global (one model over the tickers in ``pool``)
     model: str | None = None  # the cell
     impl: str | None = None  # the implementation chosen (torch | fast)
     kernel: str | None = None  # what ran it: cpp | torchscript (fast path), cudnn | torch (stock modules)
@@ -116,6 +117,9 @@ class RunRecord:
     future: dict[str, Any] = field(default_factory=dict)  # the path from the last close (as in future.csv)
     baselines: dict[str, Any] = field(default_factory=dict)  # drift and linear: test scores, skill and DM vs each
     backtest: dict[str, Any] = field(default_factory=dict)  # walk-forward: folds, folds won, per-fold scores
+    pool: list[str] = field(default_factory=list)  # a global run: the tickers that took part, in order
+    tickers: dict[str, Any] = field(default_factory=dict)  # a global run: each ticker's test scores (price units)
+    skipped: dict[str, str] = field(default_factory=dict)  # a global run: tickers left out, and why
     timings: dict[str, float] = field(default_factory=dict)  # seconds per phase of the run
     environment: dict[str, Any] = field(default_factory=dict)
     resumed_from: dict[str, Any] | None = None
@@ -129,7 +133,10 @@ class RunRecord:
 
 # Fields that are not columns of a summary: the config is summarised by DIMENSIONS, the rest is free text or
 # nested free-form data.
-NOT_COLUMNS = {"config", "overrides", "timings", "environment", "features", "resumed_from", "verdict", "future"}
+NOT_COLUMNS = {
+    *("config", "overrides", "timings", "environment", "features", "resumed_from", "verdict", "future"),
+    *("pool", "tickers", "skipped"),
+}
 # What varies between the jobs of a sweep besides the seed, and where each lives in the config.
 DIMENSIONS = {
     "ticker": ("ticker",),
@@ -139,6 +146,8 @@ DIMENSIONS = {
     "train_days": ("data", "train_days"),
     "forget_bias": ("model", "forget_bias"),
     "hidden_size": ("model", "hidden_size"),
+    "scope": ("scope",),
+    "pool_size": ("tickers",),  # the number of tickers a global run pooled (1 for a local run)
 }
 
 
@@ -188,6 +197,8 @@ def dimensions(record: dict[str, Any]) -> dict[str, Any]:
             node = node.get(key) if isinstance(node, dict) else None
         out[name] = node
     out["seed"] = config.get("seed")
+    out["scope"] = out["scope"] or "local"
+    out["pool_size"] = len(record.get("pool") or out["pool_size"] or []) if out["scope"] == "global" else 1
     out["ticker"] = record.get("ticker") or out["ticker"]
     out["cell"] = record.get("model") or out["cell"]
     return out

@@ -43,9 +43,12 @@ class Fitted:
     linear_alpha: float  # the ridge penalty chosen on the validation span
 
 
-def build_model(m: ModelConfig, n_features: int, horizon: int, device: torch.device) -> RecurrentForecaster:
+def build_model(
+    m: ModelConfig, n_features: int, horizon: int, device: torch.device, n_tickers: int = 0
+) -> RecurrentForecaster:
     """Return the forecaster for ``m`` with ``n_features`` inputs on ``device``: a head of ``horizon`` steps (one
-    for a recursive model), times its quantiles for a quantile head."""
+    for a recursive model), times its quantiles for a quantile head; a ticker embedding over ``n_tickers`` when
+    ``m.ticker_embedding`` asks for one (the inputs then carry the ticker index as their last column)."""
     impl = resolve_impl(m.cell, m.impl, device)
     model = RecurrentForecaster(
         cell=m.cell,
@@ -57,6 +60,8 @@ def build_model(m: ModelConfig, n_features: int, horizon: int, device: torch.dev
         forget_bias=m.forget_bias,
         impl=impl,
         quantiles=len(m.quantiles) if m.loss == "quantile" else 0,
+        n_tickers=n_tickers,
+        ticker_embedding=m.ticker_embedding if n_tickers else 0,
     )
     return model.to(device)
 
@@ -92,10 +97,27 @@ def fit_unit(
         model = build_model(cfg.model, len(data.features), cfg.horizon, device)
         loss = loss_for(cfg.model.loss, cfg.model.quantiles)
         grad_init = gradient_by_lag(model, *probe(data, model, device), loss)
-        trained = train(model, data, cfg.trainer, device, out_dir, config, loss)
+        sets = (data.windows("train", model.horizon), data.windows("val", model.horizon))  # recursive: 1 step
+        trained = train(model, sets, cfg.trainer, device, out_dir, config, loss)
         trained_on = unit.bounds
     else:
         model, trained, grad_init, trained_on = keep.model, keep.trained, keep.grad_init, keep.trained_on
+    return forecast_unit(cfg, unit, data, model, trained, trained_on, grad_init, device, keep)
+
+
+def forecast_unit(
+    cfg: Config,
+    unit: Unit,
+    data: WindowedData,
+    model: RecurrentForecaster,
+    trained: Trained,
+    trained_on: SplitBounds,
+    grad_init: np.ndarray,
+    device: torch.device,
+    keep: Fitted | None = None,
+) -> Fitted:
+    """Forecast every origin and step of ``unit`` with a fitted ``model``, beside the drift and linear baselines,
+    with intervals calibrated on the unit's validation span (or ``keep``'s, for a model rolled forward)."""
     m = cfg.model
     table = forecast_table(data, predict_returns(model, data.inputs, data.horizon, m.strategy, device), m.quantiles)
     linear, alpha = linear_returns(data)

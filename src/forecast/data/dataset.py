@@ -22,6 +22,7 @@ import torch
 
 from forecast.data.features import feature_rows, warn_extremes
 from forecast.data.scaling import Standardizer
+from forecast.data.windows import Windows
 from forecast.errors import DataError
 
 SPLITS = ("train", "val", "test")
@@ -56,8 +57,7 @@ class WindowedData:
 
     dates: pd.DatetimeIndex  # (n_days,)
     prices: np.ndarray  # (n_days,) adjusted close
-    inputs: torch.Tensor  # (n_samples, window, n_features) float32, scaled
-    targets: torch.Tensor  # (n_samples, horizon) float32, scaled log returns
+    rows: torch.Tensor  # (n_days - 1, n_features) float32 scaled feature rows 1..n-1 (the samples gather from it)
     origin: np.ndarray  # (n_samples,) day index of the last input day
     split: np.ndarray  # (n_samples,) 0/1/2 by forecast day
     scaler: Standardizer
@@ -75,10 +75,26 @@ class WindowedData:
         """Return the number of samples in each split."""
         return {name: int((self.split == i).sum()) for i, name in enumerate(SPLITS)}
 
+    def windows(self, name: str | None = None, steps: int | None = None) -> Windows:
+        """Return the samples of split ``name`` (train|val|test; None = all), gathered lazily from the rows, with
+        targets cut to ``steps`` (default: the horizon)."""
+        start = torch.from_numpy(self.origin - self.window)
+        every = Windows(self.rows, start, self.window, steps or self.horizon)
+        return every if name is None else every.subset(torch.from_numpy(self.split == SPLITS.index(name)))
+
+    @property
+    def inputs(self) -> torch.Tensor:
+        """``(n_samples, window, n_features)``: every sample's inputs, materialised (window-times the rows)."""
+        return self.windows().materialise()[0]
+
+    @property
+    def targets(self) -> torch.Tensor:
+        """``(n_samples, horizon)``: every sample's scaled target log returns."""
+        return self.windows().materialise()[1]
+
     def part(self, name: str) -> tuple[torch.Tensor, torch.Tensor]:
-        """Return ``(inputs, targets)`` of split ``name`` (train|val|test)."""
-        mask = torch.from_numpy(self.split == SPLITS.index(name))
-        return self.inputs[mask], self.targets[mask]
+        """Return ``(inputs, targets)`` of split ``name`` (train|val|test), materialised."""
+        return self.windows(name).materialise()
 
 
 def fixed_day_split(
@@ -149,26 +165,22 @@ def windows_for(
     whose forecast day falls in a split of ``bounds``. The scaling statistics are fitted on the training span
     only, or are ``scaler``'s (a model rolled forward from an earlier fold keeps the scaler it was trained with).
 
-    Vectorised with ``unfold``: a view over the scaled rows, from which the samples are gathered by index.
+    The scaled rows are kept once; a sample is its origin, gathered from the rows when asked for
+    (:class:`forecast.data.windows.Windows`).
     """
     prices = frame["adj_close"].to_numpy(np.float64)
     rows = feature_rows(frame, features)
     scaler = scaler or Standardizer.fit(rows[bounds.train_start + 1 : bounds.n_train])  # training span only
     scaled_rows = scaler.transform(rows[1:])  # feature rows 1..n-1
     warn_extremes(scaled_rows[bounds.n_train :], pd.DatetimeIndex(frame.index)[bounds.n_train + 1 :], features)
-    scaled = torch.from_numpy(scaled_rows.astype(np.float32))
-    # origin t uses input rows t-window+1..t = scaled[t-window .. t-1]: index t-window of the unfolded views
+    # origin t uses input rows t-window+1..t = scaled[t-window .. t-1] and targets rows t+1..t+h = scaled[t .. t+h-1]
     origin = np.arange(bounds.train_start + window, min(len(prices), bounds.n_days) - horizon)
     split = bounds.split_of(origin + horizon)
     origin, split = origin[split >= 0], split[split >= 0]
-    index = torch.from_numpy(origin - window)
-    inputs = scaled[:-horizon].unfold(0, window, 1).permute(0, 2, 1)[index]  # (S, window, F)
-    targets = scaled[window:, 0].unfold(0, horizon, 1)[index]  # (S, horizon): rows t+1..t+h
     return WindowedData(
         dates=pd.DatetimeIndex(frame.index),
         prices=prices,
-        inputs=inputs.contiguous(),
-        targets=targets.contiguous(),
+        rows=torch.from_numpy(scaled_rows.astype(np.float32)),
         origin=origin,
         split=split,
         scaler=scaler,

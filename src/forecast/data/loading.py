@@ -24,12 +24,13 @@ class Loaded:
     fracs: tuple[float, float, float]  # the single split's train/val/test fractions
 
 
-def load_frame(ticker: str, d: DataConfig) -> Loaded:
-    """Return the serving source's name, the validated price frame and the split fractions."""
+def load_frame(ticker: str, d: DataConfig, trim: bool = True) -> Loaded:
+    """Return the serving source's name, the validated price frame and the split fractions (``trim=False``: the
+    frame is not cut to the fixed ``data.*_days`` spans; a pool draws them on its calendar)."""
     prices = load_prices(ticker, d)
     frame = clean_prices(prices.frame, ticker, d.max_gap_days)
     fracs = (d.train_frac, d.val_frac, d.test_frac)
-    if d.val_days is not None and d.test_days is not None:
+    if trim and d.val_days is not None and d.test_days is not None:
         frame, fracs = fixed_day_split(frame, d.train_days, d.val_days, d.test_days)
     first, last = frame.index[0].date(), frame.index[-1].date()
     column = price_column(frame)

@@ -17,6 +17,9 @@ class RecurrentForecaster(nn.Module):
 
     ``impl`` is ``torch`` (stock ``nn.RNN/LSTM/GRU``) or ``fast`` (the CPU path of :mod:`forecast.models.fast`,
     RNN and GRU only); both have the same parameters, so state dicts load into either.
+
+    With ``ticker_embedding=E > 0`` (a global model over ``n_tickers``) the inputs' last column is the ticker's
+    index: it is replaced by a learned ``E``-vector of that ticker at every time step.
     """
 
     def __init__(
@@ -31,12 +34,15 @@ class RecurrentForecaster(nn.Module):
         forget_bias: float | None = None,
         impl: str = "torch",
         quantiles: int = 0,
+        n_tickers: int = 0,
+        ticker_embedding: int = 0,
     ) -> None:
         super().__init__()
         if cell not in CELLS:
             raise ConfigError(f"model.cell={cell!r} is unknown: choose one of {', '.join(CELLS)}")
+        self.embed = nn.Embedding(n_tickers, ticker_embedding) if ticker_embedding else None
         self.rnn = recurrent_module(cell, impl)(
-            input_size=n_features,
+            input_size=n_features - 1 + ticker_embedding if ticker_embedding else n_features,
             hidden_size=hidden_size,
             num_layers=num_layers,
             batch_first=True,
@@ -48,6 +54,9 @@ class RecurrentForecaster(nn.Module):
             set_forget_bias(self.rnn, forget_bias)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.embed is not None:
+            vectors = self.embed(x[:, -1, -1].long()).unsqueeze(1).expand(-1, x.shape[1], -1)
+            x = torch.cat([x[..., :-1], vectors], dim=-1)
         out, _ = self.rnn(x)  # (batch, window, hidden)
         y = self.head(out[:, -1])  # (batch, horizon * max(1, quantiles))
         if self.quantiles:

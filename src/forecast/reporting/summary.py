@@ -95,6 +95,9 @@ def test_errors(job: Path) -> pd.Series:
     """Return the job's test-period forecast errors (actual - predicted) at its last step, indexed by date."""
     table = pd.read_csv(job / "forecasts.csv")
     test = table[(table["split"] == "test") & (table["step"] == table["step"].max())]  # the headline step
+    if "ticker" in test:  # a global run: errors relative to the last close, as its pooled scores, by ticker and date
+        errors = (test["actual"] - test["predicted"]) / test["persistence"]
+        return pd.Series(errors.to_numpy(), index=(test["ticker"] + " " + test["date"]).to_numpy())
     return pd.Series((test["actual"] - test["predicted"]).to_numpy(), index=test["date"].to_numpy())
 
 

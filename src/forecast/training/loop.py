@@ -16,6 +16,7 @@ from torch import nn
 from torch.nn.functional import mse_loss
 
 from forecast.config import Optimizer, TrainerConfig
+from forecast.data.windows import Samples, as_samples
 from forecast.errors import TrainingDiverged
 from forecast.training.checkpoint import EpochRecord, LoopState, restore
 from forecast.training.losses import Loss
@@ -47,21 +48,30 @@ def make_optimizer(model: nn.Module, settings: TrainerConfig) -> torch.optim.Opt
 
 
 @torch.inference_mode()
-def batched_loss(model: nn.Module, x: torch.Tensor, y: torch.Tensor, loss: Loss = mse_loss, batch: int = 4096) -> float:
-    """Return the mean ``loss`` (per model output) of ``model`` on ``(x, y)`` in eval mode, in chunks of ``batch``."""
+def batched_loss(
+    model: nn.Module, data: Samples | tuple[torch.Tensor, torch.Tensor], loss: Loss = mse_loss, batch: int = 4096
+) -> float:
+    """Return the mean ``loss`` (per model output) of ``model`` on ``data`` in eval mode, in chunks of ``batch``."""
     model.eval()
     total: Any = 0.0
     count = 0
-    for xb, yb in zip(x.split(batch), y.split(batch), strict=True):
+    for xb, yb in as_samples(data).chunks(batch):
         out = model(xb)
         total, count = total + loss(out, yb, reduction="sum"), count + out.numel()
     return float(total) / count
 
 
+def epoch_order(train: Samples) -> torch.Tensor:
+    """Return the sample indices of one epoch: a permutation, or as many draws by ``train.weights``."""
+    if train.weights is None:
+        return torch.randperm(len(train), device=train.device)
+    return torch.multinomial(train.weights, len(train), replacement=True)
+
+
 def fit(
     model: nn.Module,
-    train: tuple[torch.Tensor, torch.Tensor],
-    val: tuple[torch.Tensor, torch.Tensor],
+    train_data: Samples | tuple[torch.Tensor, torch.Tensor],
+    val_data: Samples | tuple[torch.Tensor, torch.Tensor],
     settings: TrainerConfig,
     checkpoint: Callable[[nn.Module, torch.optim.Optimizer, LoopState], None] | None = None,
     resume: dict[str, Any] | None = None,
@@ -76,7 +86,7 @@ def fit(
     """
     from tqdm import tqdm
 
-    (x, y), (xv, yv) = train, val
+    train, val = as_samples(train_data), as_samples(val_data)
     opt = make_optimizer(model, settings)
     max_norm = settings.grad_clip if settings.grad_clip > 0 else math.inf
     state = restore(resume, model, opt) if resume else LoopState(best_state=copy.deepcopy(model.state_dict()))
@@ -95,9 +105,11 @@ def fit(
                 break
             start = time.perf_counter()
             model.train()
-            loss_sum, norm_sum, n_batches = x.new_zeros(()), x.new_zeros(()), 0  # on the device: one sync an epoch
-            for idx in torch.randperm(len(x), device=x.device).split(settings.batch_size):
-                loss = loss_fn(model(x[idx]), y[idx])
+            zero = torch.zeros((), device=train.device)  # sums stay on the device: one sync an epoch
+            loss_sum, norm_sum, n_batches = zero, zero.clone(), 0
+            for idx in epoch_order(train).split(settings.batch_size):
+                xb, yb = train.take(idx)
+                loss = loss_fn(model(xb), yb)
                 opt.zero_grad(set_to_none=True)
                 loss.backward()
                 norm_sum += nn.utils.clip_grad_norm_(model.parameters(), max_norm).detach()
@@ -105,7 +117,7 @@ def fit(
                 loss_sum += loss.detach() * len(idx)
                 n_batches += 1
             train_seconds = time.perf_counter() - start
-            train_loss, val_loss = float(loss_sum) / len(x), batched_loss(model, xv, yv, loss_fn)
+            train_loss, val_loss = float(loss_sum) / len(train), batched_loss(model, val, loss_fn)
             record = EpochRecord(
                 epoch, train_loss, val_loss, time.perf_counter() - start, float(norm_sum) / n_batches, train_seconds
             )

@@ -10,7 +10,7 @@ import torch
 from torch.nn.functional import mse_loss
 
 from forecast.config import TrainerConfig
-from forecast.data.dataset import WindowedData
+from forecast.data.windows import Samples
 from forecast.diagnostics.memory import PeakMemory, warm_up
 from forecast.training.checkpoint import load_resume, save_checkpoint
 from forecast.training.loop import FitResult, fit
@@ -27,29 +27,28 @@ class Trained:
 
 def train(
     model: torch.nn.Module,
-    data: WindowedData,
+    sets: tuple[Samples, Samples],
     settings: TrainerConfig,
     device: torch.device,
     out_dir: Path,
     config: dict[str, Any],
     loss: Loss = mse_loss,
 ) -> Trained:
-    """Fit ``model`` on the train split (early stopping on val), checkpointing to ``out_dir/checkpoint.pt``.
+    """Fit ``model`` on ``sets`` = (train, val) samples (early stopping on val), checkpointing to
+    ``out_dir/checkpoint.pt``.
 
     ``config`` (the run's plain config) goes into every checkpoint, so a resume with other settings is refused.
-    The targets are cut to the model's own steps (one for a recursive model).
     """
     resume = load_resume(settings.resume, config)
-    steps = int(getattr(model, "horizon", data.horizon))
-    (x_train, y_train), (x_val, y_val) = ((x, y[:, :steps]) for x, y in (data.part("train"), data.part("val")))
-    batch = settings.batch_size
-    activation_bytes = warm_up(model, x_train[:batch].to(device), y_train[:batch].to(device), loss)
+    train_set, val_set = (s.to(device) for s in sets)
+    first = torch.arange(min(settings.batch_size, len(train_set)), device=device)
+    activation_bytes = warm_up(model, *train_set.take(first), loss)
     ckpt_path = out_dir / "checkpoint.pt"
     with PeakMemory(device) as memory:
         result = fit(
             model,
-            (x_train.to(device), y_train.to(device)),
-            (x_val.to(device), y_val.to(device)),
+            train_set,
+            val_set,
             settings,
             checkpoint=lambda mod, opt, state: save_checkpoint(ckpt_path, mod, opt, state, config),
             resume=resume,

@@ -1,0 +1,76 @@
+"""Scores of a global run: each ticker as a local run would score it, and all tickers pooled.
+
+Pooled scores are computed on prices relative to each forecast's origin close (``price / last close``), so that a
+$3,000 index and a $30 stock weigh alike: MAE and RMSE are then fractions of the last close, MAPE and directional
+accuracy are unchanged, and skill and the Diebold-Mariano tests compare the same relative errors.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, is_dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from forecast.evaluation.scores import evaluate, interval_scores
+
+PRICE_PREFIXES = ("actual", "predicted", "persistence", "drift", "linear", "lower_", "upper_", "q0")
+
+
+def relative(table: pd.DataFrame) -> pd.DataFrame:
+    """Return ``table`` with every price column divided by the row's origin close (``persistence``)."""
+    out = table.copy()
+    last = table["persistence"].to_numpy()
+    for column in table.columns:
+        if column.startswith(PRICE_PREFIXES):
+            out[column] = table[column].to_numpy() / last
+    return out
+
+
+def pooled_scores(
+    table: pd.DataFrame, horizon: int, levels: list[str], method: str, sigmas: np.ndarray | None, taus: list[float]
+) -> dict[str, Any]:
+    """Return the record's scoring fields for the pooled, relative ``table`` (all tickers; see the module doc).
+
+    ``sigmas``: the conformal scale of each test row (None otherwise), in the order of the test rows."""
+    rel = relative(table)
+    with np.errstate(invalid="ignore", divide="ignore"):  # the relative last close is 1: no price correlation
+        out = evaluate(rel, horizon)
+    lag = out["lag_check"]
+    lag.corr_lag0 = lag.corr_lag1 = float("nan")
+    lag.delayed_copy = None
+    lag.verdict = "pooled over tickers: moves compared (corr_returns, drift_only); the delayed-copy check is per ticker"
+    if method != "none":
+        out["intervals"] = interval_scores(rel[rel["split"] == "test"], levels, method, sigmas, taus)
+    return out
+
+
+def ticker_scores(table: pd.DataFrame, horizon: int, levels: list[str]) -> dict[str, Any]:
+    """Return one ticker's headline scores (price units, as its local run reports them) from its forecast table."""
+    scores = evaluate(table, horizon)
+    test = table[(table["split"] == "test") & (table["step"] == horizon)]
+    coverage = {
+        name: float(((test[f"lower_{name}"] <= test["actual"]) & (test["actual"] <= test[f"upper_{name}"])).mean())
+        for name in levels
+    }
+    return {
+        "test": plain(scores["test"]),
+        "persistence_test": plain(scores["persistence_test"]),
+        "skill_vs_persistence": scores["skill_vs_persistence"],
+        "dm_vs_persistence": plain(scores["dm_vs_persistence"]),
+        "delayed_copy": scores["lag_check"].delayed_copy,
+        "drift_only": scores["lag_check"].drift_only,
+        "baselines": {
+            name: {"mae": b["test"]["mae"], "skill": b["skill"], "dm_p_value": b["dm"]["p_value"]}
+            for name, b in scores["baselines"].items()
+        },
+        "coverage": coverage,
+        "first_test_date": str(test["date"].iloc[0]) if len(test) else None,
+        "last_test_date": str(test["date"].iloc[-1]) if len(test) else None,
+    }
+
+
+def plain(value: Any) -> Any:
+    """Return a dataclass as a dict (anything else unchanged)."""
+    return asdict(value) if is_dataclass(value) and not isinstance(value, type) else value

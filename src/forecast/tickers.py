@@ -1,0 +1,73 @@
+"""Ticker names and pools: the safe spelling of one ticker, and the checks of a global run's pool."""
+
+from __future__ import annotations
+
+import re
+
+from forecast.config import SAMPLINGS, SCOPES, Config
+from forecast.errors import ConfigError
+
+ALIASES = {"SP500": "^GSPC", "GSPC": "^GSPC"}  # typeable names of the S&P 500 index on the command line
+TICKER_PATTERN = re.compile(r"^\^?[A-Z0-9][A-Z0-9.\-=]{0,14}$")
+
+
+def normalise_ticker(ticker: str) -> str:
+    """Return ``ticker`` upper-cased if it matches the safe pattern; raise :class:`ConfigError` otherwise.
+
+    The pattern (letters, digits, ``.``, ``-``, ``=``, an optional leading ``^``; at most 16 characters)
+    is checked before a ticker touches a path, a URL or a log line. ``SP500`` and ``GSPC`` name the S&P 500
+    index ``^GSPC``: Hydra's command line does not accept a bare ``^``.
+    """
+    candidate = str(ticker).strip().upper()
+    candidate = ALIASES.get(candidate, candidate)
+    if not TICKER_PATTERN.fullmatch(candidate):
+        shown = ascii(str(ticker))[:40]
+        raise ConfigError(
+            f"ticker={shown} is not a valid ticker symbol: use letters, digits, '.', '-', '=' and an "
+            "optional leading '^' (e.g. ticker=AAPL, ticker=BRK-B, ticker=SP500 for ^GSPC)"
+        )
+    return candidate
+
+
+def _require(ok: bool, message: str) -> None:
+    if not ok:
+        raise ConfigError(message)
+
+
+def validate_scope(cfg: Config, multirun: bool) -> None:
+    """Check a global run's pool (``tickers``), its options, and that a pool is never silently run as one ticker."""
+    _require(cfg.scope in SCOPES, f"scope={cfg.scope!r} is unknown: choose scope={'|'.join(SCOPES)}")
+    m, t = cfg.model, cfg.trainer
+    _require(t.sampling in SAMPLINGS, f"trainer.sampling={t.sampling!r} is unknown: choose {'|'.join(SAMPLINGS)}")
+    _require(m.ticker_embedding >= 0, f"model.ticker_embedding must be >= 0, 0 = none (got {m.ticker_embedding})")
+    if cfg.scope == "local":
+        _require(
+            not cfg.tickers or multirun,
+            f"tickers={shown(cfg.tickers)} is a pool for one global model: add scope=global, or sweep one model per "
+            "ticker with -m (python -m forecast -m ticker=AAPL,MSFT or -m universe=snapshot)",
+        )
+        _require(
+            m.ticker_embedding == 0,
+            f"model.ticker_embedding={m.ticker_embedding} needs scope=global: a local model sees one ticker",
+        )
+        return
+    _require(
+        len(cfg.tickers) > 0,
+        "scope=global needs a pool of tickers and tickers=[] is empty: e.g. tickers=[AAPL,MSFT,IBM] or "
+        "universe=snapshot",
+    )
+    pool = [normalise_ticker(x) for x in cfg.tickers]
+    twice = sorted({x for x in pool if pool.count(x) > 1})
+    _require(not twice, f"tickers lists {', '.join(twice)} more than once: name each ticker once")
+    cfg.tickers = pool
+    _require(
+        cfg.backtest.kind == "none",
+        "scope=global runs one chronological split by calendar date: drop backtest=walk_forward (walk-forward "
+        "backtests run per ticker: scope=local)",
+    )
+
+
+def shown(tickers: list[str]) -> str:
+    """Return a pool as typed, cut short after five tickers."""
+    head = ",".join(str(x) for x in tickers[:5])
+    return f"[{head}{',...' if len(tickers) > 5 else ''}]"

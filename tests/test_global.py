@@ -1,0 +1,240 @@
+"""One model over many tickers: the calendar split, lazy windows, no look-ahead across tickers, bad pools."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+from forecast.config import Config
+from forecast.config_checks import validate
+from forecast.data.dataset import SplitBounds, windows_for
+from forecast.data.loading import Loaded
+from forecast.data.pool import Pool, align_pool, load_pool, pool_calendar
+from forecast.data.windows import Windows
+from forecast.errors import ConfigError, DataError
+from forecast.global_run import run_global
+from forecast.models.recurrent import RecurrentForecaster
+from forecast.pool_unit import fit_pool, pool_windows, training_sets
+from forecast.training.loop import epoch_order
+from tests.conftest import random_walk
+
+CPU = torch.device("cpu")
+
+
+def small_config(tmp_path: Path) -> Config:
+    cfg = Config(scope="global", tickers=["AAA", "BBB", "CCC"], window=10)
+    cfg.model.hidden_size, cfg.model.num_layers = 8, 1
+    cfg.trainer.max_epochs, cfg.trainer.progress = 2, False
+    cfg.data.cache_dir = str(tmp_path / "cache")
+    return cfg
+
+
+def frames() -> dict[str, pd.DataFrame]:
+    """Three generated tickers; CCC starts 150 sessions late (as GOOG does in the snapshot)."""
+    return {
+        "AAA": random_walk(600, seed=1),
+        "BBB": random_walk(600, seed=2),
+        "CCC": random_walk(450, seed=3, start=str(pd.bdate_range("2001-01-01", periods=151)[-1].date())),
+    }
+
+
+def make_pool(cfg: Config, data: dict[str, pd.DataFrame]) -> Pool:
+    loaded = {t: Loaded("csv", f, (0.7, 0.15, 0.15)) for t, f in data.items()}
+    return align_pool(loaded, {}, cfg.data, cfg.window, cfg.horizon)
+
+
+def test_every_ticker_takes_the_same_boundary_dates_whatever_its_length(tmp_path: Path) -> None:
+    cfg = small_config(tmp_path)
+    pool = make_pool(cfg, frames())
+    val_start, test_start = pool.boundaries
+    assert len(pool.calendar) == 600
+    assert (val_start, test_start) == (pool.calendar[420], pool.calendar[510])  # 70% / 85% of the calendar
+    for ticker, item in pool.loaded.items():
+        b, days = pool.bounds[ticker], item.frame.index
+        assert days[b.n_train] == val_start and days[b.n_train - 1] < val_start
+        assert days[b.n_train + b.n_val] == test_start and days[b.n_train + b.n_val - 1] < test_start
+    assert pool.bounds["CCC"] == SplitBounds(n_train=270, n_val=90, n_days=450)
+    datas = pool_windows(cfg, pool)
+    assert datas["CCC"].origin[0] == cfg.window  # from its first full window on
+    for data in datas.values():  # no sample's forecast day crosses a boundary of its split
+        day = data.dates[data.forecast_day]
+        assert (day[data.split == 0] < val_start).all()
+        assert ((day[data.split == 1] >= val_start) & (day[data.split == 1] < test_start)).all()
+        assert (day[data.split == 2] >= test_start).all()
+
+
+def test_the_calendar_ends_where_a_majority_of_tickers_ends() -> None:
+    days = {t: f.index for t, f in frames().items()}
+    days["LONG"] = pd.bdate_range("2001-01-01", periods=900)
+    assert pool_calendar(days)[-1] == days["AAA"][-1]  # 3 of 4 end there; LONG's last 300 sessions are cut
+    assert len(pool_calendar({"LONG": days["LONG"], "AAA": days["AAA"]})) == 600  # a majority of 2 is both
+    assert len(pool_calendar({"LONG": days["LONG"]})) == 900
+
+
+def test_gathered_batches_equal_the_materialised_windows() -> None:
+    frame = random_walk(300, seed=5)
+    data = windows_for(frame, 12, 3, SplitBounds(200, 50, 300), ("log_return", "hl_range"))
+    scaled = data.rows
+    x_ref = scaled[:-3].unfold(0, 12, 1).permute(0, 2, 1)[torch.from_numpy(data.origin - 12)]
+    y_ref = scaled[12:, 0].unfold(0, 3, 1)[torch.from_numpy(data.origin - 12)]
+    idx = torch.tensor([5, 0, 17, len(data.origin) - 1])
+    x, y = data.windows().take(idx)
+    assert torch.equal(x, x_ref[idx]) and torch.equal(y, y_ref[idx])
+    other = windows_for(random_walk(200, seed=6), 12, 3, SplitBounds(120, 40, 200), ("log_return", "hl_range"))
+    both = Windows.concat([data.windows("train"), other.windows("train")])
+    n = int((data.split == 0).sum())
+    assert torch.equal(both.take(torch.tensor([n]))[0], other.windows("train").take(torch.tensor([0]))[0])
+    assert torch.equal(both.take(torch.tensor([n - 1]))[1], data.windows("train").take(torch.tensor([n - 1]))[1])
+
+
+def test_perturbing_one_tickers_test_span_moves_no_training_or_validation_forecast(tmp_path: Path) -> None:
+    cfg = small_config(tmp_path)
+    base = frames()
+    moved = dict(base)
+    test_start = make_pool(cfg, base).boundaries[1]
+    bbb = base["BBB"].copy()
+    bbb.loc[bbb.index >= test_start, ["adj_close", "close", "open", "high", "low"]] *= 1.7
+    moved["BBB"] = bbb
+    tables = []
+    for data in (base, moved):
+        fitted = fit_pool(cfg, make_pool(cfg, data), CPU, tmp_path, {})
+        tables.append({t: f.table for t, f in zip(data, fitted, strict=True)})
+    for ticker in base:
+        a, b = tables[0][ticker], tables[1][ticker]
+        early = a["split"].isin(["train", "val"])
+        pd.testing.assert_frame_equal(a[early], b[early], check_exact=True)
+    late = tables[0]["BBB"]["split"] == "test"
+    assert not np.allclose(tables[0]["BBB"].loc[late, "actual"], tables[1]["BBB"].loc[late, "actual"])
+
+
+def test_a_tickers_scaler_is_fitted_on_its_own_training_span_only(tmp_path: Path) -> None:
+    cfg = small_config(tmp_path)
+    base = frames()
+    moved = dict(base)
+    aaa = base["AAA"].copy()
+    aaa.iloc[100:, :5] *= 1.5  # one 50% jump inside AAA's training span
+    moved["AAA"] = aaa
+    before, after = (pool_windows(cfg, make_pool(cfg, f)) for f in (base, moved))
+    assert before["AAA"].scaler.to_dict() != after["AAA"].scaler.to_dict()
+    for ticker in ("BBB", "CCC"):
+        assert before[ticker].scaler.to_dict() == after[ticker].scaler.to_dict()
+
+
+def test_a_ticker_embedding_reads_the_index_column_and_tickers_sampling_balances_them(tmp_path: Path) -> None:
+    cfg = small_config(tmp_path)
+    cfg.model.ticker_embedding = 4
+    datas = pool_windows(cfg, make_pool(cfg, frames()))
+    assert datas["CCC"].rows.shape[1] == 2 and set(datas["CCC"].rows[:, 1].tolist()) == {2.0}
+    model = RecurrentForecaster(cell="gru", n_features=2, hidden_size=8, num_layers=1, horizon=1, n_tickers=3,
+                                ticker_embedding=4)  # fmt: skip
+    x = datas["AAA"].windows("test").take(torch.arange(3))[0]
+    assert not torch.equal(model(x), model(torch.cat([x[..., :1], torch.full_like(x[..., 1:], 2.0)], dim=-1)))
+    train, _ = training_sets(datas, 1, "tickers")
+    torch.manual_seed(0)
+    order = epoch_order(train)
+    owner = np.repeat([0, 1, 2], [int((d.split == 0).sum()) for d in datas.values()])
+    shares = np.bincount(owner[order.numpy()], minlength=3) / len(order)
+    np.testing.assert_allclose(shares, [1 / 3] * 3, atol=0.03)  # CCC has 40% fewer windows, drawn as often
+
+
+def test_a_ticker_without_data_is_left_out_with_a_warning(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    cfg = small_config(tmp_path)
+    cfg.tickers = ["AAPL", "MSFT", "NOPE"]
+    cfg.data.source = cfg.data.source.snapshot
+    with caplog.at_level(logging.WARNING, logger="forecast"):
+        pool = load_pool(cfg.tickers, cfg.data, cfg.window, cfg.horizon)
+    assert list(pool.loaded) == ["AAPL", "MSFT"]
+    assert pool.skipped["NOPE"].startswith("ticker NOPE is not in the shipped snapshot")
+    assert "NOPE left out of the pool: ticker NOPE is not in the shipped snapshot" in caplog.text
+
+
+def test_a_ticker_that_ends_before_the_test_span_is_left_out(tmp_path: Path) -> None:
+    cfg = small_config(tmp_path)
+    data = frames()
+    data["DDD"] = random_walk(480, seed=4)  # ends before the test span (day 510 of the calendar)
+    data["EEE"] = random_walk(600, seed=7)
+    pool = make_pool(cfg, data)
+    assert pool.skipped == {
+        "DDD": f"its data ends {data['DDD'].index[-1].date()}, before the test span (from "
+        f"{pool.boundaries[1].date()}) holds 1 of its days"
+    }
+
+
+def test_no_usable_ticker_is_one_line(tmp_path: Path) -> None:
+    cfg = small_config(tmp_path)
+    cfg.data.source = cfg.data.source.snapshot
+    with pytest.raises(DataError) as err:
+        load_pool(["NOPE", "NADA"], cfg.data, cfg.window, cfg.horizon)
+    assert str(err.value).startswith("no ticker of the pool has usable prices (2 tried): ticker NOPE is not in")
+
+
+@pytest.mark.parametrize(
+    ("changes", "message"),
+    [
+        (
+            {"tickers": []},
+            "scope=global needs a pool of tickers and tickers=[] is empty: e.g. tickers=[AAPL,MSFT,IBM] or "
+            "universe=snapshot",
+        ),
+        ({"tickers": ["AAPL", "aapl"]}, "tickers lists AAPL more than once: name each ticker once"),
+        ({"tickers": ["AAPL", "A B"]}, "ticker='A B' is not a valid ticker symbol"),
+        ({"scope": "planet"}, "scope='planet' is unknown: choose scope=local|global"),
+        (
+            {"scope": "local"},
+            "tickers=[AAPL,MSFT] is a pool for one global model: add scope=global, or sweep one model per ticker "
+            "with -m (python -m forecast -m ticker=AAPL,MSFT or -m universe=snapshot)",
+        ),
+    ],
+)
+def test_bad_pools_fail_in_one_line(changes: dict[str, object], message: str) -> None:
+    cfg = replace(Config(scope="global", tickers=["AAPL", "MSFT"]), **changes)  # type: ignore[arg-type]
+    with pytest.raises(ConfigError) as err:
+        validate(cfg)
+    assert str(err.value).startswith(message)
+
+
+def test_other_bad_global_options_fail_in_one_line() -> None:
+    cfg = Config(scope="global", tickers=["AAPL", "MSFT"])
+    cfg.backtest.kind = "walk_forward"
+    with pytest.raises(ConfigError, match=r"^scope=global runs one chronological split by calendar date: drop"):
+        validate(cfg)
+    cfg = Config()
+    cfg.model.ticker_embedding = 8
+    with pytest.raises(ConfigError, match=r"^model.ticker_embedding=8 needs scope=global: a local model sees one"):
+        validate(cfg)
+    cfg = Config(scope="global", tickers=["AAPL"])
+    cfg.trainer.sampling = "random"
+    with pytest.raises(ConfigError, match=r"^trainer.sampling='random' is unknown: choose windows\|tickers$"):
+        validate(cfg)
+    assert validate(Config(tickers=["AAPL", "MSFT"]), multirun=True).scope == "local"  # a universe sweep's job
+    assert validate(Config(scope="global", tickers=["aapl", "SP500"])).tickers == ["AAPL", "^GSPC"]
+
+
+def test_a_global_run_scores_each_ticker_and_the_pool(quick_config: Config, tmp_path: Path) -> None:
+    cfg = quick_config
+    cfg.scope, cfg.tickers = "global", ["AAPL", "MSFT", "GOOG"]
+    out = tmp_path / "run"
+    out.mkdir()
+    record = run_global(validate(cfg), out)
+    assert record.status == "completed" and record.scope == "global" and record.ticker == "global3"
+    assert record.pool == ["AAPL", "MSFT", "GOOG"] and set(record.tickers) == set(record.pool)
+    table = pd.read_csv(out / "forecasts.csv")
+    assert list(table["ticker"].unique()) == record.pool
+    test = table[table["split"] == "test"]
+    rel = (test["actual"] - test["predicted"]).abs() / test["persistence"]
+    assert record.test.mae == pytest.approx(rel.mean(), rel=1e-12)  # pooled: relative to the last close
+    aapl = test[test["ticker"] == "AAPL"]
+    assert record.tickers["AAPL"]["test"]["mae"] == pytest.approx((aapl["actual"] - aapl["predicted"]).abs().mean())
+    assert record.n_windows.test == len(test)
+    future = pd.read_csv(out / "future.csv")
+    assert list(future["ticker"]) == record.pool and list(record.future["by_ticker"]) == record.pool
+    assert sorted(p.name for p in (out / "plots").iterdir()) == [
+        "forecast_AAPL.png", "forecast_GOOG.png", "forecast_MSFT.png", "future_AAPL.png", "future_GOOG.png",
+        "future_MSFT.png", "gradient_flow.png", "loss.png", "skill_by_ticker.png",
+    ]  # fmt: skip
