@@ -29,6 +29,10 @@ whole process's wall time.
 intervals, interval scores, the dated path, ``future.csv`` and its plot; target < 0.3 s together) and the wall
 time of a whole ``python -m forecast.predict`` process on the startup run's folder (target < 3 s).
 
+``universe`` (skip with ``--no-universe``): a global model's data path on a generated universe of 500 tickers x
+6,000 days, in its own process (see ``bench/universe.py``): peak RSS, pooled windows/s against the materialised
+single-ticker path at equal batch size, seconds per epoch.
+
 ``backtest`` (skip with ``--no-backtest``): a 20-fold expanding walk-forward backtest of the default LSTM on
 ^GSPC as one process, seconds per fold, and the ratio to 20 single runs of the same model.
 """
@@ -330,6 +334,15 @@ def print_table(results: dict[str, Any]) -> None:
         f"{f['intervals_path_and_files']:.3f} (a run adds {added:.3f}; target < 0.3); predict process "
         f"{f['predict_wall']:.2f} (target < 3)"
     )
+    if "universe" in results:
+        u = results["universe"]
+        print(
+            f"universe: {u['tickers']} tickers x {u['days']} days ({u['train_windows']:,} training windows, "
+            f"{u['cell']} batch {u['batch_size']}): peak RSS {u['peak_rss_mb']:.0f} MB (target < 1500; materialised "
+            f"inputs alone {u['materialised_mb']:.0f} MB), {u['windows_per_second']:.0f} windows/s pooled vs "
+            f"{u['materialised_windows_per_second']:.0f} materialised (ratio {u['ratio']:.2f}, target >= 0.9), "
+            f"{u['seconds_per_epoch']:.0f} s an epoch, data path built in {u['build_seconds']:.1f} s"
+        )
     if "backtest" in results:
         b = results["backtest"]
         print(
@@ -346,6 +359,7 @@ def main() -> None:
     parser.add_argument("--cells", default=",".join(CELLS))
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results.json")
     parser.add_argument("--no-backtest", action="store_true", help="skip the 20-fold backtest timing")
+    parser.add_argument("--no-universe", action="store_true", help="skip the 500-ticker universe")
     parser.add_argument("--one-cell", help=argparse.SUPPRESS)  # internal: measure one cell, print JSON
     args = parser.parse_args()
     if args.one_cell:
@@ -366,6 +380,12 @@ def main() -> None:
     print("measuring the future path ...", file=sys.stderr, flush=True)
     future = {**measure_future(args.repeats), **predict}
     results = {"machine": machine(args.device), "cells": cells, "startup": startup, "future": future}
+    if not args.no_universe:
+        print("measuring a 500-ticker universe ...", file=sys.stderr, flush=True)
+        out = subprocess.run(
+            [sys.executable, str(ROOT / "bench" / "universe.py")], check=True, capture_output=True, text=True
+        )
+        results["universe"] = json.loads(out.stdout.strip().splitlines()[-1])
     if not args.no_backtest:
         print("measuring a 20-fold backtest (several minutes) ...", file=sys.stderr, flush=True)
         results["backtest"] = measure_backtest(args.device)

@@ -14,12 +14,14 @@ SRC = Path(__file__).resolve().parents[1] / "src" / "forecast"
 # Lower layers never import higher ones; packages of one layer do not import each other.
 LAYERS: dict[str, float] = {
     "errors": 0,
+    "messages": 0,
     "atomic": 0,
     "clock": 0,
     "config": 1,
     "tickers": 1.4,
     "config_checks": 1.5,
     "record": 1,
+    "folders": 1.2,
     "data": 2,
     "models": 2,
     "diagnostics": 2,
@@ -30,9 +32,11 @@ LAYERS: dict[str, float] = {
     "pool_unit": 4.6,
     "pipeline": 5,
     "global_run": 5.5,
+    "tracking": 5.5,
     "__main__": 6,
     "report": 6,
     "predict": 6,
+    "tuned": 6,
 }
 
 

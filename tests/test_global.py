@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 from dataclasses import replace
 from pathlib import Path
@@ -23,6 +24,7 @@ from forecast.models.recurrent import RecurrentForecaster
 from forecast.pool_unit import fit_pool, pool_windows, training_sets
 from forecast.training.loop import epoch_order
 from tests.conftest import random_walk
+from tests.helpers import forecast
 
 CPU = torch.device("cpu")
 
@@ -222,7 +224,7 @@ def test_a_global_run_scores_each_ticker_and_the_pool(quick_config: Config, tmp_
     out = tmp_path / "run"
     out.mkdir()
     record = run_global(validate(cfg), out)
-    assert record.status == "completed" and record.scope == "global" and record.ticker == "global3"
+    assert record.status == "completed" and record.scope == "global" and record.ticker == "AAPL+MSFT+GOOG"
     assert record.pool == ["AAPL", "MSFT", "GOOG"] and set(record.tickers) == set(record.pool)
     table = pd.read_csv(out / "forecasts.csv")
     assert list(table["ticker"].unique()) == record.pool
@@ -238,3 +240,32 @@ def test_a_global_run_scores_each_ticker_and_the_pool(quick_config: Config, tmp_
         "forecast_AAPL.png", "forecast_GOOG.png", "forecast_MSFT.png", "future_AAPL.png", "future_GOOG.png",
         "future_MSFT.png", "gradient_flow.png", "loss.png", "skill_by_ticker.png",
     ]  # fmt: skip
+
+
+@pytest.mark.slow
+def test_the_command_line_runs_a_global_model_that_predict_reads_per_ticker(tmp_path: Path) -> None:
+    out = tmp_path / "run"
+    args = ("scope=global", "tickers=[AAPL,MSFT]", "window=20", "model.hidden_size=8", "model.num_layers=1")
+    done = forecast(*args, "trainer.max_epochs=1", "data.start=2010-01-01", "model.ticker_embedding=3",
+                    f"hydra.run.dir={out}", cwd=tmp_path)  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    record = json.loads((out / "metrics.json").read_text())
+    assert (record["status"], record["ticker"], record["pool"]) == ("completed", "AAPL+MSFT", ["AAPL", "MSFT"])
+    assert "AAPL+MSFT lstm (one model over 2 tickers) pooled test MAE " in done.stdout
+    again = forecast(str(out), "ticker=MSFT", module="forecast.predict", cwd=tmp_path)
+    assert again.returncode == 0, again.stderr
+    written = Path(again.stderr.strip().splitlines()[-1].removeprefix("written: "))
+    run_path = pd.read_csv(out / "future.csv")
+    run_path = run_path[run_path["ticker"] == "MSFT"].drop(columns="ticker").reset_index(drop=True)
+    pd.testing.assert_frame_equal(pd.read_csv(written / "future.csv"), run_path, check_exact=True)
+    refused = forecast(str(out), "ticker=IBM", module="forecast.predict", cwd=tmp_path)
+    assert refused.returncode != 0
+    assert refused.stderr.strip().splitlines()[-1] == (
+        "error: ticker=IBM is not in this global model's pool of 2 (AAPL, MSFT): pick one of them"
+    )
+    local = forecast("tickers=[AAPL,MSFT]", cwd=tmp_path)
+    assert local.returncode == 1
+    assert local.stderr.strip().splitlines() == [
+        "error: tickers=[AAPL,MSFT] is a pool for one global model: add scope=global, or sweep one model per "
+        "ticker with -m (python -m forecast -m ticker=AAPL,MSFT or -m universe=snapshot)"
+    ]

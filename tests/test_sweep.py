@@ -24,7 +24,10 @@ def sweep(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """experiment=cells_quick (3 cells x 2 seeds, 2 epochs) plus ticker ZZZZ, whose 6 jobs must fail."""
     root = tmp_path_factory.mktemp("sweep")
     done = forecast("-m", "experiment=cells_quick", "ticker=AAPL,ZZZZ", f"hydra.sweep.dir={root / 's'}", cwd=root)
-    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.returncode == 4, done.stderr[-2000:]  # a sweep with failed jobs: summary written, then exit 4
+    assert done.stderr.strip().splitlines()[-1] == (
+        f"error: 6 of 12 jobs failed or were interrupted (summary.csv lists why): {root / 's'}"
+    )
     return root / "s"
 
 
@@ -164,3 +167,19 @@ def test_the_step_section_reads_every_step_of_every_cell(tmp_path: Path) -> None
         "| AAPL     | lstm   | direct     |       2 | 2 ± 0        | -1 ± 0         | 2.5 ± 0      | -3 ± 1.4" in text
     )
     assert (tmp_path / "skill_by_step.png").stat().st_size > 0
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(
+    __import__("importlib").util.find_spec("hydra_plugins.hydra_submitit_launcher") is None,
+    reason="hydra-submitit-launcher is not installed (the slurm extra; make install puts it in the dev extras)",
+)
+def test_submitit_local_launcher_runs_a_sweep_and_the_summary(tmp_path: Path) -> None:
+    launcher = ["hydra/launcher=submitit_local", "hydra.launcher.cpus_per_task=1", "hydra.launcher.timeout_min=10"]
+    done = forecast("-m", *launcher, "experiment=cells_quick", "model=gru", "seed=0,1", *_in(tmp_path), cwd=tmp_path)
+    assert done.returncode == 0, done.stderr[-2000:]
+    records = [json.loads(p.read_text()) for p in sorted((tmp_path / "s").glob("*/metrics.json"))]
+    assert [r["status"] for r in records] == ["completed", "completed"]
+    assert [r["environment"]["threads"] for r in records] == [1, 1]  # threads follow the job's cpus_per_task
+    summary = pd.read_csv(tmp_path / "s" / "summary.csv")
+    assert sorted(summary["seed"]) == [0, 1] and (tmp_path / "s" / "report.html").exists()

@@ -1,34 +1,39 @@
 """Command line: ``python -m forecast [overrides]``. The only module that knows Hydra's runtime state."""
 
+# ruff: noqa: E402  (the SIGTERM handler is installed before the slow imports)
+
 from __future__ import annotations
 
 import logging
 import os
-import re
+import signal
 import sys
-from collections.abc import Sequence
 from pathlib import Path
+
+STARTED: list[bool] = []  # set once the command line is under way (before: a signal exits at once)
+
+
+def _raise_interrupt(signum: int, frame: object) -> None:
+    if not STARTED:  # still importing: nothing was written, nothing to record
+        os.write(2, b"interrupted: before the run started; nothing was written\n")
+        os._exit(130)
+    raise KeyboardInterrupt(f"signal {signum}")
+
+
+# SIGTERM (what schedulers and ``kill`` send) ends a job like Ctrl-C: installed before any slow import.
+signal.signal(signal.SIGTERM, _raise_interrupt)
 
 import hydra
 from hydra.core.hydra_config import HydraConfig
-from omegaconf import DictConfig, ListConfig, OmegaConf
+from omegaconf import DictConfig, OmegaConf
 
 from forecast.config import Config, register_configs
+from forecast.errors import ForecastError
+from forecast.messages import compact_error, unexpected
+from forecast.tickers import path_safe, run_name
 
 log = logging.getLogger("forecast")
 register_configs()
-
-
-def path_safe(value: object) -> str:
-    """Return ``value`` usable as one folder-name part: only letters, digits, '.', '-', '=', '^' survive."""
-    return re.sub(r"[^A-Za-z0-9.\-=^]", "_", str(value)).replace("..", "__")[:40] or "_"
-
-
-def run_name(scope: object, ticker: object, tickers: object) -> str:
-    """Return a run folder's name part: the ticker of a local run, ``global<N>`` for a global run over N tickers."""
-    if scope == "global":
-        return f"global{len(tickers) if isinstance(tickers, Sequence | ListConfig) else 0}"
-    return path_safe(ticker)
 
 
 # Run folders are named after the ticker before any check of ours runs: keep that name inside outputs/.
@@ -38,35 +43,21 @@ OmegaConf.register_new_resolver("run_name", run_name, replace=True)
 USER_FULL_ERROR = os.environ.get("HYDRA_FULL_ERROR") == "1"
 
 
-def compact_error(exc: BaseException) -> str:
-    """Return a one-line message for a Hydra/OmegaConf compose or override error."""
-    lines = [ln.strip() for ln in str(exc).splitlines() if ln.strip()]
-    head = lines[0] if lines else type(exc).__name__
-    if "Available options in" in str(exc):
-        start = next(i for i, ln in enumerate(lines) if ln.startswith("Available options"))
-        options = [ln for ln in lines[start + 1 :] if not ln.startswith(("Config search path", "provider="))]
-        return f"{head}: choose one of {', '.join(options)}"
-    cause = exc.__cause__
-    detail = str(cause).splitlines()[0].strip() if cause is not None and str(cause) else ""
-    detail = detail or next((ln for ln in lines[1:] if ln.startswith(("Key ", "Value "))), "")
-    if any(k in head for k in ("mismatched input", "extraneous input", "no viable alternative", "LexerNoViableAlt")):
-        return (
-            f"could not parse an override ({head}): quote values with special characters, e.g. 'ticker=\"^GSPC\"' "
-            "(or type ticker=SP500 for the S&P 500 index)"
-        )
-    hint = " (python -m forecast --help lists every key)" if "not in" in detail else ""
-    return f"{head.rstrip('.')}: {detail}{hint}" if detail else head
-
-
 def _fail(out_dir: Path, reason: str, config: dict[str, object], status: str = "failed", **extra: object) -> None:
     """Record a failed or interrupted job in ``metrics.json`` so its folder never looks complete."""
     from forecast.record import RunRecord
 
     try:
-        overrides = list(HydraConfig.get().overrides.task)
+        overrides = task_overrides()
         RunRecord(status=status, reason=reason, config=config, overrides=overrides, **extra).write(out_dir)  # type: ignore[arg-type]
     except OSError as exc:  # the folder itself may be the problem
         log.debug("could not write the failure record: %s", exc)
+
+
+def task_overrides() -> list[str]:
+    """Return the job's command-line overrides as typed (an override may hold an interpolation that fails)."""
+    typed = OmegaConf.to_container(HydraConfig.get().overrides.task, resolve=False)
+    return [str(o) for o in typed] if isinstance(typed, list) else []
 
 
 def _plain(cfg: DictConfig) -> dict[str, object]:
@@ -79,17 +70,20 @@ def _plain(cfg: DictConfig) -> dict[str, object]:
 
 
 def threads_per_job(launcher: DictConfig) -> int:
-    """Return torch threads for one job: all cores, or cores / n_jobs under the joblib launcher (0 = default)."""
-    if "joblib" not in str(launcher.get("_target_", "")):
-        return 0
-    cores = os.cpu_count() or 1
-    n_jobs = int(launcher.get("n_jobs") or -1)
-    parallel = cores if n_jobs < 0 else max(1, n_jobs)  # joblib's -1 means one job per core
-    return max(1, cores // parallel)
-
-
-def _raise_interrupt(signum: int, frame: object) -> None:
-    raise KeyboardInterrupt(f"signal {signum}")
+    """Return torch threads for one job from the resources its launcher gives it (0 = torch's default): cores /
+    n_jobs under joblib, ``cpus_per_task`` under submitit, ``ray.remote.num_cpus`` under Ray."""
+    target = str(launcher.get("_target_", ""))
+    if "joblib" in target:
+        cores = os.cpu_count() or 1
+        n_jobs = int(launcher.get("n_jobs") or -1)
+        parallel = cores if n_jobs < 0 else max(1, n_jobs)  # joblib's -1 means one job per core
+        return max(1, cores // parallel)
+    if "submitit" in target:
+        return int(launcher.get("cpus_per_task") or 0)
+    if "ray" in target:
+        remote = OmegaConf.select(launcher, "ray.remote.num_cpus")
+        return int(remote or 0)
+    return 0
 
 
 def _sigterm_interrupts() -> None:
@@ -103,12 +97,14 @@ def _sigterm_interrupts() -> None:
 
 @hydra.main(version_base="1.3", config_path="../../conf", config_name="config")
 def main(cfg: DictConfig) -> float | None:
-    """Run one job; return its test MAE (for Hydra sweepers), or None when it failed inside a sweep."""
+    """Run one job; return its validation loss (for Hydra sweepers), or None when it failed inside a sweep."""
     from hydra.types import RunMode
+    from omegaconf.errors import OmegaConfBaseException
 
     from forecast.config import config_dict
     from forecast.config_checks import unknown_keys, validate
-    from forecast.errors import ConfigError, ForecastError
+    from forecast.errors import ConfigError, FolderTaken
+    from forecast.folders import FOLDER_FIX, occupant
     from forecast.global_run import run_global
     from forecast.pipeline import run
 
@@ -123,16 +119,22 @@ def main(cfg: DictConfig) -> float | None:
             raise ConfigError(
                 f"unknown config key(s) {', '.join(extra)}: remove them (python -m forecast --help lists every key)"
             )
-        typed = validate(OmegaConf.to_object(cfg), multirun=multirun)  # type: ignore[arg-type]
+        try:
+            typed = validate(OmegaConf.to_object(cfg), multirun=multirun)  # type: ignore[arg-type]
+        except OmegaConfBaseException as exc:  # an interpolation that does not resolve or fit its type
+            raise ConfigError(compact_error(exc)) from None
         assert isinstance(typed, Config)
         if typed.trainer.threads == 0:
             typed.trainer.threads = threads_per_job(hydra_cfg.launcher)
         config = config_dict(typed)
+        if taken := occupant(out_dir):
+            raise FolderTaken(f"{out_dir} {taken}: a run never writes over another run's results; {FOLDER_FIX}")
         recipe = run_global if typed.scope == "global" else run
-        record = recipe(typed, out_dir, list(hydra_cfg.overrides.task))
+        record = recipe(typed, out_dir, task_overrides())
     except ForecastError as exc:
         reason = str(exc)
-        _fail(out_dir, reason, config)
+        if not isinstance(exc, FolderTaken):  # the folder is another run's: leave its record alone
+            _fail(out_dir, reason, config)
         log.debug("failure details", exc_info=True)
         print(f"error: {reason}", file=sys.stderr, flush=True)
         if multirun:
@@ -146,38 +148,64 @@ def main(cfg: DictConfig) -> float | None:
             reason = "interrupted before the first epoch completed: nothing to resume, run again"
         _fail(out_dir, reason, config, status="interrupted", last_completed_epoch=last)
         print(f"interrupted: {reason}", file=sys.stderr, flush=True)
-        if multirun:
-            return None
+        if multirun:  # stop the sweep, not only this job
+            raise SweepInterrupted(str(out_dir.parent)) from None
         sys.exit(130)
     except Exception as exc:
         if USER_FULL_ERROR:
             raise
-        reason = f"unexpected {type(exc).__name__}: {exc}"
+        reason = unexpected(exc)
         _fail(out_dir, reason, config)
-        log.error("%s (full traceback in the log; HYDRA_FULL_ERROR=1 prints it)", reason, exc_info=False)
-        log.debug("traceback", exc_info=True)
+        log.debug("traceback", exc_info=True)  # in the run's log file; HYDRA_FULL_ERROR=1 prints it
+        print(f"error: {reason}", file=sys.stderr, flush=True)
         if multirun:
             return None
         sys.exit(1)
     from forecast.reporting.outputs import headline
     from forecast.reporting.pool_outputs import pool_lines
+    from forecast.tracking import track
 
     for line in pool_lines(record) if record.scope == "global" else headline(record):
         log.info("%s", line)
+    track(typed.logger, record, out_dir)
     log.info("results: %s", out_dir)
-    return float(record.test.mae)
+    return record.best_val_loss  # what a sweeper (hparams_search=optuna) minimises: never a test-span number
+
+
+class SweepInterrupted(KeyboardInterrupt):
+    """Ctrl-C or SIGTERM during a sweep: the current job is recorded as interrupted, the sweep stops."""
 
 
 def cli() -> None:
-    """Entry point: run Hydra, turning its compose-time errors into one line on stderr (exit 2)."""
+    """Entry point: run Hydra, turning its compose-time errors into one line on stderr (exit 2).
+
+    Exit codes: 0 done, 1 the run failed, 2 the command line could not be composed, 4 a sweep finished with
+    failed jobs (its summary written), 130 interrupted."""
     os.environ["HYDRA_FULL_ERROR"] = "1"
+    STARTED.append(True)
     try:
         main()
+    except SweepInterrupted as exc:
+        print(
+            f"interrupted: the sweep stopped; build its report with: python -m forecast.report {exc}", file=sys.stderr
+        )
+        sys.exit(130)
+    except KeyboardInterrupt:
+        print("interrupted: before the run started; nothing was written", file=sys.stderr, flush=True)
+        sys.exit(130)
+    except ForecastError as exc:  # raised before the job started (a run folder that is taken)
+        print(f"error: {exc}", file=sys.stderr, flush=True)
+        sys.exit(1)
     except Exception as exc:
         if USER_FULL_ERROR:
             raise
         print(f"error: {compact_error(exc)}", file=sys.stderr, flush=True)
         sys.exit(2)
+    from forecast.reporting.callback import FAILED_JOBS
+
+    if FAILED_JOBS:
+        print(f"error: {FAILED_JOBS[-1]}", file=sys.stderr, flush=True)
+        sys.exit(4)
     if not {"-m", "--multirun"} & set(sys.argv[1:]):
         # A single run is complete here: every file was written atomically and closed. Tearing the interpreter
         # down (torch, dynamo, pandas module graphs) takes 0.3-1 s of pure waiting, so flush and leave.

@@ -17,7 +17,8 @@ STRATEGIES = ("direct", "recursive")
 LOSSES = ("mse", "quantile")
 INTERVALS = ("conformal", "none")
 SCOPES = ("local", "global")  # one model per ticker | one model over the windows of every ticker in ``tickers``
-SAMPLINGS = ("windows", "tickers")  # batches uniform over windows | every ticker equally often
+SAMPLINGS = ("windows", "tickers")
+LOGGERS = ("csv", "tensorboard", "mlflow")  # batches uniform over windows | every ticker equally often
 CELLS = ("rnn", "lstm", "gru")  # each has a conf/model/<cell>.yaml and a module in models/registry.py
 IMPLS = ("auto", "torch", "fast")  # how a cell runs: see models/registry.resolve_impl
 
@@ -123,6 +124,15 @@ class BacktestConfig:
 
 
 @dataclass
+class LoggerConfig:
+    """``conf/logger/*.yaml``: where a run's parameters, epochs and metrics are tracked besides its folder."""
+
+    kind: str = "csv"  # csv (the run folder alone) | tensorboard | mlflow
+    tracking_uri: str = "sqlite:///outputs/mlflow.db"  # mlflow: a sqlite file, or a tracking server's URL
+    experiment: str = "forecast"  # mlflow: the experiment the run is logged under
+
+
+@dataclass
 class Config:
     """``conf/config.yaml``: one run (its YAML files hold the same defaults; a test keeps them equal)."""
 
@@ -139,6 +149,7 @@ class Config:
     trainer: TrainerConfig = field(default_factory=TrainerConfig)
     forecast: ForecastConfig = field(default_factory=ForecastConfig)
     backtest: BacktestConfig = field(default_factory=BacktestConfig)
+    logger: LoggerConfig = field(default_factory=LoggerConfig)
 
 
 def config_dict(cfg: Config) -> dict[str, Any]:

@@ -15,3 +15,7 @@ class DataError(ForecastError):
 
 class TrainingDiverged(ForecastError):
     """The loss became NaN or infinite during training."""
+
+
+class FolderTaken(ConfigError):
+    """The run folder holds another run's results (completed, or running in a live process)."""

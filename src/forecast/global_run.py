@@ -20,6 +20,7 @@ from forecast.pipeline import describe, gradient_flow, start_job
 from forecast.pool_unit import fit_pool, pool_future, pool_table, window_counts
 from forecast.record import RunRecord, WindowCounts
 from forecast.reporting.pool_outputs import write_pool_files
+from forecast.tickers import pool_name
 from forecast.training.checkpoint import save_model
 from forecast.unit import Fitted
 
@@ -27,7 +28,7 @@ from forecast.unit import Fitted
 def run_global(cfg: Config, out_dir: Path, overrides: Sequence[str] = ()) -> RunRecord:
     """Train one model on every ticker's training windows (split by calendar date), forecast and score each
     ticker and the pool, write every artefact into ``out_dir`` and return the record (``running`` first)."""
-    clock, config, name = PhaseClock(), config_dict(cfg), f"global{len(cfg.tickers)}"
+    clock, config, name = PhaseClock(), config_dict(cfg), pool_name(cfg.tickers)
     RunRecord(pid=os.getpid(), ticker=name, scope="global", overrides=list(overrides), config=config).write(out_dir)
     device = start_job(cfg)
     pool = load_pool(cfg.tickers, cfg.data, cfg.window, cfg.horizon)
@@ -64,8 +65,9 @@ def score_pool(record: RunRecord, cfg: Config, pool: Pool, fitted: list[Fitted],
     record.tickers = {
         t: ticker_scores(f.table, cfg.horizon, f.bands.levels()) for t, f in zip(pool.loaded, fitted, strict=True)
     }
-    record.ticker, record.scope, record.pool, record.skipped = f"global{len(fitted)}", "global", list(pool.loaded), {}
+    record.ticker, record.scope, record.pool = pool_name(list(pool.loaded)), "global", list(pool.loaded)
     record.skipped = dict(pool.skipped)
+    record.best_val_loss = fitted[0].trained.result.best_val_loss  # pooled over the tickers' validation windows
     frames = [x.frame for x in pool.loaded.values()]
     record.n_days = int(sum(len(f) for f in frames))
     record.first_date = str(min(f.index[0] for f in frames).date())

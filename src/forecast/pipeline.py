@@ -126,6 +126,8 @@ def gradient_flow(cfg: Config, last: Fitted, device: torch.device) -> pd.DataFra
 def score(table: pd.DataFrame, fitted: list[Fitted], horizon: int) -> dict[str, Any]:
     """Return the record's scores: point forecasts (last step, every step, baselines), intervals, backtest folds."""
     out = evaluate(table, horizon)
+    fits = {id(f.trained): f.trained.result for f in fitted}.values()  # a model rolled forward counts once
+    out["best_val_loss"] = float(np.mean([r.best_val_loss for r in fits]))
     bands = fitted[-1].bands
     if bands.method != "none":
         tests = [f.table[f.table["split"] == "test"] for f in fitted]

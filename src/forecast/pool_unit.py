@@ -60,7 +60,13 @@ def fit_pool(cfg: Config, pool: Pool, device: torch.device, out_dir: Path, confi
     return one :class:`Fitted` per ticker, in pool order, that share the model."""
     datas = pool_windows(cfg, pool)
     n_windows = {s: sum(int((d.split == i).sum()) for d in datas.values()) for i, s in enumerate(("train", "val"))}
-    log.info("global model over %d tickers: %d/%d train/val windows", len(datas), n_windows["train"], n_windows["val"])
+    log.info(
+        "global model over %d ticker(s): %d/%d train/val windows%s",
+        len(datas),
+        n_windows["train"],
+        n_windows["val"],
+        " (one ticker: a local model, split and scored as the pool would be)" if len(datas) == 1 else "",
+    )
     seed_everything(cfg.seed)
     n_tickers = len(datas) if cfg.model.ticker_embedding else 0
     model = build_model(cfg.model, len(cfg.data.features) + (1 if n_tickers else 0), cfg.horizon, device, n_tickers)

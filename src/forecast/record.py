@@ -78,6 +78,7 @@ class RunRecord:
     n_params: int | None = None
     epochs_run: int | None = None
     best_epoch: int | None = None
+    best_val_loss: float | None = None  # the validation loss at the best epoch (a backtest: mean over its fits)
     train_seconds: float | None = None
     seconds_per_epoch: float | None = None  # mean whole epoch (training pass and validation loss)
     epoch_seconds_median: float | None = None  # median training pass: the speed figure, robust to a busy machine

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 
-from forecast.config import SAMPLINGS, SCOPES, Config
+from forecast.config import LOGGERS, SAMPLINGS, SCOPES, Config
 from forecast.errors import ConfigError
 
 ALIASES = {"SP500": "^GSPC", "GSPC": "^GSPC"}  # typeable names of the S&P 500 index on the command line
@@ -38,6 +39,9 @@ def validate_scope(cfg: Config, multirun: bool) -> None:
     """Check a global run's pool (``tickers``), its options, and that a pool is never silently run as one ticker."""
     _require(cfg.scope in SCOPES, f"scope={cfg.scope!r} is unknown: choose scope={'|'.join(SCOPES)}")
     m, t = cfg.model, cfg.trainer
+    _require(
+        cfg.logger.kind in LOGGERS, f"logger.kind={cfg.logger.kind!r} is unknown: choose logger={'|'.join(LOGGERS)}"
+    )
     _require(t.sampling in SAMPLINGS, f"trainer.sampling={t.sampling!r} is unknown: choose {'|'.join(SAMPLINGS)}")
     _require(m.ticker_embedding >= 0, f"model.ticker_embedding must be >= 0, 0 = none (got {m.ticker_embedding})")
     if cfg.scope == "local":
@@ -71,3 +75,20 @@ def shown(tickers: list[str]) -> str:
     """Return a pool as typed, cut short after five tickers."""
     head = ",".join(str(x) for x in tickers[:5])
     return f"[{head}{',...' if len(tickers) > 5 else ''}]"
+
+
+def pool_name(tickers: list[str]) -> str:
+    """Return the name a global run goes by: its ticker alone, up to three joined by ``+``, else ``global<N>``."""
+    return "+".join(tickers) if 0 < len(tickers) <= 3 else f"global{len(tickers)}"
+
+
+def path_safe(value: object) -> str:
+    """Return ``value`` usable as one folder-name part: only letters, digits, '.', '-', '=', '^' survive."""
+    return re.sub(r"[^A-Za-z0-9.\-=^]", "_", str(value)).replace("..", "__")[:40] or "_"
+
+
+def run_name(scope: object, ticker: object, tickers: object) -> str:
+    """Return a run folder's name part: the ticker of a local run, the pool's name for a global run."""
+    if scope == "global" and isinstance(tickers, Sequence):
+        return path_safe(pool_name([str(t) for t in tickers]))
+    return path_safe(ticker)

@@ -16,6 +16,7 @@ from forecast.data.dataset import SplitBounds, WindowedData, windows_for
 from forecast.data.folds import Unit
 from forecast.data.scaling import returns_to_paths
 from forecast.diagnostics.gradient_flow import gradient_by_lag
+from forecast.errors import DataError
 from forecast.evaluation.baselines import drift_returns, linear_returns
 from forecast.evaluation.future import Bands, add_intervals, bands_for
 from forecast.evaluation.predict import forecast_table, predict_returns
@@ -26,6 +27,7 @@ from forecast.training.runtime import seed_everything
 from forecast.training.session import Trained, train
 
 log = logging.getLogger("forecast")
+MIN_TEST = 3  # forecasts a test span needs for its statistics to be defined
 
 
 @dataclass
@@ -89,6 +91,11 @@ def fit_unit(
     scaler = None if keep is None else keep.data.scaler
     data = windows_for(frame, cfg.window, cfg.horizon, unit.bounds, tuple(cfg.data.features), scaler)
     counts = data.counts()
+    if not unit.fold and counts["test"] < MIN_TEST:
+        raise DataError(
+            f"the test span holds {counts['test']} forecast(s); its statistics (Diebold-Mariano test, correlations, "
+            f"coverage) need at least {MIN_TEST}: raise data.test_days or data.test_frac"
+        )
     name = f"fold {unit.fold}" if unit.fold else "split"
     rolled = "" if keep is None else " (the previous fold's model rolled forward)"
     log.info("%s: %d/%d/%d train/val/test windows%s", name, counts["train"], counts["val"], counts["test"], rolled)

@@ -46,7 +46,25 @@ def normalise_columns(raw: pd.DataFrame, origin: str) -> pd.DataFrame:
     if bad:
         first = frame[date_col][dates.isna()].iloc[0]
         raise DataError(f"{origin}: {bad} dates could not be parsed, first {first!r}: fix or remove those rows")
-    out = frame[[c for c in KEEP if c in frame.columns]].apply(pd.to_numeric, errors="coerce")
+    out = frame[[c for c in KEEP if c in frame.columns]].apply(numbers, origin=origin, dates=frame[date_col])
     out.index = pd.DatetimeIndex(dates.dt.tz_localize(None).dt.normalize(), name="date")
     out.attrs["price_column"] = "adj_close" if adjusted else "close"  # what adj_close holds (pandas keeps attrs)
     return out
+
+
+def numbers(column: pd.Series, origin: str, dates: pd.Series) -> pd.Series:
+    """Return ``column`` as float64: numbers as they are, text numbers with thousands separators ('1,003.54')
+    parsed, empty cells missing. Any other text raises :class:`DataError` naming its first row: a value that is
+    not a number is never turned into a missing one (which the forward fill would then overwrite)."""
+    if pd.api.types.is_numeric_dtype(column):
+        return column.astype("float64")
+    text = column.astype("string").str.strip().str.replace(r"(?<=\d),(?=\d{3}\b)", "", regex=True)
+    parsed = pd.to_numeric(text, errors="coerce")
+    wrong = parsed.isna() & text.notna() & (text != "") & ~text.str.lower().isin(["nan", "null", "na", "n/a"])
+    if wrong.any():
+        first = int(wrong.to_numpy().argmax())
+        raise DataError(
+            f"{origin}: column '{column.name}' has {int(wrong.sum())} value(s) that are not numbers, first "
+            f"{column.iloc[first]!r} on {dates.iloc[first]} (row {first + 2} of the file): fix or remove them"
+        )
+    return parsed.astype("float64")

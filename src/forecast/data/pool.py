@@ -74,6 +74,14 @@ def align_pool(loaded: dict[str, Loaded], skipped: dict[str, str], d: DataConfig
     pool = Pool({}, {}, calendar, (val_start, test_start), skipped)
     for ticker, item in loaded.items():
         frame = item.frame.loc[calendar[0] : calendar[-1]]
+        if len(frame) < len(item.frame):
+            log.info(
+                "%s: %d of its sessions lie outside the pool's calendar (to %s, the last day a majority of the pool "
+                "reaches): not used",
+                ticker,
+                len(item.frame) - len(frame),
+                calendar[-1].date(),
+            )
         bounds = bounds_on(pd.DatetimeIndex(frame.index), val_start, test_start)
         reason = missing_span(bounds, frame, window, horizon, pool.boundaries)
         if reason:

@@ -42,10 +42,15 @@ def snapshot_tickers(folder: Path) -> list[str]:
 
 def read_csv_prices(path: Path, origin: str) -> pd.DataFrame:
     """Return the column-normalised frame in CSV ``path``; raise :class:`DataError` if it cannot be read."""
+    if path.exists() and not path.is_file():
+        kind = "a directory" if path.is_dir() else "not a regular file (a fifo, socket or device)"
+        raise DataError(f"{origin}: {path} is {kind}: point data.path at a CSV file")
     try:
         raw = pd.read_csv(path)
     except FileNotFoundError:
         raise DataError(f"{origin}: file not found: {path}") from None
+    except PermissionError:
+        raise DataError(f"{origin}: permission denied reading {path}: make it readable") from None
     except (pd.errors.EmptyDataError, pd.errors.ParserError, UnicodeDecodeError, ValueError) as exc:
         reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         raise DataError(f"{origin}: not a readable CSV file ({reason}): {path}") from None
@@ -79,7 +84,7 @@ def select_dates(frame: pd.DataFrame, start: str | None, end: str | None, ticker
     return picked
 
 
-def _cache_folder(d: DataConfig) -> Path:
+def cache_folder(d: DataConfig) -> Path:
     return Path(d.cache_dir) if d.cache_dir else REPO_DATA / "cache"
 
 
@@ -92,18 +97,21 @@ def from_yfinance(ticker: str, d: DataConfig) -> PriceData:
 
     if d.offline:
         raise DataError("yfinance skipped (data.offline=true)")
-    path = cache_path(_cache_folder(d), ticker_filename(ticker))
+    path = cache_path(cache_folder(d), ticker_filename(ticker))
     entry = None if d.refresh else read_cache(path)
     if entry is not None and entry.covers(d.start, d.end):
         return PriceData(entry.frame, "cache")
     frame = normalise_columns(yahoo.fetch(ticker, d.start, d.end, d.timeout_s), f"yfinance {ticker}")
-    write_cache(path, frame, d.start, d.end, yahoo.yfinance_version())
+    try:
+        write_cache(path, frame, d.start, d.end, yahoo.yfinance_version())
+    except OSError as exc:  # a read-only cache folder, or a cache path that is a file: run on, uncached
+        log.warning("could not write the cache (%s: %s): the run goes on without caching", path.parent, exc.strerror)
     return PriceData(frame, "yfinance")
 
 
 def from_cache(ticker: str, d: DataConfig) -> PriceData:
     """Return whatever the cache holds for ``ticker``, however old; raise :class:`DataError` if nothing."""
-    folder = _cache_folder(d)
+    folder = cache_folder(d)
     entry = read_cache(cache_path(folder, ticker_filename(ticker)))
     if entry is None:
         raise DataError(f"no cached prices for {ticker} in {folder}")

@@ -34,6 +34,11 @@ def clean_prices(frame: pd.DataFrame, ticker: str, max_gap_days: int) -> pd.Data
         raise DataError(f"{ticker}: {int(bad.sum())} prices are zero, negative or infinite, first on {first}")
     if prices.isna().all():
         raise DataError(f"{ticker}: every price is missing")
+    if prices.nunique() < 2:
+        raise DataError(
+            f"{ticker}: the price never changes ({prices.dropna().iloc[0]:g} on all {int(prices.notna().sum())} days): "
+            "a constant series has no moves to forecast; check the data"
+        )
     frame = frame.loc[prices.first_valid_index() :]
     present = frame.index[frame["adj_close"].notna().to_numpy()]
     gaps = np.diff(present.to_numpy()).astype("timedelta64[D]").astype(np.int64)

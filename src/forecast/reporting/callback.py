@@ -10,16 +10,24 @@ from hydra.experimental.callback import Callback
 from omegaconf import DictConfig
 
 log = logging.getLogger(__name__)
+FAILED_JOBS: list[str] = []  # set when a sweep ends with failed jobs: the command line exits 4 after the summary
 
 
 class SweepSummary(Callback):
     """Registered in ``conf/config.yaml`` under ``hydra.callbacks``; does nothing for single runs."""
 
     def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
+        from forecast.reporting.summary import collect_jobs
         from forecast.reporting.sweep_report import build_report
 
         sweep_dir = Path(str(config.hydra.sweep.dir))
         try:
+            jobs = collect_jobs(sweep_dir)
+            failed = int((jobs["status"] != "completed").sum())
+            if failed:
+                FAILED_JOBS.append(
+                    f"{failed} of {len(jobs)} jobs failed or were interrupted (summary.csv lists why): {sweep_dir}"
+                )
             build_report(sweep_dir)
         except Exception as exc:  # the jobs' own results stay valid; say how to rebuild
             log.error(
@@ -29,3 +37,19 @@ class SweepSummary(Callback):
                 sweep_dir,
             )
             return
+
+
+class RunFolderGuard(Callback):
+    """Registered in ``conf/config.yaml``: before a single run writes anything (Hydra's ``.hydra/`` included),
+    refuse a run folder that holds another run's results (see :func:`forecast.record.occupant`)."""
+
+    def on_run_start(self, config: DictConfig, **kwargs: Any) -> None:
+        import sys
+
+        from forecast.folders import FOLDER_FIX, occupant
+
+        folder = Path(str(config.hydra.run.dir))
+        if taken := occupant(folder):  # Hydra turns a callback's exception into a warning: exit here instead
+            message = f"{folder} {taken}: a run never writes over another run's results; {FOLDER_FIX}"
+            print(f"error: {message}", file=sys.stderr, flush=True)
+            raise SystemExit(1)

@@ -85,7 +85,7 @@ def pool_lines(record: RunRecord, shown: int = 5) -> list[str]:
     won = sum(s > 0 for s, _ in skills)
     dm = record.dm_vs_persistence
     lines = [
-        f"{record.ticker} {record.model} (one model over {len(record.pool)} tickers) pooled test MAE "
+        f"{record.ticker} {record.model} (one model over {plural(len(record.pool), 'ticker')}) pooled test MAE "
         f"{test.mae:.5f} of the last close vs persistence {pers.mae:.5f}: skill "
         f"{100 * (record.skill_vs_persistence or 0):+.1f}% (DM p {dm.p_value:.2g}); ahead of persistence on {won} "
         f"of {len(skills)} tickers (skill {100 * skills[0][0]:+.1f}% {skills[0][1]} .. {100 * skills[-1][0]:+.1f}% "
@@ -103,3 +103,8 @@ def pool_lines(record: RunRecord, shown: int = 5) -> list[str]:
     if len(by_ticker) > shown:
         lines.append(f"  ... {len(by_ticker) - shown} more tickers in future.csv")
     return lines
+
+
+def plural(n: int, word: str) -> str:
+    """Return ``n word`` or ``n words``."""
+    return f"{n} {word}{'' if n == 1 else 's'}"

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
 from forecast.record import DIMENSIONS, RECORD_FILE, columns, dimensions, flatten, read_record
+
+log = logging.getLogger(__name__)
 
 
 def job_dirs(sweep_dir: Path) -> list[Path]:
@@ -25,7 +28,12 @@ def job_row(job: Path) -> dict[str, Any]:
     """Return one job's summary row, read from its ``metrics.json`` alone (the run record)."""
     record = read_record(job)
     if record is None:
-        return {"job": job.name, "status": "failed", "reason": "no metrics.json: the job crashed before it started"}
+        reason = (
+            "metrics.json is unreadable (truncated or not a JSON object): the job's results are unknown"
+            if (job / RECORD_FILE).exists()
+            else "no metrics.json: the job crashed before it started"
+        )
+        return {"job": job.name, "status": "failed", "reason": reason}
     status = str(record.get("status") or "failed")
     row: dict[str, Any] = {"job": job.name, "overrides": " ".join(record.get("overrides") or [])}
     if status == "completed":
@@ -93,8 +101,13 @@ def grouped_table(jobs: pd.DataFrame) -> pd.DataFrame:
 
 def test_errors(job: Path) -> pd.Series:
     """Return the job's test-period forecast errors (actual - predicted) at its last step, indexed by date."""
-    table = pd.read_csv(job / "forecasts.csv")
-    test = table[(table["split"] == "test") & (table["step"] == table["step"].max())]  # the headline step
+    try:
+        table = pd.read_csv(job / "forecasts.csv")
+        test = table[(table["split"] == "test") & (table["step"] == table["step"].max())]  # the headline step
+        test["actual"] - test["predicted"] - test["persistence"]
+    except (OSError, ValueError, KeyError, TypeError) as exc:  # truncated or garbage: the job's errors are unknown
+        log.warning("%s/forecasts.csv is unreadable (%s): left out of the Diebold-Mariano tests", job.name, exc)
+        return pd.Series(dtype=float)
     if "ticker" in test:  # a global run: errors relative to the last close, as its pooled scores, by ticker and date
         errors = (test["actual"] - test["predicted"]) / test["persistence"]
         return pd.Series(errors.to_numpy(), index=(test["ticker"] + " " + test["date"]).to_numpy())
@@ -120,6 +133,8 @@ def pairwise_dm(sweep_dir: Path, jobs: pd.DataFrame) -> pd.DataFrame:
         for i, a in enumerate(cells):
             for b in cells[i + 1 :]:
                 ea, eb = by_cell[a].align(by_cell[b], join="inner")
+                if len(ea) < 3:
+                    continue
                 horizon = int(part["horizon"].iloc[0] or 1)
                 res = diebold_mariano(ea.to_numpy(), eb.to_numpy(), horizon)
                 values = group if isinstance(group, tuple) else (group,)

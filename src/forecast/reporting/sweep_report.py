@@ -11,11 +11,12 @@ import numpy as np
 import pandas as pd
 
 from forecast import atomic
-from forecast.reporting import sweep_plots
+from forecast.reporting import pool_report, sweep_plots
 from forecast.reporting.accuracy import baseline_table, lag_illusion_text
 from forecast.reporting.claims import ALL_CLAIMS
 from forecast.reporting.horizon_report import interval_section, step_section
 from forecast.reporting.summary import collect_jobs, grouped_table, markdown_table, mean_sd, pairwise_dm
+from forecast.reporting.tuned_report import tuned_section
 from forecast.reporting.verdicts import Verdict
 
 log = logging.getLogger(__name__)
@@ -31,7 +32,10 @@ def gradient_curves(sweep_dir: Path, done: pd.DataFrame) -> tuple[dict[str, list
             continue
         fb = row["forget_bias"]
         label = str(row["cell"]) if fb is None or pd.isna(fb) else f"{row['cell']} forget bias {float(fb):g}"
-        curves.setdefault(label, []).append(pd.read_csv(path)["trained"].to_numpy())
+        try:
+            curves.setdefault(label, []).append(pd.read_csv(path)["trained"].to_numpy())
+        except (OSError, ValueError, KeyError) as exc:
+            log.warning("%s/gradient_flow.csv is unreadable (%s): left out of the gradient plot", row["job"], exc)
     return curves, window
 
 
@@ -88,6 +92,7 @@ def build_report(sweep_dir: Path) -> Path:
     ]
     sweep_plots.plot_test_error(done, plots_dir / "test_error_by_cell.png")
     sweep_plots.plot_skill(done, plots_dir / "skill.png")
+    lines += tuned_section(sweep_dir)
     lines += _section(
         "Accuracy against persistence",
         verdicts["beats_persistence"],
@@ -124,6 +129,7 @@ def build_report(sweep_dir: Path) -> Path:
     else:
         body = []
     lines += _section("Accuracy versus data size", verdicts["more_accurate_with_data"], body)
+    lines += pool_sections(sweep_dir, done, plots_dir)
     if done["window"].nunique() > 1:
         sweep_plots.plot_curve(done, "window", "input window (days)", plots_dir / "window.png")
         body = ["![window](plots/window.png)"]
@@ -153,6 +159,19 @@ def build_report(sweep_dir: Path) -> Path:
     lines += step_section(done, plots_dir) + interval_section(done)
     lines += ["## Failed jobs", "", markdown_table(failed), ""]
     return _write_report(sweep_dir, lines)
+
+
+def pool_sections(sweep_dir: Path, done: pd.DataFrame, plots_dir: Path) -> list[str]:
+    """Return the sections on global models (empty for a sweep without global jobs of several pool sizes)."""
+    jobs = pool_report.pools(sweep_dir, done)
+    lines: list[str] = []
+    for title, found in (
+        ("Global model versus local models", pool_report.global_vs_local(sweep_dir, jobs)),
+        ("Accuracy versus pool size", pool_report.pool_curve(sweep_dir, jobs, plots_dir)),
+    ):
+        if found is not None:
+            lines += _section(title, *found)
+    return lines
 
 
 def _write_report(sweep_dir: Path, lines: list[str]) -> Path:

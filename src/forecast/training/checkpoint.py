@@ -77,14 +77,32 @@ def save_model(path: Path, model: nn.Module, config: dict[str, Any], scaler: dic
 
 def load_checkpoint(path: Path) -> dict[str, Any]:
     """Return the checkpoint or ``model.pt`` dict at ``path`` (``weights_only=True``: a crafted pickle is refused)."""
-    payload = torch.load(path, map_location="cpu", weights_only=True)
+    import warnings
+
+    with warnings.catch_warnings():  # torch warns in two lines before refusing a crafted pickle; the refusal is ours
+        warnings.simplefilter("ignore")
+        payload = torch.load(path, map_location="cpu", weights_only=True)
     if not isinstance(payload, dict):
         raise ValueError(f"{path} is not a forecast checkpoint")
     return payload
 
 
 def restore(payload: dict[str, Any], model: nn.Module, opt: torch.optim.Optimizer) -> LoopState:
-    """Load model, optimizer and RNG states from ``payload``; return the loop state to continue from."""
+    """Load model, optimizer and RNG states from ``payload``; return the loop state to continue from.
+
+    Raises :class:`ConfigError` when the checkpoint loads but does not fit (a key missing, weights of another
+    shape, a malformed loop state)."""
+    try:
+        return _restore(payload, model, opt)
+    except (KeyError, TypeError, ValueError, RuntimeError, AttributeError) as exc:
+        detail = (str(exc).strip().splitlines() or [""])[0][:160]
+        raise ConfigError(
+            f"trainer.resume: checkpoint.pt is not a checkpoint of this run ({type(exc).__name__}: {detail}): "
+            "run again without trainer.resume"
+        ) from None
+
+
+def _restore(payload: dict[str, Any], model: nn.Module, opt: torch.optim.Optimizer) -> LoopState:
     model.load_state_dict(payload["model"])
     opt.load_state_dict(payload["optimizer"])
     torch.set_rng_state(payload["rng_cpu"])
@@ -135,7 +153,9 @@ def load_resume(run_dir: str | None, config: dict[str, Any]) -> dict[str, Any] |
         raise ConfigError(
             f"trainer.resume={run_dir}: checkpoint.pt cannot be loaded safely ({type(exc).__name__})"
         ) from None
-    saved, now = _flatten(payload.get("config", {})), _flatten(config)
+    if not isinstance(payload.get("config"), dict):
+        raise ConfigError(f"trainer.resume={run_dir}: checkpoint.pt holds no run config: run again without it")
+    saved, now = _flatten(payload["config"]), _flatten(config)
     changed = sorted(
         ".".join(k) for k in saved.keys() | now.keys() if k not in RESUME_FREE_KEYS and saved.get(k) != now.get(k)
     )

@@ -1,0 +1,86 @@
+"""``python -m forecast.data fetch universe=sp500_2021_08``: fill the price cache for a universe (or tickers=A,B).
+
+Options (``key=value``): ``universe=<conf/universe name>`` or ``tickers=AAPL,MSFT``; ``start=`` / ``end=`` (dates;
+default the whole history up to the latest close); ``batch=8`` (tickers fetched at once); ``pause=1.0`` (seconds
+between batches); ``retries=2`` (for rate-limited tickers); ``refresh=true`` (refetch fresh ones too);
+``cache_dir=`` (default data/cache); ``timeout_s=20`` (deadline per ticker).
+Exit codes: 0 every ticker is in the cache, 3 some failed (listed), 2 bad usage, 130 interrupted (run again to
+resume: fresh tickers are skipped).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+from pathlib import Path
+
+from forecast.config import DataConfig
+from forecast.errors import ConfigError
+
+CONF = Path(__file__).resolve().parents[3] / "conf" / "universe"
+OPTIONS = ("universe", "tickers", "start", "end", "batch", "pause", "retries", "refresh", "cache_dir", "timeout_s")
+
+
+def universe_tickers(name: str) -> list[str]:
+    """Return the ``tickers`` list of ``conf/universe/<name>.yaml``."""
+    from omegaconf import OmegaConf
+
+    path = CONF / f"{name}.yaml"
+    if not path.is_file():
+        names = ", ".join(sorted(p.stem for p in CONF.glob("*.yaml")))
+        raise ConfigError(f"universe={name} is unknown: choose one of {names}")
+    loaded = OmegaConf.to_container(OmegaConf.load(path))
+    return [str(t) for t in (loaded.get("tickers") or [])] if isinstance(loaded, dict) else []
+
+
+def parse(args: list[str]) -> tuple[list[str], DataConfig, dict[str, float]]:
+    """Return the tickers, the data settings and the pacing (batch, pause, retries) from ``fetch key=value...``."""
+    from forecast.tickers import normalise_ticker
+
+    if not args or args[0] != "fetch":
+        raise ConfigError("usage: python -m forecast.data fetch universe=<name> | tickers=AAPL,MSFT [key=value ...]")
+    opts = {key: value for key, _, value in (a.partition("=") for a in args[1:])}
+    unknown = [k for k in opts if k not in OPTIONS]
+    if unknown:
+        raise ConfigError(f"unknown option {unknown[0]!r}: use {', '.join(OPTIONS)}")
+    if ("universe" in opts) == ("tickers" in opts):
+        raise ConfigError("name what to fetch: universe=<name> (conf/universe/) or tickers=AAPL,MSFT (one of them)")
+    names = universe_tickers(opts["universe"]) if "universe" in opts else opts["tickers"].split(",")
+    tickers = [normalise_ticker(t) for t in names if t.strip()]
+    if not tickers:
+        raise ConfigError("the universe or tickers= list is empty: name at least one ticker")
+    d = DataConfig(start=opts.get("start") or None, end=opts.get("end") or None, cache_dir=opts.get("cache_dir"))
+    d.refresh = opts.get("refresh", "false").lower() in ("1", "true", "yes")
+    try:
+        d.timeout_s = float(opts.get("timeout_s", d.timeout_s))
+        pacing = {k: float(opts.get(k, v)) for k, v in (("batch", 8), ("pause", 1.0), ("retries", 2))}
+    except ValueError as exc:
+        raise ConfigError(f"a numeric option is not a number ({exc})") from None
+    if pacing["batch"] < 1 or pacing["pause"] < 0 or pacing["retries"] < 0 or d.timeout_s <= 0:
+        raise ConfigError("batch must be >= 1, pause and retries >= 0, timeout_s > 0")
+    return tickers, d, pacing
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the fetch; print its closing table; return the exit code (see the module doc)."""
+    from forecast.data.fetch import fetch_universe, report_lines
+    from forecast.data.sources import cache_folder
+
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    try:
+        tickers, d, pacing = parse(list(sys.argv[1:] if argv is None else argv))
+        if os.environ.get("FORECAST_OFFLINE", "").lower() in ("1", "true", "yes"):
+            raise ConfigError("fetch needs the network, but FORECAST_OFFLINE is set: unset it")
+    except ConfigError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    print(f"fetching {len(tickers)} tickers into {cache_folder(d)} ({int(pacing['batch'])} at a time)", flush=True)
+    report = fetch_universe(tickers, d, int(pacing["batch"]), pacing["pause"], int(pacing["retries"]))
+    for line in report_lines(report, len(tickers), str(cache_folder(d))):
+        print(line)
+    return 130 if report.interrupted else 0 if report.complete else 3
+
+
+if __name__ == "__main__":
+    sys.exit(main())

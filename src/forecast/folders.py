@@ -1,0 +1,33 @@
+"""Run folders: a run never starts in a folder that holds another run's results."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from forecast.record import read_record
+
+FOLDER_FIX = "choose another folder (hydra.run.dir=...) or move that one away"
+
+
+def occupant(folder: Path) -> str:
+    """Return what in ``folder`` belongs to another run ('' when a run may start there): a completed record, or
+    a running one whose process is alive. A failed or interrupted run's folder may be reused (resumed into)."""
+    import os
+
+    record = read_record(folder)
+    if record is None:
+        return ""
+    config = record.get("config") or {}
+    what = f"{(config.get('model') or {}).get('cell')} on {record.get('ticker')}, seed {config.get('seed')}"
+    if record.get("status") == "completed":
+        return f"already holds a completed run ({what})"
+    pid = record.get("pid")
+    if record.get("status") == "running" and isinstance(pid, int) and pid != os.getpid():
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return ""
+        except PermissionError:
+            pass
+        return f"holds a run still running in process {pid} ({what})"
+    return ""

@@ -1,0 +1,96 @@
+"""``python -m forecast.tuned``: the cells_tuned experiment, a tuned-vs-tuned comparison of the cells.
+
+Each cell is tuned with the same budget (an Optuna search of ``trials`` trials over the shared space of
+``conf/hparams_search/optuna.yaml``, minimising the validation loss), then each cell's best trial is trained
+again with ``seeds`` seeds and the usual report compares them. Untuned defaults favour whichever cell they happen
+to suit; this does not. Usage (every other ``key=value`` is an override for both stages)::
+
+    python -m forecast.tuned                                  # rnn, lstm, gru on AAPL, 12 trials, seeds 0,1,2
+    python -m forecast.tuned cells=lstm,gru trials=30 seeds=0,1,2,3,4 ticker=MSFT data.start=2005-01-01
+
+Writes ``outputs/experiments/cells_tuned/<time>/``: ``search_<cell>/`` (each study, with ``optuna/best.yaml``),
+``conf/experiment/best_<cell>.yaml``, ``compare/`` (the comparison sweep: summary, report.md with a "Tuned vs
+tuned" section) and ``tuned.json``. Exit code 0, or 1 when a stage failed.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+OPTIONS = {"cells": "rnn,lstm,gru", "trials": "12", "seeds": "0,1,2", "out": ""}
+
+
+def forecast(*args: str) -> int:
+    """Run ``python -m forecast *args`` with its output passed through; return its exit code."""
+    return subprocess.run([sys.executable, "-m", "forecast", *args], check=False).returncode
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = list(sys.argv[1:] if argv is None else argv)
+    opts = dict(OPTIONS)
+    overrides = []
+    for arg in args:
+        key, _, value = arg.partition("=")
+        if key in opts:
+            opts[key] = value
+        else:
+            overrides.append(arg)
+    stamp = dt.datetime.now().strftime("%Y-%m-%d_%H-%M-%S")
+    out = Path(opts["out"] or ROOT / "outputs" / "experiments" / "cells_tuned" / stamp).resolve()
+    conf = out / "conf" / "experiment"
+    conf.mkdir(parents=True, exist_ok=True)
+    cells, summary, start = opts["cells"].split(","), {}, time.perf_counter()
+    for cell in cells:
+        search = out / f"search_{cell}"
+        code = forecast(
+            "-m",
+            "hparams_search=optuna",
+            f"model={cell}",
+            f"hydra.sweeper.n_trials={opts['trials']}",
+            f"hydra.sweep.dir={search}",
+            *overrides,
+        )
+        best = search / "optuna" / "best.yaml"
+        if code != 0 or not best.exists():
+            print(f"error: the search for {cell} failed (exit {code}): see {search}", file=sys.stderr)
+            return 1
+        shutil.copy(best, conf / f"best_{cell}.yaml")
+        trials = json.loads((search / "optuna" / "summary.json").read_text())
+        summary[cell] = {**trials, "search_dir": str(search)}
+    compare = out / "compare"
+    (compare).mkdir(parents=True, exist_ok=True)
+    (compare / "tuned.json").write_text(
+        json.dumps({"trials_per_cell": int(opts["trials"]), "cells": summary}, indent=2)
+    )
+    for cell in cells:
+        code = forecast(
+            "-m",
+            f"--config-dir={out / 'conf'}",
+            f"experiment=best_{cell}",
+            f"seed={opts['seeds']}",
+            f"hydra.sweep.dir={compare}",
+            f"hydra.sweep.subdir={cell}_seed${{seed}}",
+            *overrides,
+        )
+        if code not in (0, 4):
+            print(f"error: the comparison runs of {cell} failed (exit {code})", file=sys.stderr)
+            return 1
+    from forecast.reporting.sweep_report import build_report
+
+    report = build_report(compare)
+    print(
+        f"cells_tuned: {len(cells)} cells x {opts['trials']} trials, then {opts['seeds']} seeds each, in "
+        f"{time.perf_counter() - start:.0f} s; report: {report}"
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,166 @@
+"""Filling the cache for a universe against a faked yfinance: resume, rate limits, unknown tickers, corrupt files."""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+import pytest
+
+from forecast.config import DataConfig
+from forecast.data import fetch, yahoo
+from forecast.data.__main__ import main, parse, universe_tickers
+from forecast.data.cache import cache_path, read_cache
+from forecast.data.fetch import FetchReport, fetch_universe, report_lines
+from forecast.errors import ConfigError
+from tests.test_sources import yahoo_frame
+
+
+class YFRateLimitError(Exception):
+    """yfinance's rate-limit exception, as far as the classifier sees it."""
+
+
+class YFPricesMissingError(Exception):
+    """yfinance's missing-prices exception."""
+
+
+class FakeYahoo:
+    """The yfinance boundary: good tickers get bars, ``unknown`` ones raise missing prices, and each ticker in
+    ``limits`` is rate-limited that many times before it gets through."""
+
+    def __init__(self, unknown: frozenset[str] = frozenset(), limits: dict[str, int] | None = None) -> None:
+        self.unknown, self.limits = unknown, dict(limits or {})
+        self.calls: list[str] = []
+        self.lock = threading.Lock()
+
+    def __call__(self, ticker: str, start: object, end: object, timeout_s: float) -> object:
+        with self.lock:
+            self.calls.append(ticker)
+            limited = self.limits.get(ticker, 0) > 0
+            if limited:
+                self.limits[ticker] -= 1
+        if ticker in self.unknown:
+            raise YFPricesMissingError(f"${ticker}: possibly delisted; no price data found")
+        if limited:
+            raise YFRateLimitError("Too Many Requests. Rate limited. Try after a while.")
+        return yahoo_frame()
+
+
+@pytest.fixture
+def waits(monkeypatch: pytest.MonkeyPatch) -> list[float]:
+    slept: list[float] = []
+    monkeypatch.setattr(fetch, "sleep", slept.append)
+    return slept
+
+
+def config(tmp_path: Path) -> DataConfig:
+    return DataConfig(cache_dir=str(tmp_path / "cache"), timeout_s=5.0)
+
+
+TICKERS = ["AAPL", "MSFT", "IBM", "GOOG", "NVDA"]
+
+
+def test_a_fetch_fills_the_cache_in_paced_batches(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, waits: list) -> None:
+    fake = FakeYahoo()
+    monkeypatch.setattr(yahoo, "download", fake)
+    report = fetch_universe(TICKERS, config(tmp_path), batch=2, pause=1.5)
+    assert sorted(report.fetched) == sorted(TICKERS) and report.complete
+    assert waits == [1.5, 1.5]  # between the three batches of 2, 2, 1
+    assert all(read_cache(cache_path(tmp_path / "cache", t)) is not None for t in TICKERS)
+
+
+def test_an_interrupted_fetch_resumes_where_it_stopped(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, waits: list
+) -> None:
+    fake = FakeYahoo()
+    monkeypatch.setattr(yahoo, "download", fake)
+
+    def interrupt(seconds: float) -> None:
+        raise KeyboardInterrupt  # Ctrl-C during the pause after the first batch
+
+    monkeypatch.setattr(fetch, "sleep", interrupt)
+    first = fetch_universe(TICKERS, config(tmp_path), batch=2)
+    assert first.interrupted and sorted(first.fetched) == ["AAPL", "MSFT"]
+    monkeypatch.setattr(fetch, "sleep", waits.append)
+    second = fetch_universe(TICKERS, config(tmp_path), batch=2)
+    assert second.fresh == ["AAPL", "MSFT"] and sorted(second.fetched) == ["GOOG", "IBM", "NVDA"]
+    assert sorted(fake.calls) == sorted(TICKERS)  # nobody fetched twice
+
+
+def test_a_rate_limit_in_the_middle_backs_off_and_retries(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, waits: list
+) -> None:
+    fake = FakeYahoo(limits={"IBM": 1, "GOOG": 1})  # the second batch is refused once
+    monkeypatch.setattr(yahoo, "download", fake)
+    report = fetch_universe(TICKERS, config(tmp_path), batch=2, pause=1.0, retries=2)
+    assert report.complete and sorted(report.fetched) == sorted(TICKERS)
+    assert waits == [1.0, 10.0, 1.0]  # pause, back-off of 10 x pause, pause
+    assert len(fake.calls) == 7
+
+
+def test_persistent_rate_limits_and_unknown_tickers_are_reported(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, waits: list
+) -> None:
+    fake = FakeYahoo(unknown=frozenset({"ZZZZ"}), limits={"IBM": 100})
+    monkeypatch.setattr(yahoo, "download", fake)
+    report = fetch_universe(["AAPL", "ZZZZ", "MSFT", "IBM"], config(tmp_path), batch=4, retries=1)
+    assert sorted(report.fetched) == ["AAPL", "MSFT"]
+    assert report.failed["ZZZZ"].startswith("yfinance has no prices for ZZZZ: unknown or delisted ticker")
+    assert report.failed["IBM"] == "yfinance rate-limited by Yahoo (HTTP 429 Too Many Requests): retry later"
+    assert waits == [10.0]
+    lines = report_lines(report, 4, "data/cache")
+    assert lines[0] == "2 of 4 tickers in data/cache (2 fetched now, 0 already fresh in the cache); 2 failed:"
+    assert lines[1] == "  ticker   reason"
+
+
+def test_a_corrupt_cache_file_among_good_ones_is_fetched_again(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, waits: list, caplog: pytest.LogCaptureFixture
+) -> None:
+    fake = FakeYahoo()
+    monkeypatch.setattr(yahoo, "download", fake)
+    fetch_universe(["AAPL", "MSFT", "IBM"], config(tmp_path), batch=3)
+    cache_path(tmp_path / "cache", "MSFT").write_bytes(b"not parquet")
+    report = fetch_universe(["AAPL", "MSFT", "IBM"], config(tmp_path), batch=3)
+    assert report.fresh == ["AAPL", "IBM"] and report.fetched == ["MSFT"]
+    assert "cache file MSFT.parquet is corrupt" in caplog.text
+
+
+def test_the_command_line_reads_a_universe_and_says_what_is_wrong(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, waits: list, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert universe_tickers("snapshot") == ["AAPL", "MSFT", "IBM", "GOOG", "^GSPC"]
+    assert len(universe_tickers("sp500_2021_08")) == 505
+    bad = {
+        ("fetch",): "name what to fetch: universe=<name> (conf/universe/) or tickers=AAPL,MSFT (one of them)",
+        ("fetch", "universe=nope"): "universe=nope is unknown: choose one of snapshot, sp500_2021_08",
+        ("fetch", "tickers=AAPL", "speed=9"): "unknown option 'speed': use universe, tickers, start, end, batch, "
+        "pause, retries, refresh, cache_dir, timeout_s",
+        ("fetch", "tickers=,"): "the universe or tickers= list is empty: name at least one ticker",
+        ("fetch", "tickers=AAPL", "batch=0"): "batch must be >= 1, pause and retries >= 0, timeout_s > 0",
+        ("pull",): "usage: python -m forecast.data fetch universe=<name> | tickers=AAPL,MSFT [key=value ...]",
+    }
+    for args, message in bad.items():
+        with pytest.raises(ConfigError) as err:
+            parse(list(args))
+        assert str(err.value) == message
+    assert main(["fetch", "universe=snapshot"]) == 2  # tests run with FORECAST_OFFLINE=1
+    assert capsys.readouterr().err == "error: fetch needs the network, but FORECAST_OFFLINE is set: unset it\n"
+    monkeypatch.delenv("FORECAST_OFFLINE")
+    monkeypatch.setattr(yahoo, "download", FakeYahoo(unknown=frozenset({"^GSPC"})))
+    code = main(["fetch", "universe=snapshot", f"cache_dir={tmp_path / 'c'}", "batch=3", "pause=0"])
+    out = capsys.readouterr().out.splitlines()
+    assert code == 3
+    assert out[0] == f"fetching 5 tickers into {tmp_path / 'c'} (3 at a time)"
+    assert out[1] == f"4 of 5 tickers in {tmp_path / 'c'} (4 fetched now, 0 already fresh in the cache); 1 failed:"
+    assert out[3].startswith("  ^GSPC    yfinance has no prices for ^GSPC: unknown or delisted ticker")
+    monkeypatch.setattr(yahoo, "download", FakeYahoo())
+    assert main(["fetch", "universe=snapshot", f"cache_dir={tmp_path / 'c'}", "pause=0"]) == 0
+    assert capsys.readouterr().out.splitlines()[1].endswith("(1 fetched now, 4 already fresh in the cache)")
+
+
+def test_an_interrupted_report_says_how_to_resume() -> None:
+    report = FetchReport(fetched=["AAPL"], fresh=["MSFT"], interrupted=True)
+    assert report_lines(report, 5, "c") == [
+        "interrupted: 2 of 5 tickers in c (1 fetched now, 1 already fresh in the cache); run the same command "
+        "again to resume"
+    ]
