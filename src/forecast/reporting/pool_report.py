@@ -27,7 +27,9 @@ def pools(sweep_dir: Path, done: pd.DataFrame) -> pd.DataFrame:
     rows = []
     for job in done[done["scope"] == "global"].itertuples():
         record = read_record(sweep_dir / str(job.job)) or {}
-        maes = {t: v["test"]["mae"] for t, v in (record.get("tickers") or {}).items()}
+        tickers = record.get("tickers") or {}
+        maes = {t: v["test"]["mae"] for t, v in tickers.items()}
+        maes |= {f"{t} persistence": v["persistence_test"]["mae"] for t, v in tickers.items()}
         pool = tuple(record.get("pool") or [])
         rows.append({"job": job.job, "cell": job.cell, "seed": job.seed, "pool": pool, "pool_size": len(pool), **maes})
     return pd.DataFrame(rows)
@@ -99,16 +101,18 @@ def pool_curve(sweep_dir: Path, jobs: pd.DataFrame, plots_dir: Path) -> tuple[Ve
     sizes = sorted(jobs["pool_size"].unique()) if not jobs.empty else []
     if len(sizes) < 2:
         return None
-    common = set.intersection(*(set(p) for p in jobs["pool"]))
-    if not common:
+    counts = pd.Series([t for pool in jobs["pool"].drop_duplicates() for t in pool]).value_counts(sort=False)
+    anchor = str(counts.idxmax())  # the ticker in most pools (the learning curve's common ticker), first on ties
+    nested = jobs[jobs["pool"].map(lambda p: anchor in p)]
+    if nested["pool_size"].nunique() < 2:
         return None
-    anchor = next(t for t in jobs["pool"].iloc[0] if t in common)
-    nested = jobs[jobs["pool"].map(lambda p: anchor in p and (len(p) > 1 or p[0] == anchor))]
     claim = "LSTM is more accurate than GRU when trained on more data (pooled tickers)"
     curve = nested.groupby(["cell", "pool_size"])[anchor].agg(["mean", "std", "count"]).reset_index()
     fig, ax = subplots(figsize=(7, 4.2))
     for cell, part in curve.groupby("cell"):
         ax.errorbar(part["pool_size"], part["mean"], yerr=part["std"].fillna(0), marker="o", capsize=3, label=cell)
+    persistence = float(nested[f"{anchor} persistence"].mean())  # the same test days in every pool
+    ax.axhline(persistence, color="black", ls="--", lw=1, label=f"persistence ({persistence:.4g})")
     ax.set(xlabel="tickers in the pool", ylabel=f"{anchor} test MAE (price units)", xticks=sizes)
     ax.set_title(f"{anchor}'s test error as the pool grows (mean ± sd over seeds)", fontsize=10)
     ax.grid(alpha=0.3)
