@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import errno
 import json
+import logging
 import os
 import signal
 import stat
@@ -249,3 +250,47 @@ def test_sigterm_right_after_start_and_during_a_sweep(tmp_path: Path) -> None:
     )
     assert sorted(p.name for p in (tmp_path / "s").iterdir() if p.is_dir()) == ["0_AAPL_lstm_seed0"]
     assert json.loads((tmp_path / "s" / "0_AAPL_lstm_seed0" / "metrics.json").read_text())["status"] == "interrupted"
+
+
+def test_constant_prices_and_a_too_short_test_span_are_refused_without_warnings(
+    quick_config: Config, tmp_path: Path, recwarn: pytest.WarningsRecorder
+) -> None:
+    from forecast.data.validation import clean_prices
+    from forecast.pipeline import run
+
+    days = pd.bdate_range("2015-01-01", periods=400, name="date")
+    with pytest.raises(DataError) as err:
+        clean_prices(pd.DataFrame({"adj_close": 10.0}, index=days), "CONST", 7)
+    assert str(err.value) == (
+        "CONST: the price never changes (10 on all 400 days): a constant series has no moves to forecast; check the data"
+    )
+    quick_config.data.val_days, quick_config.data.test_days = 50, 1
+    with pytest.raises(DataError) as err:
+        run(quick_config, tmp_path)
+    assert str(err.value) == (
+        "the test span holds 1 forecast(s); its statistics (Diebold-Mariano test, correlations, coverage) need at "
+        "least 3: raise data.test_days or data.test_frac"
+    )
+    assert [str(w.message) for w in recwarn if issubclass(w.category, RuntimeWarning)] == []
+
+
+def test_a_garbage_forecasts_file_is_left_out_of_the_tests(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    from forecast.reporting.summary import test_errors
+
+    (tmp_path / "forecasts.csv").write_text("what,ever\n1,2\n")
+    assert test_errors(tmp_path).empty
+    assert (
+        f"{tmp_path.name}/forecasts.csv is unreadable ('split'): left out of the Diebold-Mariano tests" in caplog.text
+    )
+
+
+def test_a_long_epoch_is_announced_up_front(caplog: pytest.LogCaptureFixture) -> None:
+    from forecast.config import TrainerConfig
+    from forecast.training.loop import announce
+
+    with caplog.at_level(logging.INFO, logger="forecast"):
+        announce(5.0, 2_000_000, TrainerConfig())  # 50 batches of 64 in 5 s: 31,250 batches an epoch
+        announce(0.5, 2_000, TrainerConfig())  # an epoch of 3 s: nothing to say
+    assert caplog.messages == [
+        "a training epoch takes about 52 min here (2000000 windows at 640 windows/s); up to 30 epochs"
+    ]

@@ -183,3 +183,18 @@ def test_submitit_local_launcher_runs_a_sweep_and_the_summary(tmp_path: Path) ->
     assert [r["environment"]["threads"] for r in records] == [1, 1]  # threads follow the job's cpus_per_task
     summary = pd.read_csv(tmp_path / "s" / "summary.csv")
     assert sorted(summary["seed"]) == [0, 1] and (tmp_path / "s" / "report.html").exists()
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(
+    __import__("importlib").util.find_spec("hydra_plugins.hydra_ray_launcher") is None,
+    reason="hydra-ray-launcher is not installed (the ray extra: pip install -e '.[ray]')",
+)
+def test_ray_launcher_runs_a_local_sweep_and_the_summary(tmp_path: Path) -> None:
+    launcher = ["hydra/launcher=ray", "+hydra.launcher.ray.remote.num_cpus=1", "+hydra.launcher.ray.init.num_cpus=2"]
+    done = forecast("-m", *launcher, "experiment=cells_quick", "model=gru", "seed=0,1", *_in(tmp_path), cwd=tmp_path)
+    assert done.returncode == 0, done.stderr[-2000:]
+    records = [json.loads(p.read_text()) for p in sorted((tmp_path / "s").glob("*/metrics.json"))]
+    assert [r["status"] for r in records] == ["completed", "completed"]
+    assert [r["environment"]["threads"] for r in records] == [1, 1]  # threads follow ray.remote.num_cpus
+    assert (tmp_path / "s" / "report.html").exists()

@@ -119,10 +119,11 @@ def validate_limits(cfg: Config) -> None:
         f"model.num_layers={m.num_layers} is over the limit of {MAX_LAYERS} stacked layers: e.g. model.num_layers=2",
     )
     state_gb = 4 * 4 * 4 * m.num_layers * m.hidden_size * (2 * m.hidden_size + 1) / 1e9  # LSTM-sized, 4 copies
+    size = f"{state_gb:,.0f}" if state_gb < 1e6 else f"{state_gb:.1e}"
     _require(
         m.hidden_size <= MAX_HIDDEN,
         f"model.hidden_size={m.hidden_size} is over the limit of {MAX_HIDDEN} units (memory: its weights, gradients "
-        f"and optimizer state alone would take about {state_gb:,.0f} GB): e.g. model.hidden_size=64",
+        f"and optimizer state alone would take about {size} GB): e.g. model.hidden_size=64",
     )
     _require(t.batch_size <= MAX_BATCH, f"trainer.batch_size={t.batch_size} is over the limit of {MAX_BATCH}: e.g. 64")
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1

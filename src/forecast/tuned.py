@@ -86,7 +86,7 @@ def main(argv: list[str] | None = None) -> int:
 
     report = build_report(compare)
     print(
-        f"cells_tuned: {len(cells)} cells x {opts['trials']} trials, then {opts['seeds']} seeds each, in "
+        f"cells_tuned: {len(cells)} cells x {opts['trials']} trials, then seeds {opts['seeds']} each, in "
         f"{time.perf_counter() - start:.0f} s; report: {report}"
     )
     return 0

@@ -92,7 +92,7 @@ def build_report(sweep_dir: Path) -> Path:
     ]
     sweep_plots.plot_test_error(done, plots_dir / "test_error_by_cell.png")
     sweep_plots.plot_skill(done, plots_dir / "skill.png")
-    lines += tuned_section(sweep_dir)
+    lines += tuned_section(sweep_dir, done)
     lines += _section(
         "Accuracy against persistence",
         verdicts["beats_persistence"],

@@ -61,6 +61,23 @@ def batched_loss(
     return float(total) / count
 
 
+PROBE_BATCHES = 50  # batches timed in the first epoch to say up front how long a long epoch will take
+LONG_EPOCH_S = 60.0
+
+
+def announce(seconds: float, n_windows: int, settings: TrainerConfig) -> None:
+    """Log how long an epoch will take, from the first batches, when it will take over a minute."""
+    per_epoch = seconds / PROBE_BATCHES * math.ceil(n_windows / settings.batch_size)
+    if per_epoch > LONG_EPOCH_S:
+        log.info(
+            "a training epoch takes about %.0f min here (%d windows at %.0f windows/s); up to %d epochs",
+            per_epoch / 60,
+            n_windows,
+            n_windows / per_epoch,
+            settings.max_epochs,
+        )
+
+
 def epoch_order(train: Samples) -> torch.Tensor:
     """Return the sample indices of one epoch: a permutation, or as many draws by ``train.weights``."""
     if train.weights is None:
@@ -116,6 +133,8 @@ def fit(
                 opt.step()
                 loss_sum += loss.detach() * len(idx)
                 n_batches += 1
+                if n_batches == PROBE_BATCHES and epoch == state.epoch + 1:
+                    announce(time.perf_counter() - start, len(train), settings)
             train_seconds = time.perf_counter() - start
             train_loss, val_loss = float(loss_sum) / len(train), batched_loss(model, val, loss_fn)
             record = EpochRecord(
