@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import shutil
 from pathlib import Path
@@ -169,32 +170,39 @@ def test_the_step_section_reads_every_step_of_every_cell(tmp_path: Path) -> None
     assert (tmp_path / "skill_by_step.png").stat().st_size > 0
 
 
+def _installed(module: str) -> bool:
+    return importlib.util.find_spec(module) is not None
+
+
+LAUNCHERS = [
+    pytest.param(
+        ["hydra/launcher=submitit_local", "hydra.launcher.cpus_per_task=1", "hydra.launcher.timeout_min=10"],
+        id="submitit_local",
+        marks=pytest.mark.skipif(
+            not _installed("hydra_plugins.hydra_submitit_launcher"),
+            reason="hydra-submitit-launcher is not installed (the slurm extra; the dev extras include it)",
+        ),
+    ),
+    pytest.param(
+        ["hydra/launcher=ray", "+hydra.launcher.ray.remote.num_cpus=1", "+hydra.launcher.ray.init.num_cpus=2"],
+        id="ray",
+        marks=pytest.mark.skipif(
+            not _installed("hydra_plugins.hydra_ray_launcher"),
+            reason="hydra-ray-launcher is not installed (the ray extra: pip install -e '.[ray]')",
+        ),
+    ),
+]
+
+
 @pytest.mark.slow
-@pytest.mark.skipif(
-    __import__("importlib").util.find_spec("hydra_plugins.hydra_submitit_launcher") is None,
-    reason="hydra-submitit-launcher is not installed (the slurm extra; make install puts it in the dev extras)",
-)
-def test_submitit_local_launcher_runs_a_sweep_and_the_summary(tmp_path: Path) -> None:
-    launcher = ["hydra/launcher=submitit_local", "hydra.launcher.cpus_per_task=1", "hydra.launcher.timeout_min=10"]
+@pytest.mark.parametrize("launcher", LAUNCHERS)
+def test_cluster_launchers_run_a_sweep_with_one_thread_a_job_and_the_summary(
+    launcher: list[str], tmp_path: Path
+) -> None:
     done = forecast("-m", *launcher, "experiment=cells_quick", "model=gru", "seed=0,1", *_in(tmp_path), cwd=tmp_path)
     assert done.returncode == 0, done.stderr[-2000:]
     records = [json.loads(p.read_text()) for p in sorted((tmp_path / "s").glob("*/metrics.json"))]
     assert [r["status"] for r in records] == ["completed", "completed"]
-    assert [r["environment"]["threads"] for r in records] == [1, 1]  # threads follow the job's cpus_per_task
+    assert [r["environment"]["threads"] for r in records] == [1, 1]  # threads follow the job's resources
     summary = pd.read_csv(tmp_path / "s" / "summary.csv")
     assert sorted(summary["seed"]) == [0, 1] and (tmp_path / "s" / "report.html").exists()
-
-
-@pytest.mark.slow
-@pytest.mark.skipif(
-    __import__("importlib").util.find_spec("hydra_plugins.hydra_ray_launcher") is None,
-    reason="hydra-ray-launcher is not installed (the ray extra: pip install -e '.[ray]')",
-)
-def test_ray_launcher_runs_a_local_sweep_and_the_summary(tmp_path: Path) -> None:
-    launcher = ["hydra/launcher=ray", "+hydra.launcher.ray.remote.num_cpus=1", "+hydra.launcher.ray.init.num_cpus=2"]
-    done = forecast("-m", *launcher, "experiment=cells_quick", "model=gru", "seed=0,1", *_in(tmp_path), cwd=tmp_path)
-    assert done.returncode == 0, done.stderr[-2000:]
-    records = [json.loads(p.read_text()) for p in sorted((tmp_path / "s").glob("*/metrics.json"))]
-    assert [r["status"] for r in records] == ["completed", "completed"]
-    assert [r["environment"]["threads"] for r in records] == [1, 1]  # threads follow ray.remote.num_cpus
-    assert (tmp_path / "s" / "report.html").exists()
