@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # One short check of the CUDA path on a lent GPU machine (not CI): whether cuDNN runs the recurrent layers, then
 # end-to-end CLI runs on the GPU (a 5-step forecast with conformal intervals, a quantile head, predict on a run
-# folder, a 3-fold walk-forward backtest) and, with BENCH=1, the bench with device=cuda. Expects wheels in .whl/
+# folder, a 3-fold walk-forward backtest, a global model and predict on one of its tickers, the cost of
+# checkpoints every epoch against every 5th) and, with BENCH=1, the bench with device=cuda. Expects wheels in .whl/
 # (git-ignored: carry it) for what the machine lacks (it has torch, pandas, matplotlib, scipy, markdown, tabulate,
 # pyarrow). Writes into $OUT. Get the wheels with
 #   pip download --no-deps --only-binary=:all: --python-version 3.12 --implementation cp \
@@ -44,3 +45,18 @@ fi
 cmp /tmp/gpu_run/future.csv /tmp/gpu_run/predictions/*/future.csv && echo "predict reproduces future.csv" | tee -a "$OUT/run.txt"
 cp /tmp/gpu_run/metrics.json "$OUT/run-metrics.json"
 cp /tmp/gpu_bt/metrics.json "$OUT/backtest-metrics.json"
+# A global model on the GPU (lazy window gathering, ticker embedding, balanced sampling), predict for one of its
+# tickers, and the cost of checkpoints: the same GRU run checkpointing every epoch, then by device (every 5th).
+{
+  python3 -m forecast device=cuda scope=global 'tickers=[AAPL,MSFT,IBM]' model.ticker_embedding=4 \
+    trainer.sampling=tickers data.start=2005-01-01 trainer.max_epochs=3 hydra.run.dir=/tmp/gpu_global
+  python3 -m forecast.predict /tmp/gpu_global ticker=MSFT
+  for every in 1 0; do
+    python3 -m forecast device=cuda model=gru trainer.max_epochs=20 trainer.patience=50 \
+      trainer.checkpoint_every=$every hydra.run.dir=/tmp/gpu_ckpt$every > /dev/null
+    python3 -c "import json; d = json.load(open('/tmp/gpu_ckpt$every/metrics.json')); t = d['timings']['training']
+print('checkpoint_every=$every:', d['status'], d['kernel'], d['epochs_run'], 'epochs, training phase', round(t, 2),
+      's, per epoch', round(t / d['epochs_run'], 4), 's, median pass', round(d['epoch_seconds_median'], 4))"
+  done
+} 2>&1 | grep -v "data for\|trading days" | tee "$OUT/round3.txt"
+cp /tmp/gpu_global/metrics.json "$OUT/global-metrics.json"

@@ -19,6 +19,7 @@ LAYERS: dict[str, float] = {
     "clock": 0,
     "config": 1,
     "tickers": 1.4,
+    "limits": 1.4,
     "config_checks": 1.5,
     "record": 1,
     "folders": 1.2,

@@ -88,6 +88,11 @@ def test_each_cell_group_selects_its_cell(cell: str) -> None:
             for levels in ("[]", "[0.9,0.8]", "[0.5,1.0]", "[0.8,0.8]")
         ],
         (
+            ["trainer.checkpoint_every=-1"],
+            "trainer.checkpoint_every must be >= 0, 0 = by device (got -1)",
+        ),
+        (["logger.kind=wandb"], "logger.kind='wandb' is unknown: choose logger=csv|tensorboard|mlflow"),
+        (
             ["calendar=NYSE1"],
             "calendar='NYSE1' is not an exchange calendar: use an ISO MIC code such as XNYS (New York), XNAS, XLON, "
             "XTKS, XHKG (exchange_calendars.get_calendar_names() lists all)",

@@ -55,6 +55,37 @@ def test_resumed_run_finishes_with_the_same_metrics(
     assert resumed.resumed_from == {"run": str(tmp_path / "cut"), "epoch": 2}
 
 
+def test_checkpoints_every_k_epochs_resume_exactly(
+    quick_config: Config, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from forecast.training import loop
+
+    quick_config.trainer.max_epochs, quick_config.trainer.patience = 5, 50
+    quick_config.trainer.checkpoint_every = 2
+    whole = pipeline.run(quick_config, tmp_path / "whole")
+    saved: list[int] = []
+    original_save, original_loss = session.save_checkpoint, loop.batched_loss
+    calls = []
+
+    def loss_then_interrupt(*args: Any, **kwargs: Any) -> float:
+        calls.append(1)
+        if len(calls) == 3:  # Ctrl-C while epoch 3 computes its validation loss: after checkpoint 2, before 4
+            raise KeyboardInterrupt
+        return original_loss(*args, **kwargs)
+
+    with monkeypatch.context() as m:
+        m.setattr(session, "save_checkpoint", lambda *a: saved.append(a[3].epoch) or original_save(*a))
+        m.setattr(loop, "batched_loss", loss_then_interrupt)
+        with pytest.raises(TrainingInterrupted) as info:
+            pipeline.run(quick_config, tmp_path / "cut")
+    assert saved == [2] and info.value.last_epoch == 2  # the last epoch a resume can start from
+    assert load_checkpoint(tmp_path / "cut" / "checkpoint.pt")["loop"]["epoch"] == 2
+    quick_config.trainer.resume = str(tmp_path / "cut")
+    resumed = pipeline.run(quick_config, tmp_path / "resumed")
+    for key in ("val", "test", "best_epoch", "epochs_run", "skill_vs_persistence"):
+        assert getattr(resumed, key) == getattr(whole, key), key
+
+
 def test_resume_refuses_another_config_and_missing_checkpoints(
     quick_config: Config, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

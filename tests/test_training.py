@@ -81,3 +81,11 @@ def test_devices_and_memory_measurement() -> None:
         block = torch.ones(64, 2**20 // 4 * 1)  # 64 MiB
         block += 1
     assert mem.peak_mb > 32
+
+
+def test_checkpoints_come_every_epoch_on_cpu_and_every_fifth_on_a_gpu_unless_set() -> None:
+    from forecast.training.loop import checkpoint_interval
+
+    assert checkpoint_interval(settings(), torch.device("cpu")) == 1
+    assert checkpoint_interval(settings(), torch.device("cuda")) == 5
+    assert checkpoint_interval(settings(checkpoint_every=3), torch.device("cuda")) == 3

@@ -98,6 +98,7 @@ class TrainerConfig:
     progress: bool = True
     resume: str | None = None
     sampling: str = "windows"
+    checkpoint_every: int = 0
 
 
 @dataclass

@@ -5,8 +5,6 @@ Each failing check raises :class:`ConfigError` with one line that names the key 
 
 from __future__ import annotations
 
-import re
-
 from forecast.config import (
     CELLS,
     FEATURES,
@@ -18,6 +16,7 @@ from forecast.config import (
     Config,
 )
 from forecast.errors import ConfigError
+from forecast.limits import validate_limits
 from forecast.tickers import normalise_ticker, validate_scope
 
 __all__ = ["normalise_ticker", "unknown_keys", "validate"]
@@ -100,44 +99,11 @@ def validate(cfg: Config, multirun: bool = False) -> Config:
     _require(t.grad_clip >= 0, f"trainer.grad_clip must be >= 0, 0 disables clipping (got {t.grad_clip})")
     _require(t.patience >= 1, f"trainer.patience must be >= 1 epoch (got {t.patience})")
     _require(t.threads >= 0, f"trainer.threads must be >= 0, 0 keeps torch's default (got {t.threads})")
+    _require(
+        t.checkpoint_every >= 0, f"trainer.checkpoint_every must be >= 0, 0 = by device (got {t.checkpoint_every})"
+    )
     validate_limits(cfg)
     return cfg
-
-
-MAX_LAYERS, MAX_HIDDEN, MAX_BATCH, MAX_SEED = 16, 4096, 65536, 2**32 - 1
-DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
-
-
-def validate_limits(cfg: Config) -> None:
-    """Bound what would hang, crash or exhaust the machine, naming the limit; check dates and the seed."""
-    import os
-
-    m, t = cfg.model, cfg.trainer
-    _require(0 <= cfg.seed <= MAX_SEED, f"seed must be in 0..{MAX_SEED} (numpy's seed range; got seed={cfg.seed})")
-    _require(
-        m.num_layers <= MAX_LAYERS,
-        f"model.num_layers={m.num_layers} is over the limit of {MAX_LAYERS} stacked layers: e.g. model.num_layers=2",
-    )
-    state_gb = 4 * 4 * 4 * m.num_layers * m.hidden_size * (2 * m.hidden_size + 1) / 1e9  # LSTM-sized, 4 copies
-    size = f"{state_gb:,.0f}" if state_gb < 1e6 else f"{state_gb:.1e}"
-    _require(
-        m.hidden_size <= MAX_HIDDEN,
-        f"model.hidden_size={m.hidden_size} is over the limit of {MAX_HIDDEN} units (memory: its weights, gradients "
-        f"and optimizer state alone would take about {size} GB): e.g. model.hidden_size=64",
-    )
-    _require(t.batch_size <= MAX_BATCH, f"trainer.batch_size={t.batch_size} is over the limit of {MAX_BATCH}: e.g. 64")
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
-    _require(
-        t.threads <= cores,
-        f"trainer.threads={t.threads} is more than the {cores} CPU core(s) this process may use (threads): use at "
-        f"most {cores}, or 0 for torch's default",
-    )
-    for key in ("start", "end"):
-        value = getattr(cfg.data, key)
-        _require(
-            value is None or bool(DATE.fullmatch(str(value))),
-            f"data.{key}={value!r} is not a date: use YYYY-MM-DD, e.g. data.{key}=2010-01-31 (no time or time zone)",
-        )
 
 
 def validate_forecast(cfg: Config) -> None:

@@ -120,6 +120,7 @@ RESUME_FREE_KEYS = {
     ("trainer", "max_epochs"),
     ("trainer", "progress"),
     ("trainer", "threads"),
+    ("trainer", "checkpoint_every"),
     ("data", "offline"),
     ("data", "refresh"),
     ("data", "timeout_s"),
