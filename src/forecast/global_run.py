@@ -37,14 +37,14 @@ def run_global(cfg: Config, out_dir: Path, overrides: Sequence[str] = ()) -> Run
     clock.lap("training")
     table, future = pool_table(pool, fitted), pool_future(cfg, pool, fitted, device)
     first = fitted[0]
-    record = describe(cfg, next(iter(pool.loaded.values())), first, device, gradient_flow(cfg, first, device), {})
+    flow = gradient_flow(cfg, first, device)
+    record = describe(cfg, next(iter(pool.loaded.values())), first, device, flow, {})
     score_pool(record, cfg, pool, fitted, table)
     paths = {t: future[future["ticker"] == t].drop(columns="ticker").to_dict(orient="records") for t in pool.loaded}
     record.future = {"last_date": str(pool.calendar[-1].date()), "by_ticker": paths}
     clock.lap("evaluation")
     save_model(out_dir / "model.pt", first.model, config, first.data.scaler.to_dict(), **stored(pool, fitted))
     frames = {t: x.frame for t, x in pool.loaded.items()}
-    flow = gradient_flow(cfg, first, device)
     write_pool_files(out_dir, cfg.model.cell, first.trained.result, table, flow, future, frames, record)
     clock.lap("outputs")
     record.timings, record.overrides, record.config = clock.laps, list(overrides), config

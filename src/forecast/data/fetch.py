@@ -70,7 +70,8 @@ def fetch_universe(
 
     report = FetchReport()
     todo = [t for t in tickers if d.refresh or not is_fresh(t, d)]
-    report.fresh = [t for t in tickers if t not in set(todo)]
+    queued = set(todo)
+    report.fresh = [t for t in tickers if t not in queued]
     bar = tqdm(total=len(todo), desc="fetch", unit="ticker", disable=not sys.stderr.isatty())
     try:
         for first in range(0, len(todo), batch):
