@@ -87,10 +87,10 @@ def threads_per_job(launcher: DictConfig) -> int:
 
 
 def _sigterm_interrupts() -> None:
-    """Make SIGTERM (what schedulers and ``kill`` send) end a job like Ctrl-C: recorded, resumable."""
-    import signal
+    """Make SIGTERM end a job like Ctrl-C (recorded, resumable), also in submitit/Ray workers where no cli ran."""
     import threading
 
+    STARTED.append(True)
     if threading.current_thread() is threading.main_thread():
         signal.signal(signal.SIGTERM, _raise_interrupt)
 
