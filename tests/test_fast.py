@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -28,16 +29,25 @@ def step_loops(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) 
     return str(request.param)
 
 
+@pytest.fixture
+def two_threads() -> Iterator[None]:
+    """Run with two threads, so that a batch of 32 rows or more splits into two blocks (one per thread)."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(2)
+    yield
+    torch.set_num_threads(before)
+
+
 @pytest.mark.parametrize(("fast_cls", "stock_cls"), [(FastGRU, nn.GRU), (FastRNN, nn.RNN)])
-@pytest.mark.parametrize("layers", [1, 2])
+@pytest.mark.parametrize(("layers", "batch"), [(1, 5), (2, 5), (2, 37)])
 def test_outputs_and_gradients_match_the_stock_module(
-    fast_cls: type, stock_cls: type, layers: int, step_loops: str
+    fast_cls: type, stock_cls: type, layers: int, batch: int, step_loops: str, two_threads: None
 ) -> None:
     torch.manual_seed(0)
     stock = stock_cls(3, 16, layers, batch_first=True).double()
     fast = fast_cls(3, 16, layers).double()
     fast.load_state_dict(stock.state_dict())  # same names and shapes: interchangeable
-    x = torch.randn(5, 12, 3, dtype=torch.double, requires_grad=True)
+    x = torch.randn(batch, 12, 3, dtype=torch.double, requires_grad=True)  # 37 rows: blocks of 19 and 18
     (out_s, h_s), (out_f, h_f) = stock(x), fast(x)
     torch.testing.assert_close(out_f, out_s, rtol=0, atol=1e-12)
     torch.testing.assert_close(h_f, h_s, rtol=0, atol=1e-12)
@@ -46,6 +56,25 @@ def test_outputs_and_gradients_match_the_stock_module(
     grads_f = torch.autograd.grad((out_f * weights).sum() + h_f.sum(), [x, *fast.parameters()])
     for gs, gf in zip(grads_s, grads_f, strict=True):
         torch.testing.assert_close(gf, gs, rtol=0, atol=1e-10)
+
+
+@pytest.mark.parametrize(("fast_cls", "stock_cls"), [(FastGRU, nn.GRU), (FastRNN, nn.RNN)])
+@pytest.mark.parametrize("mode", ["inference_mode", "no_grad"])
+def test_inference_runs_the_gate_free_kernel_and_matches(
+    fast_cls: type, stock_cls: type, mode: str, step_loops: str, two_threads: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    torch.manual_seed(3)
+    stock = stock_cls(3, 16, 2, batch_first=True).double()
+    fast = fast_cls(3, 16, 2).double()
+    fast.load_state_dict(stock.state_dict())
+    x = torch.randn(37, 12, 3, dtype=torch.double)
+    calls: list[str] = []
+    monkeypatch.setattr(fast.layer_fn, "apply", lambda *a: calls.append("apply"))  # the training path: not taken
+    with getattr(torch, mode)():
+        (out_s, h_s), (out_f, h_f) = stock(x), fast(x)
+    assert calls == [] and not out_f.requires_grad
+    torch.testing.assert_close(out_f, out_s, rtol=0, atol=1e-12)
+    torch.testing.assert_close(h_f, h_s, rtol=0, atol=1e-12)
 
 
 def test_float32_forecaster_matches_and_initialises_like_the_stock_one(step_loops: str) -> None:

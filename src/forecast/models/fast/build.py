@@ -41,7 +41,7 @@ def extension() -> tuple[str, list[str], Path]:
     import torch
 
     tag, simd = cpu_flags()
-    flags = ["-O3", "-ffast-math", "-fopenmp-simd", *simd]
+    flags = ["-O3", "-ffast-math", "-fopenmp", *simd]  # -fopenmp: at::parallel_for runs on torch's own libgomp
     digest = hashlib.sha256((SOURCE.read_text() + " ".join(flags) + torch.__version__).encode()).hexdigest()[:12]
     name = f"forecast_rnn_kernels_{digest}_{tag}"
     root = os.environ.get("FORECAST_KERNEL_DIR") or os.path.join(
@@ -56,7 +56,14 @@ def compile_extension(verbose: bool = False) -> Path:
 
     name, flags, folder = extension()
     folder.mkdir(parents=True, exist_ok=True)
-    cpp_load(name, sources=[str(SOURCE)], extra_cflags=flags, build_directory=str(folder), verbose=verbose)
+    cpp_load(
+        name,
+        sources=[str(SOURCE)],
+        extra_cflags=flags,
+        extra_ldflags=["-fopenmp"],
+        build_directory=str(folder),
+        verbose=verbose,
+    )
     return folder / f"{name}.so"
 
 

@@ -2,23 +2,78 @@
 // torch.utils.cpp_extension.load by forecast.models.fast.build. In TorchScript the same loops pay about 3 us of
 // interpreter overhead per operation, which for 64x64 tensors is more than the arithmetic; here each ATen call
 // costs well under one.
+//
+// Rows of a batch are independent through the whole recurrence, so every loop splits the batch into one block
+// of rows per thread (at::parallel_for, at least kGrain rows a block) and runs all its time steps on that block:
+// the threads never wait for each other, and each small GEMM runs single-threaded inside its block (a small
+// GEMM split across threads costs more in synchronisation than it saves; measured, one GEMM stream on two
+// cores ran no faster than on one). Built with -fopenmp, at::parallel_for runs on the libgomp that torch loaded.
 #include <torch/extension.h>
+#include <ATen/Parallel.h>
 #include <cmath>
+#include <type_traits>
 #include <vector>
 
 using at::Tensor;
 
-// Elementwise work of one step runs as one fused loop over batch x hidden (compiled with -O3 -ffast-math, so
+static constexpr int64_t kGrain = 16;
+
+// at::parallel_for's worker threads start with autograd's defaults: grad mode on (the weights require grad, so
+// an out= GEMM would refuse to run) and inference mode off (inference-mode outputs could not be written). Each
+// block sets both as the calling thread has them.
+struct ThreadState {
+  c10::InferenceMode inference;
+  at::NoGradGuard no_grad;
+  explicit ThreadState(bool inference_mode) : inference(inference_mode) {}
+};
+
+// The BLAS that torch links (MKL on x86 wheels) exports the Fortran GEMMs; calling them directly skips ATen's
+// dispatcher and the tensor views of every step (about 10 us a step, a third of a 32-row step at 64 units).
+// Weak: where a build of torch does not export them, the pointers are null and the steps use ATen's mm.
+extern "C" {
+void sgemm_(const char*, const char*, const int*, const int*, const int*, const float*, const float*, const int*,
+            const float*, const int*, const float*, float*, const int*) __attribute__((weak));
+void dgemm_(const char*, const char*, const int*, const int*, const int*, const double*, const double*, const int*,
+            const double*, const int*, const double*, double*, const int*) __attribute__((weak));
+}
+
+// Row-major C (m x n) = beta * C + A (m x k) @ op(B), with op(B) = B^T for B stored (n x k) when b_t, else B
+// stored (k x n). Leading dimensions are row strides. beta is 0 or 1.
+template <typename T>
+static void gemm(int64_t m, int64_t n, int64_t k, const T* a, int64_t lda, const T* b, int64_t ldb, bool b_t,
+                 T beta, T* c, int64_t ldc) {
+  const int M = int(n), N = int(m), K = int(k), LA = int(ldb), LB = int(lda), LC = int(ldc);
+  const T one = T(1);
+  const char* ta = b_t ? "T" : "N";
+  if constexpr (std::is_same_v<T, float>) {
+    if (sgemm_ != nullptr) return sgemm_(ta, "N", &M, &N, &K, &one, b, &LA, a, &LB, &beta, c, &LC);
+  } else if constexpr (std::is_same_v<T, double>) {
+    if (dgemm_ != nullptr) return dgemm_(ta, "N", &M, &N, &K, &one, b, &LA, a, &LB, &beta, c, &LC);
+  }
+  const auto opts = at::TensorOptions().dtype(c10::CppTypeToScalarType<T>::value);
+  auto A = at::from_blob(const_cast<T*>(a), {m, k}, {lda, 1}, opts);
+  auto B = b_t ? at::from_blob(const_cast<T*>(b), {n, k}, {ldb, 1}, opts).t()
+               : at::from_blob(const_cast<T*>(b), {k, n}, {ldb, 1}, opts);
+  auto C = at::from_blob(c, {m, n}, {ldc, 1}, opts);
+  if (beta == T(0)) {
+    at::mm_out(C, A, B);
+  } else {
+    C.addmm_(A, B);
+  }
+}
+
+// Elementwise work of one step runs as one fused loop over rows x hidden (compiled with -O3 -ffast-math, so
 // exp is vectorised); the hidden-to-hidden matrix product of the step goes to ATen's GEMM.
 template <typename T> static inline T sigm(T x) { return T(1) / (T(1) + std::exp(-x)); }
 template <typename T> static inline T tanh_(T x) { return T(1) - T(2) / (std::exp(T(2) * x) + T(1)); }
 
-template <typename T>
+// One GRU step over `rows` rows. SAVE keeps r, z, n and hn for the backward pass; inference leaves them out.
+template <typename T, bool SAVE>
 static void gru_step_forward(const T* __restrict__ gi, const T* __restrict__ gh, const T* __restrict__ b_hh,
                              const T* __restrict__ h_prev, T* __restrict__ h_out, T* __restrict__ r_out,
-                             T* __restrict__ z_out, T* __restrict__ n_out, T* __restrict__ hn_out, int64_t B,
+                             T* __restrict__ z_out, T* __restrict__ n_out, T* __restrict__ hn_out, int64_t rows,
                              int64_t H) {
-  for (int64_t b = 0; b < B; ++b) {
+  for (int64_t b = 0; b < rows; ++b) {
     const T* gi_b = gi + b * 3 * H;
     const T* gh_b = gh + b * 3 * H;
     const int64_t o = b * H;
@@ -29,46 +84,106 @@ static void gru_step_forward(const T* __restrict__ gi, const T* __restrict__ gh,
       const T hn = gh_b[2 * H + j] + b_hh[2 * H + j];
       const T n = tanh_(gi_b[2 * H + j] + r * hn);
       h_out[o + j] = n + z * (h_prev[o + j] - n);
-      r_out[o + j] = r;
-      z_out[o + j] = z;
-      n_out[o + j] = n;
-      hn_out[o + j] = hn;
+      if constexpr (SAVE) {
+        r_out[o + j] = r;
+        z_out[o + j] = z;
+        n_out[o + j] = n;
+        hn_out[o + j] = hn;
+      }
     }
   }
 }
 
 // GRU recurrence over precomputed input gates gi (T, B, 3H) (input biases included), gate order (r, z, n).
-// Returns outputs, r, z, n and hn = W_hn h + b_hn, each (T, B, H).
-std::vector<Tensor> gru_forward(Tensor gi, Tensor h0, Tensor w_hh, Tensor b_hh) {
+// Returns outputs (T, B, H) and, with save, r, z, n and hn = W_hn h + b_hn, each (T, B, H).
+std::vector<Tensor> gru_forward(Tensor gi, Tensor h0, Tensor w_hh, Tensor b_hh, bool save) {
   gi = gi.contiguous();
   h0 = h0.contiguous();
   b_hh = b_hh.contiguous();
   const int64_t T = gi.size(0), B = h0.size(0), H = h0.size(1);
   auto outs = at::empty({T, B, H}, h0.options());
-  auto r = at::empty_like(outs), z = at::empty_like(outs), n = at::empty_like(outs), hn = at::empty_like(outs);
+  std::vector<Tensor> result{outs};
+  if (save) {
+    for (int k = 0; k < 4; ++k) result.push_back(at::empty_like(outs));
+  }
   auto gh = at::empty({B, 3 * H}, h0.options());
-  auto w_t = w_hh.t();
+  w_hh = w_hh.contiguous();
   AT_DISPATCH_FLOATING_TYPES(gi.scalar_type(), "gru_forward", [&] {
-    Tensor h = h0;
-    for (int64_t t = 0; t < T; ++t) {
-      at::mm_out(gh, h, w_t);
-      const int64_t off = t * B * H;
-      gru_step_forward<scalar_t>(gi.data_ptr<scalar_t>() + t * B * 3 * H, gh.data_ptr<scalar_t>(),
-                                 b_hh.data_ptr<scalar_t>(), h.data_ptr<scalar_t>(), outs.data_ptr<scalar_t>() + off,
-                                 r.data_ptr<scalar_t>() + off, z.data_ptr<scalar_t>() + off,
-                                 n.data_ptr<scalar_t>() + off, hn.data_ptr<scalar_t>() + off, B, H);
-      h = outs[t];
+    scalar_t* saved[4] = {nullptr, nullptr, nullptr, nullptr};
+    if (save) {
+      for (int k = 0; k < 4; ++k) saved[k] = result[k + 1].data_ptr<scalar_t>();
     }
+    const bool caller = c10::InferenceMode::is_enabled();
+    at::parallel_for(0, B, kGrain, [&](int64_t b0, int64_t b1) {
+      const ThreadState state(caller);
+      const int64_t rows = b1 - b0;
+      scalar_t* gh_rows = gh.data_ptr<scalar_t>() + b0 * 3 * H;
+      const scalar_t* w = w_hh.data_ptr<scalar_t>();
+      const scalar_t* bias = b_hh.data_ptr<scalar_t>();
+      const scalar_t* h = h0.data_ptr<scalar_t>() + b0 * H;
+      for (int64_t t = 0; t < T; ++t) {
+        gemm<scalar_t>(rows, 3 * H, H, h, H, w, H, true, scalar_t(0), gh_rows, 3 * H);
+        const int64_t off = (t * B + b0) * H;
+        const scalar_t* gi_t = gi.data_ptr<scalar_t>() + (t * B + b0) * 3 * H;
+        scalar_t* out_t = outs.data_ptr<scalar_t>() + off;
+        if (save) {
+          gru_step_forward<scalar_t, true>(gi_t, gh_rows, bias, h, out_t, saved[0] + off, saved[1] + off,
+                                           saved[2] + off, saved[3] + off, rows, H);
+        } else {
+          gru_step_forward<scalar_t, false>(gi_t, gh_rows, bias, h, out_t, nullptr, nullptr, nullptr, nullptr, rows,
+                                            H);
+        }
+        h = out_t;
+      }
+    });
   });
-  return {outs, r, z, n, hn};
+  return result;
+}
+
+// Inference: no gates kept and no (T, B, 3H) input-gate tensor either. Each block projects its rows' inputs
+// step by step into a buffer that stays in cache, so memory is the outputs alone (evaluation runs thousands of
+// windows at once). Returns the outputs (T, B, H) of x (T, B, In).
+Tensor gru_infer(Tensor x, Tensor h0, Tensor w_ih, Tensor w_hh, Tensor b_ih, Tensor b_hh) {
+  x = x.contiguous();
+  h0 = h0.contiguous();
+  w_ih = w_ih.contiguous();
+  w_hh = w_hh.contiguous();
+  const int64_t T = x.size(0), B = h0.size(0), H = h0.size(1), In = x.size(2);
+  auto outs = at::empty({T, B, H}, h0.options());
+  b_ih = b_ih.contiguous();
+  b_hh = b_hh.contiguous();
+  AT_DISPATCH_FLOATING_TYPES(x.scalar_type(), "gru_infer", [&] {
+    const bool caller = c10::InferenceMode::is_enabled();
+    at::parallel_for(0, B, kGrain, [&](int64_t b0, int64_t b1) {
+      const ThreadState state(caller);
+      const int64_t rows = b1 - b0;
+      std::vector<scalar_t> gi(rows * 3 * H), gh(rows * 3 * H);
+      const scalar_t* h = h0.data_ptr<scalar_t>() + b0 * H;
+      const scalar_t* bi = b_ih.data_ptr<scalar_t>();
+      for (int64_t t = 0; t < T; ++t) {
+        const scalar_t* x_t = x.data_ptr<scalar_t>() + (t * B + b0) * In;
+        gemm<scalar_t>(rows, 3 * H, In, x_t, In, w_ih.data_ptr<scalar_t>(), In, true, scalar_t(0), gi.data(), 3 * H);
+        for (int64_t b = 0; b < rows; ++b) {
+          scalar_t* g = gi.data() + b * 3 * H;
+          _Pragma("omp simd") for (int64_t j = 0; j < 3 * H; ++j) g[j] += bi[j];
+        }
+        gemm<scalar_t>(rows, 3 * H, H, h, H, w_hh.data_ptr<scalar_t>(), H, true, scalar_t(0), gh.data(), 3 * H);
+        scalar_t* out_t = outs.data_ptr<scalar_t>() + (t * B + b0) * H;
+        gru_step_forward<scalar_t, false>(gi.data(), gh.data(), b_hh.data_ptr<scalar_t>(), h, out_t, nullptr,
+                                          nullptr, nullptr, nullptr, rows, H);
+        h = out_t;
+      }
+    });
+  });
+  return outs;
 }
 
 template <typename T>
-static void gru_step_backward(const T* __restrict__ dh_in, const T* __restrict__ g_out, const T* __restrict__ r_,
+static void gru_step_backward(const T* dh_in, const T* __restrict__ g_out, const T* __restrict__ r_,
                               const T* __restrict__ z_, const T* __restrict__ n_, const T* __restrict__ hn_,
                               const T* __restrict__ prev, T* __restrict__ d_gi, T* __restrict__ d_gh,
-                              T* __restrict__ dh_direct, int64_t B, int64_t H) {
-  for (int64_t b = 0; b < B; ++b) {
+                              T* dh_direct, int64_t rows, int64_t H) {  // dh_direct may be dh_in (same index)
+  for (int64_t b = 0; b < rows; ++b) {
     T* dgi_b = d_gi + b * 3 * H;
     T* dgh_b = d_gh + b * 3 * H;
     const int64_t o = b * H;
@@ -98,19 +213,26 @@ std::vector<Tensor> gru_backward(Tensor grad_out, Tensor grad_h, Tensor outs, Te
   const int64_t T = outs.size(0), B = outs.size(1), H = outs.size(2);
   auto d_gi = at::empty({T, B, 3 * H}, outs.options());
   auto d_gh = at::empty({T, B, 3 * H}, outs.options());
-  auto dh = grad_h.contiguous().clone();
-  auto direct = at::empty({B, H}, outs.options());
+  auto dh = grad_h.contiguous().clone();  // each step overwrites it with dh * z, then adds d_gh @ W_hh
+  w_hh = w_hh.contiguous();
   AT_DISPATCH_FLOATING_TYPES(outs.scalar_type(), "gru_backward", [&] {
-    for (int64_t t = T - 1; t >= 0; --t) {
-      const int64_t off = t * B * H;
-      const scalar_t* prev = t > 0 ? outs.data_ptr<scalar_t>() + off - B * H : h0.data_ptr<scalar_t>();
-      gru_step_backward<scalar_t>(dh.data_ptr<scalar_t>(), grad_out.data_ptr<scalar_t>() + off,
-                                  r.data_ptr<scalar_t>() + off, z.data_ptr<scalar_t>() + off,
-                                  n.data_ptr<scalar_t>() + off, hn.data_ptr<scalar_t>() + off, prev,
-                                  d_gi.data_ptr<scalar_t>() + t * B * 3 * H, d_gh.data_ptr<scalar_t>() + t * B * 3 * H,
-                                  direct.data_ptr<scalar_t>(), B, H);
-      at::addmm_out(dh, direct, d_gh[t], w_hh);  // dh_prev = dh * z + d_gh @ W_hh
-    }
+    const bool caller = c10::InferenceMode::is_enabled();
+    at::parallel_for(0, B, kGrain, [&](int64_t b0, int64_t b1) {
+      const ThreadState state(caller);
+      const int64_t rows = b1 - b0;
+      scalar_t* dh_rows = dh.data_ptr<scalar_t>() + b0 * H;
+      const scalar_t* w = w_hh.data_ptr<scalar_t>();
+      for (int64_t t = T - 1; t >= 0; --t) {
+        const int64_t off = (t * B + b0) * H, goff = (t * B + b0) * 3 * H;
+        const scalar_t* prev = t > 0 ? outs.data_ptr<scalar_t>() + off - B * H : h0.data_ptr<scalar_t>() + b0 * H;
+        scalar_t* d_gh_t = d_gh.data_ptr<scalar_t>() + goff;
+        gru_step_backward<scalar_t>(dh_rows, grad_out.data_ptr<scalar_t>() + off, r.data_ptr<scalar_t>() + off,
+                                    z.data_ptr<scalar_t>() + off, n.data_ptr<scalar_t>() + off,
+                                    hn.data_ptr<scalar_t>() + off, prev, d_gi.data_ptr<scalar_t>() + goff, d_gh_t,
+                                    dh_rows, rows, H);
+        gemm<scalar_t>(rows, H, 3 * H, d_gh_t, 3 * H, w, H, false, scalar_t(1), dh_rows, H);  // += d_gh @ W_hh
+      }
+    });
   });
   return {d_gi, d_gh, dh};
 }
@@ -118,18 +240,58 @@ std::vector<Tensor> gru_backward(Tensor grad_out, Tensor grad_h, Tensor outs, Te
 // tanh RNN recurrence over precomputed input terms gi (T, B, H), both biases included.
 Tensor rnn_forward(Tensor gi, Tensor h0, Tensor w_hh) {
   gi = gi.contiguous();
+  h0 = h0.contiguous();
   const int64_t T = gi.size(0), B = h0.size(0), H = h0.size(1);
   auto outs = at::empty({T, B, H}, h0.options());
-  auto w_t = w_hh.t();
+  w_hh = w_hh.contiguous();
   AT_DISPATCH_FLOATING_TYPES(gi.scalar_type(), "rnn_forward", [&] {
-    Tensor h = h0.contiguous();
-    for (int64_t t = 0; t < T; ++t) {
-      auto out_t = outs[t];
-      at::addmm_out(out_t, gi[t], h, w_t);
-      scalar_t* y = out_t.data_ptr<scalar_t>();
-      _Pragma("omp simd") for (int64_t i = 0; i < B * H; ++i) y[i] = tanh_(y[i]);
-      h = out_t;
-    }
+    const bool caller = c10::InferenceMode::is_enabled();
+    at::parallel_for(0, B, kGrain, [&](int64_t b0, int64_t b1) {
+      const ThreadState state(caller);
+      const int64_t rows = b1 - b0;
+      const scalar_t* h = h0.data_ptr<scalar_t>() + b0 * H;
+      const scalar_t* w = w_hh.data_ptr<scalar_t>();
+      for (int64_t t = 0; t < T; ++t) {
+        const int64_t off = (t * B + b0) * H;
+        scalar_t* y = outs.data_ptr<scalar_t>() + off;
+        const scalar_t* g = gi.data_ptr<scalar_t>() + off;
+        gemm<scalar_t>(rows, H, H, h, H, w, H, true, scalar_t(0), y, H);
+        _Pragma("omp simd") for (int64_t i = 0; i < rows * H; ++i) y[i] = tanh_(y[i] + g[i]);
+        h = y;
+      }
+    });
+  });
+  return outs;
+}
+
+// Inference: the input terms x_t @ W_ih^T are computed step by step per block (see gru_infer). bias is b_ih + b_hh.
+Tensor rnn_infer(Tensor x, Tensor h0, Tensor w_ih, Tensor w_hh, Tensor bias) {
+  x = x.contiguous();
+  h0 = h0.contiguous();
+  w_ih = w_ih.contiguous();
+  w_hh = w_hh.contiguous();
+  bias = bias.contiguous();
+  const int64_t T = x.size(0), B = h0.size(0), H = h0.size(1), In = x.size(2);
+  auto outs = at::empty({T, B, H}, h0.options());
+  AT_DISPATCH_FLOATING_TYPES(x.scalar_type(), "rnn_infer", [&] {
+    const bool caller = c10::InferenceMode::is_enabled();
+    at::parallel_for(0, B, kGrain, [&](int64_t b0, int64_t b1) {
+      const ThreadState state(caller);
+      const int64_t rows = b1 - b0;
+      const scalar_t* h = h0.data_ptr<scalar_t>() + b0 * H;
+      const scalar_t* c = bias.data_ptr<scalar_t>();
+      for (int64_t t = 0; t < T; ++t) {
+        const scalar_t* x_t = x.data_ptr<scalar_t>() + (t * B + b0) * In;
+        scalar_t* y = outs.data_ptr<scalar_t>() + (t * B + b0) * H;
+        gemm<scalar_t>(rows, H, In, x_t, In, w_ih.data_ptr<scalar_t>(), In, true, scalar_t(0), y, H);
+        gemm<scalar_t>(rows, H, H, h, H, w_hh.data_ptr<scalar_t>(), H, true, scalar_t(1), y, H);
+        for (int64_t b = 0; b < rows; ++b) {
+          scalar_t* yb = y + b * H;
+          _Pragma("omp simd") for (int64_t j = 0; j < H; ++j) yb[j] = tanh_(yb[j] + c[j]);
+        }
+        h = y;
+      }
+    });
   });
   return outs;
 }
@@ -140,16 +302,24 @@ std::vector<Tensor> rnn_backward(Tensor grad_out, Tensor grad_h, Tensor outs, Te
   const int64_t T = outs.size(0), B = outs.size(1), H = outs.size(2);
   auto d_a = at::empty_like(outs);
   auto dh = grad_h.contiguous().clone();
+  w_hh = w_hh.contiguous();
   AT_DISPATCH_FLOATING_TYPES(outs.scalar_type(), "rnn_backward", [&] {
-    for (int64_t t = T - 1; t >= 0; --t) {
-      const int64_t off = t * B * H;
-      const scalar_t* y = outs.data_ptr<scalar_t>() + off;
-      const scalar_t* g = grad_out.data_ptr<scalar_t>() + off;
-      const scalar_t* d = dh.data_ptr<scalar_t>();
-      scalar_t* da = d_a.data_ptr<scalar_t>() + off;
-      _Pragma("omp simd") for (int64_t i = 0; i < B * H; ++i) da[i] = (d[i] + g[i]) * (scalar_t(1) - y[i] * y[i]);
-      at::mm_out(dh, d_a[t], w_hh);
-    }
+    const bool caller = c10::InferenceMode::is_enabled();
+    at::parallel_for(0, B, kGrain, [&](int64_t b0, int64_t b1) {
+      const ThreadState state(caller);
+      const int64_t rows = b1 - b0;
+      scalar_t* d = dh.data_ptr<scalar_t>() + b0 * H;
+      const scalar_t* w = w_hh.data_ptr<scalar_t>();
+      for (int64_t t = T - 1; t >= 0; --t) {
+        const int64_t off = (t * B + b0) * H;
+        const scalar_t* y = outs.data_ptr<scalar_t>() + off;
+        const scalar_t* g = grad_out.data_ptr<scalar_t>() + off;
+        scalar_t* da = d_a.data_ptr<scalar_t>() + off;
+        _Pragma("omp simd") for (int64_t i = 0; i < rows * H; ++i) da[i] =
+            (d[i] + g[i]) * (scalar_t(1) - y[i] * y[i]);
+        gemm<scalar_t>(rows, H, H, da, H, w, H, false, scalar_t(0), d, H);  // dh = d_a @ W_hh
+      }
+    });
   });
   return {d_a, dh};
 }
@@ -159,4 +329,6 @@ PYBIND11_MODULE(TORCH_EXTENSION_NAME, m) {
   m.def("gru_backward", &gru_backward, "reverse GRU recurrence");
   m.def("rnn_forward", &rnn_forward, "tanh RNN recurrence over precomputed input terms");
   m.def("rnn_backward", &rnn_backward, "reverse tanh RNN recurrence");
+  m.def("gru_infer", &gru_infer, "GRU layer forward for inference: no gates kept");
+  m.def("rnn_infer", &rnn_infer, "tanh RNN layer forward for inference");
 }

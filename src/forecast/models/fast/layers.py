@@ -60,8 +60,14 @@ class _GRULayer(torch.autograd.Function):
         ctx: Any, x: torch.Tensor, h0: torch.Tensor, *weights: torch.Tensor
     ) -> tuple[torch.Tensor, torch.Tensor]:
         w_ih, w_hh, b_ih, b_hh = weights  # nn.GRU's parameters of one layer
-        outs, *gates = step_kernels().gru_forward(_input_terms(x, w_ih, b_ih), h0.contiguous(), w_hh, b_hh)
+        outs, *gates = step_kernels().gru_forward(_input_terms(x, w_ih, b_ih), h0.contiguous(), w_hh, b_hh, True)
         ctx.save_for_backward(x, outs, *gates, h0, w_ih, w_hh)  # gates: r, z, n and hn = W_hn h + b_hn
+        return outs, outs[-1]
+
+    @staticmethod
+    def infer(x: torch.Tensor, h0: torch.Tensor, *weights: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """The forward pass without autograd: no gates are kept (inference and evaluation)."""
+        outs = step_kernels().gru_infer(x, h0, *weights)
         return outs, outs[-1]
 
     @staticmethod
@@ -84,6 +90,12 @@ class _RNNLayer(torch.autograd.Function):
         w_ih, w_hh, bias = weights[0], weights[1], weights[2] + weights[3]  # nn.RNN's parameters: both biases add
         outs = step_kernels().rnn_forward(_input_terms(x, w_ih, bias), h0.contiguous(), w_hh)
         ctx.save_for_backward(x, outs, h0, w_ih, w_hh)
+        return outs, outs[-1]
+
+    @staticmethod
+    def infer(x: torch.Tensor, h0: torch.Tensor, *weights: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """The forward pass without autograd (the training forward keeps nothing more than its outputs)."""
+        outs = step_kernels().rnn_infer(x, h0, weights[0], weights[1], weights[2] + weights[3])
         return outs, outs[-1]
 
     @staticmethod
@@ -132,7 +144,8 @@ class _FastRecurrent(nn.Module):
         for layer in range(self.num_layers):
             h = seq.new_zeros(seq.size(1), self.hidden_size) if h0 is None else h0[layer]
             params = [getattr(self, f"{name}_l{layer}") for name in ("weight_ih", "weight_hh", "bias_ih", "bias_hh")]
-            seq, h_last = self.layer_fn.apply(seq, h, *params)
+            grads = torch.is_grad_enabled() and (seq.requires_grad or any(p.requires_grad for p in params))
+            seq, h_last = (self.layer_fn.apply if grads else self.layer_fn.infer)(seq, h, *params)
             finals.append(h_last)
             if self.dropout > 0 and self.training and layer < self.num_layers - 1:
                 seq = nn.functional.dropout(seq, self.dropout, training=True)

@@ -13,9 +13,11 @@ with warnings.catch_warnings():
     warnings.simplefilter("ignore")  # TorchScript deprecation notices: scripting still works for the fallback
 
     @torch.jit.script
-    def _gru_forward(gi: torch.Tensor, h: torch.Tensor, w_hh: torch.Tensor, b_hh: torch.Tensor) -> list[torch.Tensor]:
-        """Recurrence over precomputed input gates ``gi`` (T, B, 3H). Returns outputs (T, B, H),
-        sigmoid(r, z) (T, B, 2H), n (T, B, H) and hn = W_hn h + b_hn (T, B, H)."""
+    def _gru_forward(
+        gi: torch.Tensor, h: torch.Tensor, w_hh: torch.Tensor, b_hh: torch.Tensor, save: bool
+    ) -> list[torch.Tensor]:
+        """Recurrence over precomputed input gates ``gi`` (T, B, 3H). Returns outputs (T, B, H) and, with
+        ``save``, r, z, n (T, B, H) each and hn = W_hn h + b_hn (T, B, H)."""
         hidden = h.size(1)
         outs, rzs, ns, hns = [], [], [], []
         for t in range(gi.size(0)):
@@ -29,6 +31,8 @@ with warnings.catch_warnings():
             rzs.append(rz)
             ns.append(n)
             hns.append(hn)
+        if not save:
+            return [torch.stack(outs)]
         rz_all = torch.stack(rzs)
         return [torch.stack(outs), rz_all[..., :hidden], rz_all[..., hidden:], torch.stack(ns), torch.stack(hns)]
 
@@ -85,6 +89,19 @@ with warnings.catch_warnings():
         return [torch.stack(d_a), dh]
 
 
+def _gru_infer(x: torch.Tensor, h0: torch.Tensor, *weights: torch.Tensor) -> torch.Tensor:
+    w_ih, w_hh, b_ih, b_hh = weights  # nn.GRU's parameter order
+    gi = torch.addmm(b_ih, x.reshape(-1, x.size(-1)), w_ih.t()).view(x.size(0), x.size(1), -1)
+    return _gru_forward(gi, h0, w_hh, b_hh, False)[0]
+
+
+def _rnn_infer(
+    x: torch.Tensor, h0: torch.Tensor, w_ih: torch.Tensor, w_hh: torch.Tensor, bias: torch.Tensor
+) -> torch.Tensor:
+    gi = torch.addmm(bias, x.reshape(-1, x.size(-1)), w_ih.t()).view(x.size(0), x.size(1), -1)
+    return _rnn_forward(gi, h0, w_hh)
+
+
 class ScriptKernels:
     """The TorchScript loops, with the compiled extension's interface."""
 
@@ -92,3 +109,5 @@ class ScriptKernels:
     gru_backward = staticmethod(_gru_backward)
     rnn_forward = staticmethod(_rnn_forward)
     rnn_backward = staticmethod(_rnn_backward)
+    gru_infer = staticmethod(_gru_infer)
+    rnn_infer = staticmethod(_rnn_infer)
