@@ -63,6 +63,11 @@ def test_a_quick_run_writes_its_folder_and_prints_the_headline(tmp_path: Path) -
             """characters, e.g. 'ticker="^GSPC"' (or type ticker=SP500 for the S&P 500 index)""",
         ),
         (
+            "plots=some",
+            2,
+            "error: Error merging override plots=some: Invalid value 'some', expected one of [main, all, none]",
+        ),
+        (
             "ticker=ZZZZ",
             1,
             "error: no source has prices for ZZZZ: yfinance skipped (data.offline=true); no cached prices for ZZZZ in ",

@@ -10,10 +10,22 @@ import pandas as pd
 import pytest
 import torch
 
-from forecast.config import Config
+from forecast.config import Config, Plots
 from forecast.evaluation.metrics import error_metrics
 from forecast.pipeline import run
 from forecast.training.checkpoint import load_checkpoint
+
+
+@pytest.mark.parametrize(
+    ("which", "expected"),
+    [("all", ["forecast.png", "future.png", "gradient_flow.png", "loss.png", "residuals.png"]), ("none", [])],
+)
+def test_the_plots_setting_chooses_the_plots(quick_config: Config, tmp_path: Path, which: str, expected: list) -> None:
+    quick_config.plots = Plots(which)
+    out = tmp_path / "run"
+    assert run(quick_config, out).status == "completed"
+    assert sorted(p.name for p in (out / "plots").glob("*")) == expected
+    assert (out / "future.csv").exists() and (out / "gradient_flow.csv").exists()  # the data, either way
 
 
 def test_run_writes_a_complete_consistent_folder(quick_config: Config, tmp_path: Path) -> None:
@@ -24,11 +36,12 @@ def test_run_writes_a_complete_consistent_folder(quick_config: Config, tmp_path:
         "forecasts.csv",
         "train_log.csv",
         "model.pt",
+        "gradient_flow.csv",
         "plots/forecast.png",
-        "plots/loss.png",
-        "plots/residuals.png",
+        "plots/future.png",
     ):
         assert (out / name).stat().st_size > 0, name
+    assert sorted(p.name for p in (out / "plots").iterdir()) == ["forecast.png", "future.png"]  # plots=main
     assert not list(out.rglob(".*.tmp")) and not [p for p in out.rglob(".*") if p.is_file()]
     saved = json.loads((out / "metrics.json").read_text())
     assert saved["status"] == "completed" and saved["data_source"] == "snapshot"

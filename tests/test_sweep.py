@@ -71,7 +71,7 @@ def test_every_report_file_exists_and_failures_are_listed(sweep: Path) -> None:
     ):
         assert (sweep / name).stat().st_size > 0, name
     for job in sweep.glob("*_AAPL_*"):
-        assert (job / "gradient_flow.csv").exists() and (job / "plots" / "gradient_flow.png").exists()
+        assert (job / "gradient_flow.csv").exists() and (job / "plots" / "forecast.png").exists()
     report = (sweep / "report.md").read_text()
     assert "6 of 12 jobs completed" in report
     for title in (

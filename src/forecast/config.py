@@ -43,6 +43,15 @@ class Optimizer(Enum):
     adamw = "adamw"
 
 
+class Plots(Enum):
+    """Which plots a run draws: ``main`` (forecast, future path and backtest: what a user reads first), ``all``
+    (also loss, residuals and gradient flow; their data is in the CSVs either way) or ``none``."""
+
+    main = "main"
+    all = "all"
+    none = "none"
+
+
 @dataclass
 class ModelConfig:
     """``conf/model/*.yaml``: the recurrent cell and its size."""
@@ -145,6 +154,7 @@ class Config:
     horizon: int = 1
     seed: int = 0
     calendar: str = "XNYS"
+    plots: Plots = Plots.main
     model: ModelConfig = field(default_factory=ModelConfig)
     data: DataConfig = field(default_factory=DataConfig)
     trainer: TrainerConfig = field(default_factory=TrainerConfig)

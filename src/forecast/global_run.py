@@ -45,7 +45,9 @@ def run_global(cfg: Config, out_dir: Path, overrides: Sequence[str] = ()) -> Run
     clock.lap("evaluation")
     save_model(out_dir / "model.pt", first.model, config, first.data.scaler.to_dict(), **stored(pool, fitted))
     frames = {t: x.frame for t, x in pool.loaded.items()}
-    write_pool_files(out_dir, cfg.model.cell, first.trained.result, table, flow, future, frames, record)
+    write_pool_files(
+        out_dir, cfg.model.cell, first.trained.result, table, flow, future, frames, record, cfg.plots.value
+    )
     clock.lap("outputs")
     record.timings, record.overrides, record.config = clock.laps, list(overrides), config
     record.write(out_dir)

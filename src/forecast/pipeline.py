@@ -58,7 +58,7 @@ def run(cfg: Config, out_dir: Path, overrides: Sequence[str] = ()) -> RunRecord:
     stored = {"best_epoch": last.trained.result.best_epoch, "bands": asdict(last.bands), "train_end": train_end}
     save_model(out_dir / "model.pt", last.model, config, last.data.scaler.to_dict(), **stored)
     name = f"{cfg.ticker} {cfg.model.cell}"
-    write_run_files(out_dir, name, last.trained.result, table, flow, future, loaded.frame, record)
+    write_run_files(out_dir, name, last.trained.result, table, flow, future, loaded.frame, record, cfg.plots.value)
     clock.lap("outputs")
     record.timings, record.overrides, record.config = clock.laps, list(overrides), config
     record.write(out_dir)

@@ -26,21 +26,27 @@ def write_pool_files(
     future: pd.DataFrame,
     frames: dict[str, pd.DataFrame],
     record: RunRecord,
+    which: str = "all",
 ) -> None:
     """Write ``train_log.csv``, ``forecasts.csv`` and ``future.csv`` (both with ``ticker``), ``gradient_flow.csv``,
     ``plots/skill_by_ticker.png``, the loss and gradient-flow plots, and forecast/future plots of the first
-    :data:`SHOWN` tickers (``plots/forecast_<ticker>.png``, ``plots/future_<ticker>.png``)."""
+    :data:`SHOWN` tickers (``plots/forecast_<ticker>.png``, ``plots/future_<ticker>.png``). ``which``: as
+    :func:`forecast.reporting.outputs.write_run_files` (loss and gradient flow only with ``all``)."""
     log = pd.DataFrame([asdict(r) for r in result.history])
     write_csv(out_dir / "train_log.csv", log)
     write_csv(out_dir / "forecasts.csv", table)
     write_csv(out_dir / "gradient_flow.csv", flow)
     write_csv(out_dir / "future.csv", future)
     name = f"{record.ticker} {cell}"
+    if which == "none":
+        return
     plot_skill(
         record.tickers, f"{name}: test skill by ticker, one global model", out_dir / "plots" / "skill_by_ticker.png"
     )
-    plots.plot_loss(log, result.best_epoch, out_dir / "plots" / "loss.png")
-    plots.plot_gradient_flow(flow, f"{name}: gradient flow across input lags", out_dir / "plots" / "gradient_flow.png")
+    if which == "all":
+        plots.plot_loss(log, result.best_epoch, out_dir / "plots" / "loss.png")
+        flow_title = f"{name}: gradient flow across input lags"
+        plots.plot_gradient_flow(flow, flow_title, out_dir / "plots" / "gradient_flow.png")
     horizon = int(table["step"].max())
     for ticker in list(frames)[:SHOWN]:
         rows = table[(table["ticker"] == ticker) & (table["step"] == horizon)]

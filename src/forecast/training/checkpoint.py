@@ -19,6 +19,7 @@ from torch import nn
 
 from forecast.atomic import write_with
 from forecast.errors import ConfigError
+from forecast.training.optim import FunctionalAdam
 
 MODEL_FORMAT = 1  # the version of model.pt's layout
 
@@ -46,7 +47,7 @@ class LoopState:
 
 
 def save_checkpoint(
-    path: Path, model: nn.Module, opt: torch.optim.Optimizer, state: LoopState, config: dict[str, Any]
+    path: Path, model: nn.Module, opt: FunctionalAdam, state: LoopState, config: dict[str, Any]
 ) -> None:
     """Atomically write the training state after ``state.epoch`` epochs, and the run's ``config``, to ``path``."""
     payload: dict[str, Any] = {
@@ -87,7 +88,7 @@ def load_checkpoint(path: Path) -> dict[str, Any]:
     return payload
 
 
-def restore(payload: dict[str, Any], model: nn.Module, opt: torch.optim.Optimizer) -> LoopState:
+def restore(payload: dict[str, Any], model: nn.Module, opt: FunctionalAdam) -> LoopState:
     """Load model, optimizer and RNG states from ``payload``; return the loop state to continue from.
 
     Raises :class:`ConfigError` when the checkpoint loads but does not fit (a key missing, weights of another
@@ -102,7 +103,7 @@ def restore(payload: dict[str, Any], model: nn.Module, opt: torch.optim.Optimize
         ) from None
 
 
-def _restore(payload: dict[str, Any], model: nn.Module, opt: torch.optim.Optimizer) -> LoopState:
+def _restore(payload: dict[str, Any], model: nn.Module, opt: FunctionalAdam) -> LoopState:
     model.load_state_dict(payload["model"])
     opt.load_state_dict(payload["optimizer"])
     torch.set_rng_state(payload["rng_cpu"])

@@ -20,6 +20,7 @@ from forecast.data.windows import Samples, as_samples
 from forecast.errors import TrainingDiverged
 from forecast.training.checkpoint import EpochRecord, LoopState, restore
 from forecast.training.losses import Loss
+from forecast.training.optim import FunctionalAdam
 
 log = logging.getLogger(__name__)
 __all__ = ["EpochRecord", "FitResult", "TrainingInterrupted", "batched_loss", "fit"]
@@ -41,10 +42,11 @@ class FitResult:
     seconds: float = 0.0  # wall time of all epochs (training + validation loss)
 
 
-def make_optimizer(model: nn.Module, settings: TrainerConfig) -> torch.optim.Optimizer:
-    """Return Adam or AdamW over the model's parameters, as ``settings.optimizer`` says."""
-    cls = torch.optim.AdamW if settings.optimizer == Optimizer.adamw else torch.optim.Adam
-    return cls(model.parameters(), lr=settings.lr, weight_decay=settings.weight_decay)
+def make_optimizer(model: nn.Module, settings: TrainerConfig) -> FunctionalAdam:
+    """Return Adam or AdamW over the model's parameters, as ``settings.optimizer`` says (torch's update, without
+    ``torch.optim.Optimizer``'s import of ``torch._dynamo``: see :mod:`forecast.training.optim`)."""
+    decoupled = settings.optimizer == Optimizer.adamw
+    return FunctionalAdam(model.parameters(), lr=settings.lr, weight_decay=settings.weight_decay, decoupled=decoupled)
 
 
 @torch.inference_mode()
@@ -99,7 +101,7 @@ def fit(
     train_data: Samples | tuple[torch.Tensor, torch.Tensor],
     val_data: Samples | tuple[torch.Tensor, torch.Tensor],
     settings: TrainerConfig,
-    checkpoint: Callable[[nn.Module, torch.optim.Optimizer, LoopState], None] | None = None,
+    checkpoint: Callable[[nn.Module, FunctionalAdam, LoopState], None] | None = None,
     resume: dict[str, Any] | None = None,
     loss_fn: Loss = mse_loss,
 ) -> FitResult:
