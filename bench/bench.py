@@ -1,40 +1,30 @@
-"""``make bench``: forecast's training loop against a bare PyTorch loop, per cell, and the run's phase times.
+"""``make bench``: forecast against a bare PyTorch loop, per cell and per size, and the fixed costs of a run.
 
 Prints a table and writes ``bench/results.json`` (``--out`` to change; ``--device cuda`` on a GPU machine).
+Every measurement runs in a fresh process; timed alternatives alternate within one process, medians of
+``--repeats``.
 
-What is measured, per cell (rnn, lstm, gru) at the default config on the snapshot (AAPL, window 60,
-2 layers x 64 units, batch 64):
-
-* ``seconds_per_epoch``: forecast's own loop (``forecast.training.loop.fit``: clipping, checkpoint, loss
-  bookkeeping) with the implementation ``model.impl=auto`` picks, training pass only; ``epoch_with_validation``
-  adds the validation loss that early stopping needs;
-* ``bare_seconds_per_epoch``: a minimal loop (tensors prebuilt, ``randperm`` batches, forward, MSE, backward,
-  Adam step, nothing else) on the same module; ``ratio_vs_bare`` = forecast / bare (target <= 1.05);
-* ``torch_seconds_per_epoch``: the bare loop on the stock ``nn.RNN/LSTM/GRU`` (the "before" of the fast path);
-* forecast and bare epochs alternate, after one warm-up epoch each; medians of ``--repeats`` runs; the stock
-  module is timed afterwards in its own block (interleaving it slows the fast path's epochs);
-* ``gflops_per_s``: training FLOPs per epoch / seconds, with FLOPs = 3 x (forward FLOPs), forward FLOPs =
-  windows x steps x sum over layers of 2 x gates x hidden x (inputs + hidden) (the gate matrix products;
-  elementwise work and the head are ignored; backward taken as twice the forward);
-  ``matmul_gflops_per_s``: a float32 ``torch.mm`` of the per-step shape (batch x (inputs + hidden)) @
-  ((inputs + hidden) x gates*hidden), repeated; ``fraction_of_matmul`` = the ratio;
-* ``latency_ms``: one forecast (1 window) and a batch of 1,000 windows, inference mode, medians;
-* ``peak_rss_mb``: the peak resident memory of the process measuring that cell (each cell runs in its own
-  subprocess: imports, data, model and training included).
-
-``startup``: phase times of ``python -m forecast trainer.max_epochs=1`` (from its metrics.json) plus the
-whole process's wall time.
-
-``future``: what a run adds to forecast the future (the exchange-calendars import after torch and pandas, and
-intervals, interval scores, the dated path, ``future.csv`` and its plot; target < 0.3 s together) and the wall
-time of a whole ``python -m forecast.predict`` process on the startup run's folder (target < 3 s).
-
-``universe`` (skip with ``--no-universe``): a global model's data path on a generated universe of 500 tickers x
-6,000 days, in its own process (see ``bench/universe.py``): peak RSS, pooled windows/s against the materialised
-single-ticker path at equal batch size, seconds per epoch.
-
-``backtest`` (skip with ``--no-backtest``): a 20-fold expanding walk-forward backtest of the default LSTM on
-^GSPC as one process, seconds per fold, and the ratio to 20 single runs of the same model.
+* ``cells`` (per cell at the default config: AAPL, window 60, 2 layers x 64 units, batch 64; ``bench/cells.py``):
+  ``seconds_per_epoch`` of forecast's own loop (training pass: clipping, grad-norm and loss bookkeeping) with the
+  implementation ``model.impl=auto`` picks, against ``bare_seconds_per_epoch`` (tensors prebuilt, ``randperm``
+  batches, forward, MSE, backward, ``torch.optim.Adam`` step) on the same module, ``ratio_vs_bare`` (target
+  <= 1.05); ``torch_seconds_per_epoch`` the stock ``nn.RNN/GRU`` (the "before" of the fast path); training
+  GFLOP/s and its ``fraction_of_matmul`` (a float32 ``torch.mm`` of one step's shape); ``latency_ms`` of 1 and
+  1,000 windows under ``inference_mode``.
+* ``sizes``: GRU and LSTM epochs alternated in one process at 2x64, 2x128 and 1x64, the median GRU/LSTM ratio
+  (target <= 0.83 at 2x64) and each cell's fraction of the GEMM ceiling.
+* ``phases`` (``bench/processes.py``): the phases of ``python -m forecast trainer.max_epochs=1`` from its
+  metrics.json, the process's wall time, everything but training, and the floor any such process pays here
+  (``python -c "import torch, pandas"``); ``predict_wall``: ``python -m forecast.predict`` on that run.
+* ``future``: what a run adds to forecast the future (the exchange-calendars import after torch and pandas;
+  intervals, scores, the dated path, ``future.csv`` and its plot).
+* ``rss``: peak RSS of ``python -m forecast model=<cell> trainer.max_epochs=3`` against ``bench/bare_loop.py``
+  (the same training and one inference pass over every window), per cell (target ratio <= 1.3).
+* ``sweep`` (skip with ``--no-sweep``): the 27-job ``experiment=cells`` sweep at one epoch a job under the basic
+  and joblib launchers: wall time and worker seconds per job outside training.
+* ``universe`` (skip with ``--no-universe``): a global model's data path on 500 generated tickers x 6,000 days
+  (``bench/universe.py``). ``backtest`` (skip with ``--no-backtest``): a 20-fold walk-forward backtest of the
+  default LSTM on ^GSPC against 20 single runs.
 """
 
 from __future__ import annotations
@@ -44,7 +34,6 @@ import datetime as dt
 import json
 import os
 import platform
-import resource
 import statistics
 import subprocess
 import sys
@@ -52,6 +41,10 @@ import tempfile
 import time
 from pathlib import Path
 from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import cells as cells_mod
+import processes
 
 ROOT = Path(__file__).resolve().parents[1]
 CELLS = ("rnn", "lstm", "gru")
@@ -64,155 +57,6 @@ def median_time(fn: Any, repeats: int) -> float:
         fn()
         times.append(time.perf_counter() - start)
     return statistics.median(times)
-
-
-def measure_cell(cell: str, repeats: int, device_name: str) -> dict[str, Any]:
-    """Measure one cell in this process; return its results (see the module docstring)."""
-    import torch
-    from torch import nn
-    from torch.nn.functional import mse_loss
-
-    from forecast.config import TrainerConfig
-    from forecast.data.dataset import build_windows
-    from forecast.data.sources import REPO_DATA, read_csv_prices
-    from forecast.models.recurrent import RecurrentForecaster, count_parameters
-    from forecast.models.registry import GATES, kernel_of, resolve_impl
-    from forecast.training.loop import fit
-
-    device = torch.device(device_name)
-    window, hidden, layers, batch = 60, 64, 2, 64
-    frame = read_csv_prices(REPO_DATA / "snapshot" / "AAPL.csv", "bench")
-    data = build_windows(frame, window, 1, (0.7, 0.15, 0.15))
-    (x, y), (xv, yv) = data.part("train"), data.part("val")
-    x, y, xv, yv = (t.to(device) for t in (x, y, xv, yv))
-    impl = resolve_impl(cell, "auto", device)
-    torch.manual_seed(0)
-    model = RecurrentForecaster(
-        cell=cell, n_features=1, hidden_size=hidden, num_layers=layers, horizon=1, impl=impl
-    ).to(device)
-    bare_model = RecurrentForecaster(
-        cell=cell, n_features=1, hidden_size=hidden, num_layers=layers, horizon=1, impl=impl
-    ).to(device)
-    stock_model = RecurrentForecaster(
-        cell=cell, n_features=1, hidden_size=hidden, num_layers=layers, horizon=1, impl="torch"
-    ).to(device)
-    settings = TrainerConfig(max_epochs=1, batch_size=batch, progress=False, patience=10)
-
-    def sync() -> None:
-        if device.type == "cuda":
-            torch.cuda.synchronize()
-
-    def forecast_epoch() -> tuple[float, float]:
-        record = fit(model, (x, y), (xv, yv), settings).history[0]
-        return record.train_seconds, record.seconds
-
-    def bare_epoch(net: nn.Module) -> float:
-        opt = torch.optim.Adam(net.parameters(), lr=1e-3)
-        net.train()
-        sync()
-        start = time.perf_counter()
-        for idx in torch.randperm(len(x), device=device).split(batch):
-            loss = mse_loss(net(x[idx]), y[idx])
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
-        sync()
-        return time.perf_counter() - start
-
-    forecast_epoch(), bare_epoch(bare_model)  # warm-up
-    train_s, epoch_s, bare_s = [], [], []
-    for _ in range(repeats):  # alternate so drifts of the machine hit both alike
-        t, e = forecast_epoch()
-        train_s.append(t)
-        epoch_s.append(e)
-        bare_s.append(bare_epoch(bare_model))
-    seconds = statistics.median(train_s)
-    bare = statistics.median(bare_s)
-    # The stock module is timed afterwards, not interleaved: measured here, an nn.GRU epoch between two fast-path
-    # epochs slows the fast path by about 40% (caches and allocator state), which would misstate both.
-    stock = median_time(lambda: bare_epoch(stock_model), repeats) if impl != "torch" else bare
-
-    gates = GATES[cell]
-    per_step = sum(2 * gates * hidden * (n_in + hidden) for n_in in (1, *[hidden] * (layers - 1)))
-    flops = 3 * len(x) * window * per_step
-    a = torch.randn(batch, hidden + hidden, device=device)
-    b = torch.randn(hidden + hidden, gates * hidden, device=device)
-
-    def mm_burst() -> None:
-        for _ in range(200):
-            torch.mm(a, b)
-        sync()
-
-    mm_burst()
-    mm_seconds = median_time(mm_burst, 5) / 200
-    mm_gflops = 2 * batch * (2 * hidden) * gates * hidden / mm_seconds / 1e9
-
-    model.eval()
-    one, thousand = data.inputs[:1].to(device), data.inputs[:1000].to(device)
-    with torch.inference_mode():
-        model(one), model(thousand)
-
-        def infer_one() -> None:
-            model(one)
-            sync()
-
-        def infer_thousand() -> None:
-            model(thousand)
-            sync()
-
-        latency_one = median_time(infer_one, 50)
-        latency_thousand = median_time(infer_thousand, 5)
-    gflops = flops / seconds / 1e9
-    return {
-        "impl": impl,
-        "kernel": kernel_of(impl, device),
-        "n_params": count_parameters(model),
-        "train_windows": len(x),
-        "seconds_per_epoch": seconds,
-        "epoch_with_validation": statistics.median(epoch_s),
-        "bare_seconds_per_epoch": bare,
-        "ratio_vs_bare": seconds / bare,
-        "torch_seconds_per_epoch": stock,
-        "windows_per_second": len(x) / seconds,
-        "gflop_per_epoch": flops / 1e9,
-        "gflops_per_s": gflops,
-        "matmul_gflops_per_s": mm_gflops,
-        "fraction_of_matmul": gflops / mm_gflops,
-        "latency_ms": {"one_window": 1e3 * latency_one, "batch_1000": 1e3 * latency_thousand},
-        "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
-        "repeats": repeats,
-    }
-
-
-def measure_startup(device_name: str) -> tuple[dict[str, Any], dict[str, Any]]:
-    """Run ``python -m forecast trainer.max_epochs=1`` once, then ``python -m forecast.predict`` on its folder.
-
-    Returns the run's phase times and wall time, and the predict process's wall time (median of 3).
-    """
-    with tempfile.TemporaryDirectory() as tmp:
-        run_dir = Path(tmp) / "run"
-        env = {**os.environ, "FORECAST_OFFLINE": "1"}
-        cmd = [
-            sys.executable,
-            "-m",
-            "forecast",
-            "trainer.max_epochs=1",
-            f"device={device_name}",
-            f"hydra.run.dir={run_dir}",
-        ]
-        start = time.perf_counter()
-        subprocess.run(cmd, check=True, cwd=tmp, env=env, capture_output=True)
-        wall = time.perf_counter() - start
-        timings = json.loads((run_dir / "metrics.json").read_text())["timings"]
-        predict = [sys.executable, "-m", "forecast.predict", str(run_dir)]
-        walls = [
-            median_time(lambda: subprocess.run(predict, check=True, cwd=tmp, env=env, capture_output=True), 1)
-            for _ in range(3)
-        ]
-    overhead = wall - timings.get("training", 0.0)
-    return {**timings, "process_wall": wall, "everything_but_training": overhead}, {
-        "predict_wall": statistics.median(walls)
-    }
 
 
 def measure_future(repeats: int) -> dict[str, Any]:
@@ -263,41 +107,21 @@ def measure_future(repeats: int) -> dict[str, Any]:
     }
 
 
-def measure_backtest(device_name: str, folds: int = 20) -> dict[str, Any]:
-    """Time a ``folds``-fold expanding walk-forward backtest of the default LSTM on ^GSPC, and one single run of it.
-
-    Both are whole ``python -m forecast`` processes; the ratio compares the backtest with ``folds`` single runs.
-    """
-    env = {**os.environ, "FORECAST_OFFLINE": "1"}
-    base = [sys.executable, "-m", "forecast", 'ticker="^GSPC"', f"device={device_name}"]
-    walls = {}
-    with tempfile.TemporaryDirectory() as tmp:
-        for name, extra in (("single", []), ("backtest", ["backtest=walk_forward", f"backtest.folds={folds}"])):
-            start = time.perf_counter()
-            subprocess.run(
-                [*base, *extra, f"hydra.run.dir={Path(tmp) / name}"], check=True, cwd=tmp, env=env, capture_output=True
-            )
-            walls[name] = time.perf_counter() - start
-    return {
-        "folds": folds,
-        "backtest_wall": walls["backtest"],
-        "seconds_per_fold": walls["backtest"] / folds,
-        "single_run_wall": walls["single"],
-        "ratio_to_single_runs": walls["backtest"] / (folds * walls["single"]),
-    }
-
-
 def machine(device_name: str) -> dict[str, Any]:
     import torch
 
-    cpu = "unknown"
+    cpu, flags = "unknown", list[str]()
     if Path("/proc/cpuinfo").exists():
         for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
+            if line.startswith("model name") and cpu == "unknown":
                 cpu = line.split(":", 1)[1].strip()
-                break
+            if line.startswith("flags") and not flags:
+                flags = line.split(":", 1)[1].split()
+    simd = sorted(f for f in flags if f.startswith(("avx", "amx", "fma", "sse4")))
     info = {
         "cpu": cpu,
+        "cpu_flags": simd,  # the SIMD flags: oneDNN's LSTM and the fast path's kernels depend on them
+        "avx512": any(f.startswith("avx512") for f in flags),
         "cores": os.cpu_count(),
         "threads": torch.get_num_threads(),
         "torch": torch.__version__,
@@ -311,44 +135,70 @@ def machine(device_name: str) -> dict[str, Any]:
     return info
 
 
+def cuda_line(cuda: dict[str, Any]) -> dict[str, Any]:
+    """The CUDA figures of ``bench/results-cuda.json`` (written on a lent GPU): epoch against the bare loop per cell."""
+    return {
+        "gpu": cuda["machine"].get("gpu"),
+        "torch": cuda["machine"].get("torch"),
+        "date": cuda["machine"].get("date"),
+        "ratio_vs_bare": {c: r["ratio_vs_bare"] for c, r in cuda["cells"].items()},
+        "seconds_per_epoch": {c: r["seconds_per_epoch"] for c, r in cuda["cells"].items()},
+    }
+
+
 def print_table(results: dict[str, Any]) -> None:
+    m = results["machine"]
+    print(f"{m['cpu']}, {m['cores']} cores, AVX-512 {'yes' if m['avx512'] else 'no'}, torch {m['torch']}")
     head = (
         f"{'cell':5} {'kernel':11} {'params':>7} {'s/epoch':>8} {'bare':>7} {'ratio':>6} {'stock':>7} "
-        f"{'win/s':>7} {'GFLOP/s':>8} {'of mm':>6} {'1 win ms':>8} {'1000 ms':>8} {'RSS MB':>7}"
+        f"{'GFLOP/s':>8} {'of mm':>6} {'1 win ms':>8} {'1000 ms':>8}"
     )
     print(head)
     for cell, r in results["cells"].items():
         print(
             f"{cell:5} {r['kernel']:11} {r['n_params']:>7} {r['seconds_per_epoch']:>8.3f} "
             f"{r['bare_seconds_per_epoch']:>7.3f} {r['ratio_vs_bare']:>6.3f} {r['torch_seconds_per_epoch']:>7.3f} "
-            f"{r['windows_per_second']:>7.0f} {r['gflops_per_s']:>8.2f} {r['fraction_of_matmul']:>6.1%} "
-            f"{r['latency_ms']['one_window']:>8.2f} {r['latency_ms']['batch_1000']:>8.1f} "
-            f"{r['peak_rss_mb']:>7.0f}"
+            f"{r['gflops_per_s']:>8.2f} {r['fraction_of_matmul']:>6.1%} "
+            f"{r['latency_ms']['one_window']:>8.2f} {r['latency_ms']['batch_1000']:>8.1f}"
         )
-    s = results["startup"]
-    print("startup phases (s): " + ", ".join(f"{k} {v:.2f}" for k, v in s.items()))
+    for size, r in results["sizes"].items():
+        g, lstm = r["gru"], r["lstm"]
+        print(
+            f"{size:>6}: GRU {g['seconds_per_epoch']:.3f} s ({g['fraction_of_matmul']:.0%} of mm), LSTM "
+            f"{lstm['seconds_per_epoch']:.3f} s ({lstm['fraction_of_matmul']:.0%} of mm): GRU/LSTM {r['ratio']:.2f}"
+        )
+    p = results["phases"]
+    print("run phases (s): " + ", ".join(f"{k} {v:.2f}" for k, v in p.items()))
     f = results["future"]
-    added = f["exchange_calendars_import"] + f["intervals_path_and_files"]
     print(
         f"future path (s): exchange_calendars import {f['exchange_calendars_import']:.3f}, intervals + path + files "
-        f"{f['intervals_path_and_files']:.3f} (a run adds {added:.3f}; target < 0.3); predict process "
-        f"{f['predict_wall']:.2f} (target < 3)"
+        f"{f['intervals_path_and_files']:.3f}; predict process {f['predict_wall']:.2f}"
     )
+    for cell, r in results.get("rss", {}).items():
+        print(f"peak RSS {cell}: run {r['run_mb']:.0f} MB, bare loop {r['bare_mb']:.0f} MB, ratio {r['ratio']:.2f}")
+    for launcher, r in results.get("sweep", {}).items():
+        print(
+            f"sweep {launcher}: {r['completed']}/{r['jobs']} jobs in {r['wall']:.0f} s, {r['seconds_per_job']:.2f} s a "
+            f"job, {r['outside_training_per_job']:.2f} worker-s a job outside training"
+        )
     if "universe" in results:
         u = results["universe"]
         print(
-            f"universe: {u['tickers']} tickers x {u['days']} days ({u['train_windows']:,} training windows, "
-            f"{u['cell']} batch {u['batch_size']}): peak RSS {u['peak_rss_mb']:.0f} MB (target < 1500; materialised "
-            f"inputs alone {u['materialised_mb']:.0f} MB), {u['windows_per_second']:.0f} windows/s pooled vs "
-            f"{u['materialised_windows_per_second']:.0f} materialised (ratio {u['ratio']:.2f}, target >= 0.9), "
-            f"{u['seconds_per_epoch']:.0f} s an epoch, data path built in {u['build_seconds']:.1f} s"
+            f"universe: {u['tickers']} tickers x {u['days']} days: peak RSS {u['peak_rss_mb']:.0f} MB, "
+            f"{u['windows_per_second']:.0f} windows/s pooled vs {u['materialised_windows_per_second']:.0f} "
+            f"materialised (ratio {u['ratio']:.2f}), {u['seconds_per_epoch']:.0f} s an epoch"
         )
     if "backtest" in results:
         b = results["backtest"]
         print(
-            f"backtest: {b['folds']} folds of the default LSTM on ^GSPC in {b['backtest_wall']:.0f} s "
-            f"({b['seconds_per_fold']:.1f} s a fold); one single run {b['single_run_wall']:.1f} s; ratio to "
-            f"{b['folds']} single runs {b['ratio_to_single_runs']:.2f}"
+            f"backtest: {b['folds']} folds in {b['backtest_wall']:.0f} s ({b['seconds_per_fold']:.1f} s a fold); "
+            f"ratio to {b['folds']} single runs {b['ratio_to_single_runs']:.2f}"
+        )
+    if "cuda" in results:
+        c = results["cuda"]
+        print(
+            f"cuda ({c['gpu']}, {c['date']}): epoch / bare "
+            + ", ".join(f"{k} {v:.2f}" for k, v in c["ratio_vs_bare"].items())
         )
 
 
@@ -360,35 +210,53 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results.json")
     parser.add_argument("--no-backtest", action="store_true", help="skip the 20-fold backtest timing")
     parser.add_argument("--no-universe", action="store_true", help="skip the 500-ticker universe")
+    parser.add_argument("--no-sweep", action="store_true", help="skip the 27-job sweeps")
     parser.add_argument("--one-cell", help=argparse.SUPPRESS)  # internal: measure one cell, print JSON
+    parser.add_argument("--sizes", action="store_true", help=argparse.SUPPRESS)  # internal: the size table
     args = parser.parse_args()
     if args.one_cell:
-        print(json.dumps(measure_cell(args.one_cell, args.repeats, args.device)))
+        print(json.dumps(cells_mod.measure_cell(args.one_cell, args.repeats, args.device)))
         return
+    if args.sizes:
+        print(json.dumps(cells_mod.measure_sizes(args.repeats, args.device)))
+        return
+
+    def child(*extra: str) -> Any:
+        cmd = [sys.executable, __file__, "--repeats", str(args.repeats), "--device", args.device, *extra]
+        return json.loads(subprocess.run(cmd, check=True, capture_output=True, text=True).stdout.splitlines()[-1])
+
+    def step(what: str) -> None:
+        print(f"measuring {what} ...", file=sys.stderr, flush=True)
+
     cells = {}
     for cell in args.cells.split(","):
-        print(f"measuring {cell} ...", file=sys.stderr, flush=True)
-        out = subprocess.run(
-            [sys.executable, __file__, "--one-cell", cell, "--repeats", str(args.repeats), "--device", args.device],
-            check=True,
-            capture_output=True,
-            text=True,
-        )
-        cells[cell] = json.loads(out.stdout.strip().splitlines()[-1])
-    print("measuring startup ...", file=sys.stderr, flush=True)
-    startup, predict = measure_startup(args.device)
-    print("measuring the future path ...", file=sys.stderr, flush=True)
+        step(cell)
+        cells[cell] = child("--one-cell", cell)
+    step("GRU/LSTM at three sizes")
+    sizes = child("--sizes")
+    step("a run's phases and predict")
+    phases, predict = processes.measure_phases(args.device)
+    step("the future path")
     future = {**measure_future(args.repeats), **predict}
-    results = {"machine": machine(args.device), "cells": cells, "startup": startup, "future": future}
+    results = {"machine": machine(args.device), "cells": cells, "sizes": sizes, "phases": phases, "future": future}
+    if args.device == "cpu":
+        step("peak RSS per cell")
+        results["rss"] = processes.measure_rss(tuple(cells))
+    if not args.no_sweep:
+        step("the 27-job cells sweep under basic and joblib (a few minutes)")
+        results["sweep"] = processes.measure_sweep()
     if not args.no_universe:
-        print("measuring a 500-ticker universe ...", file=sys.stderr, flush=True)
+        step("a 500-ticker universe")
         out = subprocess.run(
             [sys.executable, str(ROOT / "bench" / "universe.py")], check=True, capture_output=True, text=True
         )
         results["universe"] = json.loads(out.stdout.strip().splitlines()[-1])
     if not args.no_backtest:
-        print("measuring a 20-fold backtest (several minutes) ...", file=sys.stderr, flush=True)
-        results["backtest"] = measure_backtest(args.device)
+        step("a 20-fold backtest (several minutes)")
+        results["backtest"] = processes.measure_backtest(args.device)
+    cuda = ROOT / "bench" / "results-cuda.json"
+    if args.device == "cpu" and cuda.exists():  # measured on a lent GPU by bench/gpu_check.sh
+        results["cuda"] = cuda_line(json.loads(cuda.read_text()))
     args.out.write_text(json.dumps(results, indent=2) + "\n")
     print_table(results)
     print(f"written: {args.out}")

@@ -33,7 +33,7 @@ for cell in ("rnn", "lstm", "gru"):
     print(cell, "impl", impl, "cuDNN/RNN kernels:", len(rnn_kernels), "e.g.", rnn_kernels[:2])
 PY
 if [ "${BENCH:-0}" = 1 ]; then
-  python3 bench/bench.py --device cuda --no-backtest --out "$OUT/results-cuda.json" 2>&1 | tee "$OUT/bench.txt"
+  python3 bench/bench.py --device cuda --no-backtest --no-universe --no-sweep --out "$OUT/results-cuda.json" 2>&1 | tee "$OUT/bench.txt"
 fi
 {
   python3 -m forecast model=gru device=cuda horizon=5 trainer.max_epochs=3 hydra.run.dir=/tmp/gpu_run

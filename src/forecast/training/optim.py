@@ -3,7 +3,8 @@
 Why: ``torch.optim.Optimizer`` imports ``torch._dynamo`` the first time one is built or stepped (its methods are
 wrapped to keep ``torch.compile`` out), which costs about a second of a run's start on a 2-core machine. The
 update itself is torch's own (``torch.optim.adam.adam``, the function ``torch.optim.Adam.step`` calls), with the
-same defaults; the state dict has ``torch.optim.Adam``'s layout, so checkpoints load into either (a test steps
+same defaults, except that on a GPU it runs fused (``fused=True``: one kernel a step instead of about ten, which
+matters when an epoch takes 0.1 s); the state dict has ``torch.optim.Adam``'s layout, so checkpoints load into either (a test steps
 both side by side and compares parameters and states exactly).
 """
 
@@ -23,7 +24,6 @@ GROUP_DEFAULTS: dict[str, Any] = {  # torch.optim.Adam's param_group keys and de
     "foreach": None,
     "capturable": False,
     "differentiable": False,
-    "fused": None,
 }
 
 
@@ -38,6 +38,7 @@ class FunctionalAdam:
         self.group: dict[str, Any] = {
             "lr": lr,
             **GROUP_DEFAULTS,
+            "fused": True if self.params and self.params[0].is_cuda else None,  # on a GPU: one kernel, not ~10
             "weight_decay": weight_decay,
             "decoupled_weight_decay": decoupled,
         }
@@ -54,9 +55,10 @@ class FunctionalAdam:
     def step(self) -> None:
         live = [(i, p) for i, p in enumerate(self.params) if p.grad is not None]
         for i, p in live:
-            if i not in self.state:  # as torch.optim.Adam: a float32 step counter on the CPU, zero moments
+            if i not in self.state:  # as torch.optim.Adam: a float32 step counter (on the device when fused)
                 zeros = torch.zeros_like(p, memory_format=torch.preserve_format)
-                self.state[i] = {"step": torch.tensor(0.0), "exp_avg": zeros, "exp_avg_sq": zeros.clone()}
+                step = torch.zeros((), device=p.device) if self.group["fused"] else torch.tensor(0.0)
+                self.state[i] = {"step": step, "exp_avg": zeros, "exp_avg_sq": zeros.clone()}
         states = [self.state[i] for i, _ in live]
         g = self.group
         adam(
@@ -92,6 +94,9 @@ class FunctionalAdam:
             )
         self.group = {k: v for k, v in group.items() if k != "params"}
         self.state = {
-            int(i): {k: v.to(self.params[int(i)].device) if k != "step" else v.clone() for k, v in s.items()}
+            int(i): {
+                k: v.to(self.params[int(i)].device) if k != "step" or self.group["fused"] else v.clone()
+                for k, v in s.items()
+            }
             for i, s in state_dict["state"].items()
         }

@@ -1,0 +1,44 @@
+"""A bare PyTorch training loop on the default data, for peak-RSS comparisons: ``python bench/bare_loop.py <cell>``.
+
+Same windows, model class and implementation as a default run (AAPL, window 60, 2x64, batch 64), Adam, MSE,
+``--epochs`` epochs, then the predictions of every window in batches of 4,096 under ``inference_mode`` (what any
+evaluation needs). Nothing else: no validation loss, checkpoint, plots or records.
+"""
+
+from __future__ import annotations
+
+import argparse
+
+import torch
+from torch.nn.functional import mse_loss
+
+from forecast.data.dataset import build_windows
+from forecast.data.sources import REPO_DATA, read_csv_prices
+from forecast.models.recurrent import RecurrentForecaster
+from forecast.models.registry import resolve_impl
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("cell")
+    parser.add_argument("--epochs", type=int, default=3)
+    args = parser.parse_args()
+    frame = read_csv_prices(REPO_DATA / "snapshot" / "AAPL.csv", "bench")
+    data = build_windows(frame, 60, 1, (0.7, 0.15, 0.15))
+    x, y = data.part("train")
+    impl = resolve_impl(args.cell, "auto", torch.device("cpu"))
+    model = RecurrentForecaster(cell=args.cell, n_features=1, hidden_size=64, num_layers=2, horizon=1, impl=impl)
+    opt = torch.optim.Adam(model.parameters(), lr=1e-3)
+    for _ in range(args.epochs):
+        for idx in torch.randperm(len(x)).split(64):
+            loss = mse_loss(model(x[idx]), y[idx])
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+    with torch.inference_mode():
+        model.eval()
+        torch.cat([model(chunk) for chunk in data.inputs.split(4096)])
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,204 @@
+"""Per-cell measurements for ``make bench``, each run in a fresh process: the training epoch against a bare loop,
+FLOPs and the GEMM ceiling, inference latency; and the GRU/LSTM epoch ratio at three sizes."""
+
+from __future__ import annotations
+
+import resource
+import statistics
+import time
+from typing import Any
+
+SIZES = ((2, 64), (2, 128), (1, 64))  # (layers, hidden): the default first
+
+
+def median_time(fn: Any, repeats: int) -> float:
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+def sync(device: Any) -> None:
+    import torch
+
+    if device.type == "cuda":
+        torch.cuda.synchronize()
+
+
+def flops_per_epoch(cell: str, windows: int, window: int, layers: int, hidden: int) -> float:
+    """Training FLOPs of an epoch: 3 x forward, forward = windows x steps x the gate GEMMs of every layer."""
+    from forecast.models.registry import GATES
+
+    per_step = sum(2 * GATES[cell] * hidden * (n_in + hidden) for n_in in (1, *[hidden] * (layers - 1)))
+    return 3.0 * windows * window * per_step
+
+
+def matmul_gflops(cell: str, batch: int, hidden: int, device: Any) -> float:
+    """GFLOP/s of a float32 ``torch.mm`` of one step's shape: (batch x 2H) @ (2H x gates*H), repeated."""
+    import torch
+
+    from forecast.models.registry import GATES
+
+    a = torch.randn(batch, 2 * hidden, device=device)
+    b = torch.randn(2 * hidden, GATES[cell] * hidden, device=device)
+
+    def burst() -> None:
+        for _ in range(200):
+            torch.mm(a, b)
+        sync(device)
+
+    burst()
+    return 2 * batch * 2 * hidden * GATES[cell] * hidden / (median_time(burst, 5) / 200) / 1e9
+
+
+def default_data(device: Any) -> Any:
+    from forecast.data.dataset import build_windows
+    from forecast.data.sources import REPO_DATA, read_csv_prices
+
+    frame = read_csv_prices(REPO_DATA / "snapshot" / "AAPL.csv", "bench")
+    return build_windows(frame, 60, 1, (0.7, 0.15, 0.15))
+
+
+def measure_sizes(repeats: int, device_name: str) -> dict[str, Any]:
+    """GRU and LSTM epochs (forecast's loop, ``model.impl=auto``), alternated in this process, at each size of
+    :data:`SIZES`; the ratio is the median of the per-repetition GRU/LSTM ratios."""
+    import torch
+
+    from forecast.config import TrainerConfig
+    from forecast.models.recurrent import RecurrentForecaster
+    from forecast.models.registry import resolve_impl
+    from forecast.training.loop import fit
+
+    device = torch.device(device_name)
+    data = default_data(device)
+    (x, y), (xv, yv) = data.part("train"), data.part("val")
+    x, y, xv, yv = (t.to(device) for t in (x, y, xv, yv))
+    settings = TrainerConfig(max_epochs=1, batch_size=64, progress=False, patience=10)
+    out: dict[str, Any] = {}
+    for layers, hidden in SIZES:
+        models = {}
+        for cell in ("gru", "lstm"):
+            torch.manual_seed(0)
+            impl = resolve_impl(cell, "auto", device)
+            models[cell] = RecurrentForecaster(
+                cell=cell, n_features=1, hidden_size=hidden, num_layers=layers, horizon=1, impl=impl
+            ).to(device)
+            fit(models[cell], (x, y), (xv, yv), settings)  # warm-up
+        seconds: dict[str, list[float]] = {"gru": [], "lstm": []}
+        for _ in range(repeats):
+            for cell, model in models.items():
+                seconds[cell].append(fit(model, (x, y), (xv, yv), settings).history[0].train_seconds)
+        row: dict[str, Any] = {
+            "ratio": statistics.median(g / s for g, s in zip(seconds["gru"], seconds["lstm"], strict=True))
+        }
+        for cell in models:
+            per_epoch = statistics.median(seconds[cell])
+            gflops = flops_per_epoch(cell, len(x), 60, layers, hidden) / per_epoch / 1e9
+            row[cell] = {
+                "seconds_per_epoch": per_epoch,
+                "gflops_per_s": gflops,
+                "fraction_of_matmul": gflops / matmul_gflops(cell, 64, hidden, device),
+            }
+        out[f"{layers}x{hidden}"] = row
+    return out
+
+
+def measure_cell(cell: str, repeats: int, device_name: str) -> dict[str, Any]:
+    """Measure one cell in this process; return its results (see the module docstring)."""
+    import torch
+    from torch import nn
+    from torch.nn.functional import mse_loss
+
+    from forecast.config import TrainerConfig
+    from forecast.models.recurrent import RecurrentForecaster, count_parameters
+    from forecast.models.registry import kernel_of, resolve_impl
+    from forecast.training.loop import fit
+
+    device = torch.device(device_name)
+    window, hidden, layers, batch = 60, 64, 2, 64
+    data = default_data(device)
+    (x, y), (xv, yv) = data.part("train"), data.part("val")
+    x, y, xv, yv = (t.to(device) for t in (x, y, xv, yv))
+    impl = resolve_impl(cell, "auto", device)
+    torch.manual_seed(0)
+    model = RecurrentForecaster(
+        cell=cell, n_features=1, hidden_size=hidden, num_layers=layers, horizon=1, impl=impl
+    ).to(device)
+    bare_model = RecurrentForecaster(
+        cell=cell, n_features=1, hidden_size=hidden, num_layers=layers, horizon=1, impl=impl
+    ).to(device)
+    stock_model = RecurrentForecaster(
+        cell=cell, n_features=1, hidden_size=hidden, num_layers=layers, horizon=1, impl="torch"
+    ).to(device)
+    settings = TrainerConfig(max_epochs=1, batch_size=batch, progress=False, patience=10)
+
+    def forecast_epoch() -> tuple[float, float]:
+        record = fit(model, (x, y), (xv, yv), settings).history[0]
+        return record.train_seconds, record.seconds
+
+    def bare_epoch(net: nn.Module) -> float:
+        opt = torch.optim.Adam(net.parameters(), lr=1e-3)
+        net.train()
+        sync(device)
+        start = time.perf_counter()
+        for idx in torch.randperm(len(x), device=device).split(batch):
+            loss = mse_loss(net(x[idx]), y[idx])
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+        sync(device)
+        return time.perf_counter() - start
+
+    forecast_epoch(), bare_epoch(bare_model)  # warm-up
+    train_s, epoch_s, bare_s = [], [], []
+    for _ in range(repeats):  # alternate so drifts of the machine hit both alike
+        t, e = forecast_epoch()
+        train_s.append(t)
+        epoch_s.append(e)
+        bare_s.append(bare_epoch(bare_model))
+    seconds = statistics.median(train_s)
+    bare = statistics.median(bare_s)
+    # The stock module is timed afterwards, not interleaved: measured here, an nn.GRU epoch between two fast-path
+    # epochs slows the fast path by about 40% (caches and allocator state), which would misstate both.
+    stock = median_time(lambda: bare_epoch(stock_model), repeats) if impl != "torch" else bare
+
+    flops = flops_per_epoch(cell, len(x), window, layers, hidden)
+    mm_gflops = matmul_gflops(cell, batch, hidden, device)
+
+    model.eval()
+    one, thousand = data.inputs[:1].to(device), data.inputs[:1000].to(device)
+    with torch.inference_mode():
+        model(one), model(thousand)
+
+        def infer_one() -> None:
+            model(one)
+            sync(device)
+
+        def infer_thousand() -> None:
+            model(thousand)
+            sync(device)
+
+        latency_one = median_time(infer_one, 50)
+        latency_thousand = median_time(infer_thousand, 5)
+    gflops = flops / seconds / 1e9
+    return {
+        "impl": impl,
+        "kernel": kernel_of(impl, device),
+        "n_params": count_parameters(model),
+        "train_windows": len(x),
+        "seconds_per_epoch": seconds,
+        "epoch_with_validation": statistics.median(epoch_s),
+        "bare_seconds_per_epoch": bare,
+        "ratio_vs_bare": seconds / bare,
+        "torch_seconds_per_epoch": stock,
+        "windows_per_second": len(x) / seconds,
+        "gflop_per_epoch": flops / 1e9,
+        "gflops_per_s": gflops,
+        "matmul_gflops_per_s": mm_gflops,
+        "fraction_of_matmul": gflops / mm_gflops,
+        "latency_ms": {"one_window": 1e3 * latency_one, "batch_1000": 1e3 * latency_thousand},
+        "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+        "repeats": repeats,
+    }
