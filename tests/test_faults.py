@@ -148,7 +148,7 @@ def test_a_failure_while_writing_outputs_leaves_no_complete_looking_folder(
     def full_disk(*args: object) -> None:
         raise OSError("No space left on device")
 
-    monkeypatch.setattr(outputs.plots, "plot_residuals", full_disk)
+    monkeypatch.setattr(outputs.plots, "plot_forecast", full_disk)
     out = tmp_path / "run"
     with pytest.raises(OSError, match="No space left"):
         pipeline.run(quick_config, out)

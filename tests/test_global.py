@@ -237,8 +237,13 @@ def test_a_global_run_scores_each_ticker_and_the_pool(quick_config: Config, tmp_
     future = pd.read_csv(out / "future.csv")
     assert list(future["ticker"]) == record.pool and list(record.future["by_ticker"]) == record.pool
     assert sorted(p.name for p in (out / "plots").iterdir()) == [
-        "forecast_AAPL.png", "forecast_GOOG.png", "forecast_MSFT.png", "future_AAPL.png", "future_GOOG.png",
-        "future_MSFT.png", "skill_by_ticker.png",
+        "forecast_AAPL.png",
+        "forecast_GOOG.png",
+        "forecast_MSFT.png",
+        "future_AAPL.png",
+        "future_GOOG.png",
+        "future_MSFT.png",
+        "skill_by_ticker.png",
     ]  # fmt: skip  (plots=main: loss and gradient flow only with plots=all)
 
 

@@ -12,7 +12,6 @@ import math
 
 import numpy as np
 import pandas as pd
-from scipy.special import ndtr
 
 SQRT_PI = math.sqrt(math.pi)
 
@@ -74,6 +73,8 @@ def crps_gaussian(y: np.ndarray, mu: np.ndarray, sigma: np.ndarray) -> np.ndarra
     """Return the closed-form CRPS of a Gaussian ``N(mu, sigma^2)`` forecast at ``y`` (Gneiting et al. 2005)."""
     z = (y - mu) / sigma
     pdf = np.exp(-0.5 * z**2) / math.sqrt(2 * math.pi)
+    from scipy.special import ndtr  # here, not at the top: predict imports this module and never scores
+
     return sigma * (z * (2 * ndtr(z) - 1) + 2 * pdf - 1 / SQRT_PI)
 
 
