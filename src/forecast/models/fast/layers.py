@@ -8,7 +8,10 @@ than LSTM per epoch although it does 25% fewer FLOPs).
 How: each layer is one ``torch.autograd.Function``. The forward pass hoists the input projection of every
 time step into one matrix product, then runs the recurrence with a handful of ops per step and no autograd
 recording; it saves the gates. The backward pass walks the steps in reverse by hand (a few ops per step)
-and computes the weight gradients afterwards with one large matrix product each. The step loops run in C++
+and computes the weight gradients afterwards with one large matrix product each. Without autograd (``no_grad``,
+``inference_mode``) a layer runs a separate kernel that keeps no gates and projects its inputs step by step, so
+evaluation holds the outputs alone. The C++ loops give each thread its own block of the batch's rows (rows are
+independent through the recurrence). The step loops run in C++
 (``kernels.cpp``, compiled by :mod:`forecast.models.fast.build`) or, where that cannot be built, in TorchScript
 (:mod:`forecast.models.fast.script`); metrics.json records which (``kernel``).
 
