@@ -38,7 +38,6 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 from typing import Any
 
@@ -48,15 +47,6 @@ import processes
 
 ROOT = Path(__file__).resolve().parents[1]
 CELLS = ("rnn", "lstm", "gru")
-
-
-def median_time(fn: Any, repeats: int) -> float:
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
 
 
 def measure_future(repeats: int) -> dict[str, Any]:
@@ -103,7 +93,7 @@ def measure_future(repeats: int) -> dict[str, Any]:
     added()  # warm-up: the first calendar and figure pay one-time costs
     return {
         "exchange_calendars_import": statistics.median(imports),
-        "intervals_path_and_files": median_time(added, repeats),
+        "intervals_path_and_files": cells_mod.median_time(added, repeats),
     }
 
 
