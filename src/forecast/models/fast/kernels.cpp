@@ -95,24 +95,20 @@ static void gru_step_forward(const T* __restrict__ gi, const T* __restrict__ gh,
 }
 
 // GRU recurrence over precomputed input gates gi (T, B, 3H) (input biases included), gate order (r, z, n).
-// Returns outputs (T, B, H) and, with save, r, z, n and hn = W_hn h + b_hn, each (T, B, H).
-std::vector<Tensor> gru_forward(Tensor gi, Tensor h0, Tensor w_hh, Tensor b_hh, bool save) {
+// Returns outputs (T, B, H) and, for the backward pass, r, z, n and hn = W_hn h + b_hn, each (T, B, H).
+std::vector<Tensor> gru_forward(Tensor gi, Tensor h0, Tensor w_hh, Tensor b_hh) {
   gi = gi.contiguous();
   h0 = h0.contiguous();
   b_hh = b_hh.contiguous();
   const int64_t T = gi.size(0), B = h0.size(0), H = h0.size(1);
   auto outs = at::empty({T, B, H}, h0.options());
   std::vector<Tensor> result{outs};
-  if (save) {
-    for (int k = 0; k < 4; ++k) result.push_back(at::empty_like(outs));
-  }
+  for (int k = 0; k < 4; ++k) result.push_back(at::empty_like(outs));
   auto gh = at::empty({B, 3 * H}, h0.options());
   w_hh = w_hh.contiguous();
   AT_DISPATCH_FLOATING_TYPES(gi.scalar_type(), "gru_forward", [&] {
-    scalar_t* saved[4] = {nullptr, nullptr, nullptr, nullptr};
-    if (save) {
-      for (int k = 0; k < 4; ++k) saved[k] = result[k + 1].data_ptr<scalar_t>();
-    }
+    scalar_t* saved[4];
+    for (int k = 0; k < 4; ++k) saved[k] = result[k + 1].data_ptr<scalar_t>();
     const bool caller = c10::InferenceMode::is_enabled();
     at::parallel_for(0, B, kGrain, [&](int64_t b0, int64_t b1) {
       const ThreadState state(caller);
@@ -126,13 +122,8 @@ std::vector<Tensor> gru_forward(Tensor gi, Tensor h0, Tensor w_hh, Tensor b_hh, 
         const int64_t off = (t * B + b0) * H;
         const scalar_t* gi_t = gi.data_ptr<scalar_t>() + (t * B + b0) * 3 * H;
         scalar_t* out_t = outs.data_ptr<scalar_t>() + off;
-        if (save) {
-          gru_step_forward<scalar_t, true>(gi_t, gh_rows, bias, h, out_t, saved[0] + off, saved[1] + off,
-                                           saved[2] + off, saved[3] + off, rows, H);
-        } else {
-          gru_step_forward<scalar_t, false>(gi_t, gh_rows, bias, h, out_t, nullptr, nullptr, nullptr, nullptr, rows,
-                                            H);
-        }
+        gru_step_forward<scalar_t, true>(gi_t, gh_rows, bias, h, out_t, saved[0] + off, saved[1] + off,
+                                         saved[2] + off, saved[3] + off, rows, H);
         h = out_t;
       }
     });

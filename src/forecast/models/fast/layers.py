@@ -63,7 +63,7 @@ class _GRULayer(torch.autograd.Function):
         ctx: Any, x: torch.Tensor, h0: torch.Tensor, *weights: torch.Tensor
     ) -> tuple[torch.Tensor, torch.Tensor]:
         w_ih, w_hh, b_ih, b_hh = weights  # nn.GRU's parameters of one layer
-        outs, *gates = step_kernels().gru_forward(_input_terms(x, w_ih, b_ih), h0.contiguous(), w_hh, b_hh, True)
+        outs, *gates = step_kernels().gru_forward(_input_terms(x, w_ih, b_ih), h0.contiguous(), w_hh, b_hh)
         ctx.save_for_backward(x, outs, *gates, h0, w_ih, w_hh)  # gates: r, z, n and hn = W_hn h + b_hn
         return outs, outs[-1]
 

@@ -89,6 +89,12 @@ with warnings.catch_warnings():
         return [torch.stack(d_a), dh]
 
 
+def _gru_train_forward(
+    gi: torch.Tensor, h0: torch.Tensor, w_hh: torch.Tensor, b_hh: torch.Tensor
+) -> list[torch.Tensor]:
+    return _gru_forward(gi, h0, w_hh, b_hh, True)  # outputs and the gates the backward pass needs
+
+
 def _gru_infer(x: torch.Tensor, h0: torch.Tensor, *weights: torch.Tensor) -> torch.Tensor:
     w_ih, w_hh, b_ih, b_hh = weights  # nn.GRU's parameter order
     gi = torch.addmm(b_ih, x.reshape(-1, x.size(-1)), w_ih.t()).view(x.size(0), x.size(1), -1)
@@ -105,7 +111,7 @@ def _rnn_infer(
 class ScriptKernels:
     """The TorchScript loops, with the compiled extension's interface."""
 
-    gru_forward = staticmethod(_gru_forward)
+    gru_forward = staticmethod(_gru_train_forward)
     gru_backward = staticmethod(_gru_backward)
     rnn_forward = staticmethod(_rnn_forward)
     rnn_backward = staticmethod(_rnn_backward)
