@@ -66,7 +66,7 @@ def measure_sizes(repeats: int, device_name: str) -> dict[str, Any]:
     :data:`SIZES`; the ratio is the median of the per-repetition GRU/LSTM ratios."""
     import torch
 
-    from forecast.config import TrainerConfig
+    from forecast.config.schema import TrainerConfig
     from forecast.models.recurrent import RecurrentForecaster
     from forecast.models.registry import resolve_impl
     from forecast.training.loop import fit
@@ -111,7 +111,7 @@ def measure_cell(cell: str, repeats: int, device_name: str) -> dict[str, Any]:
     from torch import nn
     from torch.nn.functional import mse_loss
 
-    from forecast.config import TrainerConfig
+    from forecast.config.schema import TrainerConfig
     from forecast.models.recurrent import RecurrentForecaster, count_parameters
     from forecast.models.registry import kernel_of, resolve_impl
     from forecast.training.loop import fit

@@ -4,7 +4,8 @@ Run by ``bench/bench.py`` in its own process (peak RSS is the process's); alone:
 The universe is geometric random walks (generated: benchmarks only) with the shape of real data. Measured:
 
 * ``build_seconds``: calendar split, per-ticker scaling and the pooled sample index (the real global data path:
-  ``forecast.data.pool.align_pool``, ``forecast.pool_unit.pool_windows`` and ``training_sets``);
+  ``forecast.data.panel.align``, ``forecast.data.folds.plan_units``, ``windows_for`` per ticker and
+  ``forecast.data.panel.training_sets``);
 * ``windows_per_second``: forecast's training loop (``forecast.training.loop.fit``, one epoch, training pass
   only) on ``--sample`` windows drawn from the whole pool, gathered per batch from the rows, against the same
   loop on as many materialised windows of one ticker (the single-ticker path before global training), at
@@ -37,7 +38,7 @@ def universe(n_tickers: int, n_days: int) -> dict[str, Any]:
     for i in range(n_tickers):
         price = 40 * np.exp(np.cumsum(rng.normal(0.0003, 0.018, n_days)))
         frame = pd.DataFrame({"adj_close": price, "close": price}, index=days)
-        out[f"T{i:03d}"] = Loaded("generated", frame, (0.7, 0.15, 0.15))
+        out[f"T{i:03d}"] = Loaded("generated", frame)
     return out
 
 
@@ -54,19 +55,21 @@ def main() -> None:
     parser.add_argument("--sample", type=int, default=64 * 150)
     parser.add_argument("--repeats", type=int, default=3)
     args = parser.parse_args()
-    from forecast.config import Config
-    from forecast.data.pool import align_pool
+    from forecast.config.schema import Config
+    from forecast.data.dataset import windows_for
+    from forecast.data.folds import plan_units
+    from forecast.data.panel import align, training_sets
     from forecast.data.windows import Pairs
-    from forecast.pool_unit import pool_windows, training_sets
-    from forecast.unit import build_model
+    from forecast.models.recurrent import build_model
 
     cfg = Config(scope="global")
     cfg.trainer.max_epochs, cfg.trainer.progress, cfg.trainer.patience = 1, False, 10
     loaded = universe(args.tickers, args.days)
     start = time.perf_counter()
-    pool = align_pool(loaded, {}, cfg.data, cfg.window, cfg.horizon)
-    datas = pool_windows(cfg, pool)
-    train, val = training_sets(datas, 1, "windows")
+    panel, units = plan_units(align(loaded, {}, cfg.data), cfg.backtest, cfg.window, cfg.horizon)
+    frames = panel.frames()
+    datas = {t: windows_for(frames[t], cfg.window, cfg.horizon, b) for t, b in units[0].members.items()}
+    train, val = training_sets(list(datas.values()), 1, "windows")
     build = time.perf_counter() - start
     del loaded
     gen = torch.Generator().manual_seed(0)

@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from forecast.config import Config
+from forecast.config.schema import Config
 from forecast.data.sources import REPO_DATA, read_csv_prices
 
 SNAPSHOT = REPO_DATA / "snapshot"

@@ -11,14 +11,15 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from forecast.config import BacktestConfig, Config
-from forecast.config_checks import validate
-from forecast.data.dataset import SplitBounds, windows_for
+from forecast.config.checks import validate
+from forecast.config.schema import BacktestConfig, Config
+from forecast.data.dataset import windows_for
 from forecast.data.folds import walk_forward
+from forecast.data.splits import SplitBounds
 from forecast.errors import ConfigError, DataError
 from forecast.evaluation.baselines import ridge_fit
 from forecast.evaluation.metrics import error_metrics
-from forecast.pipeline import run
+from forecast.pipeline.recipe import run
 from tests.conftest import random_walk
 
 
@@ -136,7 +137,7 @@ def test_folds_before_a_change_in_later_prices_do_not_move(backtest_config: Conf
     table = pd.read_csv(tmp_path / "a" / "forecasts.csv")
     assert sorted(set(table["fold"])) == [1, 2, 3] and set(table["split"]) == {"test"}
     assert table.groupby(["date", "step"]).size().max() == 1  # each test day once per step
-    end_of_fold_2 = record.backtest["by_fold"]["2"]["last_date"]
+    end_of_fold_2 = record.backtest.by_fold["2"].last_date
     path = Path(str(backtest_config.data.snapshot_dir)) / "AAPL.csv"
     prices = pd.read_csv(path)
     prices["adj_close"] = prices["adj_close"].where(prices["date"] <= end_of_fold_2, prices["adj_close"] * 1.7)
@@ -159,7 +160,7 @@ def test_pooled_and_per_fold_scores_match_forecasts_csv(backtest_config: Config,
         mae, pers = (np.mean(np.abs(part["actual"] - part[c])) for c in ("predicted", "persistence"))
         assert (mine["mae"], mine["persistence_mae"], mine["n"]) == (pytest.approx(mae), pytest.approx(pers), 21)
     skills = [f["skill"] for f in saved["backtest"]["by_fold"].values()]
-    assert saved["backtest"]["won"] == sum(s > 0 for s in skills) and record.backtest["folds"] == 3
+    assert saved["backtest"]["won"] == sum(s > 0 for s in skills) and record.backtest.folds == 3
     linear = np.mean(np.abs(final["actual"] - final["linear"]))
     assert saved["baselines"]["linear"]["test"]["mae"] == pytest.approx(linear)
     assert saved["baselines"]["linear"]["skill"] == pytest.approx(1 - pooled["mae"] / linear)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from forecast.reporting.accuracy import beats_linear, beats_persistence
+from forecast.reporting.sweep.accuracy import beats_linear, beats_persistence
 
 
 def done(skill: float, statistic: float, p: float, prefix: str = "dm_vs_persistence") -> pd.DataFrame:
@@ -35,8 +35,8 @@ def test_the_linear_claim_reads_its_own_columns() -> None:
 
 
 def test_speed_uses_median_passes_and_leaves_out_jobs_timed_on_a_busy_machine() -> None:
-    from forecast.record import epoch_timing
-    from forecast.reporting.claims import faster
+    from forecast.reporting.sweep.claims import faster
+    from forecast.store.columns import epoch_timing
 
     assert epoch_timing([1.5, 1.4, 1.6, 1.5]) == (1.5, False)
     assert epoch_timing([1.5, 1.4, 78.0, 25.0, 1.5]) == (1.5, True)  # the review's LSTM: 25-78 s epochs among 1.5 s

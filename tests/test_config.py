@@ -8,8 +8,10 @@ import pytest
 from hydra import compose, initialize_config_dir
 from omegaconf import OmegaConf
 
-from forecast.config import Config, config_dict, register_configs
-from forecast.config_checks import normalise_ticker, unknown_keys, validate
+from forecast.config.checks import validate
+from forecast.config.compose import unknown_keys
+from forecast.config.schema import Config, config_dict, register_configs
+from forecast.config.tickers import normalise_ticker
 from forecast.errors import ConfigError
 
 CONF = Path(__file__).resolve().parents[1] / "conf"

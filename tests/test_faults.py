@@ -13,10 +13,11 @@ from typing import Any
 import pytest
 import torch
 
-from forecast import atomic, pipeline
-from forecast.config import Config
+from forecast.config.schema import Config
 from forecast.errors import ConfigError
-from forecast.reporting import outputs
+from forecast.pipeline import recipe as pipeline
+from forecast.reporting import run_files
+from forecast.store import atomic
 from forecast.training import session
 from forecast.training.checkpoint import load_checkpoint
 from forecast.training.loop import TrainingInterrupted
@@ -148,7 +149,7 @@ def test_a_failure_while_writing_outputs_leaves_no_complete_looking_folder(
     def full_disk(*args: object) -> None:
         raise OSError("No space left on device")
 
-    monkeypatch.setattr(outputs.plots, "plot_forecast", full_disk)
+    monkeypatch.setattr(run_files.plots, "plot_forecast", full_disk)
     out = tmp_path / "run"
     with pytest.raises(OSError, match="No space left"):
         pipeline.run(quick_config, out)

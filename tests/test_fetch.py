@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from forecast.config import DataConfig
+from forecast.config.schema import DataConfig
 from forecast.data import fetch, yahoo
 from forecast.data.__main__ import main, parse, universe_tickers
 from forecast.data.cache import cache_path, read_cache

@@ -12,7 +12,7 @@ import torch
 from scipy import integrate
 from scipy.stats import norm
 
-from forecast.config import TrainerConfig
+from forecast.config.schema import TrainerConfig
 from forecast.data.calendar import next_sessions
 from forecast.data.dataset import WindowedData, build_windows, latest_window
 from forecast.errors import DataError
@@ -105,7 +105,7 @@ def trained(data: WindowedData, loss: str) -> tuple[RecurrentForecaster, pd.Data
 def coverage(table: pd.DataFrame, bands: Bands) -> dict[str, Any]:
     test = table[table["split"] == "test"]
     scores = interval_scores(test, bands.levels(), bands.method, row_sigmas(test, bands), bands.taus)
-    return {name: level["coverage"] for name, level in scores["levels"].items()}
+    return {name: level.coverage for name, level in scores.levels.items()}
 
 
 def test_conformal_intervals_cover_what_they_promise(walk: WindowedData) -> None:

@@ -12,16 +12,18 @@ import pandas as pd
 import pytest
 import torch
 
-from forecast.config import Config
-from forecast.config_checks import validate
-from forecast.data.dataset import SplitBounds, windows_for
+from forecast.config.checks import validate
+from forecast.config.schema import Config
+from forecast.data.dataset import WindowedData, windows_for
+from forecast.data.folds import Unit, plan_units
 from forecast.data.loading import Loaded
-from forecast.data.pool import Pool, align_pool, load_pool, pool_calendar
+from forecast.data.panel import Panel, align, load_panel, pool_calendar, training_sets, with_index
+from forecast.data.splits import SplitBounds
 from forecast.data.windows import Windows
 from forecast.errors import ConfigError, DataError
-from forecast.global_run import run_global
 from forecast.models.recurrent import RecurrentForecaster
-from forecast.pool_unit import fit_pool, pool_windows, training_sets
+from forecast.pipeline.fitting import FitSettings, fit_unit
+from forecast.pipeline.recipe import run
 from forecast.training.loop import epoch_order
 from tests.conftest import random_walk
 from tests.helpers import forecast
@@ -46,23 +48,43 @@ def frames() -> dict[str, pd.DataFrame]:
     }
 
 
-def make_pool(cfg: Config, data: dict[str, pd.DataFrame]) -> Pool:
-    loaded = {t: Loaded("csv", f, (0.7, 0.15, 0.15)) for t, f in data.items()}
-    return align_pool(loaded, {}, cfg.data, cfg.window, cfg.horizon)
+def make_pool(cfg: Config, data: dict[str, pd.DataFrame]) -> tuple[Panel, Unit]:
+    """Return the panel of ``data`` and its single split (or first fold)."""
+    loaded = {t: Loaded("csv", f) for t, f in data.items()}
+    panel, units = plan_units(align(loaded, {}, cfg.data), cfg.backtest, cfg.window, cfg.horizon)
+    return panel, units[0]
+
+
+def settings(cfg: Config) -> FitSettings:
+    return FitSettings(cfg.model, cfg.trainer, cfg.forecast, tuple(cfg.data.features), cfg.window, cfg.horizon, 0)
+
+
+def pool_windows(cfg: Config, panel: Panel, unit: Unit) -> dict[str, WindowedData]:
+    """Each ticker's windows of ``unit`` as the fit builds them (with its index column under an embedding)."""
+    out = {}
+    for i, (t, b) in enumerate(unit.members.items()):
+        data = windows_for(panel.loaded[t].frame, cfg.window, cfg.horizon, b, tuple(cfg.data.features))
+        out[t] = with_index(data, i) if cfg.model.ticker_embedding else data
+    return out
+
+
+def boundaries(panel: Panel, unit: Unit) -> tuple[pd.Timestamp, pd.Timestamp]:
+    b = unit.bounds
+    return panel.calendar[b.n_train], panel.calendar[b.n_train + b.n_val]
 
 
 def test_every_ticker_takes_the_same_boundary_dates_whatever_its_length(tmp_path: Path) -> None:
     cfg = small_config(tmp_path)
-    pool = make_pool(cfg, frames())
-    val_start, test_start = pool.boundaries
+    pool, unit = make_pool(cfg, frames())
+    val_start, test_start = boundaries(pool, unit)
     assert len(pool.calendar) == 600
     assert (val_start, test_start) == (pool.calendar[420], pool.calendar[510])  # 70% / 85% of the calendar
     for ticker, item in pool.loaded.items():
-        b, days = pool.bounds[ticker], item.frame.index
+        b, days = unit.members[ticker], item.frame.index
         assert days[b.n_train] == val_start and days[b.n_train - 1] < val_start
         assert days[b.n_train + b.n_val] == test_start and days[b.n_train + b.n_val - 1] < test_start
-    assert pool.bounds["CCC"] == SplitBounds(n_train=270, n_val=90, n_days=450)
-    datas = pool_windows(cfg, pool)
+    assert unit.members["CCC"] == SplitBounds(n_train=270, n_val=90, n_days=450)
+    datas = pool_windows(cfg, pool, unit)
     assert datas["CCC"].origin[0] == cfg.window  # from its first full window on
     for data in datas.values():  # no sample's forecast day crosses a boundary of its split
         day = data.dates[data.forecast_day]
@@ -99,14 +121,14 @@ def test_perturbing_one_tickers_test_span_moves_no_training_or_validation_foreca
     cfg = small_config(tmp_path)
     base = frames()
     moved = dict(base)
-    test_start = make_pool(cfg, base).boundaries[1]
+    test_start = boundaries(*make_pool(cfg, base))[1]
     bbb = base["BBB"].copy()
     bbb.loc[bbb.index >= test_start, ["adj_close", "close", "open", "high", "low"]] *= 1.7
     moved["BBB"] = bbb
     tables = []
     for data in (base, moved):
-        fitted = fit_pool(cfg, make_pool(cfg, data), CPU, tmp_path, {})
-        tables.append({t: f.table for t, f in zip(data, fitted, strict=True)})
+        fit = fit_unit(settings(cfg), *make_pool(cfg, data), None, CPU, tmp_path, {})
+        tables.append({t: f.table for t, f in fit.tickers.items()})
     for ticker in base:
         a, b = tables[0][ticker], tables[1][ticker]
         early = a["split"].isin(["train", "val"])
@@ -122,7 +144,7 @@ def test_a_tickers_scaler_is_fitted_on_its_own_training_span_only(tmp_path: Path
     aaa = base["AAA"].copy()
     aaa.iloc[100:, :5] *= 1.5  # one 50% jump inside AAA's training span
     moved["AAA"] = aaa
-    before, after = (pool_windows(cfg, make_pool(cfg, f)) for f in (base, moved))
+    before, after = (pool_windows(cfg, *make_pool(cfg, f)) for f in (base, moved))
     assert before["AAA"].scaler.to_dict() != after["AAA"].scaler.to_dict()
     for ticker in ("BBB", "CCC"):
         assert before[ticker].scaler.to_dict() == after[ticker].scaler.to_dict()
@@ -131,13 +153,13 @@ def test_a_tickers_scaler_is_fitted_on_its_own_training_span_only(tmp_path: Path
 def test_a_ticker_embedding_reads_the_index_column_and_tickers_sampling_balances_them(tmp_path: Path) -> None:
     cfg = small_config(tmp_path)
     cfg.model.ticker_embedding = 4
-    datas = pool_windows(cfg, make_pool(cfg, frames()))
+    datas = pool_windows(cfg, *make_pool(cfg, frames()))
     assert datas["CCC"].rows.shape[1] == 2 and set(datas["CCC"].rows[:, 1].tolist()) == {2.0}
     model = RecurrentForecaster(cell="gru", n_features=2, hidden_size=8, num_layers=1, horizon=1, n_tickers=3,
                                 ticker_embedding=4)  # fmt: skip
     x = datas["AAA"].windows("test").take(torch.arange(3))[0]
     assert not torch.equal(model(x), model(torch.cat([x[..., :1], torch.full_like(x[..., 1:], 2.0)], dim=-1)))
-    train, _ = training_sets(datas, 1, "tickers")
+    train, _ = training_sets(list(datas.values()), 1, "tickers")
     torch.manual_seed(0)
     order = epoch_order(train)
     owner = np.repeat([0, 1, 2], [int((d.split == 0).sum()) for d in datas.values()])
@@ -150,7 +172,7 @@ def test_a_ticker_without_data_is_left_out_with_a_warning(tmp_path: Path, caplog
     cfg.tickers = ["AAPL", "MSFT", "NOPE"]
     cfg.data.source = cfg.data.source.snapshot
     with caplog.at_level(logging.WARNING, logger="forecast"):
-        pool = load_pool(cfg.tickers, cfg.data, cfg.window, cfg.horizon)
+        pool = load_panel(cfg.tickers, cfg.data)
     assert list(pool.loaded) == ["AAPL", "MSFT"]
     assert pool.skipped["NOPE"].startswith("ticker NOPE is not in the shipped snapshot")
     assert "NOPE left out of the pool: ticker NOPE is not in the shipped snapshot" in caplog.text
@@ -161,10 +183,10 @@ def test_a_ticker_that_ends_before_the_test_span_is_left_out(tmp_path: Path) -> 
     data = frames()
     data["DDD"] = random_walk(480, seed=4)  # ends before the test span (day 510 of the calendar)
     data["EEE"] = random_walk(600, seed=7)
-    pool = make_pool(cfg, data)
+    pool, unit = make_pool(cfg, data)
     assert pool.skipped == {
         "DDD": f"its data ends {data['DDD'].index[-1].date()}, before the test span (from "
-        f"{pool.boundaries[1].date()}) holds 1 of its days"
+        f"{boundaries(pool, unit)[1].date()}) holds 1 of its days"
     }
 
 
@@ -172,7 +194,7 @@ def test_no_usable_ticker_is_one_line(tmp_path: Path) -> None:
     cfg = small_config(tmp_path)
     cfg.data.source = cfg.data.source.snapshot
     with pytest.raises(DataError) as err:
-        load_pool(["NOPE", "NADA"], cfg.data, cfg.window, cfg.horizon)
+        load_panel(["NOPE", "NADA"], cfg.data)
     assert str(err.value).startswith("no ticker of the pool has usable prices (2 tried): ticker NOPE is not in")
 
 
@@ -202,10 +224,6 @@ def test_bad_pools_fail_in_one_line(changes: dict[str, object], message: str) ->
 
 
 def test_other_bad_global_options_fail_in_one_line() -> None:
-    cfg = Config(scope="global", tickers=["AAPL", "MSFT"])
-    cfg.backtest.kind = "walk_forward"
-    with pytest.raises(ConfigError, match=r"^scope=global runs one chronological split by calendar date: drop"):
-        validate(cfg)
     cfg = Config()
     cfg.model.ticker_embedding = 8
     with pytest.raises(ConfigError, match=r"^model.ticker_embedding=8 needs scope=global: a local model sees one"):
@@ -223,7 +241,7 @@ def test_a_global_run_scores_each_ticker_and_the_pool(quick_config: Config, tmp_
     cfg.scope, cfg.tickers = "global", ["AAPL", "MSFT", "GOOG"]
     out = tmp_path / "run"
     out.mkdir()
-    record = run_global(validate(cfg), out)
+    record = run(validate(cfg), out)
     assert record.status == "completed" and record.scope == "global" and record.ticker == "AAPL+MSFT+GOOG"
     assert record.pool == ["AAPL", "MSFT", "GOOG"] and set(record.tickers) == set(record.pool)
     table = pd.read_csv(out / "forecasts.csv")
@@ -232,10 +250,10 @@ def test_a_global_run_scores_each_ticker_and_the_pool(quick_config: Config, tmp_
     rel = (test["actual"] - test["predicted"]).abs() / test["persistence"]
     assert record.test.mae == pytest.approx(rel.mean(), rel=1e-12)  # pooled: relative to the last close
     aapl = test[test["ticker"] == "AAPL"]
-    assert record.tickers["AAPL"]["test"]["mae"] == pytest.approx((aapl["actual"] - aapl["predicted"]).abs().mean())
+    assert record.tickers["AAPL"].test.mae == pytest.approx((aapl["actual"] - aapl["predicted"]).abs().mean())
     assert record.n_windows.test == len(test)
     future = pd.read_csv(out / "future.csv")
-    assert list(future["ticker"]) == record.pool and list(record.future["by_ticker"]) == record.pool
+    assert list(future["ticker"]) == record.pool and list(record.future.by_ticker) == record.pool
     assert sorted(p.name for p in (out / "plots").iterdir()) == [
         "forecast_AAPL.png",
         "forecast_GOOG.png",

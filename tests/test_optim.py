@@ -57,7 +57,7 @@ def test_a_state_for_another_model_is_refused() -> None:
 def test_training_and_evaluation_never_import_dynamo() -> None:
     code = (
         "import sys, torch\n"
-        "from forecast.config import TrainerConfig\n"
+        "from forecast.config.schema import TrainerConfig\n"
         "from forecast.models.recurrent import RecurrentForecaster\n"
         "from forecast.training.loop import fit\n"
         "m = RecurrentForecaster(cell='gru', n_features=1, hidden_size=8, num_layers=2, horizon=1, impl='fast')\n"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
@@ -10,9 +11,9 @@ import pandas as pd
 import pytest
 import torch
 
-from forecast.config import Config, Plots
+from forecast.config.schema import Config, Plots
 from forecast.evaluation.metrics import error_metrics
-from forecast.pipeline import run
+from forecast.pipeline.recipe import run
 from forecast.training.checkpoint import load_checkpoint
 
 
@@ -80,7 +81,7 @@ def test_run_writes_a_complete_consistent_folder(quick_config: Config, tmp_path:
     assert list(log.columns) == ["epoch", "train_loss", "val_loss", "seconds", "grad_norm", "train_seconds"]
     assert len(log) == saved["epochs_run"] == metrics.epochs_run
     ckpt = load_checkpoint(out / "model.pt")
-    assert ckpt["config"]["model"]["cell"] == "lstm" and len(ckpt["scaler"]["mean"]) == 1
+    assert ckpt["config"]["model"]["cell"] == "lstm" and len(ckpt["tickers"]["AAPL"]["scaler"]["mean"]) == 1
 
 
 def _swap_snapshot_prices(cfg: Config, transform: object) -> None:
@@ -99,7 +100,7 @@ def test_changing_the_test_period_moves_no_train_or_val_forecast(quick_config: C
     early = a["split"] != "test"
     pd.testing.assert_frame_equal(a[early], b[early])
     assert not np.allclose(a.loc[~early, "actual"], b.loc[~early, "actual"])
-    sa, sb = (load_checkpoint(tmp_path / d / "model.pt")["scaler"] for d in ("a", "b"))
+    sa, sb = (load_checkpoint(tmp_path / d / "model.pt")["tickers"]["AAPL"]["scaler"] for d in ("a", "b"))
     assert sa == sb
     assert base.val == moved.val
 
@@ -148,14 +149,14 @@ def test_a_multi_step_run_scores_every_step_and_ends_with_a_dated_path(quick_con
     assert (first["persistence"] == first["persistence"].iloc[0]).all()  # persistence: the close at the origin
     test = table[table["split"] == "test"]
     for step, part in test.groupby("step"):
-        scores = record.by_step[str(step)]
+        scores = asdict(record.by_step[str(step)])
         recomputed = error_metrics(*(part[c].to_numpy() for c in ("actual", "predicted", "persistence")))
         assert {k: scores[k] for k in recomputed} == pytest.approx(recomputed, rel=1e-12)
         pers = (part["actual"] - part["persistence"]).abs().mean()
         assert scores["skill"] == pytest.approx(1 - recomputed["mae"] / pers, rel=1e-12)
         inside = (part["lower_90"] <= part["actual"]) & (part["actual"] <= part["upper_90"])
-        assert record.intervals["levels"]["90"]["by_step"][str(step)]["coverage"] == pytest.approx(inside.mean())
-    assert record.test.mae == pytest.approx(record.by_step["3"]["mae"])  # the headline is the last step
+        assert record.intervals.levels["90"].by_step[str(step)].coverage == pytest.approx(inside.mean())
+    assert record.test.mae == pytest.approx(record.by_step["3"].mae)  # the headline is the last step
     future = pd.read_csv(tmp_path / "run" / "future.csv")
     assert list(future["date"]) == ["2013-03-04", "2013-03-05", "2013-03-06"] and list(future["step"]) == [1, 2, 3]
     assert (future["last_date"] == "2013-03-01").all() and (future["lower_90"] < future["predicted"]).all()
@@ -171,8 +172,8 @@ def test_recursive_and_quantile_runs_complete(quick_config: Config, tmp_path: Pa
     assert head.shape[0] == {"recursive": 1, "quantile": 2 * 3}[strategy if strategy == "recursive" else loss]
     future = pd.read_csv(tmp_path / "run" / "future.csv")
     if loss == "quantile":
-        assert record.intervals["method"] == "quantile" and list(record.intervals["levels"]) == ["90"]
-        assert set(record.intervals["pinball"]) == {"q0.05", "q0.5", "q0.95"}
+        assert record.intervals.method == "quantile" and list(record.intervals.levels) == ["90"]
+        assert set(record.intervals.pinball) == {"q0.05", "q0.5", "q0.95"}
         assert (future["lower_90"] == future["q0.05"]).all() and (future["predicted"] == future["q0.5"]).all()
     else:
-        assert record.intervals["method"] == "conformal" and list(record.intervals["levels"]) == ["80", "90"]
+        assert record.intervals.method == "conformal" and list(record.intervals.levels) == ["80", "90"]

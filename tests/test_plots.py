@@ -9,7 +9,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from forecast.reporting import plots, sweep_plots
+from forecast.reporting import plots
+from forecast.reporting.sweep import plots as sweep_plots
+from forecast.store.fields import BacktestScores, FoldScores
 
 
 @pytest.fixture
@@ -65,7 +67,7 @@ def test_run_plots(figures: list[Any], tmp_path: Path) -> None:
     history = pd.Series(t["actual"].to_numpy(), index=pd.to_datetime(t["date"]))
     plots.plot_future(history, future, "future", tmp_path / "u.png")
     assert "90% interval" in [h.get_label() for h in figures[-1].axes[0].get_legend_handles_labels()[0]]
-    backtest = {"folds": 2, "won": 1, "by_fold": {"1": {"skill": 0.01}, "2": {"skill": -0.02}}}
+    backtest = BacktestScores(folds=2, won=1, by_fold={"1": FoldScores(skill=0.01), "2": FoldScores(skill=-0.02)})
     plots.plot_backtest(t, backtest, "bt", tmp_path / "b.png")
     bars = figures[-1].axes[0]
     assert bars.get_ylim()[0] <= 0 <= bars.get_ylim()[1]

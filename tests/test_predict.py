@@ -10,8 +10,8 @@ import pandas as pd
 import pytest
 import torch
 
-from forecast.config import Config
-from forecast.pipeline import run
+from forecast.config.schema import Config
+from forecast.pipeline.recipe import run
 from forecast.predict import main, predict
 from tests.helpers import forecast
 
@@ -63,16 +63,19 @@ def test_predict_refuses_in_one_line(trained_run: Path, tmp_path: Path, capsys: 
         "run for other settings"
     )
     assert refusal(capsys, str(trained_run), "data.end=2009-06-30") == (
-        "error: the prices end on 2009-06-30, before the model's training data ends (2011-08-10): use prices up to "
+        "error: the prices of AAPL end on 2009-06-30, before the model's training data ends (2011-08-10): use prices "
+        "up to "
         "2011-08-10 or later"
     )
     other = tmp_path / "other"
     shutil.copytree(trained_run, other)
     payload = torch.load(other / "model.pt", weights_only=True)
-    torch.save({**payload, "format": 0}, other / "model.pt")
+    state = payload["tickers"]["AAPL"]  # the layout of format 1 (local runs): per-ticker fields at the top
+    old = {"state_dict": payload["state_dict"], "config": payload["config"], "format": 1, **state}
+    torch.save(old, other / "model.pt")
     assert refusal(capsys, str(other)) == (
-        f"error: {other / 'model.pt'} has format 0 without forecast bands; this version reads format 1 from runs of "
-        "this version: train the model again"
+        f"error: {other / 'model.pt'} has format 1; this version reads model.pt format 2 (one layout for one ticker "
+        "or a pool): train the run again"
     )
 
 

@@ -10,8 +10,9 @@ import torch
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from forecast.data.dataset import WindowedData, build_windows, split_bounds
+from forecast.data.dataset import WindowedData, build_windows
 from forecast.data.scaling import returns_to_paths
+from forecast.data.splits import split_bounds
 from forecast.errors import DataError
 
 

@@ -6,8 +6,10 @@ import json
 from dataclasses import asdict
 from pathlib import Path
 
-from forecast.record import RunRecord, Scores, columns, dimensions, flatten, read_record
-from forecast.reporting.summary import collect_jobs
+from forecast.reporting.sweep.summary import collect_jobs
+from forecast.store.columns import columns, dimensions, flatten
+from forecast.store.fields import Scores
+from forecast.store.record import RunRecord, read_record
 
 
 def test_columns_come_from_the_record_definition() -> None:

@@ -15,14 +15,13 @@ import pandas as pd
 import pytest
 import torch
 
-from forecast.atomic import UMASK, write_json
-from forecast.config import Config
-from forecast.config_checks import validate
+from forecast.config.checks import validate
+from forecast.config.schema import Config
 from forecast.data.sources import from_yfinance, read_csv_prices
-from forecast.errors import ConfigError, DataError
-from forecast.folders import occupant
-from forecast.messages import unexpected
-from forecast.record import RunRecord
+from forecast.errors import ConfigError, DataError, unexpected
+from forecast.store.atomic import UMASK, write_json
+from forecast.store.folders import occupant
+from forecast.store.record import RunRecord
 from forecast.training.checkpoint import load_resume, restore
 from tests.helpers import forecast, start_forecast
 
@@ -166,7 +165,7 @@ def test_a_crafted_pickle_is_refused_without_torchs_warning(tmp_path: Path, recw
 def test_an_unwritable_cache_is_skipped_with_a_warning(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
-    from forecast.config import DataConfig
+    from forecast.config.schema import DataConfig
     from forecast.data import yahoo
     from tests.test_sources import yahoo_frame
 
@@ -179,7 +178,7 @@ def test_an_unwritable_cache_is_skipped_with_a_warning(
 
 
 def test_the_report_lists_unreadable_jobs_and_is_still_built(tmp_path: Path) -> None:
-    from forecast.reporting.sweep_report import build_report
+    from forecast.reporting.sweep.report import build_report
 
     sweep = tmp_path / "sweep"
     (sweep / "0_AAPL_lstm_seed0").mkdir(parents=True)
@@ -256,7 +255,7 @@ def test_constant_prices_and_a_too_short_test_span_are_refused_without_warnings(
     quick_config: Config, tmp_path: Path, recwarn: pytest.WarningsRecorder
 ) -> None:
     from forecast.data.validation import clean_prices
-    from forecast.pipeline import run
+    from forecast.pipeline.recipe import run
 
     days = pd.bdate_range("2015-01-01", periods=400, name="date")
     with pytest.raises(DataError) as err:
@@ -275,7 +274,7 @@ def test_constant_prices_and_a_too_short_test_span_are_refused_without_warnings(
 
 
 def test_a_garbage_forecasts_file_is_left_out_of_the_tests(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
-    from forecast.reporting.summary import test_errors
+    from forecast.reporting.sweep.summary import test_errors
 
     (tmp_path / "forecasts.csv").write_text("what,ever\n1,2\n")
     assert test_errors(tmp_path).empty
@@ -285,7 +284,7 @@ def test_a_garbage_forecasts_file_is_left_out_of_the_tests(tmp_path: Path, caplo
 
 
 def test_a_long_epoch_is_announced_up_front(caplog: pytest.LogCaptureFixture) -> None:
-    from forecast.config import TrainerConfig
+    from forecast.config.schema import TrainerConfig
     from forecast.training.loop import announce
 
     with caplog.at_level(logging.INFO, logger="forecast"):

@@ -11,7 +11,7 @@ import pytest
 import yaml
 from hydra.core.override_parser.overrides_parser import OverridesParser
 
-from forecast.data.dataset import split_bounds
+from forecast.data.splits import split_bounds
 from hydra_plugins.forecast_optuna.outputs import best_yaml
 from hydra_plugins.forecast_optuna.sweeper import distribution
 from tests.conftest import SNAPSHOT

@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from forecast.config import DataConfig, Source
+from forecast.config.schema import DataConfig, Source
 from forecast.data import yahoo
 from forecast.data.cache import CacheEntry, cache_path, read_cache, write_cache
 from forecast.data.sources import load_prices
@@ -261,8 +261,8 @@ def test_csv_without_path_and_missing_file(tmp_path: Path) -> None:
 
 
 def test_close_only_data_is_named_and_split_like_moves_warn(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
-    from forecast.data.loading import load_frame
-    from forecast.reporting.outputs import price_label
+    from forecast.data.panel import load_panel
+    from forecast.reporting.run_files import price_label
 
     dates = pd.bdate_range("2010-01-04", periods=300)
     close = np.full(300, 100.0) * np.exp(np.cumsum(np.random.default_rng(0).normal(0, 0.01, 300)))
@@ -270,7 +270,7 @@ def test_close_only_data_is_named_and_split_like_moves_warn(tmp_path: Path, capl
     path = tmp_path / "raw.csv"
     pd.DataFrame({"Date": dates.strftime("%Y-%m-%d"), "Close": close}).to_csv(path, index=False)
     with caplog.at_level("INFO", logger="forecast"):
-        loaded = load_frame("RAW", DataConfig(source=Source.csv, path=str(path), offline=True))
+        loaded = load_panel(["RAW"], DataConfig(source=Source.csv, path=str(path), offline=True)).loaded["RAW"]
     assert loaded.frame.attrs["price_column"] == "close" and price_label(loaded.frame) == "close (unadjusted)"
     assert (
         "RAW: 300 trading days 2010-01-04 .. 2011-02-25 from csv, modelling close (unadjusted: the data has no "

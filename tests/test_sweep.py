@@ -10,8 +10,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from forecast.reporting.claims import compare
-from forecast.reporting.rebuild import main as report_main
+from forecast.reporting.sweep.claims import compare
+from forecast.reporting.sweep.rebuild import main as report_main
 from tests.helpers import forecast
 
 
@@ -151,7 +151,7 @@ def test_forget_bias_sweeps_get_their_own_comparison(tmp_path: Path) -> None:
 
 
 def test_the_step_section_reads_every_step_of_every_cell(tmp_path: Path) -> None:
-    from forecast.reporting.horizon_report import step_section
+    from forecast.reporting.sweep.horizon import step_section
 
     done = pd.DataFrame(
         {"ticker": ["AAPL"] * 4, "cell": ["gru", "gru", "lstm", "lstm"], "strategy": ["direct"] * 4,

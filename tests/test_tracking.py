@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from forecast.config import Config, LoggerConfig
-from forecast.pipeline import run
-from forecast.record import RunRecord
-from forecast.tracking import metrics, params, track
+from forecast.config.schema import Config, LoggerConfig
+from forecast.pipeline.recipe import run
+from forecast.reporting.tracking import metrics, params, track
+from forecast.store.record import RunRecord
 
 
 @pytest.fixture

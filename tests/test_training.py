@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from forecast.config import TrainerConfig
+from forecast.config.schema import TrainerConfig
 from forecast.diagnostics.memory import PeakMemory
 from forecast.errors import TrainingDiverged
 from forecast.models.recurrent import RecurrentForecaster

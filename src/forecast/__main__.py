@@ -27,10 +27,9 @@ import hydra
 from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig, OmegaConf
 
-from forecast.config import Config, register_configs
-from forecast.errors import ForecastError
-from forecast.messages import compact_error, unexpected
-from forecast.tickers import path_safe, run_name
+from forecast.config.schema import register_configs
+from forecast.config.tickers import path_safe, run_name
+from forecast.errors import ForecastError, compact_error, unexpected
 
 log = logging.getLogger("forecast")
 register_configs()
@@ -45,7 +44,7 @@ USER_FULL_ERROR = os.environ.get("HYDRA_FULL_ERROR") == "1"
 
 def _fail(out_dir: Path, reason: str, config: dict[str, object], status: str = "failed", **extra: object) -> None:
     """Record a failed or interrupted job in ``metrics.json`` so its folder never looks complete."""
-    from forecast.record import RunRecord
+    from forecast.store.record import RunRecord
 
     try:
         overrides = task_overrides()
@@ -58,32 +57,6 @@ def task_overrides() -> list[str]:
     """Return the job's command-line overrides as typed (an override may hold an interpolation that fails)."""
     typed = OmegaConf.to_container(HydraConfig.get().overrides.task, resolve=False)
     return [str(o) for o in typed] if isinstance(typed, list) else []
-
-
-def _plain(cfg: DictConfig) -> dict[str, object]:
-    """Return the composed config as plain containers (as far as it resolves) for a failure record."""
-    try:
-        container = OmegaConf.to_container(cfg, resolve=True, enum_to_str=True)
-    except Exception:
-        container = OmegaConf.to_container(cfg, resolve=False, enum_to_str=True)
-    return {str(k): v for k, v in container.items()} if isinstance(container, dict) else {}
-
-
-def threads_per_job(launcher: DictConfig) -> int:
-    """Return torch threads for one job from the resources its launcher gives it (0 = torch's default): cores /
-    n_jobs under joblib, ``cpus_per_task`` under submitit, ``ray.remote.num_cpus`` under Ray."""
-    target = str(launcher.get("_target_", ""))
-    if "joblib" in target:
-        cores = os.cpu_count() or 1
-        n_jobs = int(launcher.get("n_jobs") or -1)
-        parallel = cores if n_jobs < 0 else max(1, n_jobs)  # joblib's -1 means one job per core
-        return max(1, cores // parallel)
-    if "submitit" in target:
-        return int(launcher.get("cpus_per_task") or 0)
-    if "ray" in target:
-        remote = OmegaConf.select(launcher, "ray.remote.num_cpus")
-        return int(remote or 0)
-    return 0
 
 
 def _sigterm_interrupts() -> None:
@@ -99,38 +72,27 @@ def _sigterm_interrupts() -> None:
 def main(cfg: DictConfig) -> float | None:
     """Run one job; return its validation loss (for Hydra sweepers), or None when it failed inside a sweep."""
     from hydra.types import RunMode
-    from omegaconf.errors import OmegaConfBaseException
 
-    from forecast.config import config_dict
-    from forecast.config_checks import unknown_keys, validate
-    from forecast.errors import ConfigError, FolderTaken
-    from forecast.folders import FOLDER_FIX, occupant
-    from forecast.global_run import run_global
-    from forecast.pipeline import run
+    from forecast.config.compose import plain, typed_config
+    from forecast.config.schema import config_dict
+    from forecast.errors import FolderTaken
+    from forecast.pipeline.recipe import run
+    from forecast.store.folders import FOLDER_FIX, occupant
+    from forecast.training.runtime import threads_per_job
 
     _sigterm_interrupts()
     hydra_cfg = HydraConfig.get()
     out_dir = Path(hydra_cfg.runtime.output_dir)
     multirun = hydra_cfg.mode == RunMode.MULTIRUN
-    config = _plain(cfg)
+    config = plain(cfg)
     try:
-        extra = unknown_keys(cfg)
-        if extra:
-            raise ConfigError(
-                f"unknown config key(s) {', '.join(extra)}: remove them (python -m forecast --help lists every key)"
-            )
-        try:
-            typed = validate(OmegaConf.to_object(cfg), multirun=multirun)  # type: ignore[arg-type]
-        except OmegaConfBaseException as exc:  # an interpolation that does not resolve or fit its type
-            raise ConfigError(compact_error(exc)) from None
-        assert isinstance(typed, Config)
+        typed = typed_config(cfg, multirun)
         if typed.trainer.threads == 0:
-            typed.trainer.threads = threads_per_job(hydra_cfg.launcher)
+            typed.trainer.threads = threads_per_job(plain(hydra_cfg.launcher))
         config = config_dict(typed)
         if taken := occupant(out_dir):
             raise FolderTaken(f"{out_dir} {taken}: a run never writes over another run's results; {FOLDER_FIX}")
-        recipe = run_global if typed.scope == "global" else run
-        record = recipe(typed, out_dir, task_overrides())
+        record = run(typed, out_dir, task_overrides())
     except ForecastError as exc:
         reason = str(exc)
         if not isinstance(exc, FolderTaken):  # the folder is another run's: leave its record alone
@@ -161,11 +123,10 @@ def main(cfg: DictConfig) -> float | None:
         if multirun:
             return None
         sys.exit(1)
-    from forecast.reporting.outputs import headline
-    from forecast.reporting.pool_outputs import pool_lines
-    from forecast.tracking import track
+    from forecast.reporting.headline import headline
+    from forecast.reporting.tracking import track
 
-    for line in pool_lines(record) if record.scope == "global" else headline(record):
+    for line in headline(record):
         log.info("%s", line)
     track(typed.logger, record, out_dir)
     log.info("results: %s", out_dir)

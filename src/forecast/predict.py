@@ -16,10 +16,10 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from forecast.config import Config
-from forecast.config_checks import validate
+from forecast.config.checks import validate
+from forecast.config.schema import Config
 from forecast.errors import ConfigError, DataError, ForecastError
-from forecast.record import read_record
+from forecast.store.record import read_record
 
 log = logging.getLogger("forecast")
 # what may change between training and a later forecast: where the prices come from, the calendar, the device
@@ -47,84 +47,76 @@ def run_config(stored: dict[str, Any], overrides: list[str]) -> Config:
 
 
 def predict(run_dir: Path, overrides: list[str]) -> Path:
-    """Forecast from the newest prices with the model in ``run_dir``; return the folder written."""
-    import torch
+    """Forecast from the newest prices with the model in ``run_dir``; return the folder written.
 
-    from forecast.data.dataset import latest_window
-    from forecast.data.scaling import Standardizer
+    A local run's model forecasts its ticker; a global run's model forecasts every ticker of its pool, or the one
+    named by ``ticker=``."""
     from forecast.data.sources import load_prices
     from forecast.data.validation import clean_prices
-    from forecast.evaluation.future import Bands, future_path
     from forecast.models.registry import kernel_of, resolve_impl
-    from forecast.reporting.outputs import path_lines, write_future
-    from forecast.training.checkpoint import MODEL_FORMAT, load_checkpoint
+    from forecast.pipeline.forecaster import Forecaster, read_model
+    from forecast.reporting.headline import path_lines
+    from forecast.reporting.run_files import write_future
     from forecast.training.runtime import resolve_device
-    from forecast.unit import build_model
 
     record = read_record(run_dir)
     if record is None or record.get("status") != "completed" or not (run_dir / "model.pt").exists():
         raise ConfigError(
             f"{run_dir} holds no completed run (a metrics.json saying completed, and model.pt): train one"
         )
-    payload = load_checkpoint(run_dir / "model.pt")
-    if payload.get("format") != MODEL_FORMAT or "bands" not in payload:
-        raise ConfigError(
-            f"{run_dir / 'model.pt'} has format {payload.get('format')!r} without forecast bands; this version reads "
-            f"format {MODEL_FORMAT} from runs of this version: train the model again"
-        )
+    payload = read_model(run_dir / "model.pt")
     cfg = run_config(payload["config"], overrides)
-    trained_on = str(payload["config"]["ticker"])
-    pool: dict[str, Any] = payload.get("pool") or {}
-    if pool:  # a global model: the ticker's own scaler, bands, training end and embedding index
-        if cfg.ticker not in pool:
-            names = ", ".join(list(pool)[:8]) + (" ..." if len(pool) > 8 else "")
-            raise ConfigError(
-                f"ticker={cfg.ticker} is not in this global model's pool of {len(pool)} ({names}): pick one of them"
-            )
-        payload.update(pool[cfg.ticker])
-    elif cfg.ticker != trained_on:
-        raise ConfigError(
-            f"ticker={cfg.ticker} differs from the run's ticker {trained_on}: a model forecasts the "
-            f"ticker it was trained on (train a run for {cfg.ticker})"
-        )
-    prices = load_prices(cfg.ticker, cfg.data)
-    frame = clean_prices(prices.frame, cfg.ticker, cfg.data.max_gap_days)
-    last_day, train_end = frame.index[-1], str(payload["train_end"])
-    if str(last_day.date()) < train_end:
-        raise DataError(
-            f"the prices end on {last_day.date()}, before the model's training data ends ({train_end}): "
-            f"use prices up to {train_end} or later"
-        )
     device = resolve_device(cfg.device.value)  # as a run resolves it (auto: cuda, then mps, then cpu)
-    scaler = Standardizer.from_dict(payload["scaler"])
-    n_tickers = len(pool) if cfg.model.ticker_embedding else 0
-    model = build_model(cfg.model, len(cfg.data.features) + bool(n_tickers), cfg.horizon, device, n_tickers)
-    model.load_state_dict(payload["state_dict"])
-    latest = latest_window(frame, tuple(cfg.data.features), scaler, cfg.window)
-    if n_tickers:
-        latest = torch.cat([latest, torch.full((1, cfg.window, 1), float(payload["index"]))], dim=-1)
-    bands = Bands(**payload["bands"])
-    close = float(frame["adj_close"].iloc[-1])
-    args = (scaler, cfg.horizon, cfg.model.strategy, bands, cfg.calendar, device)
-    future = future_path(model, latest, last_day, close, *args)
+    features = tuple(cfg.data.features)
+    forecaster = Forecaster.load(payload, cfg.model, features, cfg.window, cfg.horizon, device)
+    pooled = record.get("scope") == "global"
+    tickers = chosen(cfg.ticker, list(forecaster.tickers), pooled, any(o.startswith("ticker=") for o in overrides))
+    frames, sources = {}, {}
+    for ticker in tickers:
+        prices = load_prices(ticker, cfg.data)
+        frames[ticker], sources[ticker] = clean_prices(prices.frame, ticker, cfg.data.max_gap_days), prices.source
+        last_day, train_end = frames[ticker].index[-1], forecaster.tickers[ticker].train_end
+        if str(last_day.date()) < train_end:
+            raise DataError(
+                f"the prices of {ticker} end on {last_day.date()}, before the model's training data ends "
+                f"({train_end}): use prices up to {train_end} or later"
+            )
+    paths = forecaster.paths(frames, cfg.calendar, device)
+    pooled = pooled and len(tickers) > 1
     out = run_dir / "predictions" / dt.datetime.now().strftime("%Y-%m-%d_%H-%M-%S-%f")
-    write_future(out, f"{cfg.ticker} {cfg.model.cell}", future, frame)
-    log.info(
-        "prices for %s from %s up to %s (%s kernel)",
-        cfg.ticker,
-        prices.source,
-        last_day.date(),
-        kernel_of(resolve_impl(cfg.model.cell, cfg.model.impl, device), device),
-    )
-    summary = {"last_date": str(last_day.date()), "path": future.to_dict(orient="records")}
-    intervals = record.get("intervals") or {}
-    if pool:  # the ticker's own test coverage, not the pool's
-        coverage = (record.get("tickers") or {}).get(cfg.ticker, {}).get("coverage") or {}
-        intervals = {"levels": {level: {"coverage": value} for level, value in coverage.items()}}
-    for line in path_lines(cfg.ticker, cfg.model.cell, summary, intervals):
-        log.info("%s", line)
+    write_future(out, paths, frames, cfg.model.cell, pooled)
+    kernel = kernel_of(resolve_impl(cfg.model.cell, cfg.model.impl, device), device)
+    which = f"for {tickers[0]}" if len(tickers) == 1 else f"for {len(tickers)} tickers"
+    newest = max(f.index[-1] for f in frames.values()).date()
+    log.info("prices %s from %s up to %s (%s kernel)", which, ", ".join(sorted(set(sources.values()))), newest, kernel)
+    for ticker, path in paths.items():
+        covered = {k: v["coverage"] for k, v in ((record.get("intervals") or {}).get("levels") or {}).items()}
+        if record.get("scope") == "global":  # the ticker's own test coverage, not the pool's
+            covered = ((record.get("tickers") or {}).get(ticker) or {}).get("coverage") or {}
+        last = str(frames[ticker].index[-1].date())
+        rows = [{str(k): v for k, v in row.items()} for row in path.to_dict(orient="records")]
+        for line in path_lines(ticker, cfg.model.cell, last, rows, covered):
+            log.info("%s", line)
     log.info("written: %s", out)
     return out
+
+
+def chosen(ticker: str, trained: list[str], pooled: bool, named: bool) -> list[str]:
+    """Return the tickers to forecast: ``ticker`` when named (it must be one the model was trained on), else the
+    run's ticker or its whole pool."""
+    if not named:
+        return trained
+    if ticker not in trained:
+        if not pooled:
+            raise ConfigError(
+                f"ticker={ticker} differs from the run's ticker {trained[0]}: a model forecasts the ticker it was "
+                f"trained on (train a run for {ticker})"
+            )
+        names = ", ".join(trained[:8]) + (" ..." if len(trained) > 8 else "")
+        raise ConfigError(
+            f"ticker={ticker} is not in this global model's pool of {len(trained)} ({names}): pick one of them"
+        )
+    return [ticker]
 
 
 def main(argv: list[str] | None = None) -> int:

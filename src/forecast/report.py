@@ -1,8 +1,8 @@
-"""``python -m forecast.report <sweep dir>``: rebuild a sweep's summary and report (see forecast.reporting.rebuild)."""
+"""``python -m forecast.report <sweep dir>``: rebuild a sweep's summary and report (reporting.sweep.rebuild)."""
 
 import sys
 
-from forecast.reporting.rebuild import main
+from forecast.reporting.sweep.rebuild import main
 
 if __name__ == "__main__":
     sys.exit(main())

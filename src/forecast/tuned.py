@@ -82,7 +82,7 @@ def main(argv: list[str] | None = None) -> int:
         if code not in (0, 4):
             print(f"error: the comparison runs of {cell} failed (exit {code})", file=sys.stderr)
             return 1
-    from forecast.reporting.sweep_report import build_report
+    from forecast.reporting.sweep.report import build_report
 
     report = build_report(compare)
     print(

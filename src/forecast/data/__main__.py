@@ -15,7 +15,7 @@ import os
 import sys
 from pathlib import Path
 
-from forecast.config import DataConfig
+from forecast.config.schema import DataConfig
 from forecast.errors import ConfigError
 
 CONF = Path(__file__).resolve().parents[3] / "conf" / "universe"
@@ -36,7 +36,7 @@ def universe_tickers(name: str) -> list[str]:
 
 def parse(args: list[str]) -> tuple[list[str], DataConfig, dict[str, float]]:
     """Return the tickers, the data settings and the pacing (batch, pause, retries) from ``fetch key=value...``."""
-    from forecast.tickers import normalise_ticker
+    from forecast.config.tickers import normalise_ticker
 
     if not args or args[0] != "fetch":
         raise ConfigError("usage: python -m forecast.data fetch universe=<name> | tickers=AAPL,MSFT [key=value ...]")

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from forecast.atomic import write_with
+from forecast.store.atomic import write_with
 
 log = logging.getLogger(__name__)
 

@@ -13,7 +13,6 @@ Indexing convention (prices ``p[0..N-1]``, one per trading day):
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -22,33 +21,11 @@ import torch
 
 from forecast.data.features import feature_rows, warn_extremes
 from forecast.data.scaling import Standardizer
+from forecast.data.splits import SplitBounds, split_bounds
 from forecast.data.windows import Windows
 from forecast.errors import DataError
 
 SPLITS = ("train", "val", "test")
-
-
-@dataclass(frozen=True)
-class SplitBounds:
-    """Day-index boundaries: train ``[train_start, n_train)``, val ``[n_train, n_train + n_val)``, test
-    ``[test_start, n_days)`` (``test_start`` defaults to the end of val). Days in none of them (before the
-    training span, in a backtest's gap, after the test span) belong to no split."""
-
-    n_train: int
-    n_val: int
-    n_days: int
-    train_start: int = 0
-    test_start: int | None = None
-
-    def split_of(self, day: np.ndarray) -> np.ndarray:
-        """Return 0/1/2 (train/val/test) for each day index in ``day``, -1 for a day in no split."""
-        val_end = self.n_train + self.n_val
-        test_start = val_end if self.test_start is None else self.test_start
-        out = np.full(np.shape(day), -1, dtype=np.int64)
-        out[(day >= self.train_start) & (day < self.n_train)] = 0
-        out[(day >= self.n_train) & (day < val_end)] = 1
-        out[(day >= test_start) & (day < self.n_days)] = 2
-        return out
 
 
 @dataclass(frozen=True)
@@ -95,48 +72,6 @@ class WindowedData:
     def part(self, name: str) -> tuple[torch.Tensor, torch.Tensor]:
         """Return ``(inputs, targets)`` of split ``name`` (train|val|test), materialised."""
         return self.windows(name).materialise()
-
-
-def fixed_day_split(
-    frame: pd.DataFrame, train_days: int | None, val_days: int, test_days: int
-) -> tuple[pd.DataFrame, tuple[float, float, float]]:
-    """Return ``frame`` trimmed to its last ``train_days + val_days + test_days`` rows and the exact fractions.
-
-    With ``train_days=None`` all history before the validation span trains. Keeping val and test fixed while
-    ``train_days`` grows gives learning curves on one test period.
-    """
-    train = len(frame) - val_days - test_days if train_days is None else train_days
-    need = train + val_days + test_days
-    if train < 1 or need > len(frame):
-        raise DataError(
-            f"data.train_days={train_days} + data.val_days={val_days} + data.test_days={test_days} needs {need} "
-            f"trading days, but the data has {len(frame)}: shorten a span or widen data.start/data.end"
-        )
-    return frame.iloc[len(frame) - need :], (train / need, val_days / need, test_days / need)
-
-
-def split_bounds(n_days: int, fracs: tuple[float, float, float], window: int, horizon: int) -> SplitBounds:
-    """Return the chronological split of ``n_days`` days; raise if a split would hold no sample.
-
-    Training needs ``window + horizon + 1`` days at least (one sample), val and test ``horizon`` days each.
-    """
-
-    def fits(n: int) -> bool:
-        n_train, n_val = round(n * fracs[0]), round(n * fracs[1])
-        return n_train >= window + horizon + 1 and n_val >= horizon and n - n_train - n_val >= horizon
-
-    if not fits(n_days):
-        # the smallest n that fits lies just above the bound without rounding; scan a little around it
-        floor = max((window + horizon + 1) / fracs[0], horizon / fracs[1], horizon / fracs[2])
-        start = max(n_days + 1, int(floor) - 2)
-        needed = next((n for n in range(start, start + 1000) if fits(n)), math.ceil(floor))
-        raise DataError(
-            f"series too short: {n_days} trading days, but window={window} + horizon={horizon} with splits "
-            f"{fracs[0]:g}/{fracs[1]:g}/{fracs[2]:g} need at least {needed}: "
-            "use a longer date range, a smaller window or larger val/test fractions"
-        )
-    n_train, n_val = round(n_days * fracs[0]), round(n_days * fracs[1])
-    return SplitBounds(n_train=n_train, n_val=n_val, n_days=n_days)
 
 
 def build_windows(

@@ -16,7 +16,7 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
-from forecast.config import DataConfig
+from forecast.config.schema import DataConfig
 from forecast.data import yahoo
 from forecast.data.cache import cache_path, read_cache, write_cache
 from forecast.data.frames import normalise_columns

@@ -1,4 +1,5 @@
-"""Units of work of a run: one chronological split, or the folds of a walk-forward (rolling-origin) backtest.
+"""Units of work of a run: one chronological split, or the folds of a walk-forward (rolling-origin) backtest,
+drawn on a panel's calendar; each unit names the tickers that take part in it and their boundaries on their days.
 
 Fold arithmetic is scikit-learn's ``TimeSeriesSplit(n_splits, test_size, gap, max_train_size)`` over the day
 index: ``folds`` test blocks of ``test_days`` sessions counted back from the end, each preceded by ``gap``
@@ -8,22 +9,29 @@ last ``val_days`` validate. What TimeSeriesSplit cannot express, ``refit_every``
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import logging
+from dataclasses import dataclass, field, replace
 
 import numpy as np
+import pandas as pd
 
-from forecast.config import BacktestConfig
-from forecast.data.dataset import SplitBounds
+from forecast.config.schema import BacktestConfig
+from forecast.data.panel import Panel
+from forecast.data.splits import SplitBounds, missing_span, on_days, split_bounds
 from forecast.errors import DataError
+
+log = logging.getLogger("forecast")
 
 
 @dataclass(frozen=True)
 class Unit:
-    """One unit of work: its day boundaries, its number (0 for a single split) and whether a model is trained."""
+    """One unit of work: its boundaries on the calendar, its number (0 for a single split), whether a model is
+    trained, and the tickers that take part with their boundaries on their own days."""
 
     bounds: SplitBounds
     fold: int = 0
     refit: bool = True
+    members: dict[str, SplitBounds] = field(default_factory=dict)
 
 
 def gap_of(b: BacktestConfig, horizon: int) -> int:
@@ -57,3 +65,58 @@ def walk_forward(n_days: int, b: BacktestConfig, window: int, horizon: int) -> l
         refit = k == 0 or (b.refit_every > 0 and k % b.refit_every == 0)
         units.append(Unit(bounds, fold=k + 1, refit=refit))
     return units
+
+
+def plan_units(panel: Panel, b: BacktestConfig, window: int, horizon: int) -> tuple[Panel, list[Unit]]:
+    """Return the panel of the tickers that take part in a unit and the units (the single split, or the folds of a
+    walk-forward backtest) with their members. A ticker that takes part in no unit is left out with one warning;
+    a panel of one raises its reason as a :class:`DataError`, as does a pool where no ticker takes part."""
+    calendar = panel.calendar
+    if b.kind == "walk_forward":
+        units = walk_forward(len(calendar), b, window, horizon)
+        first, last = units[0].bounds, units[-1].bounds
+        log.info(
+            "walk-forward backtest: %d folds of %d sessions, tests from %s to %s, %s training spans",
+            len(units),
+            b.test_days,
+            calendar[first.test_start or 0].date(),
+            calendar[last.n_days - 1].date(),
+            b.window_type,
+        )
+    else:
+        units = [Unit(split_bounds(len(calendar), panel.fracs, window, horizon))]
+    reasons: dict[str, str] = {}
+    planned = []
+    for unit in units:
+        u = unit.bounds
+        starts = (str(calendar[u.n_train].date()), str(calendar[u.test_start or u.n_train + u.n_val].date()))
+        members = {}
+        for ticker, item in panel.loaded.items():
+            days = pd.DatetimeIndex(item.frame.index)
+            bounds = on_days(u, calendar, days)
+            why = missing_span(bounds, days, window, horizon, starts)
+            if why:
+                reasons.setdefault(ticker, why)
+            else:
+                members[ticker] = bounds
+        if members:
+            planned.append(replace(unit, members=members))
+    taking_part = {t for unit in planned for t in unit.members}
+    left_out = {t: reasons[t] for t in panel.loaded if t not in taking_part}
+    if len(panel.loaded) == 1 and left_out:
+        raise DataError(next(iter(left_out.values())))
+    for ticker, why in left_out.items():
+        log.warning("%s left out of the pool: %s", ticker, why)
+    if not taking_part:
+        raise DataError(f"no ticker of the pool covers the split: {next(iter(left_out.values()))}")
+    kept = {t: x for t, x in panel.loaded.items() if t in taking_part}
+    if len(panel.loaded) > 1 and b.kind != "walk_forward":
+        log.info(
+            "pool of %d tickers (%d left out), calendar %s .. %s: validation from %s, test from %s",
+            len(kept),
+            len(panel.skipped) + len(left_out),
+            calendar[0].date(),
+            calendar[-1].date(),
+            *starts,
+        )
+    return Panel(kept, calendar, panel.fracs, {**panel.skipped, **left_out}), planned

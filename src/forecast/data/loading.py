@@ -1,4 +1,4 @@
-"""From a ticker and the data settings to the validated price frame, and the units of work over it."""
+"""From a ticker and the data settings to the validated price frame (see :mod:`forecast.data.panel` for many)."""
 
 from __future__ import annotations
 
@@ -8,9 +8,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from forecast.config import BacktestConfig, DataConfig
-from forecast.data.dataset import fixed_day_split, split_bounds
-from forecast.data.folds import Unit, walk_forward
+from forecast.config.schema import DataConfig
 from forecast.data.sources import load_prices
 from forecast.data.validation import clean_prices
 
@@ -20,32 +18,26 @@ log = logging.getLogger("forecast")
 @dataclass(frozen=True)
 class Loaded:
     source: str  # the source that served the prices
-    frame: pd.DataFrame  # the validated prices, trimmed to data.train_days + val_days + test_days when those are set
-    fracs: tuple[float, float, float]  # the single split's train/val/test fractions
+    frame: pd.DataFrame  # the validated prices (a panel cuts them to its calendar)
+
+    def describe(self, ticker: str) -> str:
+        """Return the line that says what was loaded: days, dates, source and the modelled column."""
+        column = price_column(self.frame)
+        return (
+            f"{ticker}: {len(self.frame)} trading days {self.frame.index[0].date()} .. {self.frame.index[-1].date()} "
+            f"from {self.source}, modelling "
+            + ("adj_close" if column == "adj_close" else "close (unadjusted: the data has no adjusted close)")
+        )
 
 
-def load_frame(ticker: str, d: DataConfig, trim: bool = True) -> Loaded:
-    """Return the serving source's name, the validated price frame and the split fractions (``trim=False``: the
-    frame is not cut to the fixed ``data.*_days`` spans; a pool draws them on its calendar)."""
+def load_frame(ticker: str, d: DataConfig) -> Loaded:
+    """Return the serving source's name and the validated price frame of ``ticker``; warn about split-like moves
+    in close-only data."""
     prices = load_prices(ticker, d)
     frame = clean_prices(prices.frame, ticker, d.max_gap_days)
-    fracs = (d.train_frac, d.val_frac, d.test_frac)
-    if trim and d.val_days is not None and d.test_days is not None:
-        frame, fracs = fixed_day_split(frame, d.train_days, d.val_days, d.test_days)
-    first, last = frame.index[0].date(), frame.index[-1].date()
-    column = price_column(frame)
-    log.info(
-        "%s: %d trading days %s .. %s from %s, modelling %s",
-        ticker,
-        len(frame),
-        first,
-        last,
-        prices.source,
-        "adj_close" if column == "adj_close" else "close (unadjusted: the data has no adjusted close)",
-    )
-    if column == "close":
+    if price_column(frame) == "close":
         warn_split_like_moves(frame, ticker)
-    return Loaded(prices.source, frame, fracs)
+    return Loaded(prices.source, frame)
 
 
 def price_column(frame: pd.DataFrame) -> str:
@@ -70,21 +62,3 @@ def warn_split_like_moves(frame: pd.DataFrame, ticker: str) -> None:
                     day,
                     name,
                 )
-
-
-def plan_units(loaded: Loaded, b: BacktestConfig, window: int, horizon: int) -> list[Unit]:
-    """Return the units of work: the one chronological split, or the folds of a walk-forward backtest."""
-    n_days = len(loaded.frame)
-    if b.kind == "walk_forward":
-        units = walk_forward(n_days, b, window, horizon)
-        first, last = units[0].bounds, units[-1].bounds
-        log.info(
-            "walk-forward backtest: %d folds of %d sessions, tests from %s to %s, %s training spans",
-            len(units),
-            b.test_days,
-            loaded.frame.index[first.test_start or 0].date(),
-            loaded.frame.index[last.n_days - 1].date(),
-            b.window_type,
-        )
-        return units
-    return [Unit(split_bounds(n_days, loaded.fracs, window, horizon))]

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from forecast.config import DataConfig
+from forecast.config.schema import DataConfig
 from forecast.data.cache import cache_path, read_cache, write_cache
 from forecast.data.frames import normalise_columns
 from forecast.errors import DataError

@@ -7,13 +7,14 @@ accuracy are unchanged, and skill and the Diebold-Mariano tests compare the same
 
 from __future__ import annotations
 
-from dataclasses import asdict, is_dataclass
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from forecast.evaluation.backtest import fold_scores
 from forecast.evaluation.scores import evaluate, interval_scores
+from forecast.store.fields import BaselineBrief, TickerScores
 
 PRICE_PREFIXES = ("actual", "predicted", "persistence", "drift", "linear", "lower_", "upper_", "q0")
 
@@ -43,10 +44,12 @@ def pooled_scores(
     lag.verdict = "pooled over tickers: moves compared (corr_returns, drift_only); the delayed-copy check is per ticker"
     if method != "none":
         out["intervals"] = interval_scores(rel[rel["split"] == "test"], levels, method, sigmas, taus)
+    if "fold" in rel:
+        out["backtest"] = fold_scores(rel, horizon)
     return out
 
 
-def ticker_scores(table: pd.DataFrame, horizon: int, levels: list[str]) -> dict[str, Any]:
+def ticker_scores(table: pd.DataFrame, horizon: int, levels: list[str]) -> TickerScores:
     """Return one ticker's headline scores (price units, as its local run reports them) from its forecast table."""
     scores = evaluate(table, horizon)
     test = table[(table["split"] == "test") & (table["step"] == horizon)]
@@ -54,23 +57,16 @@ def ticker_scores(table: pd.DataFrame, horizon: int, levels: list[str]) -> dict[
         name: float(((test[f"lower_{name}"] <= test["actual"]) & (test["actual"] <= test[f"upper_{name}"])).mean())
         for name in levels
     }
-    return {
-        "test": plain(scores["test"]),
-        "persistence_test": plain(scores["persistence_test"]),
-        "skill_vs_persistence": scores["skill_vs_persistence"],
-        "dm_vs_persistence": plain(scores["dm_vs_persistence"]),
-        "delayed_copy": scores["lag_check"].delayed_copy,
-        "drift_only": scores["lag_check"].drift_only,
-        "baselines": {
-            name: {"mae": b["test"]["mae"], "skill": b["skill"], "dm_p_value": b["dm"]["p_value"]}
-            for name, b in scores["baselines"].items()
-        },
-        "coverage": coverage,
-        "first_test_date": str(test["date"].iloc[0]) if len(test) else None,
-        "last_test_date": str(test["date"].iloc[-1]) if len(test) else None,
-    }
-
-
-def plain(value: Any) -> Any:
-    """Return a dataclass as a dict (anything else unchanged)."""
-    return asdict(value) if is_dataclass(value) and not isinstance(value, type) else value
+    return TickerScores(
+        test=scores["test"],
+        persistence_test=scores["persistence_test"],
+        skill_vs_persistence=scores["skill_vs_persistence"],
+        dm_vs_persistence=scores["dm_vs_persistence"],
+        delayed_copy=scores["lag_check"].delayed_copy,
+        drift_only=scores["lag_check"].drift_only,
+        baselines={n: BaselineBrief(b.test.mae, b.skill, b.dm.p_value) for n, b in scores["baselines"].items()},
+        coverage=coverage,
+        first_test_date=str(test["date"].iloc[0]) if len(test) else None,
+        last_test_date=str(test["date"].iloc[-1]) if len(test) else None,
+        backtest=fold_scores(table, horizon) if "fold" in table else None,
+    )

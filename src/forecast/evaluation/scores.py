@@ -10,11 +10,20 @@ import pandas as pd
 from forecast.evaluation.honesty import diebold_mariano, lag_illusion
 from forecast.evaluation.intervals import crps_from_quantiles, crps_gaussian, pinball, winkler
 from forecast.evaluation.metrics import error_metrics, skill
-from forecast.record import DieboldMariano, LagCheck, Scores
+from forecast.store.fields import (
+    BaselineScores,
+    DieboldMariano,
+    IntervalScores,
+    IntervalStep,
+    LagCheck,
+    LevelScores,
+    Scores,
+    StepScores,
+)
 
 
 def evaluate(table: pd.DataFrame, horizon: int) -> dict[str, Any]:
-    """Return the scoring fields of a :class:`forecast.record.RunRecord` from a forecast table.
+    """Return the scoring fields of a :class:`forecast.store.record.RunRecord` from a forecast table.
 
     ``table`` has one row per origin and step (``split``, ``step``, ``actual``, ``predicted``, ``persistence``;
     see ``evaluation.predict.forecast_table``). The headline scores are those of the last step (``horizon``
@@ -43,7 +52,7 @@ def evaluate(table: pd.DataFrame, horizon: int) -> dict[str, Any]:
     return out
 
 
-def baseline_scores(test: pd.DataFrame, horizon: int) -> dict[str, dict[str, Any]]:
+def baseline_scores(test: pd.DataFrame, horizon: int) -> dict[str, BaselineScores]:
     """Return, per baseline column present (``drift``, ``linear``), its test scores, the model's skill against it
     (``1 - MAE_model / MAE_baseline``) and the Diebold-Mariano test of model vs baseline (statistic < 0: the model
     has the smaller squared errors)."""
@@ -55,31 +64,33 @@ def baseline_scores(test: pd.DataFrame, horizon: int) -> dict[str, dict[str, Any
             base = test[name].to_numpy()
             scores = error_metrics(actual, base, last)
             dm = diebold_mariano(actual - pred, actual - base, horizon)
-            out[name] = {"test": scores, "skill": skill(model_mae, scores["mae"]), "dm": dm}
+            out[name] = BaselineScores(Scores(**scores), skill(model_mae, scores["mae"]), DieboldMariano(**dm))
     return out
 
 
-def by_step(test: pd.DataFrame) -> dict[str, dict[str, float]]:
+def by_step(test: pd.DataFrame) -> dict[str, StepScores]:
     """Return per horizon step (keys '1'..'H') the model's test metrics, persistence's MAE and the skill."""
     out = {}
     for step, part in test.groupby("step"):
         actual, last = part["actual"].to_numpy(), part["persistence"].to_numpy()
         model = error_metrics(actual, part["predicted"].to_numpy(), last)
         persistence_mae = float(np.mean(np.abs(actual - last)))
-        out[str(step)] = {**model, "persistence_mae": persistence_mae, "skill": skill(model["mae"], persistence_mae)}
+        out[str(step)] = StepScores(
+            **model, persistence_mae=persistence_mae, skill=skill(model["mae"], persistence_mae)
+        )
     return out
 
 
 def interval_scores(
     test: pd.DataFrame, levels: list[str], method: str, sigmas: np.ndarray | None, taus: list[float]
-) -> dict[str, Any]:
+) -> IntervalScores:
     """Return, per level name, empirical coverage, mean width (price units) and Winkler score on test, pooled and
     per step; the CRPS in log-price units (conformal: the Gaussian whose scale ``sigmas`` gives per row, the
     validation RMS log residual of its step; a quantile head: the quantile-score approximation) and, for a
     quantile head, the pinball loss of each quantile.
     """
     actual = test["actual"].to_numpy()
-    out: dict[str, Any] = {"method": method, "levels": {}}
+    out = IntervalScores(method)
     for name in levels:
         lower, upper = test[f"lower_{name}"].to_numpy(), test[f"upper_{name}"].to_numpy()
         scores = pd.DataFrame(
@@ -91,14 +102,17 @@ def interval_scores(
             }
         )
         steps = scores.groupby("step").mean()
-        per_step = {str(s): {k: float(v) for k, v in row.items()} for s, row in steps.iterrows()}
+        per_step = {
+            str(s): IntervalStep(*(float(row[k]) for k in ("coverage", "width", "winkler")))
+            for s, row in steps.iterrows()
+        }
         pooled = {k: float(scores[k].mean()) for k in ("coverage", "width", "winkler")}
-        out["levels"][name] = {**pooled, "by_step": per_step}
+        out.levels[name] = LevelScores(**pooled, by_step=per_step)
     log_actual = np.log(actual)
     if method == "quantile":
         q = np.log(test[[f"q{t:g}" for t in taus]].to_numpy())
-        out["crps"] = float(crps_from_quantiles(log_actual, q, taus).mean())
-        out["pinball"] = {f"q{t:g}": float(pinball(actual, test[f"q{t:g}"].to_numpy(), t).mean()) for t in taus}
+        out.crps = float(crps_from_quantiles(log_actual, q, taus).mean())
+        out.pinball = {f"q{t:g}": float(pinball(actual, test[f"q{t:g}"].to_numpy(), t).mean()) for t in taus}
     elif sigmas is not None:
-        out["crps"] = float(crps_gaussian(log_actual, np.log(test["predicted"].to_numpy()), sigmas).mean())
+        out.crps = float(crps_gaussian(log_actual, np.log(test["predicted"].to_numpy()), sigmas).mean())
     return out

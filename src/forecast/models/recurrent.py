@@ -5,8 +5,9 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from forecast.config.schema import ModelConfig
 from forecast.errors import ConfigError
-from forecast.models.registry import CELLS, recurrent_module
+from forecast.models.registry import CELLS, recurrent_module, resolve_impl
 
 
 class RecurrentForecaster(nn.Module):
@@ -79,3 +80,25 @@ def set_forget_bias(lstm: nn.Module, value: float) -> None:
 def count_parameters(model: nn.Module) -> int:
     """Return the exact number of trainable parameters."""
     return sum(p.numel() for p in model.parameters() if p.requires_grad)
+
+
+def build_model(
+    m: ModelConfig, n_features: int, horizon: int, device: torch.device, n_tickers: int = 0
+) -> RecurrentForecaster:
+    """Return the forecaster for ``m`` with ``n_features`` inputs on ``device``: a head of ``horizon`` steps (one
+    for a recursive model), times its quantiles for a quantile head; a ticker embedding over ``n_tickers`` when
+    ``m.ticker_embedding`` asks for one (the inputs then carry the ticker index as their last column)."""
+    model = RecurrentForecaster(
+        cell=m.cell,
+        n_features=n_features,
+        hidden_size=m.hidden_size,
+        num_layers=m.num_layers,
+        horizon=1 if m.strategy == "recursive" else horizon,
+        dropout=m.dropout,
+        forget_bias=m.forget_bias,
+        impl=resolve_impl(m.cell, m.impl, device),
+        quantiles=len(m.quantiles) if m.loss == "quantile" else 0,
+        n_tickers=n_tickers,
+        ticker_embedding=m.ticker_embedding if n_tickers else 0,
+    )
+    return model.to(device)

@@ -7,7 +7,7 @@ from collections.abc import Callable
 import torch
 from torch import nn
 
-from forecast.config import CELLS as CELL_NAMES
+from forecast.config.schema import CELLS as CELL_NAMES
 from forecast.errors import ConfigError
 from forecast.models.fast.layers import FastGRU, FastRNN, kernel_name
 

@@ -17,8 +17,8 @@ class SweepSummary(Callback):
     """Registered in ``conf/config.yaml`` under ``hydra.callbacks``; does nothing for single runs."""
 
     def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
-        from forecast.reporting.summary import collect_jobs
-        from forecast.reporting.sweep_report import build_report
+        from forecast.reporting.sweep.report import build_report
+        from forecast.reporting.sweep.summary import collect_jobs
 
         sweep_dir = Path(str(config.hydra.sweep.dir))
         try:
@@ -41,12 +41,12 @@ class SweepSummary(Callback):
 
 class RunFolderGuard(Callback):
     """Registered in ``conf/config.yaml``: before a single run writes anything (Hydra's ``.hydra/`` included),
-    refuse a run folder that holds another run's results (see :func:`forecast.record.occupant`)."""
+    refuse a run folder that holds another run's results (see :func:`forecast.store.record.occupant`)."""
 
     def on_run_start(self, config: DictConfig, **kwargs: Any) -> None:
         import sys
 
-        from forecast.folders import FOLDER_FIX, occupant
+        from forecast.store.folders import FOLDER_FIX, occupant
 
         folder = Path(str(config.hydra.run.dir))
         if taken := occupant(folder):  # Hydra turns a callback's exception into a warning: exit here instead

@@ -9,7 +9,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from forecast.atomic import write_with
+from forecast.store.atomic import write_with
+from forecast.store.fields import BacktestScores
 
 
 def subplots(nrows: int = 1, ncols: int = 1, **kwargs: Any) -> tuple[Any, Any]:
@@ -166,16 +167,16 @@ def plot_future(
     return save(fig, path, tight=False)
 
 
-def plot_backtest(final: pd.DataFrame, backtest: dict[str, Any], title: str, path: Path) -> Path:
+def plot_backtest(final: pd.DataFrame, backtest: BacktestScores, title: str, path: Path) -> Path:
     """Per-fold skill against persistence (bars), and the cumulative sum of squared-error differences (model minus
     persistence) over the test days: where the line rises the model loses ground, where it falls it wins."""
-    folds = backtest["by_fold"]
+    folds = backtest.by_fold
     fig, (bars, cum) = subplots(1, 2, figsize=(13, 4.2), gridspec_kw={"width_ratios": [1, 1.6]})
-    skill = [100 * f["skill"] for f in folds.values()]
+    skill = [100 * f.skill for f in folds.values()]
     bars.bar(list(folds), skill, color=["tab:green" if v > 0 else "tab:red" for v in skill])
     bars.axhline(0, color="black", lw=0.8)
     bars.set(xlabel="fold (oldest first)", ylabel="skill vs persistence (%)")
-    bars.set_title(f"won {backtest['won']} of {backtest['folds']} folds", fontsize=10)
+    bars.set_title(f"won {backtest.won} of {backtest.folds} folds", fontsize=10)
     bars.grid(alpha=0.3, axis="y")
     dates = pd.to_datetime(final["date"])
     diff = (final["actual"] - final["predicted"]) ** 2 - (final["actual"] - final["persistence"]) ** 2

@@ -17,8 +17,8 @@ from typing import Any
 import torch
 from torch import nn
 
-from forecast.atomic import write_with
 from forecast.errors import ConfigError
+from forecast.store.atomic import write_with
 from forecast.training.optim import FunctionalAdam
 
 MODEL_FORMAT = 1  # the version of model.pt's layout

@@ -15,7 +15,7 @@ import torch
 from torch import nn
 from torch.nn.functional import mse_loss
 
-from forecast.config import Optimizer, TrainerConfig
+from forecast.config.schema import Optimizer, TrainerConfig
 from forecast.data.windows import Samples, as_samples
 from forecast.errors import TrainingDiverged
 from forecast.training.checkpoint import EpochRecord, LoopState, restore

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import os
 import random
+from collections.abc import Mapping
+from typing import Any
 
 import numpy as np
 import torch
@@ -30,3 +33,20 @@ def resolve_device(name: str) -> torch.device:
     if name == "mps" and not torch.backends.mps.is_available():
         raise ConfigError("device=mps but MPS is not available on this machine: use device=auto or device=cpu")
     return torch.device(name)
+
+
+def threads_per_job(launcher: Mapping[str, Any]) -> int:
+    """Return torch threads for one job from the resources its Hydra launcher gives it (0 = torch's default):
+    cores / n_jobs under joblib, ``cpus_per_task`` under submitit, ``ray.remote.num_cpus`` under Ray."""
+    target = str(launcher.get("_target_", ""))
+    if "joblib" in target:
+        cores = os.cpu_count() or 1
+        n_jobs = int(launcher.get("n_jobs") or -1)
+        parallel = cores if n_jobs < 0 else max(1, n_jobs)  # joblib's -1 means one job per core
+        return max(1, cores // parallel)
+    if "submitit" in target:
+        return int(launcher.get("cpus_per_task") or 0)
+    if "ray" in target:
+        remote = (launcher.get("ray") or {}).get("remote") or {}
+        return int(remote.get("num_cpus") or 0)
+    return 0

@@ -9,7 +9,7 @@ from typing import Any
 import torch
 from torch.nn.functional import mse_loss
 
-from forecast.config import TrainerConfig
+from forecast.config.schema import TrainerConfig
 from forecast.data.windows import Samples
 from forecast.diagnostics.memory import PeakMemory, warm_up
 from forecast.training.checkpoint import load_resume, save_checkpoint

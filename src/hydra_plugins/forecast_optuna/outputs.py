@@ -43,7 +43,7 @@ def write_study(study: Any, folder: Path, fixed: list[str]) -> dict[str, Any]:
     """Write best.yaml, trials.csv and the plots into ``folder``; log the best overrides; return them."""
     import optuna
 
-    from forecast.atomic import write_csv, write_with
+    from forecast.store.atomic import write_csv, write_with
 
     folder.mkdir(parents=True, exist_ok=True)
     write_csv(folder / "trials.csv", study.trials_dataframe())
@@ -70,7 +70,7 @@ def plots(study: Any, folder: Path, n_completed: int) -> None:
     """Save Optuna's optimisation history and (with 2+ parameters and trials) parameter importances as PNGs."""
     from optuna.visualization import matplotlib as ovm
 
-    from forecast.atomic import write_with
+    from forecast.store.atomic import write_with
 
     figures: dict[str, Any] = {"history.png": ovm.plot_optimization_history}
     if n_completed >= 2 and len(study.best_trial.params) >= 2:

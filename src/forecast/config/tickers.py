@@ -5,8 +5,8 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
-from forecast.config import LOGGERS, SAMPLINGS, SCOPES, Config
-from forecast.errors import ConfigError
+from forecast.config.schema import LOGGERS, SAMPLINGS, SCOPES, Config
+from forecast.errors import ConfigError, require
 
 ALIASES = {"SP500": "^GSPC", "GSPC": "^GSPC"}  # typeable names of the S&P 500 index on the command line
 TICKER_PATTERN = re.compile(r"^\^?[A-Z0-9][A-Z0-9.\-=]{0,14}$")
@@ -30,41 +30,36 @@ def normalise_ticker(ticker: str) -> str:
     return candidate
 
 
-def _require(ok: bool, message: str) -> None:
-    if not ok:
-        raise ConfigError(message)
-
-
 def validate_scope(cfg: Config, multirun: bool) -> None:
     """Check a global run's pool (``tickers``), its options, and that a pool is never silently run as one ticker."""
-    _require(cfg.scope in SCOPES, f"scope={cfg.scope!r} is unknown: choose scope={'|'.join(SCOPES)}")
+    require(cfg.scope in SCOPES, f"scope={cfg.scope!r} is unknown: choose scope={'|'.join(SCOPES)}")
     m, t = cfg.model, cfg.trainer
-    _require(
+    require(
         cfg.logger.kind in LOGGERS, f"logger.kind={cfg.logger.kind!r} is unknown: choose logger={'|'.join(LOGGERS)}"
     )
-    _require(t.sampling in SAMPLINGS, f"trainer.sampling={t.sampling!r} is unknown: choose {'|'.join(SAMPLINGS)}")
-    _require(m.ticker_embedding >= 0, f"model.ticker_embedding must be >= 0, 0 = none (got {m.ticker_embedding})")
+    require(t.sampling in SAMPLINGS, f"trainer.sampling={t.sampling!r} is unknown: choose {'|'.join(SAMPLINGS)}")
+    require(m.ticker_embedding >= 0, f"model.ticker_embedding must be >= 0, 0 = none (got {m.ticker_embedding})")
     if cfg.scope == "local":
-        _require(
+        require(
             not cfg.tickers or multirun,
             f"tickers={shown(cfg.tickers)} is a pool for one global model: add scope=global, or sweep one model per "
             "ticker with -m (python -m forecast -m ticker=AAPL,MSFT or -m universe=snapshot)",
         )
-        _require(
+        require(
             m.ticker_embedding == 0,
             f"model.ticker_embedding={m.ticker_embedding} needs scope=global: a local model sees one ticker",
         )
         return
-    _require(
+    require(
         len(cfg.tickers) > 0,
         "scope=global needs a pool of tickers and tickers=[] is empty: e.g. tickers=[AAPL,MSFT,IBM] or "
         "universe=snapshot",
     )
     pool = [normalise_ticker(x) for x in cfg.tickers]
     twice = sorted({x for x in pool if pool.count(x) > 1})
-    _require(not twice, f"tickers lists {', '.join(twice)} more than once: name each ticker once")
+    require(not twice, f"tickers lists {', '.join(twice)} more than once: name each ticker once")
     cfg.tickers = pool
-    _require(
+    require(
         cfg.backtest.kind == "none",
         "scope=global runs one chronological split by calendar date: drop backtest=walk_forward (walk-forward "
         "backtests run per ticker: scope=local)",

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pandas as pd
 
-from forecast.record import BUSY_FACTOR
-from forecast.reporting.accuracy import beats_linear, beats_persistence
-from forecast.reporting.summary import mean_sd, varying_dimensions
-from forecast.reporting.verdicts import INCONCLUSIVE, NOT_SUPPORTED, SUPPORTED, Verdict
+from forecast.reporting.sweep.accuracy import beats_linear, beats_persistence
+from forecast.reporting.sweep.summary import mean_sd, varying_dimensions
+from forecast.reporting.sweep.verdicts import INCONCLUSIVE, NOT_SUPPORTED, SUPPORTED, Verdict
+from forecast.store.columns import BUSY_FACTOR
 
 
 def _values(done: pd.DataFrame, cell: str, column: str) -> pd.Series:

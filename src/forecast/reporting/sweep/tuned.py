@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from forecast.reporting.summary import markdown_table, mean_sd, test_errors
+from forecast.reporting.sweep.summary import markdown_table, mean_sd, test_errors
 
 
 def tuned_dm(sweep_dir: Path, done: pd.DataFrame) -> pd.DataFrame:

@@ -8,7 +8,8 @@ from typing import Any
 
 import pandas as pd
 
-from forecast.record import DIMENSIONS, RECORD_FILE, columns, dimensions, flatten, read_record
+from forecast.store.columns import DIMENSIONS, columns, dimensions, flatten
+from forecast.store.record import RECORD_FILE, read_record
 
 log = logging.getLogger(__name__)
 

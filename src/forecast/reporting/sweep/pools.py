@@ -14,10 +14,10 @@ import numpy as np
 import pandas as pd
 
 from forecast.evaluation.honesty import diebold_mariano
-from forecast.record import read_record
 from forecast.reporting.plots import save, subplots
-from forecast.reporting.summary import mean_sd, test_errors
-from forecast.reporting.verdicts import INCONCLUSIVE, NOT_SUPPORTED, SUPPORTED, Verdict
+from forecast.reporting.sweep.summary import mean_sd, test_errors
+from forecast.reporting.sweep.verdicts import INCONCLUSIVE, NOT_SUPPORTED, SUPPORTED, Verdict
+from forecast.store.record import read_record
 
 ALPHA = 0.05  # a Diebold-Mariano median p-value below this is a difference
 

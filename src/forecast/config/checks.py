@@ -5,7 +5,8 @@ Each failing check raises :class:`ConfigError` with one line that names the key 
 
 from __future__ import annotations
 
-from forecast.config import (
+from forecast.config.limits import validate_limits
+from forecast.config.schema import (
     CELLS,
     FEATURES,
     IMPLS,
@@ -15,36 +16,10 @@ from forecast.config import (
     TARGETS,
     Config,
 )
-from forecast.errors import ConfigError
-from forecast.limits import validate_limits
-from forecast.tickers import normalise_ticker, validate_scope
+from forecast.config.tickers import normalise_ticker, validate_scope
+from forecast.errors import require
 
-__all__ = ["normalise_ticker", "unknown_keys", "validate"]
-
-
-def unknown_keys(node: object, schema: type = Config, prefix: str = "") -> list[str]:
-    """Return the dotted keys of ``node`` (a composed config mapping) that ``schema`` does not declare.
-
-    Hydra rejects misspelt keys on its own; this also catches ones appended with ``+key=value``.
-    """
-    from dataclasses import fields, is_dataclass
-
-    declared = {f.name: f.type for f in fields(schema)}
-    hints = {f.name: f.default_factory for f in fields(schema)}
-    found: list[str] = []
-    for key in node:  # type: ignore[attr-defined]
-        if key not in declared:
-            found.append(f"{prefix}{key}")
-            continue
-        factory = hints[key]
-        if callable(factory) and is_dataclass(sub := factory()):
-            found += unknown_keys(node[key], type(sub), f"{prefix}{key}.")  # type: ignore[index]
-    return found
-
-
-def _require(ok: bool, message: str) -> None:
-    if not ok:
-        raise ConfigError(message)
+__all__ = ["normalise_ticker", "validate"]
 
 
 def validate(cfg: Config, multirun: bool = False) -> Config:
@@ -55,53 +30,51 @@ def validate(cfg: Config, multirun: bool = False) -> Config:
     """
     cfg.ticker = normalise_ticker(cfg.ticker)
     validate_scope(cfg, multirun)
-    _require(cfg.window >= 2, f"window must be at least 2 days (got window={cfg.window}): e.g. window=60")
-    _require(cfg.horizon >= 1, f"horizon must be at least 1 day (got horizon={cfg.horizon}): e.g. horizon=1")
+    require(cfg.window >= 2, f"window must be at least 2 days (got window={cfg.window}): e.g. window=60")
+    require(cfg.horizon >= 1, f"horizon must be at least 1 day (got horizon={cfg.horizon}): e.g. horizon=1")
     m, d, t = cfg.model, cfg.data, cfg.trainer
-    _require(
+    require(
         m.cell in CELLS,
         f"model.cell={m.cell!r} is unknown: choose model={'|'.join(CELLS)}",
     )
-    _require(m.impl in IMPLS, f"model.impl={m.impl!r} is unknown: choose one of {'|'.join(IMPLS)}")
-    _require(m.hidden_size >= 1, f"model.hidden_size must be >= 1 (got {m.hidden_size})")
-    _require(m.num_layers >= 1, f"model.num_layers must be >= 1 (got {m.num_layers})")
-    _require(0.0 <= m.dropout < 1.0, f"model.dropout must be in [0, 1) (got {m.dropout})")
+    require(m.impl in IMPLS, f"model.impl={m.impl!r} is unknown: choose one of {'|'.join(IMPLS)}")
+    require(m.hidden_size >= 1, f"model.hidden_size must be >= 1 (got {m.hidden_size})")
+    require(m.num_layers >= 1, f"model.num_layers must be >= 1 (got {m.num_layers})")
+    require(0.0 <= m.dropout < 1.0, f"model.dropout must be in [0, 1) (got {m.dropout})")
     validate_forecast(cfg)
     validate_backtest(cfg)
     for name in d.features:
-        _require(name in FEATURES, f"data.features has unknown feature {name!r}: choose from {list(FEATURES)}")
-    _require(len(d.features) > 0 and d.features[0] == "log_return", "data.features must start with log_return")
-    _require(len(set(d.features)) == len(d.features), f"data.features has duplicates: {list(d.features)}")
-    _require(d.target in TARGETS, f"data.target={d.target!r} is unknown: choose from {list(TARGETS)}")
+        require(name in FEATURES, f"data.features has unknown feature {name!r}: choose from {list(FEATURES)}")
+    require(len(d.features) > 0 and d.features[0] == "log_return", "data.features must start with log_return")
+    require(len(set(d.features)) == len(d.features), f"data.features has duplicates: {list(d.features)}")
+    require(d.target in TARGETS, f"data.target={d.target!r} is unknown: choose from {list(TARGETS)}")
     fracs = (d.train_frac, d.val_frac, d.test_frac)
-    _require(
+    require(
         all(f > 0 for f in fracs) and abs(sum(fracs) - 1.0) < 1e-6,
         f"data.train_frac + data.val_frac + data.test_frac must be positive and sum to 1 (got "
         f"{d.train_frac} + {d.val_frac} + {d.test_frac} = {sum(fracs):.4g})",
     )
-    _require(
+    require(
         (d.val_days is None) == (d.test_days is None),
         "data.val_days and data.test_days go together: set both (fixed spans) or neither (fractions)",
     )
-    _require(
+    require(
         d.train_days is None or d.test_days is not None,
         "data.train_days needs data.val_days and data.test_days (a fixed test period): set them too",
     )
     for key in ("train_days", "val_days", "test_days"):
         value = getattr(d, key)
-        _require(value is None or value >= 1, f"data.{key} must be >= 1 trading day (got {value})")
-    _require(d.max_gap_days >= 1, f"data.max_gap_days must be >= 1 (got {d.max_gap_days})")
-    _require(d.timeout_s > 0, f"data.timeout_s must be > 0 seconds (got {d.timeout_s})")
-    _require(t.max_epochs >= 1, f"trainer.max_epochs must be >= 1 (got {t.max_epochs})")
-    _require(t.batch_size >= 1, f"trainer.batch_size must be >= 1 (got {t.batch_size}): e.g. trainer.batch_size=64")
-    _require(t.lr > 0, f"trainer.lr must be > 0 (got {t.lr}): e.g. trainer.lr=0.001")
-    _require(t.weight_decay >= 0, f"trainer.weight_decay must be >= 0 (got {t.weight_decay})")
-    _require(t.grad_clip >= 0, f"trainer.grad_clip must be >= 0, 0 disables clipping (got {t.grad_clip})")
-    _require(t.patience >= 1, f"trainer.patience must be >= 1 epoch (got {t.patience})")
-    _require(t.threads >= 0, f"trainer.threads must be >= 0, 0 keeps torch's default (got {t.threads})")
-    _require(
-        t.checkpoint_every >= 0, f"trainer.checkpoint_every must be >= 0, 0 = by device (got {t.checkpoint_every})"
-    )
+        require(value is None or value >= 1, f"data.{key} must be >= 1 trading day (got {value})")
+    require(d.max_gap_days >= 1, f"data.max_gap_days must be >= 1 (got {d.max_gap_days})")
+    require(d.timeout_s > 0, f"data.timeout_s must be > 0 seconds (got {d.timeout_s})")
+    require(t.max_epochs >= 1, f"trainer.max_epochs must be >= 1 (got {t.max_epochs})")
+    require(t.batch_size >= 1, f"trainer.batch_size must be >= 1 (got {t.batch_size}): e.g. trainer.batch_size=64")
+    require(t.lr > 0, f"trainer.lr must be > 0 (got {t.lr}): e.g. trainer.lr=0.001")
+    require(t.weight_decay >= 0, f"trainer.weight_decay must be >= 0 (got {t.weight_decay})")
+    require(t.grad_clip >= 0, f"trainer.grad_clip must be >= 0, 0 disables clipping (got {t.grad_clip})")
+    require(t.patience >= 1, f"trainer.patience must be >= 1 epoch (got {t.patience})")
+    require(t.threads >= 0, f"trainer.threads must be >= 0, 0 keeps torch's default (got {t.threads})")
+    require(t.checkpoint_every >= 0, f"trainer.checkpoint_every must be >= 0, 0 = by device (got {t.checkpoint_every})")
     validate_limits(cfg)
     return cfg
 
@@ -109,26 +82,26 @@ def validate(cfg: Config, multirun: bool = False) -> Config:
 def validate_forecast(cfg: Config) -> None:
     """Check the multi-step strategy, the loss and quantiles, the interval levels and the exchange calendar."""
     m, f = cfg.model, cfg.forecast
-    _require(m.strategy in STRATEGIES, f"model.strategy={m.strategy!r} is unknown: choose {'|'.join(STRATEGIES)}")
-    _require(m.loss in LOSSES, f"model.loss={m.loss!r} is unknown: choose {'|'.join(LOSSES)}")
-    _require(f.intervals in INTERVALS, f"forecast.intervals={f.intervals!r} is unknown: choose {'|'.join(INTERVALS)}")
-    _require(
+    require(m.strategy in STRATEGIES, f"model.strategy={m.strategy!r} is unknown: choose {'|'.join(STRATEGIES)}")
+    require(m.loss in LOSSES, f"model.loss={m.loss!r} is unknown: choose {'|'.join(LOSSES)}")
+    require(f.intervals in INTERVALS, f"forecast.intervals={f.intervals!r} is unknown: choose {'|'.join(INTERVALS)}")
+    require(
         m.strategy == "direct" or list(cfg.data.features) == ["log_return"],
         "model.strategy=recursive feeds the model its own predicted returns, so data.features must be "
         f"[log_return] alone (got {list(cfg.data.features)})",
     )
-    _require(
+    require(
         m.strategy == "direct" or m.loss == "mse",
         "model.loss=quantile needs model.strategy=direct: a recursive model feeds back one point forecast",
     )
     q = list(m.quantiles)
-    _require(
+    require(
         all(0 < t < 1 for t in q) and q == sorted(set(q)) and 0.5 in q and len(q) >= 3,
         f"model.quantiles must be increasing, strictly between 0 and 1 and include 0.5 (the point forecast), "
         f"at least 3 of them (got {q}): e.g. model.quantiles=[0.05,0.5,0.95]",
     )
     levels = list(f.levels)
-    _require(
+    require(
         len(levels) > 0 and all(0 < a < 1 for a in levels) and levels == sorted(set(levels)),
         f"forecast.levels must be increasing coverage levels strictly between 0 and 1 (got {levels}): "
         "e.g. forecast.levels=[0.8,0.9]",
@@ -141,7 +114,7 @@ def check_calendar(code: str) -> None:
     import exchange_calendars as xcals
 
     names = xcals.get_calendar_names(include_aliases=True)
-    _require(
+    require(
         code in names,
         f"calendar={code!r} is not an exchange calendar: use an ISO MIC code such as XNYS (New York), XNAS, XLON, "
         "XTKS, XHKG (exchange_calendars.get_calendar_names() lists all)",
@@ -151,35 +124,35 @@ def check_calendar(code: str) -> None:
 def validate_backtest(cfg: Config) -> None:
     """Check the walk-forward settings (ignored, apart from their kind, when ``backtest=none``)."""
     b = cfg.backtest
-    _require(
+    require(
         b.kind in ("none", "walk_forward"), f"backtest.kind={b.kind!r} is unknown: choose backtest=none|walk_forward"
     )
     if b.kind == "none":
         return
-    _require(b.folds >= 1, f"backtest.folds must be >= 1 (got {b.folds})")
-    _require(
+    require(b.folds >= 1, f"backtest.folds must be >= 1 (got {b.folds})")
+    require(
         b.test_days >= cfg.horizon,
         f"backtest.test_days={b.test_days} is shorter than horizon={cfg.horizon}: a test block must hold a forecast",
     )
-    _require(b.val_days >= cfg.horizon, f"backtest.val_days must be >= horizon={cfg.horizon} (got {b.val_days})")
-    _require(b.gap is None or b.gap >= 0, f"backtest.gap must be >= 0 sessions (got {b.gap})")
-    _require(
+    require(b.val_days >= cfg.horizon, f"backtest.val_days must be >= horizon={cfg.horizon} (got {b.val_days})")
+    require(b.gap is None or b.gap >= 0, f"backtest.gap must be >= 0 sessions (got {b.gap})")
+    require(
         b.window_type in ("expanding", "rolling"),
         f"backtest.window_type={b.window_type!r} is unknown: choose expanding|rolling",
     )
     need = cfg.window + b.val_days + cfg.horizon + 1
-    _require(
+    require(
         b.window_type == "expanding" or (b.train_days is not None and b.train_days >= need),
         f"backtest.train_days={b.train_days} is shorter than window + backtest.val_days + horizon + 1 = {need}: "
         "a rolling training span must hold the validation span and one training window",
     )
-    _require(
+    require(
         b.refit_every >= 0,
         f"backtest.refit_every must be >= 0 (1 = a fresh model every fold, k = every k folds, 0 = the first fold "
         f"only; got {b.refit_every})",
     )
-    _require(b.n_jobs >= 1, f"backtest.n_jobs must be >= 1 (got {b.n_jobs})")
-    _require(
+    require(b.n_jobs >= 1, f"backtest.n_jobs must be >= 1 (got {b.n_jobs})")
+    require(
         not cfg.trainer.resume,
         "trainer.resume resumes single-split runs only: run the backtest again (its folds are independent)",
     )

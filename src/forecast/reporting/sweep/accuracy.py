@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import pandas as pd
 
-from forecast.reporting.summary import markdown_table, mean_sd
-from forecast.reporting.verdicts import INCONCLUSIVE, NOT_SUPPORTED, SUPPORTED, Verdict
+from forecast.reporting.sweep.summary import markdown_table, mean_sd
+from forecast.reporting.sweep.verdicts import INCONCLUSIVE, NOT_SUPPORTED, SUPPORTED, Verdict
 
 
 def _beats(done: pd.DataFrame, claim: str, skill_col: str, dm_prefix: str) -> Verdict:

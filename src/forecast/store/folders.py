@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from forecast.record import read_record
+from forecast.store.record import read_record
 
 FOLDER_FIX = "choose another folder (hydra.run.dir=...) or move that one away"
 

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from forecast.reporting import sweep_plots
-from forecast.reporting.summary import mean_sd
+from forecast.reporting.sweep import plots as sweep_plots
+from forecast.reporting.sweep.summary import mean_sd
 
 
 def _numbered(columns: list[str], pattern: str) -> list[str]:

@@ -2,22 +2,22 @@
 
 from __future__ import annotations
 
-import base64
 import logging
-import re
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from forecast import atomic
-from forecast.reporting import pool_report, sweep_plots
-from forecast.reporting.accuracy import baseline_table, lag_illusion_text
-from forecast.reporting.claims import ALL_CLAIMS
-from forecast.reporting.horizon_report import interval_section, step_section
-from forecast.reporting.summary import collect_jobs, grouped_table, markdown_table, mean_sd, pairwise_dm
-from forecast.reporting.tuned_report import tuned_section
-from forecast.reporting.verdicts import Verdict
+from forecast.reporting.sweep import plots as sweep_plots
+from forecast.reporting.sweep import pools as pool_report
+from forecast.reporting.sweep.accuracy import baseline_table, lag_illusion_text
+from forecast.reporting.sweep.claims import ALL_CLAIMS
+from forecast.reporting.sweep.horizon import interval_section, step_section
+from forecast.reporting.sweep.html import to_html
+from forecast.reporting.sweep.summary import collect_jobs, grouped_table, markdown_table, mean_sd, pairwise_dm
+from forecast.reporting.sweep.tuned import tuned_section
+from forecast.reporting.sweep.verdicts import Verdict
+from forecast.store import atomic
 
 log = logging.getLogger(__name__)
 
@@ -180,25 +180,3 @@ def _write_report(sweep_dir: Path, lines: list[str]) -> Path:
     atomic.write_with(sweep_dir / "report.html", lambda tmp: tmp.write_text(to_html(text, sweep_dir)))
     log.info("sweep report: %s", sweep_dir / "report.html")
     return md_path
-
-
-def to_html(markdown_text: str, base: Path) -> str:
-    """Return a self-contained HTML page: the markdown rendered, every ``plots/*.png`` embedded as base64."""
-    import markdown
-
-    body = markdown.markdown(markdown_text, extensions=["tables"])
-
-    def embed(match: re.Match[str]) -> str:
-        path = base / match.group(1)
-        if not path.exists():
-            return match.group(0)
-        return f'src="data:image/png;base64,{base64.b64encode(path.read_bytes()).decode()}"'
-
-    body = re.sub(r'src="(plots/[^"]+\.png)"', embed, body)
-    style = (
-        "body{font-family:system-ui,sans-serif;max-width:1100px;margin:2em auto;padding:0 1em;line-height:1.45}"
-        "table{border-collapse:collapse;font-size:0.9em;margin:1em 0}td,th{border:1px solid #ccc;padding:3px 8px}"
-        "th{background:#f3f3f3}img{max-width:100%}"
-    )
-    head = f"<meta charset='utf-8'><title>forecast report</title><style>{style}</style>"
-    return f"<!doctype html><html><head>{head}</head><body>{body}</body></html>"

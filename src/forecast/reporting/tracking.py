@@ -18,8 +18,9 @@ from typing import Any
 
 import pandas as pd
 
-from forecast.config import LoggerConfig
-from forecast.record import RunRecord, flatten
+from forecast.config.schema import LoggerConfig
+from forecast.store.columns import flatten
+from forecast.store.record import RunRecord
 
 log = logging.getLogger("forecast")
 HEADLINE = ("test_mae", "skill_vs_persistence", "best_val_loss", "dm_vs_persistence_p_value")

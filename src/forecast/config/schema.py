@@ -1,7 +1,7 @@
 """Structured-config schema: the typed shape of ``conf/`` and the checks Hydra cannot express.
 
 Hydra validates key names and types against these dataclasses at compose time (a misspelt key or
-``window=abc`` fails there); :func:`forecast.config_checks.validate` checks ranges and combinations after
+``window=abc`` fails there); :func:`forecast.config.checks.validate` checks ranges and combinations after
 composition and raises :class:`ConfigError` with one line naming the key and the fix.
 """
 

@@ -17,8 +17,8 @@ def main(argv: list[str] | None = None) -> int:
     if not args.sweep_dir.is_dir():
         print(f"error: {args.sweep_dir} is not a folder", file=sys.stderr)
         return 2
-    from forecast.reporting.summary import job_dirs
-    from forecast.reporting.sweep_report import build_report
+    from forecast.reporting.sweep.report import build_report
+    from forecast.reporting.sweep.summary import job_dirs
 
     if not job_dirs(args.sweep_dir):
         print(

@@ -1,0 +1,1 @@
+"""Typed configuration: the schema Hydra composes into, and the checks it cannot express."""

@@ -1,0 +1,1 @@
+"""The recipe of a run over a panel of one ticker or many: fit its units, forecast, score, describe and write."""

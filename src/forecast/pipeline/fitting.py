@@ -1,0 +1,134 @@
+"""Fit one unit of work (the single split, or one backtest fold) of a panel of one ticker or many: every ticker's
+windows on its own days and scaler, one model trained on all their training windows, and each ticker forecast at
+every origin and step beside the drift and linear baselines, with intervals calibrated on its validation span."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import torch
+
+from forecast.config.schema import ForecastConfig, ModelConfig, TrainerConfig
+from forecast.data.dataset import WindowedData, windows_for
+from forecast.data.folds import Unit
+from forecast.data.panel import Panel, training_sets, with_index
+from forecast.data.scaling import returns_to_paths
+from forecast.data.splits import SplitBounds
+from forecast.diagnostics.gradient_flow import gradient_by_lag
+from forecast.evaluation.baselines import drift_returns, linear_returns
+from forecast.evaluation.future import Bands, add_intervals, bands_for
+from forecast.evaluation.predict import forecast_table, predict_returns
+from forecast.models.recurrent import RecurrentForecaster, build_model
+from forecast.training.losses import loss_for
+from forecast.training.runtime import seed_everything
+from forecast.training.session import Trained, train
+
+log = logging.getLogger("forecast")
+
+
+@dataclass(frozen=True)
+class FitSettings:
+    """What fitting reads from the config: the model, the trainer, the intervals, the inputs and the seed."""
+
+    model: ModelConfig
+    trainer: TrainerConfig
+    forecast: ForecastConfig
+    features: tuple[str, ...]
+    window: int
+    horizon: int
+    seed: int
+
+
+@dataclass
+class TickerFit:
+    """One ticker of a fitted unit: its windows, its intervals and its forecast table (every origin and step)."""
+
+    data: WindowedData
+    bands: Bands
+    table: pd.DataFrame
+    linear_alpha: float  # the ridge penalty chosen on the validation span
+
+
+@dataclass
+class Fit:
+    """A unit after fitting: the model that forecast it (trained here, or rolled forward) and its tickers."""
+
+    unit: Unit
+    model: RecurrentForecaster
+    trained: Trained
+    trained_on: SplitBounds  # the calendar span the model was trained on (an earlier fold's when rolled forward)
+    grad_init: np.ndarray  # gradient norm by lag before training
+    tickers: dict[str, TickerFit]
+
+
+def probe(data: WindowedData, model: RecurrentForecaster, device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
+    """Return the test windows the gradient flow is measured on (at most 256), targets cut to the model's steps."""
+    x, y = data.windows("test").take(torch.arange(min(256, data.counts()["test"])))
+    return x.to(device), y[:, : model.horizon].to(device)
+
+
+def fit_unit(
+    s: FitSettings,
+    panel: Panel,
+    unit: Unit,
+    previous: Fit | None,
+    device: torch.device,
+    out_dir: Path,
+    config: dict[str, Any],
+) -> Fit:
+    """Fit ``unit`` (or roll ``previous``'s model forward onto it) and forecast every ticker taking part in it.
+
+    A refit seeds every generator with ``s.seed`` first, so a unit's model depends on its own data alone. A model
+    rolled forward keeps each ticker's scaler and bands from the unit it was trained on."""
+    keep = previous if not unit.refit and previous is not None else None
+    index = {t: i for i, t in enumerate(panel.loaded)} if s.model.ticker_embedding else {}
+    datas = {}
+    for ticker, bounds in unit.members.items():
+        kept = keep.tickers.get(ticker) if keep is not None else None
+        frame = panel.loaded[ticker].frame
+        data = windows_for(frame, s.window, s.horizon, bounds, s.features, kept.data.scaler if kept else None)
+        datas[ticker] = with_index(data, index[ticker]) if index else data
+    counts = {k: sum(d.counts()[k] for d in datas.values()) for k in ("train", "val", "test")}
+    log.info(
+        "%s: %d/%d/%d train/val/test windows%s%s",
+        f"fold {unit.fold}" if unit.fold else "split",
+        *counts.values(),
+        f" over {len(datas)} tickers" if len(datas) > 1 else "",
+        "" if keep is None else " (the previous fold's model rolled forward)",
+    )
+    if keep is None:
+        seed_everything(s.seed)
+        model = build_model(s.model, len(s.features) + bool(index), s.horizon, device, len(index))
+        loss = loss_for(s.model.loss, s.model.quantiles)
+        grad_init = gradient_by_lag(model, *probe(next(iter(datas.values())), model, device), loss)
+        sets = training_sets(list(datas.values()), model.horizon, s.trainer.sampling)  # recursive: 1 step
+        trained = train(model, sets, s.trainer, device, out_dir, config, loss)
+        trained_on = unit.bounds
+    else:
+        model, trained, grad_init, trained_on = keep.model, keep.trained, keep.grad_init, keep.trained_on
+    tickers = {}
+    for ticker, data in datas.items():
+        kept = keep.tickers.get(ticker) if keep is not None else None
+        tickers[ticker] = forecast_ticker(s, data, model, device, kept.bands if kept else None)
+    return Fit(unit, model, trained, trained_on, grad_init, tickers)
+
+
+def forecast_ticker(
+    s: FitSettings, data: WindowedData, model: RecurrentForecaster, device: torch.device, bands: Bands | None
+) -> TickerFit:
+    """Forecast every origin and step of one ticker's windows with a fitted ``model``, beside the drift and linear
+    baselines, with intervals calibrated on its validation span (or ``bands`` kept from an earlier unit)."""
+    m = s.model
+    table = forecast_table(data, predict_returns(model, data.inputs, data.horizon, m.strategy, device), m.quantiles)
+    linear, alpha = linear_returns(data)
+    last = data.prices[data.origin]
+    table["drift"] = returns_to_paths(last, drift_returns(data), data.scaler).ravel()
+    table["linear"] = returns_to_paths(last, linear, data.scaler).ravel()
+    f = s.forecast
+    bands = bands or bands_for(m.loss, f.intervals, f.levels, m.quantiles, table)
+    return TickerFit(data, bands, add_intervals(table, bands), alpha)

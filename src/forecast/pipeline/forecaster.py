@@ -1,0 +1,127 @@
+"""The trained forecaster of a run, as the run and ``python -m forecast.predict`` both use it: one ``model.pt``
+layout for one ticker or a pool, and one function for the dated path from each ticker's last close.
+
+``model.pt`` (format 2) holds the weights, the run's config, the best epoch and, per ticker, its place in the pool
+(the ticker-embedding index), its scaler statistics, its interval bands and the last day of the span the model
+was trained on. A local run's model is a pool of one. Files of format 1 (earlier versions) are refused: train the
+run again.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import torch
+
+from forecast.config.schema import ModelConfig
+from forecast.data.dataset import latest_window
+from forecast.data.panel import Panel
+from forecast.data.scaling import Standardizer
+from forecast.errors import ConfigError
+from forecast.evaluation.future import Bands, future_path
+from forecast.models.recurrent import RecurrentForecaster, build_model
+from forecast.pipeline.fitting import Fit
+from forecast.store.atomic import write_with
+from forecast.training.checkpoint import load_checkpoint
+
+MODEL_FORMAT = 2  # the version of model.pt's layout
+
+
+@dataclass
+class TickerState:
+    """What forecasting one ticker needs beside the weights."""
+
+    index: int  # its place in the pool (the ticker-embedding input)
+    scaler: Standardizer
+    bands: Bands
+    train_end: str  # the newest of its days the weights were trained on
+
+
+@dataclass
+class Forecaster:
+    model: RecurrentForecaster
+    features: tuple[str, ...]
+    window: int
+    horizon: int
+    strategy: str
+    embedded: bool  # the inputs carry the ticker index as a last column
+    best_epoch: int
+    tickers: dict[str, TickerState]
+
+    @classmethod
+    def of(cls, fit: Fit, panel: Panel, features: tuple[str, ...], m: ModelConfig) -> Forecaster:
+        """Return the forecaster of the newest unit: its model and each of its tickers' scaler and bands."""
+        end = panel.calendar[fit.trained_on.n_train - 1]
+        tickers = {}
+        for ticker, tf in fit.tickers.items():
+            days = panel.loaded[ticker].frame.index
+            last = days[max(0, int(days.searchsorted(end, side="right")) - 1)]
+            tickers[ticker] = TickerState(panel.tickers.index(ticker), tf.data.scaler, tf.bands, str(last.date()))
+        data = next(iter(fit.tickers.values())).data
+        best = fit.trained.result.best_epoch
+        embedded = bool(m.ticker_embedding)
+        return cls(fit.model, features, data.window, data.horizon, m.strategy, embedded, best, tickers)
+
+    def path(self, ticker: str, frame: pd.DataFrame, calendar: str, device: torch.device) -> pd.DataFrame:
+        """Return ``ticker``'s path from the last close of ``frame`` (dated by exchange ``calendar``)."""
+        state = self.tickers[ticker]
+        latest = latest_window(frame, self.features, state.scaler, self.window)
+        if self.embedded:
+            latest = torch.cat([latest, torch.full((1, self.window, 1), float(state.index))], dim=-1)
+        args = (state.scaler, self.horizon, self.strategy, state.bands, calendar, device)
+        return future_path(self.model, latest, frame.index[-1], float(frame["adj_close"].iloc[-1]), *args)
+
+    def paths(self, frames: dict[str, pd.DataFrame], calendar: str, device: torch.device) -> dict[str, pd.DataFrame]:
+        """Return each ticker's path from its last close, in the order of ``frames``."""
+        return {t: self.path(t, frame, calendar, device) for t, frame in frames.items()}
+
+    def save(self, path: Path, config: dict[str, Any]) -> None:
+        """Atomically write ``model.pt`` (weights on CPU; see the module doc)."""
+        payload = {
+            "format": MODEL_FORMAT,
+            "state_dict": {k: v.detach().cpu() for k, v in self.model.state_dict().items()},
+            "config": config,
+            "best_epoch": self.best_epoch,
+            "tickers": {
+                t: {"index": s.index, "scaler": s.scaler.to_dict(), "bands": asdict(s.bands), "train_end": s.train_end}
+                for t, s in self.tickers.items()
+            },
+        }
+        write_with(path, lambda tmp: torch.save(payload, tmp))
+
+    @classmethod
+    def load(
+        cls,
+        payload: dict[str, Any],
+        m: ModelConfig,
+        features: tuple[str, ...],
+        window: int,
+        horizon: int,
+        device: torch.device,
+    ) -> Forecaster:
+        """Return the forecaster stored in a ``model.pt`` ``payload`` (see :func:`read_model`), built as ``m``."""
+        tickers = {
+            t: TickerState(
+                int(v["index"]), Standardizer.from_dict(v["scaler"]), Bands(**v["bands"]), str(v["train_end"])
+            )
+            for t, v in payload["tickers"].items()
+        }
+        embedded = bool(m.ticker_embedding)
+        n_tickers = len(tickers) if embedded else 0
+        model = build_model(m, len(features) + embedded, horizon, device, n_tickers)
+        model.load_state_dict(payload["state_dict"])
+        return cls(model, features, window, horizon, m.strategy, embedded, int(payload["best_epoch"]), tickers)
+
+
+def read_model(path: Path) -> dict[str, Any]:
+    """Return the ``model.pt`` payload at ``path``; raise :class:`ConfigError` in one line for another format."""
+    payload = load_checkpoint(path)
+    if payload.get("format") != MODEL_FORMAT or not isinstance(payload.get("tickers"), dict):
+        raise ConfigError(
+            f"{path} has format {payload.get('format')!r}; this version reads model.pt format {MODEL_FORMAT} "
+            "(one layout for one ticker or a pool): train the run again"
+        )
+    return payload

@@ -1,0 +1,111 @@
+"""One run, end to end, for a panel of one ticker or many: the recipe. Each step lives in its own package; this
+module only orders them, and runs the units of work (the single split, or the folds of a backtest) in turn."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from forecast.config.schema import BacktestConfig, Config, config_dict
+from forecast.config.tickers import pool_name
+from forecast.data.folds import Unit, plan_units
+from forecast.data.panel import Panel, load_panel
+from forecast.diagnostics.clock import PhaseClock
+from forecast.pipeline.describe import describe, gradient_flow, score_run
+from forecast.pipeline.fitting import Fit, FitSettings, fit_unit
+from forecast.pipeline.forecaster import Forecaster
+from forecast.reporting.run_files import write_run_files
+from forecast.store.fields import FuturePath
+from forecast.store.record import RunRecord
+from forecast.training.runtime import resolve_device, seed_everything
+
+
+def run(cfg: Config, out_dir: Path, overrides: Sequence[str] = ()) -> RunRecord:
+    """Train and evaluate as ``cfg`` says, on ``ticker`` (``scope=local``) or on the pool ``tickers`` with one model
+    (``scope=global``), over one split or every fold of a backtest; write every artefact into ``out_dir``; return
+    the run's record. Assumes ``cfg`` passed :func:`forecast.config.checks.validate`. The record is written first
+    as ``running`` and last as ``completed``: a folder whose ``metrics.json`` says ``completed`` holds a whole run.
+    """
+    clock, config, tickers = PhaseClock(), config_dict(cfg), cfg.tickers if cfg.scope == "global" else [cfg.ticker]
+    name, scope = pool_name(tickers), cfg.scope
+    RunRecord(pid=os.getpid(), ticker=name, scope=scope, overrides=list(overrides), config=config).write(out_dir)
+    device = start_job(cfg.seed, cfg.trainer.threads, cfg.device.value)
+    panel, units = plan_units(load_panel(tickers, cfg.data), cfg.backtest, cfg.window, cfg.horizon)
+    clock.lap("data")
+    s = FitSettings(cfg.model, cfg.trainer, cfg.forecast, tuple(cfg.data.features), cfg.window, cfg.horizon, cfg.seed)
+    fits = fit_all(s, panel, units, cfg.backtest, device, out_dir, config)
+    clock.lap("training")
+    forecaster = Forecaster.of(fits[-1], panel, s.features, cfg.model)
+    paths = forecaster.paths(panel.frames(), cfg.calendar, device)
+    flow = gradient_flow(fits[-1], s, device)
+    table, scores = score_run(fits, panel, cfg.horizon, cfg.scope)
+    record = describe(s, cfg.data.target, cfg.scope, panel, fits, device, flow, scores)
+    record.future = future_record(panel, paths, cfg.scope)
+    clock.lap("evaluation")
+    forecaster.save(out_dir / "model.pt", config)
+    write_run_files(out_dir, fits[-1].trained.result, table, flow, paths, panel.frames(), record, cfg.plots.value)
+    clock.lap("outputs")
+    record.timings, record.overrides, record.config = clock.laps, list(overrides), config
+    record.write(out_dir)
+    (out_dir / "checkpoint.pt").unlink(missing_ok=True)  # complete: checkpoints are for unfinished runs
+    return record
+
+
+def fit_all(
+    s: FitSettings,
+    panel: Panel,
+    units: list[Unit],
+    b: BacktestConfig,
+    device: torch.device,
+    out_dir: Path,
+    config: dict[str, Any],
+) -> list[Fit]:
+    """Fit every unit in order (a fold that does not refit rolls the previous fold's model forward).
+
+    With ``backtest.n_jobs > 1`` and a fresh model every fold, the folds train in parallel processes (joblib),
+    each with its share of the CPU threads and its own checkpoint folder; every refit is seeded alike, so the
+    folds' models match the sequential ones up to the order of floating-point sums across threads.
+    """
+    n_jobs = b.n_jobs if b.refit_every == 1 and device.type == "cpu" else 1
+    if n_jobs > 1 and len(units) > 1:
+        from joblib import Parallel, delayed
+
+        threads = max(1, torch.get_num_threads() // n_jobs)
+        folders = {u.fold: out_dir / ".folds" / str(u.fold) for u in units}
+        jobs = (delayed(fit_in_worker)(s, panel, u, device, folders[u.fold], config, threads) for u in units)
+        parallel: list[Fit] = list(Parallel(n_jobs=n_jobs, backend="loky")(jobs))
+        shutil.rmtree(out_dir / ".folds", ignore_errors=True)
+        return parallel
+    fits: list[Fit] = []
+    for unit in units:
+        fits.append(fit_unit(s, panel, unit, fits[-1] if fits else None, device, out_dir, config))
+    return fits
+
+
+def fit_in_worker(
+    s: FitSettings, panel: Panel, unit: Unit, device: torch.device, out_dir: Path, config: dict[str, Any], threads: int
+) -> Fit:
+    """Fit one fold in a worker process with ``threads`` torch threads (its checkpoints in its own ``out_dir``)."""
+    torch.set_num_threads(threads)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    return fit_unit(s, panel, unit, None, device, out_dir, config)
+
+
+def future_record(panel: Panel, paths: dict[str, Any], scope: str) -> FuturePath:
+    """Return the record's copy of the future paths: ``path`` for a local run, ``by_ticker`` for a global one."""
+    rows = {t: p.to_dict(orient="records") for t, p in paths.items()}
+    last = str(panel.calendar[-1].date())
+    return FuturePath(last, by_ticker=rows) if scope == "global" else FuturePath(last, path=rows[panel.tickers[0]])
+
+
+def start_job(seed: int, threads: int, device: str) -> torch.device:
+    """Seed every generator, set torch's CPU threads and return the device (a job's first steps)."""
+    seed_everything(seed)
+    if threads:
+        torch.set_num_threads(threads)
+    return resolve_device(device)

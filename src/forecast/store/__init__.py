@@ -1,0 +1,1 @@
+"""What a run leaves on disk: its record (metrics.json), atomic writes, and the run-folder guard."""

@@ -1,0 +1,158 @@
+"""The nested fields of the run record: each a dataclass, so every name in ``metrics.json`` has one definition.
+
+Scores are in price units for a local run and relative to the origin's close for a global run's pooled fields
+(see :mod:`forecast.evaluation.pooled`); a global run's ``tickers`` hold each ticker's own price-unit scores.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+NAN = math.nan
+
+
+@dataclass
+class Scores:
+    """Errors of one forecast against the actual price (see ``evaluation.metrics``)."""
+
+    mae: float = NAN
+    rmse: float = NAN
+    mape: float = NAN  # percent
+    directional_accuracy: float = NAN
+    n: int = 0
+
+
+@dataclass
+class StepScores(Scores):
+    """Test scores at one horizon step, beside persistence's MAE at that step and the skill against it."""
+
+    persistence_mae: float = NAN
+    skill: float = NAN
+
+
+@dataclass
+class DieboldMariano:
+    """Diebold-Mariano test (squared-error loss, HLN correction); ``statistic < 0``: the first method is better."""
+
+    statistic: float = NAN
+    p_value: float = NAN
+    n: int = 0
+
+
+@dataclass
+class LagCheck:
+    """Is the price forecast a delayed copy of the series? (see ``evaluation.honesty.lag_illusion``)."""
+
+    corr_lag0: float = NAN
+    corr_lag1: float = NAN
+    corr_returns: float = NAN
+    delayed_copy: bool | None = None
+    verdict: str = ""
+    same_sign_share: float = NAN  # share of days whose predicted move has the majority sign
+    drift_only: bool | None = None  # the model predicts the average drift, not the moves
+
+
+@dataclass
+class WindowCounts:
+    train: int = 0
+    val: int = 0
+    test: int = 0
+
+
+@dataclass
+class BaselineScores:
+    """A baseline's test scores, the model's MAE skill against it and the DM test of model vs baseline."""
+
+    test: Scores = field(default_factory=Scores)
+    skill: float = NAN
+    dm: DieboldMariano = field(default_factory=DieboldMariano)
+
+
+@dataclass
+class IntervalStep:
+    """Empirical coverage, mean width and mean Winkler score of one level's intervals (test span)."""
+
+    coverage: float = NAN
+    width: float = NAN
+    winkler: float = NAN
+
+
+@dataclass
+class LevelScores(IntervalStep):
+    """One level's interval scores pooled over the steps, and per step ('1'..'H')."""
+
+    by_step: dict[str, IntervalStep] = field(default_factory=dict)
+
+
+@dataclass
+class IntervalScores:
+    """How the intervals were made (``conformal`` | ``quantile``), their scores per level name ('80', '90'), the
+    CRPS in log-price units and, for a quantile head, the pinball loss of each quantile."""
+
+    method: str = "none"
+    levels: dict[str, LevelScores] = field(default_factory=dict)
+    crps: float | None = None
+    pinball: dict[str, float] = field(default_factory=dict)
+
+
+@dataclass
+class FoldScores:
+    """One walk-forward fold at the last step: its dates, MAE against persistence's and the linear baseline's."""
+
+    first_date: str = ""
+    last_date: str = ""
+    n: int = 0
+    mae: float = NAN
+    persistence_mae: float = NAN
+    skill: float = NAN
+    skill_vs_linear: float = NAN
+
+
+@dataclass
+class BacktestScores:
+    """A walk-forward backtest: its folds, the folds won against persistence, the spread of the fold skill."""
+
+    folds: int = 0
+    won: int = 0
+    skill_mean: float = NAN
+    skill_sd: float = NAN
+    skill_min: float = NAN
+    skill_max: float = NAN
+    by_fold: dict[str, FoldScores] = field(default_factory=dict)
+
+
+@dataclass
+class BaselineBrief:
+    """A baseline against one ticker of a global run: its MAE, the model's skill and the DM p-value."""
+
+    mae: float = NAN
+    skill: float = NAN
+    dm_p_value: float = NAN
+
+
+@dataclass
+class TickerScores:
+    """One ticker of a global run, scored as its local run would be (price units)."""
+
+    test: Scores = field(default_factory=Scores)
+    persistence_test: Scores = field(default_factory=Scores)
+    skill_vs_persistence: float = NAN
+    dm_vs_persistence: DieboldMariano = field(default_factory=DieboldMariano)
+    delayed_copy: bool | None = None
+    drift_only: bool | None = None
+    baselines: dict[str, BaselineBrief] = field(default_factory=dict)
+    coverage: dict[str, float] = field(default_factory=dict)  # level name -> test coverage at the last step
+    first_test_date: str | None = None
+    last_test_date: str | None = None
+    backtest: BacktestScores | None = None  # a global walk-forward run: this ticker's folds
+
+
+@dataclass
+class FuturePath:
+    """The forecast from the last close, as in ``future.csv``: ``path`` (one ticker) or ``by_ticker`` (a pool)."""
+
+    last_date: str = ""
+    path: list[dict[str, Any]] = field(default_factory=list)
+    by_ticker: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
