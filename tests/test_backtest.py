@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
@@ -174,3 +175,58 @@ def test_folds_in_parallel_match_the_sequential_folds(backtest_config: Config, t
     one, two = (pd.read_csv(tmp_path / d / "forecasts.csv") for d in ("one", "two"))
     pd.testing.assert_frame_equal(one, two, rtol=1e-4)
     assert not (tmp_path / "two" / ".folds").exists()
+
+
+def global_backtest(cfg: Config, tickers: list[str]) -> Config:
+    cfg.scope, cfg.tickers = "global", tickers
+    return validate(cfg)
+
+
+def test_a_pool_of_one_folds_exactly_as_a_local_backtest(backtest_config: Config, tmp_path: Path) -> None:
+    local = run(backtest_config, tmp_path / "local")
+    pooled = run(global_backtest(backtest_config, ["AAPL"]), tmp_path / "global")
+    a, b = (pd.read_csv(tmp_path / d / "forecasts.csv") for d in ("local", "global"))
+    assert list(b["ticker"].unique()) == ["AAPL"]
+    pd.testing.assert_frame_equal(a, b.drop(columns="ticker"), check_exact=True)
+    assert asdict(pooled.tickers["AAPL"].backtest) == asdict(local.backtest)
+    assert pooled.tickers["AAPL"].test == local.test
+
+
+def test_global_folds_share_boundary_dates_and_do_not_move_when_later_prices_do(
+    backtest_config: Config, tmp_path: Path
+) -> None:
+    cfg = global_backtest(backtest_config, ["AAPL", "MSFT", "GOOG"])
+    record = run(cfg, tmp_path / "a")
+    table = pd.read_csv(tmp_path / "a" / "forecasts.csv")
+    assert sorted(set(table["fold"])) == [1, 2, 3] and list(table["ticker"].unique()) == ["AAPL", "MSFT", "GOOG"]
+    starts = table.groupby(["fold", "ticker"])["date"].min().unstack()
+    assert (starts.nunique(axis=1) == 1).all()  # every ticker's test block of a fold starts on the same day
+    assert {t: s.backtest.folds for t, s in record.tickers.items()} == {"AAPL": 3, "MSFT": 3, "GOOG": 3}
+    assert record.backtest is not None and record.backtest.folds == 3
+    end_of_fold_2 = record.backtest.by_fold["2"].last_date
+    for ticker in cfg.tickers:  # every ticker's prices change after fold 2
+        path = Path(str(cfg.data.snapshot_dir)) / f"{ticker}.csv"
+        prices = pd.read_csv(path)
+        later = prices["date"] > end_of_fold_2
+        prices.loc[later, ["open", "high", "low", "close", "adj_close"]] *= 1.7
+        prices.to_csv(path, index=False)
+    run(cfg, tmp_path / "b")
+    moved = pd.read_csv(tmp_path / "b" / "forecasts.csv")
+    early = table["fold"] <= 2
+    pd.testing.assert_frame_equal(table[early], moved[moved["fold"] <= 2], check_exact=True)
+    assert not np.allclose(table.loc[~early, "predicted"], moved.loc[moved["fold"] == 3, "predicted"])
+
+
+def test_global_folds_run_in_parallel_and_roll_forward(backtest_config: Config, tmp_path: Path) -> None:
+    cfg = global_backtest(backtest_config, ["AAPL", "MSFT"])
+    run(cfg, tmp_path / "one")
+    cfg.backtest.n_jobs = 2
+    run(cfg, tmp_path / "two")
+    one, two = (pd.read_csv(tmp_path / d / "forecasts.csv") for d in ("one", "two"))
+    pd.testing.assert_frame_equal(one, two, rtol=1e-4)
+    cfg.backtest.n_jobs, cfg.backtest.refit_every = 1, 0  # fold 1's model and each ticker's bands, rolled forward
+    run(cfg, tmp_path / "rolled")
+    rolled = pd.read_csv(tmp_path / "rolled" / "forecasts.csv").query("step == 2")
+    ratio = (rolled["lower_90"] / rolled["predicted"]).round(12)
+    assert (ratio.groupby(rolled["ticker"]).nunique() == 1).all()  # one conformal scale per ticker in every fold
+    assert ratio.nunique() == 2

@@ -266,19 +266,25 @@ def test_a_global_run_scores_each_ticker_and_the_pool(quick_config: Config, tmp_
 
 
 @pytest.mark.slow
-def test_the_command_line_runs_a_global_model_that_predict_reads_per_ticker(tmp_path: Path) -> None:
+def test_the_command_line_runs_a_global_backtest_that_predict_reads_per_ticker(tmp_path: Path) -> None:
     out = tmp_path / "run"
     args = ("scope=global", "tickers=[AAPL,MSFT]", "window=20", "model.hidden_size=8", "model.num_layers=1")
-    done = forecast(*args, "trainer.max_epochs=1", "data.start=2010-01-01", "model.ticker_embedding=3",
+    folds = ("backtest=walk_forward", "backtest.folds=2", "backtest.test_days=20", "backtest.val_days=40")
+    done = forecast(*args, *folds, "trainer.max_epochs=1", "data.start=2010-01-01", "model.ticker_embedding=3",
                     f"hydra.run.dir={out}", cwd=tmp_path)  # fmt: skip
     assert done.returncode == 0, done.stderr
     record = json.loads((out / "metrics.json").read_text())
     assert (record["status"], record["ticker"], record["pool"]) == ("completed", "AAPL+MSFT", ["AAPL", "MSFT"])
     assert "AAPL+MSFT lstm (one model over 2 tickers) pooled test MAE " in done.stdout
+    assert "walk-forward backtest: 2 folds from 2013-01-03 to 2013-03-01 (scores above pooled over them)" in done.stdout
+    whole = forecast(str(out), module="forecast.predict", cwd=tmp_path)  # the last fold's model, every ticker
+    assert whole.returncode == 0, whole.stderr
+    written = Path(whole.stderr.strip().splitlines()[-1].removeprefix("written: "))
+    run_path = pd.read_csv(out / "future.csv")
+    pd.testing.assert_frame_equal(pd.read_csv(written / "future.csv"), run_path, check_exact=True)
     again = forecast(str(out), "ticker=MSFT", module="forecast.predict", cwd=tmp_path)
     assert again.returncode == 0, again.stderr
     written = Path(again.stderr.strip().splitlines()[-1].removeprefix("written: "))
-    run_path = pd.read_csv(out / "future.csv")
     run_path = run_path[run_path["ticker"] == "MSFT"].drop(columns="ticker").reset_index(drop=True)
     pd.testing.assert_frame_equal(pd.read_csv(written / "future.csv"), run_path, check_exact=True)
     refused = forecast(str(out), "ticker=IBM", module="forecast.predict", cwd=tmp_path)

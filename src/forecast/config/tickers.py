@@ -59,11 +59,6 @@ def validate_scope(cfg: Config, multirun: bool) -> None:
     twice = sorted({x for x in pool if pool.count(x) > 1})
     require(not twice, f"tickers lists {', '.join(twice)} more than once: name each ticker once")
     cfg.tickers = pool
-    require(
-        cfg.backtest.kind == "none",
-        "scope=global runs one chronological split by calendar date: drop backtest=walk_forward (walk-forward "
-        "backtests run per ticker: scope=local)",
-    )
 
 
 def shown(tickers: list[str]) -> str:

@@ -34,8 +34,9 @@ def coverage(record: RunRecord) -> dict[str, float]:
     return {name: level.coverage for name, level in (record.intervals.levels if record.intervals else {}).items()}
 
 
-def comparison_lines(record: RunRecord) -> list[str]:
-    """Return the backtest's fold count and wins, and the model against the drift and linear baselines."""
+def comparison_lines(record: RunRecord, digits: int = 4) -> list[str]:
+    """Return the backtest's fold count and wins, and the model against the drift and linear baselines (MAE with
+    ``digits`` decimals: a global run's pooled errors are fractions of the last close)."""
     lines = []
     b = record.backtest
     if b is not None:
@@ -46,7 +47,7 @@ def comparison_lines(record: RunRecord) -> list[str]:
             f"± {100 * b.skill_sd:.1f}"
         )
     base = [
-        f"{name} MAE {v.test.mae:.4f} (model skill {100 * v.skill:+.1f}%, DM p {v.dm.p_value:.2g})"
+        f"{name} MAE {v.test.mae:.{digits}f} (model skill {100 * v.skill:+.1f}%, DM p {v.dm.p_value:.2g})"
         for name, v in record.baselines.items()
     ]
     return lines + ([f"baselines on the same days: {'; '.join(base)}"] if base else [])
@@ -87,6 +88,7 @@ def pool_lines(record: RunRecord, shown: int = 5) -> list[str]:
     ]
     if record.skipped:
         lines.append(f"left out: {', '.join(list(record.skipped)[:10])}{' ...' if len(record.skipped) > 10 else ''}")
+    lines += comparison_lines(record, digits=5)
     by_ticker = record.future.by_ticker if record.future else {}
     levels = sorted(coverage(record), key=float)
     top = levels[-1] if levels else None
