@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-import os
 import shutil
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -16,7 +16,12 @@ from forecast.data.sources import REPO_DATA, read_csv_prices
 SNAPSHOT = REPO_DATA / "snapshot"
 
 
-os.environ["FORECAST_OFFLINE"] = "1"  # CLI subprocesses never touch the network
+@pytest.fixture(autouse=True, scope="session")
+def offline() -> Iterator[None]:
+    """Every command-line subprocess a test starts inherits FORECAST_OFFLINE=1: it never touches the network."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("FORECAST_OFFLINE", "1")
+        yield
 
 
 class NetworkDisabled(ConnectionError):

@@ -132,3 +132,40 @@ def test_unsafe_tickers_never_reach_a_path(tmp_path: Path, ticker: str) -> None:
     assert json.loads(metrics.read_text())["status"] == "failed"
     assert [p.name for p in work.iterdir()] == ["outputs"]
     assert not (tmp_path / "etc").exists() and not Path("/tmp/escaped").exists()
+
+
+@pytest.mark.slow
+def test_a_second_run_into_a_completed_folder_is_refused_and_the_first_is_kept(tmp_path: Path) -> None:
+    out = tmp_path / "run"
+    quick = ("trainer.max_epochs=1", "window=10", "model.hidden_size=4", "model.num_layers=1", "data.start=2011-01-01")
+    first = forecast(*quick, f"hydra.run.dir={out}", cwd=tmp_path)
+    assert first.returncode == 0, first.stderr
+    before = (out / "metrics.json").read_text()
+    second = forecast(*quick, "seed=1", f"hydra.run.dir={out}", cwd=tmp_path)
+    assert second.returncode == 1
+    assert second.stderr.strip().splitlines() == [
+        f"error: {out} already holds a completed run (lstm on AAPL, seed 0): a run never writes over another "
+        "run's results; choose another folder (hydra.run.dir=...) or move that one away"
+    ]
+    assert (out / "metrics.json").read_text() == before
+    assert "seed: 0" in (out / ".hydra" / "config.yaml").read_text()  # refused before Hydra wrote anything
+
+
+@pytest.mark.slow
+def test_bad_interpolations_job_names_and_failed_sweeps_end_well(tmp_path: Path) -> None:
+    env_error = forecast("ticker=${oc.env:FORECAST_SURELY_UNSET}", f"hydra.run.dir={tmp_path / 'a'}", cwd=tmp_path)
+    assert env_error.returncode in (1, 2)
+    lines = env_error.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: ") and "FORECAST_SURELY_UNSET" in lines[0]
+    named = forecast(
+        "hydra.job.name=../../X", "window=abc", f"hydra.run.dir={tmp_path / 'b' / 'c' / 'd'}", cwd=tmp_path
+    )
+    assert named.returncode == 2
+    assert not (tmp_path / "b" / "X.log").exists()
+    sweep = forecast("-m", "trainer.max_epochs=1", "window=10", "model.hidden_size=4", "model.num_layers=1",
+                     "data.start=2011-01-01", "ticker=AAPL,NOPE", f"hydra.sweep.dir={tmp_path / 's'}", cwd=tmp_path)  # fmt: skip
+    assert sweep.returncode == 4
+    assert sweep.stderr.strip().splitlines()[-1] == (
+        f"error: 1 of 2 jobs failed or were interrupted (summary.csv lists why): {tmp_path / 's'}"
+    )
+    assert (tmp_path / "s" / "report.md").exists()

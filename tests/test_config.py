@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
 from hydra import compose, initialize_config_dir
+from hydra.errors import ConfigCompositionException, MissingConfigException
 from omegaconf import OmegaConf
 
 from forecast.config.checks import validate
@@ -114,9 +116,12 @@ def test_good_forecast_settings_pass(good: list[str]) -> None:
 
 
 def test_misspelt_key_and_unknown_option_fail_at_compose_time() -> None:
-    with pytest.raises(Exception, match="max_epoch"):
+    with pytest.raises(ConfigCompositionException) as err:
         composed("trainer.max_epoch=3")
-    with pytest.raises(Exception, match="model/transformer"):
+    assert (
+        str(err.value) == "Could not override 'trainer.max_epoch'.\nTo append to your config use +trainer.max_epoch=3"
+    )
+    with pytest.raises(MissingConfigException, match="^In 'config': Could not find 'model/transformer'"):
         composed("model=transformer")
 
 
@@ -146,3 +151,51 @@ def test_unsafe_tickers_are_refused(ticker: str) -> None:
 )
 def test_safe_tickers_are_normalised(raw: str, clean: str) -> None:
     assert normalise_ticker(raw) == clean
+
+
+CORES = len(os.sched_getaffinity(0))
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        (lambda c: setattr(c, "seed", -1), "seed must be in 0..4294967295 (numpy's seed range; got seed=-1)"),
+        (
+            lambda c: setattr(c, "seed", 2**32),
+            "seed must be in 0..4294967295 (numpy's seed range; got seed=4294967296)",
+        ),
+        (
+            lambda c: setattr(c.model, "num_layers", 1000),
+            "model.num_layers=1000 is over the limit of 16 stacked layers: e.g. model.num_layers=2",
+        ),
+        (
+            lambda c: setattr(c.model, "hidden_size", 100000),
+            "model.hidden_size=100000 is over the limit of 4096 units (memory: its weights, gradients and optimizer "
+            "state alone would take about 2,560 GB): e.g. model.hidden_size=64",
+        ),
+        (
+            lambda c: setattr(c.trainer, "threads", 100000),
+            f"trainer.threads=100000 is more than the {CORES} CPU core(s) this process may use (threads): use at most "
+            f"{CORES}, or 0 for torch's default",
+        ),
+        (
+            lambda c: setattr(c.trainer, "batch_size", 10**6),
+            "trainer.batch_size=1000000 is over the limit of 65536: e.g. 64",
+        ),
+        (
+            lambda c: setattr(c.data, "start", "-1"),
+            "data.start='-1' is not a date: use YYYY-MM-DD, e.g. data.start=2010-01-31 (no time or time zone)",
+        ),
+        (
+            lambda c: setattr(c.data, "end", "2012-01-01T00:00+02:00"),
+            "data.end='2012-01-01T00:00+02:00' is not a date: use YYYY-MM-DD, e.g. data.end=2010-01-31 (no time or "
+            "time zone)",
+        ),
+    ],
+)
+def test_unreasonable_values_are_bounded_with_the_limit_named(change: object, message: str) -> None:
+    cfg = Config()
+    change(cfg)  # type: ignore[operator]
+    with pytest.raises(ConfigError) as err:
+        validate(cfg)
+    assert str(err.value) == message

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 import pytest
 import torch
 
+from forecast.config.schema import Config
 from forecast.data.dataset import build_windows
 from forecast.data.frames import normalise_columns
 from forecast.data.scaling import Standardizer, returns_to_paths
@@ -165,3 +168,25 @@ def test_zero_volume_is_missing_not_a_value_and_far_values_are_named(caplog: pyt
         build_windows(frame, 20, 1, FRACS)
     assert f"log_return on {frame.index[380].date()} is " in caplog.text
     assert "training standard deviations from its training mean (2 day(s) beyond 10)" in caplog.text
+
+
+def test_constant_prices_and_a_too_short_test_span_are_refused_without_warnings(
+    quick_config: Config, tmp_path: Path, recwarn: pytest.WarningsRecorder
+) -> None:
+    from forecast.data.validation import clean_prices
+    from forecast.pipeline.recipe import run
+
+    days = pd.bdate_range("2015-01-01", periods=400, name="date")
+    with pytest.raises(DataError) as err:
+        clean_prices(pd.DataFrame({"adj_close": 10.0}, index=days), "CONST", 7)
+    assert str(err.value) == (
+        "CONST: the price never changes (10 on all 400 days): a constant series has no moves to forecast; check the data"
+    )
+    quick_config.data.val_days, quick_config.data.test_days = 50, 1
+    with pytest.raises(DataError) as err:
+        run(quick_config, tmp_path)
+    assert str(err.value) == (
+        "the test span holds 1 forecast(s); its statistics (Diebold-Mariano test, correlations, coverage) need at "
+        "least 3: raise data.test_days or data.test_frac"
+    )
+    assert [str(w.message) for w in recwarn if issubclass(w.category, RuntimeWarning)] == []

@@ -197,3 +197,26 @@ def test_diverging_training_stops_with_the_named_fix(tmp_path: Path) -> None:
         "trainer.grad_clip (now 0) to e.g. 1.0 (no epoch completed, nothing kept)"
     )
     assert json.loads((tmp_path / "run" / "metrics.json").read_text())["status"] == "failed"
+
+
+@pytest.mark.slow
+def test_sigterm_right_after_start_and_during_a_sweep(tmp_path: Path) -> None:
+    early = start_forecast(f"hydra.run.dir={tmp_path / 'e'}", cwd=tmp_path)
+    time.sleep(0.3)
+    early.send_signal(signal.SIGTERM)
+    _, err = early.communicate(timeout=60)
+    assert early.returncode == 130
+    assert err.strip().splitlines()[-1].startswith("interrupted: ")
+    sweep = start_forecast("-m", "seed=0,1,2", "window=10", "data.start=2005-01-01", "trainer.max_epochs=50",
+                           "trainer.patience=50", f"hydra.sweep.dir={tmp_path / 's'}", cwd=tmp_path)  # fmt: skip
+    deadline = time.time() + 120
+    while not list((tmp_path / "s").glob("0_*/checkpoint.pt")) and time.time() < deadline:
+        time.sleep(0.2)
+    sweep.send_signal(signal.SIGTERM)
+    _, err = sweep.communicate(timeout=60)
+    assert sweep.returncode == 130
+    assert err.strip().splitlines()[-1] == (
+        f"interrupted: the sweep stopped; build its report with: python -m forecast.report {tmp_path / 's'}"
+    )
+    assert sorted(p.name for p in (tmp_path / "s").iterdir() if p.is_dir()) == ["0_AAPL_lstm_seed0"]
+    assert json.loads((tmp_path / "s" / "0_AAPL_lstm_seed0" / "metrics.json").read_text())["status"] == "interrupted"

@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import json
+import os
+import stat
 from dataclasses import asdict
 from pathlib import Path
 
 from forecast.reporting.sweep.summary import collect_jobs
+from forecast.store.atomic import UMASK, write_json
 from forecast.store.columns import columns, dimensions, flatten
 from forecast.store.fields import Scores
+from forecast.store.folders import occupant
 from forecast.store.record import RunRecord, read_record
 
 
@@ -46,3 +50,21 @@ def test_the_summary_takes_ticker_and_cell_from_the_record_not_the_command_line(
     assert jobs["overrides"].iloc[0] == "ticker=aapl" and jobs["seed"].iloc[0] == 2
     assert set(columns()) <= set(jobs.columns)
     assert dimensions({"config": config})["hidden_size"] == 8
+
+
+def test_result_files_get_the_mode_a_plain_write_gives(tmp_path: Path) -> None:
+    path = write_json(tmp_path / "metrics.json", {"status": "completed"})
+    assert stat.S_IMODE(path.stat().st_mode) == 0o666 & ~UMASK
+
+
+def test_a_folder_with_another_runs_results_is_taken(tmp_path: Path) -> None:
+    assert occupant(tmp_path) == ""
+    config = {"model": {"cell": "lstm"}, "seed": 0}
+    RunRecord(status="completed", ticker="AAPL", config=config).write(tmp_path)
+    assert occupant(tmp_path) == "already holds a completed run (lstm on AAPL, seed 0)"
+    RunRecord(status="running", pid=os.getppid(), ticker="AAPL", config=config).write(tmp_path)
+    assert occupant(tmp_path) == f"holds a run still running in process {os.getppid()} (lstm on AAPL, seed 0)"
+    RunRecord(status="running", pid=2**22 + 12345, ticker="AAPL", config=config).write(tmp_path)
+    assert occupant(tmp_path) == ""  # its process is gone: an unfinished folder may be run into again
+    RunRecord(status="interrupted", ticker="AAPL", config=config).write(tmp_path)
+    assert occupant(tmp_path) == ""  # resumable

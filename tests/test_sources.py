@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import os
 import time
 from pathlib import Path
 
@@ -14,7 +15,7 @@ import pytest
 from forecast.config.schema import DataConfig, Source
 from forecast.data import yahoo
 from forecast.data.cache import CacheEntry, cache_path, read_cache, write_cache
-from forecast.data.sources import load_prices
+from forecast.data.sources import from_yfinance, load_prices, read_csv_prices
 from forecast.errors import DataError
 from tests.conftest import SNAPSHOT
 
@@ -281,3 +282,46 @@ def test_close_only_data_is_named_and_split_like_moves_warn(tmp_path: Path, capl
         f"RAW: the unadjusted close moves {ratio:.2f}x on {dates[200].date()}, typical of a 2:1 split: use adjusted "
         "closes (an Adj Close column) or check that day"
     ) in caplog.text
+
+
+def test_thousands_separators_parse_and_other_text_is_an_error(tmp_path: Path) -> None:
+    good = tmp_path / "good.csv"
+    good.write_text('Date,Close\n2020-01-02,"988.35"\n2020-01-03,"1,003.54"\n2020-01-06,\n2020-01-07,"12,345,678.5"\n')
+    frame = read_csv_prices(good, "CSV file good.csv")
+    assert frame["close"].tolist()[:2] == [988.35, 1003.54] and frame["close"].iloc[3] == 12345678.5
+    assert pd.isna(frame["close"].iloc[2])  # a genuinely empty cell stays missing (the forward fill may fill it)
+    bad = tmp_path / "bad.csv"
+    bad.write_text('Date,Close\n2020-01-02,988.35\n2020-01-03,"1.003,54"\n2020-01-06,n/a\n2020-01-07,12 usd\n')
+    with pytest.raises(DataError) as err:
+        read_csv_prices(bad, "CSV file bad.csv")
+    assert str(err.value) == (
+        "CSV file bad.csv: column 'close' has 2 value(s) that are not numbers, first '1.003,54' on 2020-01-03 "
+        "(row 3 of the file): fix or remove them"
+    )
+
+
+def test_only_regular_files_are_read(tmp_path: Path) -> None:
+    with pytest.raises(DataError, match=r"^CSV file x: .* is a directory: point data.path at a CSV file$"):
+        read_csv_prices(tmp_path, "CSV file x")
+    fifo = tmp_path / "pipe.csv"
+    os.mkfifo(fifo)  # no writer: opening it would block for ever
+    with pytest.raises(DataError) as err:
+        read_csv_prices(fifo, "CSV file pipe.csv")
+    assert str(err.value) == (
+        f"CSV file pipe.csv: {fifo} is not a regular file (a fifo, socket or device): point data.path at a CSV file"
+    )
+
+
+def test_an_unwritable_cache_is_skipped_with_a_warning(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    from forecast.config.schema import DataConfig
+    from forecast.data import yahoo
+    from tests.test_sources import yahoo_frame
+
+    blocker = tmp_path / "cache"
+    blocker.write_text("a file where the cache folder should be")
+    monkeypatch.setattr(yahoo, "download", lambda *a: yahoo_frame())
+    data = from_yfinance("AAPL", DataConfig(cache_dir=str(blocker), timeout_s=5.0))
+    assert data.source == "yfinance" and len(data.frame) == 300
+    assert f"could not write the cache ({blocker}: " in caplog.text

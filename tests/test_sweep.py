@@ -206,3 +206,27 @@ def test_cluster_launchers_run_a_sweep_with_one_thread_a_job_and_the_summary(
     assert [r["environment"]["threads"] for r in records] == [1, 1]  # threads follow the job's resources
     summary = pd.read_csv(tmp_path / "s" / "summary.csv")
     assert sorted(summary["seed"]) == [0, 1] and (tmp_path / "s" / "report.html").exists()
+
+
+def test_the_report_lists_unreadable_jobs_and_is_still_built(tmp_path: Path) -> None:
+    from forecast.reporting.sweep.report import build_report
+
+    sweep = tmp_path / "sweep"
+    (sweep / "0_AAPL_lstm_seed0").mkdir(parents=True)
+    (sweep / "0_AAPL_lstm_seed0" / "metrics.json").write_text('{"status": "compl')
+    build_report(sweep)
+    summary = pd.read_csv(sweep / "summary.csv")
+    assert summary["reason"].tolist() == [
+        "metrics.json is unreadable (truncated or not a JSON object): the job's results are unknown"
+    ]
+    assert (sweep / "report.md").exists()
+
+
+def test_a_garbage_forecasts_file_is_left_out_of_the_tests(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    from forecast.reporting.sweep.summary import test_errors
+
+    (tmp_path / "forecasts.csv").write_text("what,ever\n1,2\n")
+    assert test_errors(tmp_path).empty
+    assert (
+        f"{tmp_path.name}/forecasts.csv is unreadable ('split'): left out of the Diebold-Mariano tests" in caplog.text
+    )

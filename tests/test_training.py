@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import logging
+from pathlib import Path
+
 import pytest
 import torch
 
 from forecast.config.schema import TrainerConfig
 from forecast.diagnostics.memory import PeakMemory
-from forecast.errors import TrainingDiverged
+from forecast.errors import ConfigError, TrainingDiverged
 from forecast.models.recurrent import RecurrentForecaster
+from forecast.training.checkpoint import load_resume, restore
 from forecast.training.loop import batched_loss, fit
 from forecast.training.runtime import resolve_device, seed_everything
 
@@ -75,7 +79,7 @@ def test_devices_and_memory_measurement() -> None:
     assert resolve_device("cpu").type == "cpu"
     assert resolve_device("auto").type in {"cpu", "cuda", "mps"}
     if not torch.cuda.is_available():
-        with pytest.raises(Exception, match="device=cuda but CUDA is not available on this machine"):
+        with pytest.raises(ConfigError, match="^device=cuda but CUDA is not available on this machine"):
             resolve_device("cuda")
     with PeakMemory(torch.device("cpu")) as mem:
         block = torch.ones(64, 2**20 // 4 * 1)  # 64 MiB
@@ -89,3 +93,44 @@ def test_checkpoints_come_every_epoch_on_cpu_and_every_fifth_on_a_gpu_unless_set
     assert checkpoint_interval(settings(), torch.device("cpu")) == 1
     assert checkpoint_interval(settings(), torch.device("cuda")) == 5
     assert checkpoint_interval(settings(checkpoint_every=3), torch.device("cuda")) == 3
+
+
+def test_malformed_checkpoints_are_refused_in_one_line(tmp_path: Path) -> None:
+    model = torch.nn.Linear(2, 1)
+    opt = torch.optim.Adam(model.parameters())
+    for payload, detail in (
+        ({}, "KeyError: 'model'"),
+        ({"model": {"weight": torch.zeros(3, 3)}}, "RuntimeError: Error(s) in loading state_dict for Linear:"),
+    ):
+        with pytest.raises(ConfigError) as err:
+            restore(payload, model, opt)
+        assert str(err.value).startswith(f"trainer.resume: checkpoint.pt is not a checkpoint of this run ({detail}")
+    torch.save({"config": [1, 2]}, tmp_path / "checkpoint.pt")
+    with pytest.raises(ConfigError) as err:
+        load_resume(str(tmp_path), {})
+    assert str(err.value) == f"trainer.resume={tmp_path}: checkpoint.pt holds no run config: run again without it"
+
+
+def test_a_crafted_pickle_is_refused_without_torchs_warning(tmp_path: Path, recwarn: pytest.WarningsRecorder) -> None:
+    import pickle
+
+    class Boom:
+        def __reduce__(self) -> tuple[object, tuple[str]]:
+            return (print, ("ran",))
+
+    (tmp_path / "checkpoint.pt").write_bytes(pickle.dumps(Boom()))
+    with pytest.raises(ConfigError, match=r"checkpoint.pt cannot be loaded safely \(UnpicklingError\)$"):
+        load_resume(str(tmp_path), {})
+    assert [str(w.message) for w in recwarn] == []
+
+
+def test_a_long_epoch_is_announced_up_front(caplog: pytest.LogCaptureFixture) -> None:
+    from forecast.config.schema import TrainerConfig
+    from forecast.training.loop import announce
+
+    with caplog.at_level(logging.INFO, logger="forecast"):
+        announce(5.0, 2_000_000, TrainerConfig())  # 50 batches of 64 in 5 s: 31,250 batches an epoch
+        announce(0.5, 2_000, TrainerConfig())  # an epoch of 3 s: nothing to say
+    assert caplog.messages == [
+        "a training epoch takes about 52 min here (2000000 windows at 640 windows/s); up to 30 epochs"
+    ]
