@@ -42,7 +42,8 @@ def compact_error(exc: BaseException) -> str:
     head = lines[0] if lines else type(exc).__name__
     if "Available options in" in str(exc):
         start = next(i for i, ln in enumerate(lines) if ln.startswith("Available options"))
-        options = [ln for ln in lines[start + 1 :] if not ln.startswith(("Config search path", "provider="))]
+        skip = ("Config search path", "provider=", "_")  # _base: the part a group's options extend, not an option
+        options = [ln for ln in lines[start + 1 :] if not ln.startswith(skip)]
         return f"{head}: choose one of {', '.join(options)}"
     cause = exc.__cause__
     detail = str(cause).splitlines()[0].strip() if cause is not None and str(cause) else ""

@@ -14,6 +14,7 @@ from __future__ import annotations
 import logging
 import sys
 from dataclasses import dataclass, replace
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -21,7 +22,7 @@ import torch
 
 from forecast.config.schema import DataConfig
 from forecast.data.dataset import WindowedData
-from forecast.data.loading import Loaded, load_frame
+from forecast.data.loading import Loaded, load_frame, price_column
 from forecast.data.splits import fixed_day_split
 from forecast.data.windows import Windows
 from forecast.errors import DataError
@@ -45,6 +46,18 @@ class Panel:
 
     def frames(self) -> dict[str, pd.DataFrame]:
         return {t: x.frame for t, x in self.loaded.items()}
+
+    def describe(self) -> dict[str, Any]:
+        """Return the run record's fields on the data: sources, the modelled column (of the first ticker), dates
+        and sessions."""
+        frames = list(self.frames().values())
+        return {
+            "data_source": ",".join(sorted({x.source for x in self.loaded.values()})),
+            "price_column": price_column(frames[0]),
+            "first_date": str(min(f.index[0] for f in frames).date()),
+            "last_date": str(self.calendar[-1].date()),
+            "n_days": int(sum(len(f) for f in frames)),
+        }
 
 
 def load_panel(tickers: list[str], d: DataConfig) -> Panel:

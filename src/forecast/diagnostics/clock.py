@@ -1,9 +1,12 @@
-"""Wall-clock phases of a run (startup, data, training, evaluation, outputs), for metrics.json and the bench."""
+"""Wall-clock phases of a run (startup, data, training, evaluation, outputs), for metrics.json and the bench, and
+the environment they were measured in."""
 
 from __future__ import annotations
 
 import os
+import platform
 import time
+from typing import Any
 
 
 def process_age() -> float:
@@ -30,3 +33,15 @@ class PhaseClock:
         now = time.perf_counter()
         self.laps[name] = self.laps.get(name, 0.0) + now - self._last
         self._last = now
+
+
+def environment() -> dict[str, Any]:
+    """Return what a timing depends on: torch's and python's versions, torch's threads and the machine."""
+    import torch
+
+    return {
+        "torch": torch.__version__,
+        "python": platform.python_version(),
+        "threads": torch.get_num_threads(),
+        "machine": platform.machine(),
+    }

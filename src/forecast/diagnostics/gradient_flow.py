@@ -10,6 +10,7 @@ import contextlib
 from typing import Any
 
 import numpy as np
+import pandas as pd
 import torch
 from torch import nn
 from torch.nn.functional import mse_loss
@@ -42,3 +43,12 @@ def effective_memory_lag(norms: np.ndarray, threshold: float = 0.01) -> int:
     if norms.size == 0 or not np.isfinite(norms[0]) or norms[0] <= 0:
         return 0
     return int(np.flatnonzero(norms >= threshold * norms[0]).max()) + 1
+
+
+def flow_table(
+    model: nn.Module, inputs: torch.Tensor, targets: torch.Tensor, loss: Any, init: np.ndarray
+) -> pd.DataFrame:
+    """Return ``gradient_flow.csv``: ``lag`` 1..window, the norm at initialisation (``init``, measured before
+    training) and after training (``trained``, measured now on ``inputs``)."""
+    trained = gradient_by_lag(model, inputs, targets, loss)
+    return pd.DataFrame({"lag": np.arange(1, len(trained) + 1), "init": init, "trained": trained})

@@ -22,7 +22,7 @@ from forecast.pipeline.forecaster import Forecaster
 from forecast.reporting.run_files import write_run_files
 from forecast.store.fields import FuturePath
 from forecast.store.record import RunRecord
-from forecast.training.runtime import resolve_device, seed_everything
+from forecast.training.runtime import start_job
 
 
 def run(cfg: Config, out_dir: Path, overrides: Sequence[str] = ()) -> RunRecord:
@@ -45,7 +45,7 @@ def run(cfg: Config, out_dir: Path, overrides: Sequence[str] = ()) -> RunRecord:
     flow = gradient_flow(fits[-1], s, device)
     table, scores = score_run(fits, panel, cfg.horizon, cfg.scope)
     record = describe(s, cfg.data.target, cfg.scope, panel, fits, device, flow, scores)
-    record.future = future_record(panel, paths, cfg.scope)
+    record.future = FuturePath.of(str(panel.calendar[-1].date()), paths, pooled=cfg.scope == "global")
     clock.lap("evaluation")
     forecaster.save(out_dir / "model.pt", config)
     write_run_files(out_dir, fits[-1].trained.result, table, flow, paths, panel.frames(), record, cfg.plots.value)
@@ -94,18 +94,3 @@ def fit_in_worker(
     torch.set_num_threads(threads)
     out_dir.mkdir(parents=True, exist_ok=True)
     return fit_unit(s, panel, unit, None, device, out_dir, config)
-
-
-def future_record(panel: Panel, paths: dict[str, Any], scope: str) -> FuturePath:
-    """Return the record's copy of the future paths: ``path`` for a local run, ``by_ticker`` for a global one."""
-    rows = {t: p.to_dict(orient="records") for t, p in paths.items()}
-    last = str(panel.calendar[-1].date())
-    return FuturePath(last, by_ticker=rows) if scope == "global" else FuturePath(last, path=rows[panel.tickers[0]])
-
-
-def start_job(seed: int, threads: int, device: str) -> torch.device:
-    """Seed every generator, set torch's CPU threads and return the device (a job's first steps)."""
-    seed_everything(seed)
-    if threads:
-        torch.set_num_threads(threads)
-    return resolve_device(device)

@@ -156,3 +156,9 @@ class FuturePath:
     last_date: str = ""
     path: list[dict[str, Any]] = field(default_factory=list)
     by_ticker: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+
+    @classmethod
+    def of(cls, last_date: str, paths: dict[str, Any], pooled: bool) -> FuturePath:
+        """Return the record of ``paths`` (ticker -> a frame of its path, as in ``future.csv``)."""
+        rows = {t: p.to_dict(orient="records") for t, p in paths.items()}
+        return cls(last_date, by_ticker=rows) if pooled else cls(last_date, path=next(iter(rows.values())))

@@ -35,6 +35,15 @@ def resolve_device(name: str) -> torch.device:
     return torch.device(name)
 
 
+def start_job(seed: int, threads: int, device: str) -> torch.device:
+    """Seed every generator, set torch's CPU threads (0: torch's default) and return the device: a job's first
+    steps."""
+    seed_everything(seed)
+    if threads:
+        torch.set_num_threads(threads)
+    return resolve_device(device)
+
+
 def threads_per_job(launcher: Mapping[str, Any]) -> int:
     """Return torch threads for one job from the resources its Hydra launcher gives it (0 = torch's default):
     cores / n_jobs under joblib, ``cpus_per_task`` under submitit, ``ray.remote.num_cpus`` under Ray."""

@@ -12,6 +12,7 @@ from torch.nn.functional import mse_loss
 from forecast.config.schema import TrainerConfig
 from forecast.data.windows import Samples
 from forecast.diagnostics.memory import PeakMemory, warm_up
+from forecast.store.columns import epoch_timing
 from forecast.training.checkpoint import load_resume, save_checkpoint
 from forecast.training.loop import FitResult, fit
 from forecast.training.losses import Loss
@@ -23,6 +24,22 @@ class Trained:
     peak_memory_mb: float  # peak memory rise during training
     activation_bytes: int  # bytes autograd saves for one training batch
     resumed_from: int | None  # the epoch a resumed run continued after
+
+    def costs(self) -> dict[str, Any]:
+        """Return the run record's fields on what training cost: epochs, seconds (and whether the machine was busy)
+        and memory."""
+        history = self.result.history
+        median, busy = epoch_timing([r.train_seconds for r in history])
+        return {
+            "epochs_run": len(history),
+            "best_epoch": self.result.best_epoch,
+            "train_seconds": self.result.seconds,
+            "seconds_per_epoch": self.result.seconds / max(1, len(history)),
+            "epoch_seconds_median": median,
+            "busy_machine": busy,
+            "peak_memory_mb": self.peak_memory_mb,
+            "activation_memory_mb": self.activation_bytes / 2**20,
+        }
 
 
 def train(
