@@ -63,7 +63,7 @@ def measure_future(repeats: int) -> dict[str, Any]:
     from forecast.evaluation.predict import forecast_table, predict_returns
     from forecast.evaluation.scores import interval_scores
     from forecast.models.recurrent import RecurrentForecaster
-    from forecast.reporting.outputs import write_future
+    from forecast.reporting.run_files import write_future
 
     probe = (
         "import time, torch, pandas; t = time.perf_counter(); import exchange_calendars; print(time.perf_counter() - t)"
@@ -88,7 +88,7 @@ def measure_future(repeats: int) -> dict[str, Any]:
         latest = latest_window(frame, ("log_return",), data.scaler, 60)
         future = future_path(model, latest, frame.index[-1], float(data.prices[-1]), *args)
         with tempfile.TemporaryDirectory() as tmp:
-            write_future(Path(tmp), "AAPL lstm", future, frame)
+            write_future(Path(tmp), {"AAPL": future}, {"AAPL": frame}, "lstm", pooled=False)
 
     added()  # warm-up: the first calendar and figure pay one-time costs
     return {
