@@ -66,7 +66,7 @@ def random_walk(n: int = 400, seed: int = 0, start: str = "2001-01-01") -> pd.Da
 def quick_config(tmp_path: Path) -> Config:
     """A config that trains a tiny model for 2 epochs on 2008-2013 AAPL from a private snapshot copy."""
     snap = tmp_path / "snapshot"
-    shutil.copytree(SNAPSHOT, snap)
+    shutil.copytree(SNAPSHOT, snap, ignore=shutil.ignore_patterns("*.parquet"))  # the CSVs; universes stay shared
     cfg = Config()
     cfg.window = 20
     cfg.model.hidden_size = 8

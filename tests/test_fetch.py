@@ -132,7 +132,7 @@ def test_the_command_line_reads_a_universe_and_says_what_is_wrong(
     assert len(universe_tickers("sp500_2021_08")) == 505
     bad = {
         ("fetch",): "name what to fetch: universe=<name> (conf/universe/) or tickers=AAPL,MSFT (one of them)",
-        ("fetch", "universe=nope"): "universe=nope is unknown: choose one of snapshot, sp500_2021_08",
+        ("fetch", "universe=nope"): "universe=nope is unknown: choose one of snapshot, sp500_2021_04, sp500_2021_08",
         ("fetch", "tickers=AAPL", "speed=9"): "unknown option 'speed': use universe, tickers, start, end, batch, "
         "pause, retries, refresh, cache_dir, timeout_s",
         ("fetch", "tickers=,"): "the universe or tickers= list is empty: name at least one ticker",

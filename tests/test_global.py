@@ -13,7 +13,7 @@ import pytest
 import torch
 
 from forecast.config.checks import validate
-from forecast.config.schema import Config
+from forecast.config.schema import Config, Source
 from forecast.data.dataset import WindowedData, windows_for
 from forecast.data.folds import Unit, plan_units
 from forecast.data.loading import Loaded
@@ -298,3 +298,57 @@ def test_the_command_line_runs_a_global_backtest_that_predict_reads_per_ticker(t
         "error: tickers=[AAPL,MSFT] is a pool for one global model: add scope=global, or sweep one model per "
         "ticker with -m (python -m forecast -m ticker=AAPL,MSFT or -m universe=snapshot)"
     ]
+
+
+def test_twenty_shipped_tickers_train_one_model_that_never_sees_another_tickers_future(tmp_path: Path) -> None:
+    """A global run over 20 real constituents (a folder of their CSVs, cut from the shipped universe); then one
+    ticker's prices change after the validation span: the weights and every other ticker's forecasts stay put."""
+    from forecast.data.shipped import read_universe
+    from forecast.data.sources import REPO_DATA
+    from forecast.training.checkpoint import load_checkpoint
+
+    universe = read_universe(REPO_DATA / "snapshot" / "sp500_2021_04.parquet")
+    tickers = list(universe.rows)[:20]
+    for name, moved in (("base", None), ("moved", tickers[3])):
+        folder = tmp_path / name / "prices"
+        folder.mkdir(parents=True)
+        for ticker in tickers:
+            frame = universe.frame(ticker).loc["2016-01-01":]
+            if ticker == moved:
+                frame.loc["2020-07-07":, ["adj_close", "high", "low"]] *= 1.5  # the test span (after validation)
+            frame.reset_index().to_csv(folder / f"{ticker}.csv", index=False)
+        cfg = Config(scope="global", tickers=tickers, window=20)
+        cfg.model.hidden_size, cfg.model.num_layers = 8, 1
+        cfg.trainer.max_epochs, cfg.trainer.samples_per_epoch, cfg.trainer.progress = 1, 4000, False
+        cfg.data.source, cfg.data.path, cfg.data.offline = Source.csv, str(folder), True
+        record = run(validate(cfg), tmp_path / name / "run")
+    assert record.pool == tickers and record.scope == "global"
+    a, b = (pd.read_csv(tmp_path / n / "run" / "forecasts.csv") for n in ("base", "moved"))
+    assert a["date"][a["split"] == "test"].min() == "2020-07-07"
+    others = a["ticker"] != tickers[3]
+    pd.testing.assert_frame_equal(a[others], b[b["ticker"] != tickers[3]], check_exact=True)
+    assert not np.allclose(a.loc[~others, "actual"], b.loc[b["ticker"] == tickers[3], "actual"])
+    wa, wb = (load_checkpoint(tmp_path / n / "run" / "model.pt")["state_dict"] for n in ("base", "moved"))
+    assert all(torch.equal(wa[k], wb[k]) for k in wa)
+
+
+def test_a_pools_warnings_fold_into_one_line_per_kind_and_stay_whole_in_the_record(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    from forecast.data.notices import collected, warn
+
+    with caplog.at_level(logging.WARNING, logger="forecast"), collected(fold=True) as notices:
+        for i, ticker in enumerate(["AAA", "BBB", "CCC", "DDD"]):
+            warn("extreme feature values", ticker, f"{ticker}: {10 + i} sd", severity=10 + i)
+        warn("zero or missing volumes", "BBB", "BBB: 2 days")
+        assert caplog.messages == []  # nothing yet: folded at the end
+    assert caplog.messages == [
+        "extreme feature values on 4 ticker(s), worst: DDD: 13 sd; CCC: 12 sd; BBB: 11 sd; 1 more in metrics.json "
+        "notices",
+        "zero or missing volumes on 1 ticker(s), worst: BBB: 2 days",
+    ]
+    assert notices.messages()["extreme feature values"]["AAA"] == "AAA: 10 sd"
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger="forecast"), collected(fold=False) as single:
+        warn("zero or missing volumes", "AAA", "2 days")
+    assert caplog.messages == ["2 days"] and single.messages() == {"zero or missing volumes": {"AAA": "2 days"}}

@@ -14,6 +14,7 @@ import torch
 from forecast.config.schema import Config, Plots
 from forecast.evaluation.metrics import error_metrics
 from forecast.pipeline.recipe import run
+from forecast.store.columns import flatten
 from forecast.training.checkpoint import load_checkpoint
 
 
@@ -64,7 +65,7 @@ def test_run_writes_a_complete_consistent_folder(quick_config: Config, tmp_path:
         *["lower_80", "upper_80", "lower_90", "upper_90"],
     ]
     assert set(table["step"]) == {1} and (table["lower_90"] < table["lower_80"]).all()
-    assert table["date"].is_monotonic_increasing and set(table["split"]) == {"train", "val", "test"}
+    assert table["date"].is_monotonic_increasing and set(table["split"]) == {"val", "test"}  # training rows: an option
     for split in ("val", "test"):
         part = table[table["split"] == split]
         recomputed = error_metrics(
@@ -82,6 +83,23 @@ def test_run_writes_a_complete_consistent_folder(quick_config: Config, tmp_path:
     assert len(log) == saved["epochs_run"] == metrics.epochs_run
     ckpt = load_checkpoint(out / "model.pt")
     assert ckpt["config"]["model"]["cell"] == "lstm" and len(ckpt["tickers"]["AAPL"]["scaler"]["mean"]) == 1
+
+
+def test_training_rows_are_forecast_on_request_and_change_nothing_else(quick_config: Config, tmp_path: Path) -> None:
+    run(quick_config, tmp_path / "default")
+    quick_config.forecast.train_rows = True
+    run(quick_config, tmp_path / "train")
+    default, train = (pd.read_csv(tmp_path / d / "forecasts.csv") for d in ("default", "train"))
+    assert set(train["split"]) == {"train", "val", "test"} and len(train) > 2 * len(default)
+    later = train[train["split"] != "train"].reset_index(drop=True)
+    pd.testing.assert_frame_equal(later, default, rtol=1e-6)  # other batches in inference: float rounding only
+    a, b = (json.loads((tmp_path / d / "metrics.json").read_text()) for d in ("default", "train"))
+    scores = ("test", "intervals", "baselines", "dm_vs_persistence")
+    fa, fb = (flatten({k: r[k] for k in scores}) for r in (a, b))
+    assert fa.keys() == fb.keys()
+    assert {k: v for k, v in fa.items() if isinstance(v, str)} == {k: v for k, v in fb.items() if isinstance(v, str)}
+    numbers = [k for k, v in fa.items() if not isinstance(v, str)]
+    assert [fa[k] for k in numbers] == pytest.approx([fb[k] for k in numbers], rel=1e-6)
 
 
 def _swap_snapshot_prices(cfg: Config, transform: object) -> None:

@@ -204,7 +204,8 @@ def test_unknown_ticker_everywhere_names_every_source(tmp_path: Path) -> None:
     assert str(info.value) == (
         "no source has prices for ZZZZ: yfinance unreachable (network error: network disabled in tests); "
         f"no cached prices for ZZZZ in {tmp_path / 'cache'}; "
-        "ticker ZZZZ is not in the shipped snapshot (AAPL, GOOG, IBM, MSFT, ^GSPC): pick one of those"
+        "ticker ZZZZ is not in the shipped snapshot (AAPL, GOOG, IBM, MSFT, ^GSPC; 504 tickers in "
+        "sp500_2021_04.parquet): pick one of those"
     )
 
 
@@ -255,7 +256,9 @@ def test_bad_csv_files_fail_with_one_line(tmp_path: Path, content: bytes, messag
 
 
 def test_csv_without_path_and_missing_file(tmp_path: Path) -> None:
-    with pytest.raises(DataError, match=r"data.source=csv needs a file: add data.path=<file.csv>"):
+    with pytest.raises(
+        DataError, match=r"^data.source=csv needs a file or a folder: add data.path=<file.csv or folder>$"
+    ):
         load_prices("XYZ", data_config(tmp_path, source=Source.csv))
     with pytest.raises(DataError, match="CSV file nope.csv: file not found"):
         load_prices("XYZ", data_config(tmp_path, source=Source.csv, path=str(tmp_path / "nope.csv")))

@@ -75,6 +75,10 @@ def validate(cfg: Config, multirun: bool = False) -> Config:
     require(t.patience >= 1, f"trainer.patience must be >= 1 epoch (got {t.patience})")
     require(t.threads >= 0, f"trainer.threads must be >= 0, 0 keeps torch's default (got {t.threads})")
     require(t.checkpoint_every >= 0, f"trainer.checkpoint_every must be >= 0, 0 = by device (got {t.checkpoint_every})")
+    require(
+        t.samples_per_epoch >= 0,
+        f"trainer.samples_per_epoch must be >= 0, 0 = every training window each epoch (got {t.samples_per_epoch})",
+    )
     validate_limits(cfg)
     return cfg
 

@@ -86,6 +86,7 @@ class DataConfig:
     test_days: int | None = None
     max_gap_days: int = 7
     snapshot_dir: str | None = None
+    snapshot_file: str | None = None
     cache_dir: str | None = None
     offline: bool = False
     refresh: bool = False
@@ -108,6 +109,7 @@ class TrainerConfig:
     resume: str | None = None
     sampling: str = "windows"
     checkpoint_every: int = 0
+    samples_per_epoch: int = 0
 
 
 @dataclass
@@ -116,6 +118,7 @@ class ForecastConfig:
 
     intervals: str = "conformal"
     levels: list[float] = field(default_factory=lambda: [0.8, 0.9])
+    train_rows: bool = False
 
 
 @dataclass
@@ -148,6 +151,7 @@ class Config:
 
     ticker: str = "AAPL"
     tickers: list[str] = field(default_factory=list)
+    tickers_file: str | None = None
     scope: str = "local"
     window: int = 60
     device: Device = Device.auto

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from pathlib import Path
 
 from forecast.config.schema import LOGGERS, SAMPLINGS, SCOPES, Config
 from forecast.errors import ConfigError, require
@@ -39,6 +40,13 @@ def validate_scope(cfg: Config, multirun: bool) -> None:
     )
     require(t.sampling in SAMPLINGS, f"trainer.sampling={t.sampling!r} is unknown: choose {'|'.join(SAMPLINGS)}")
     require(m.ticker_embedding >= 0, f"model.ticker_embedding must be >= 0, 0 = none (got {m.ticker_embedding})")
+    if cfg.tickers_file:
+        require(
+            not cfg.tickers,
+            f"tickers_file={cfg.tickers_file} and tickers={shown(cfg.tickers)} both name a pool (a universe sets "
+            "tickers): keep one",
+        )
+        cfg.tickers = tickers_in_file(cfg.tickers_file)
     if cfg.scope == "local":
         require(
             not cfg.tickers or multirun,
@@ -59,6 +67,28 @@ def validate_scope(cfg: Config, multirun: bool) -> None:
     twice = sorted({x for x in pool if pool.count(x) > 1})
     require(not twice, f"tickers lists {', '.join(twice)} more than once: name each ticker once")
     cfg.tickers = pool
+    d = cfg.data
+    require(
+        not (d.source.value == "csv" and d.path and Path(d.path).expanduser().is_file() and len(pool) > 1),
+        f"scope=global with data.source=csv reads one <TICKER>.csv per ticker from a folder, but data.path={d.path} "
+        "is one file: point data.path at a folder of CSV files",
+    )
+
+
+def tickers_in_file(path: str) -> list[str]:
+    """Return the tickers a plain list file names: one per line; blank lines and ``#`` comments are skipped."""
+    file = Path(path).expanduser()
+    try:
+        lines = file.read_text().splitlines()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(
+            f"tickers_file={path} cannot be read ({exc.strerror if isinstance(exc, OSError) else 'not text'}): "
+            "point it at a text file with one ticker per line"
+        ) from None
+    tickers = [line.split("#", 1)[0].strip() for line in lines]
+    tickers = [x for x in tickers if x]
+    require(bool(tickers), f"tickers_file={path} names no ticker: write one ticker per line")
+    return tickers
 
 
 def shown(tickers: list[str]) -> str:

@@ -95,6 +95,7 @@ def windows_for(
     bounds: SplitBounds,
     features: tuple[str, ...] = ("log_return",),
     scaler: Standardizer | None = None,
+    ticker: str = "",
 ) -> WindowedData:
     """Return scaled window tensors for every origin whose window starts at or after the training span's start and
     whose forecast day falls in a split of ``bounds``. The scaling statistics are fitted on the training span
@@ -104,10 +105,10 @@ def windows_for(
     (:class:`forecast.data.windows.Windows`).
     """
     prices = frame["adj_close"].to_numpy(np.float64)
-    rows = feature_rows(frame, features)
+    rows = feature_rows(frame, features, ticker)
     scaler = scaler or Standardizer.fit(rows[bounds.train_start + 1 : bounds.n_train])  # training span only
     scaled_rows = scaler.transform(rows[1:])  # feature rows 1..n-1
-    warn_extremes(scaled_rows[bounds.n_train :], pd.DatetimeIndex(frame.index)[bounds.n_train + 1 :], features)
+    warn_extremes(scaled_rows[bounds.n_train :], pd.DatetimeIndex(frame.index)[bounds.n_train + 1 :], features, ticker)
     # origin t uses input rows t-window+1..t = scaled[t-window .. t-1] and targets rows t+1..t+h = scaled[t .. t+h-1]
     origin = np.arange(bounds.train_start + window, min(len(prices), bounds.n_days) - horizon)
     split = bounds.split_of(origin + horizon)

@@ -7,13 +7,14 @@ import logging
 import numpy as np
 import pandas as pd
 
+from forecast.data.notices import warn
 from forecast.errors import DataError
 
 log = logging.getLogger("forecast")
 EXTREME_SD = 10.0  # a scaled feature value farther than this from the training mean gets a warning naming the day
 
 
-def volume(frame: pd.DataFrame) -> np.ndarray:
+def volume(frame: pd.DataFrame, ticker: str = "") -> np.ndarray:
     """Return the volume column with zero or missing volumes treated as missing: the previous day's carried forward.
 
     A zero volume is a data gap, not a value: log(1 + 0) against a day of millions would be a move of about 100
@@ -24,16 +25,15 @@ def volume(frame: pd.DataFrame) -> np.ndarray:
     if not bad.any():
         return raw
     first = frame.index[int(bad.argmax())].date()
-    log.warning(
-        "%d day(s) with zero or missing volume (first %s) treated as missing: the previous day's volume is "
-        "carried forward for log_volume",
-        int(bad.sum()),
-        first,
+    message = (
+        f"{int(bad.sum())} day(s) with zero or missing volume (first {first}) treated as missing: the previous "
+        "day's volume is carried forward for log_volume"
     )
+    warn("zero or missing volumes", ticker, f"{ticker}: {message}" if ticker else message, float(bad.sum()))
     return pd.Series(np.where(bad, np.nan, raw)).ffill().bfill().to_numpy()
 
 
-def warn_extremes(scaled: np.ndarray, days: pd.DatetimeIndex, features: tuple[str, ...]) -> None:
+def warn_extremes(scaled: np.ndarray, days: pd.DatetimeIndex, features: tuple[str, ...], ticker: str = "") -> None:
     """Warn, once per feature, when a scaled value lies beyond ``EXTREME_SD`` training standard deviations.
 
     ``scaled`` holds the rows after the training span (``(n, features)``), ``days`` their dates.
@@ -42,18 +42,15 @@ def warn_extremes(scaled: np.ndarray, days: pd.DatetimeIndex, features: tuple[st
         far = np.abs(scaled[:, k]) > EXTREME_SD
         if far.any():
             i = int(np.argmax(np.abs(scaled[:, k])))
-            log.warning(
-                "%s on %s is %.0f training standard deviations from its training mean (%d day(s) beyond %g): "
-                "check the data of that day",
-                name,
-                days[i].date(),
-                scaled[i, k],
-                int(far.sum()),
-                EXTREME_SD,
+            message = (
+                f"{name} on {days[i].date()} is {scaled[i, k]:.0f} training standard deviations from its training "
+                f"mean ({int(far.sum())} day(s) beyond {EXTREME_SD:g}): check the data of that day"
             )
+            severity = float(abs(scaled[i, k]))
+            warn("extreme feature values", ticker, f"{ticker}: {message}" if ticker else message, severity)
 
 
-def feature_rows(frame: pd.DataFrame, features: tuple[str, ...]) -> np.ndarray:
+def feature_rows(frame: pd.DataFrame, features: tuple[str, ...], ticker: str = "") -> np.ndarray:
     """Return ``(n_days, n_features)`` float64; row 0 is NaN (no previous day). Raises on missing columns."""
     price = frame["adj_close"].to_numpy(dtype=np.float64)
     columns = []
@@ -68,7 +65,7 @@ def feature_rows(frame: pd.DataFrame, features: tuple[str, ...]) -> np.ndarray:
         elif name == "log_volume":
             if "volume" not in frame.columns:
                 raise DataError("data.features has log_volume but the data has no volume column: drop log_volume")
-            col = np.diff(np.log1p(volume(frame)), prepend=np.nan)
+            col = np.diff(np.log1p(volume(frame, ticker)), prepend=np.nan)
         else:  # validated in config.validate
             raise DataError(f"unknown feature {name}")
         columns.append(col)

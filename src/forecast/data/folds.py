@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 
 from forecast.config.schema import BacktestConfig
+from forecast.data.notices import warn
 from forecast.data.panel import Panel
 from forecast.data.splits import SplitBounds, missing_span, on_days, split_bounds
 from forecast.errors import DataError
@@ -106,7 +107,7 @@ def plan_units(panel: Panel, b: BacktestConfig, window: int, horizon: int) -> tu
     if len(panel.loaded) == 1 and left_out:
         raise DataError(next(iter(left_out.values())))
     for ticker, why in left_out.items():
-        log.warning("%s left out of the pool: %s", ticker, why)
+        warn("left out of the pool", ticker, f"{ticker} left out of the pool: {why}")
     if not taking_part:
         raise DataError(f"no ticker of the pool covers the split: {next(iter(left_out.values()))}")
     kept = {t: x for t, x in panel.loaded.items() if t in taking_part}

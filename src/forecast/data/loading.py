@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 
 from forecast.config.schema import DataConfig
+from forecast.data.notices import warn
 from forecast.data.sources import load_prices
 from forecast.data.validation import clean_prices
 
@@ -54,11 +55,8 @@ def warn_split_like_moves(frame: pd.DataFrame, ticker: str) -> None:
             hit = np.flatnonzero(np.abs(ratio / target - 1) < 0.02)
             if len(hit):
                 day = frame.index[hit[0] + 1].date()
-                log.warning(
-                    "%s: the unadjusted close moves %.2fx on %s, typical of a %s: use adjusted closes "
-                    "(an Adj Close column) or check that day",
-                    ticker,
-                    ratio[hit[0]],
-                    day,
-                    name,
+                message = (
+                    f"{ticker}: the unadjusted close moves {ratio[hit[0]]:.2f}x on {day}, typical of a {name}: use "
+                    "adjusted closes (an Adj Close column) or check that day"
                 )
+                warn("split-like moves in close-only data", ticker, message, abs(float(np.log(ratio[hit[0]]))))

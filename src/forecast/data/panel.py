@@ -23,6 +23,7 @@ import torch
 from forecast.config.schema import DataConfig
 from forecast.data.dataset import WindowedData
 from forecast.data.loading import Loaded, load_frame, price_column
+from forecast.data.notices import warn
 from forecast.data.splits import fixed_day_split
 from forecast.data.windows import Windows
 from forecast.errors import DataError
@@ -75,7 +76,7 @@ def load_panel(tickers: list[str], d: DataConfig) -> Panel:
             loaded[ticker] = load_frame(ticker, d)
         except DataError as exc:
             skipped[ticker] = str(exc)
-            log.warning("%s left out of the pool: %s", ticker, exc)
+            warn("left out of the pool", ticker, f"{ticker} left out of the pool: {exc}")
     if not loaded:
         raise DataError(
             f"no ticker of the pool has usable prices ({len(tickers)} tried): {next(iter(skipped.values()))}"
@@ -90,24 +91,29 @@ def align(loaded: dict[str, Loaded], skipped: dict[str, str], d: DataConfig) -> 
     if d.val_days is not None and d.test_days is not None:
         cut, fracs = fixed_day_split(pd.DataFrame(index=calendar), d.train_days, d.val_days, d.test_days)
         calendar = pd.DatetimeIndex(cut.index)
-    aligned = {}
+    aligned, outside = {}, 0
+    each = logging.INFO if len(loaded) < PROGRESS_FROM else logging.DEBUG  # a large pool: summary lines only
     for ticker, item in loaded.items():
         frame = item.frame.loc[calendar[0] : calendar[-1]]
         if len(frame) < len(item.frame) and len(loaded) > 1:
-            log.info(
-                "%s: %d of its sessions lie outside the pool's calendar (%s .. %s): not used",
-                ticker,
-                len(item.frame) - len(frame),
-                calendar[0].date(),
-                calendar[-1].date(),
-            )
+            outside += 1
+            unused, first, last = len(item.frame) - len(frame), calendar[0].date(), calendar[-1].date()
+            message = "%s: %d of its sessions lie outside the pool's calendar (%s .. %s): not used"
+            log.log(each, message, ticker, unused, first, last)
         aligned[ticker] = Loaded(item.source, frame)
         log.log(logging.INFO if len(loaded) == 1 else logging.DEBUG, "%s", aligned[ticker].describe(ticker))
     if len(loaded) > 1:
         counts = pd.Series([x.source for x in aligned.values()]).value_counts()
         sources = ", ".join(f"{n} from {s}" for s, n in counts.items())
-        first, last = calendar[0].date(), calendar[-1].date()
-        log.info("loaded %d tickers (%s), calendar %s .. %s", len(aligned), sources, first, last)
+        more = f"; {outside} with sessions outside it, not used" if outside and each == logging.DEBUG else ""
+        log.info(
+            "loaded %d tickers (%s), calendar %s .. %s%s",
+            len(aligned),
+            sources,
+            calendar[0].date(),
+            calendar[-1].date(),
+            more,
+        )
     return Panel(aligned, calendar, fracs, dict(skipped))
 
 

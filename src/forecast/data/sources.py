@@ -10,7 +10,10 @@ import pandas as pd
 
 from forecast.config.schema import DataConfig
 from forecast.data.cache import cache_path, read_cache, write_cache
+from forecast.data.folder import csv_in
 from forecast.data.frames import normalise_columns
+from forecast.data.notices import warn
+from forecast.data.shipped import read_universe, universe_files
 from forecast.errors import DataError
 
 log = logging.getLogger(__name__)
@@ -59,13 +62,28 @@ def read_csv_prices(path: Path, origin: str) -> pd.DataFrame:
     return normalise_columns(raw, origin)
 
 
-def load_snapshot(ticker: str, folder: Path) -> PriceData:
-    """Return the shipped prices for ``ticker``; raise :class:`DataError` listing what is shipped."""
+def load_snapshot(ticker: str, folder: Path, file: str | None = None) -> PriceData:
+    """Return the shipped prices of ``ticker``: from the universe file ``file`` in ``folder`` when given, else its
+    CSV (``AAPL.csv``), else the first universe file that holds it. Raises :class:`DataError` naming what is shipped.
+    """
+    if file:
+        universe = read_universe(folder / file)
+        if ticker not in universe.rows:
+            raise DataError(
+                f"ticker {ticker} is not in the shipped universe {file} ({len(universe.rows)} tickers): pick one of "
+                "conf/universe/ of that name, or drop data.snapshot_file"
+            )
+        return PriceData(universe.frame(ticker), "snapshot")
     path = folder / f"{ticker_filename(ticker)}.csv"
-    if not path.exists():
-        shipped = ", ".join(snapshot_tickers(folder)) or "none"
-        raise DataError(f"ticker {ticker} is not in the shipped snapshot ({shipped}): pick one of those")
-    return PriceData(read_csv_prices(path, f"snapshot {path.name}"), "snapshot")
+    if path.exists():
+        return PriceData(read_csv_prices(path, f"snapshot {path.name}"), "snapshot")
+    for candidate in universe_files(folder):
+        universe = read_universe(candidate)
+        if ticker in universe.rows:
+            return PriceData(universe.frame(ticker), "snapshot")
+    shipped = ", ".join(snapshot_tickers(folder)) or "none"
+    more = "".join(f"; {len(read_universe(f).rows)} tickers in {f.name}" for f in universe_files(folder))
+    raise DataError(f"ticker {ticker} is not in the shipped snapshot ({shipped}{more}): pick one of those")
 
 
 def select_dates(frame: pd.DataFrame, start: str | None, end: str | None, ticker: str) -> pd.DataFrame:
@@ -119,15 +137,18 @@ def from_cache(ticker: str, d: DataConfig) -> PriceData:
 
 
 def from_csv(ticker: str, d: DataConfig) -> PriceData:
-    """Return the prices in the CSV file ``data.path``."""
+    """Return the prices in the CSV file ``data.path``, or in ``<TICKER>.csv`` when ``data.path`` is a folder."""
     if not d.path:
-        raise DataError("data.source=csv needs a file: add data.path=<file.csv>")
-    return PriceData(read_csv_prices(Path(d.path).expanduser(), f"CSV file {Path(d.path).name}"), "csv")
+        raise DataError("data.source=csv needs a file or a folder: add data.path=<file.csv or folder>")
+    path = Path(d.path).expanduser()
+    if path.is_dir():
+        path = csv_in(path, ticker)
+    return PriceData(read_csv_prices(path, f"CSV file {path.name}"), "csv")
 
 
 def from_snapshot(ticker: str, d: DataConfig) -> PriceData:
-    """Return the shipped prices for ``ticker``."""
-    return load_snapshot(ticker, snapshot_dir(d.snapshot_dir))
+    """Return the shipped prices for ``ticker`` (from ``data.snapshot_file`` when it names a universe file)."""
+    return load_snapshot(ticker, snapshot_dir(d.snapshot_dir), d.snapshot_file)
 
 
 LOADERS = {"yfinance": from_yfinance, "cache": from_cache, "csv": from_csv, "snapshot": from_snapshot}
@@ -165,7 +186,8 @@ def load_prices(ticker: str, d: DataConfig) -> PriceData:
         else:
             raise DataError(f"no source has prices for {ticker}: {'; '.join(skipped)}")
         if skipped:
-            log.warning("data for %s: %s; the %s served the run", ticker, "; ".join(skipped), data.source)
+            reason = f"data for {ticker}: {'; '.join(skipped)}; the {data.source} served the run"
+            warn(f"sources that did not serve (the {data.source} did)", ticker, reason)
         else:
             log.info("data for %s: the %s served the run", ticker, data.source)
     return PriceData(select_dates(data.frame, d.start, d.end, ticker), data.source)

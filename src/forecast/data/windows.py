@@ -32,6 +32,8 @@ class Samples(Protocol):
 
     def to(self, device: torch.device) -> Samples: ...
 
+    def select(self, idx: torch.Tensor) -> Samples: ...
+
 
 @dataclass(frozen=True)
 class Windows:
@@ -70,6 +72,10 @@ class Windows:
     def subset(self, mask: torch.Tensor) -> Windows:
         """Return the samples where ``mask`` (``(S,)`` bool) is true."""
         return Windows(self.rows, self.start[mask], self.window, self.steps)
+
+    def select(self, idx: torch.Tensor) -> Windows:
+        """Return the samples ``idx`` (sampling weights dropped)."""
+        return Windows(self.rows, self.start[idx], self.window, self.steps)
 
     def materialise(self) -> tuple[torch.Tensor, torch.Tensor]:
         """Return every sample at once (window-times the memory of the rows: for one series' evaluation)."""
@@ -110,6 +116,9 @@ class Pairs:
 
     def to(self, device: torch.device) -> Pairs:
         return Pairs(self.x.to(device), self.y.to(device))
+
+    def select(self, idx: torch.Tensor) -> Pairs:
+        return Pairs(self.x[idx], self.y[idx])
 
 
 def as_samples(data: Samples | tuple[torch.Tensor, torch.Tensor]) -> Samples:

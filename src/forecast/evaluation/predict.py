@@ -12,7 +12,7 @@ from forecast.data.scaling import Standardizer, returns_to_paths
 
 
 @torch.inference_mode()
-def predict_scaled(model: nn.Module, inputs: torch.Tensor, device: torch.device, batch: int = 4096) -> np.ndarray:
+def predict_scaled(model: nn.Module, inputs: torch.Tensor, device: torch.device, batch: int = 1024) -> np.ndarray:
     """Return the model's scaled outputs as float64 (``(n, steps)``, or ``(n, steps, quantiles)``), in eval mode."""
     model.eval()
     outs = [model(xb.to(device)).double().cpu() for xb in inputs.split(batch)]
@@ -53,28 +53,31 @@ def price_columns(
     return out
 
 
-def forecast_table(data: WindowedData, scaled: np.ndarray, taus: list[float] | None = None) -> pd.DataFrame:
+def forecast_table(
+    data: WindowedData, scaled: np.ndarray, taus: list[float] | None = None, rows: np.ndarray | None = None
+) -> pd.DataFrame:
     """Return one row per origin and step: ``date`` (the step's day), ``split`` (of the origin's sample),
     ``actual``, ``predicted``, ``persistence`` (the last known price, the forecast of no move), ``origin_date``,
     ``step`` (1..horizon), and for a quantile head ``q<tau>`` columns.
 
     The forecast of every step of origin ``t`` uses only days up to ``t``. ``scaled`` comes from
-    :func:`predict_returns`, ``(n_samples, data.horizon[, quantiles])``.
+    :func:`predict_returns`, ``(n_samples, data.horizon[, quantiles])``, for the samples ``rows`` (default: all).
     """
-    n, horizon = len(data.origin), data.horizon
+    rows = np.arange(len(data.origin)) if rows is None else rows
+    origin, split, n, horizon = data.origin[rows], data.split[rows], len(rows), data.horizon
     if scaled.shape[:2] != (n, horizon):
         raise ValueError(f"predictions of shape {scaled.shape} for {n} samples x {horizon} steps")
-    last = data.prices[data.origin]
-    day = (data.origin[:, None] + np.arange(1, horizon + 1)).ravel()  # (n * horizon,) origin-major
+    last = data.prices[origin]
+    day = (origin[:, None] + np.arange(1, horizon + 1)).ravel()  # (n * horizon,) origin-major
     paths = price_columns(last, scaled, data.scaler, taus or [])
     return pd.DataFrame(
         {
             "date": data.dates[day].strftime("%Y-%m-%d"),
-            "split": np.repeat(np.asarray(SPLITS)[data.split], horizon),
+            "split": np.repeat(np.asarray(SPLITS)[split], horizon),
             "actual": data.prices[day],
             "predicted": paths.pop("predicted").ravel(),
             "persistence": np.repeat(last, horizon),
-            "origin_date": np.repeat(data.dates[data.origin].strftime("%Y-%m-%d"), horizon),
+            "origin_date": np.repeat(data.dates[origin].strftime("%Y-%m-%d"), horizon),
             "step": np.tile(np.arange(1, horizon + 1), n),
             **{name: path.ravel() for name, path in paths.items()},
         }

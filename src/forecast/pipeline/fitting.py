@@ -20,6 +20,7 @@ from forecast.data.panel import Panel, training_sets, with_index
 from forecast.data.scaling import returns_to_paths
 from forecast.data.splits import SplitBounds
 from forecast.diagnostics.gradient_flow import gradient_by_lag
+from forecast.diagnostics.memory import release_freed
 from forecast.evaluation.baselines import drift_returns, linear_returns
 from forecast.evaluation.future import Bands, add_intervals, bands_for
 from forecast.evaluation.predict import forecast_table, predict_returns
@@ -29,6 +30,7 @@ from forecast.training.runtime import seed_everything
 from forecast.training.session import Trained, train
 
 log = logging.getLogger("forecast")
+RELEASE_EVERY = 8  # tickers forecast between hand-backs of freed memory (see diagnostics.memory.release_freed)
 
 
 @dataclass(frozen=True)
@@ -91,7 +93,10 @@ def fit_unit(
     for ticker, bounds in unit.members.items():
         kept = keep.tickers.get(ticker) if keep is not None else None
         frame = panel.loaded[ticker].frame
-        data = windows_for(frame, s.window, s.horizon, bounds, s.features, kept.data.scaler if kept else None)
+        scaler = kept.data.scaler if kept else None
+        data = windows_for(
+            frame, s.window, s.horizon, bounds, s.features, scaler, ticker if len(unit.members) > 1 else ""
+        )
         datas[ticker] = with_index(data, index[ticker]) if index else data
     counts = {k: sum(d.counts()[k] for d in datas.values()) for k in ("train", "val", "test")}
     log.info(
@@ -112,23 +117,27 @@ def fit_unit(
     else:
         model, trained, grad_init, trained_on = keep.model, keep.trained, keep.grad_init, keep.trained_on
     tickers = {}
-    for ticker, data in datas.items():
+    for i, (ticker, data) in enumerate(datas.items(), start=1):
         kept = keep.tickers.get(ticker) if keep is not None else None
         tickers[ticker] = forecast_ticker(s, data, model, device, kept.bands if kept else None)
+        if i % RELEASE_EVERY == 0:
+            release_freed()
     return Fit(unit, model, trained, trained_on, grad_init, tickers)
 
 
 def forecast_ticker(
     s: FitSettings, data: WindowedData, model: RecurrentForecaster, device: torch.device, bands: Bands | None
 ) -> TickerFit:
-    """Forecast every origin and step of one ticker's windows with a fitted ``model``, beside the drift and linear
-    baselines, with intervals calibrated on its validation span (or ``bands`` kept from an earlier unit)."""
-    m = s.model
-    table = forecast_table(data, predict_returns(model, data.inputs, data.horizon, m.strategy, device), m.quantiles)
+    """Forecast every validation and test origin (and training origin with ``forecast.train_rows``) and step of one
+    ticker's windows with a fitted ``model``, beside the drift and linear baselines, with intervals calibrated on
+    its validation span (or ``bands`` kept from an earlier unit)."""
+    m, f = s.model, s.forecast
+    rows = np.flatnonzero(data.split >= (0 if f.train_rows else 1))
+    inputs = data.windows().select(torch.from_numpy(rows)).materialise()[0]
+    table = forecast_table(data, predict_returns(model, inputs, data.horizon, m.strategy, device), m.quantiles, rows)
     linear, alpha = linear_returns(data)
-    last = data.prices[data.origin]
-    table["drift"] = returns_to_paths(last, drift_returns(data), data.scaler).ravel()
-    table["linear"] = returns_to_paths(last, linear, data.scaler).ravel()
-    f = s.forecast
+    last = data.prices[data.origin[rows]]
+    table["drift"] = returns_to_paths(last, drift_returns(data)[rows], data.scaler).ravel()
+    table["linear"] = returns_to_paths(last, linear[rows], data.scaler).ravel()
     bands = bands or bands_for(m.loss, f.intervals, f.levels, m.quantiles, table)
     return TickerFit(data, bands, add_intervals(table, bands), alpha)

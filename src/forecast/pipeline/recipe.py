@@ -14,6 +14,7 @@ import torch
 from forecast.config.schema import BacktestConfig, Config, config_dict
 from forecast.config.tickers import pool_name
 from forecast.data.folds import Unit, plan_units
+from forecast.data.notices import collected
 from forecast.data.panel import Panel, load_panel
 from forecast.diagnostics.clock import PhaseClock
 from forecast.pipeline.describe import describe, gradient_flow, score_run
@@ -35,17 +36,19 @@ def run(cfg: Config, out_dir: Path, overrides: Sequence[str] = ()) -> RunRecord:
     name, scope = pool_name(tickers), cfg.scope
     RunRecord(pid=os.getpid(), ticker=name, scope=scope, overrides=list(overrides), config=config).write(out_dir)
     device = start_job(cfg.seed, cfg.trainer.threads, cfg.device.value)
-    panel, units = plan_units(load_panel(tickers, cfg.data), cfg.backtest, cfg.window, cfg.horizon)
-    clock.lap("data")
     s = FitSettings(cfg.model, cfg.trainer, cfg.forecast, tuple(cfg.data.features), cfg.window, cfg.horizon, cfg.seed)
-    fits = fit_all(s, panel, units, cfg.backtest, device, out_dir, config)
-    clock.lap("training")
+    with collected(fold=len(tickers) > 1) as notices:  # a pool's per-ticker warnings: one line per kind
+        panel, units = plan_units(load_panel(tickers, cfg.data), cfg.backtest, cfg.window, cfg.horizon)
+        clock.lap("data")
+        fits = fit_all(s, panel, units, cfg.backtest, device, out_dir, config)
+        clock.lap("training")
     forecaster = Forecaster.of(fits[-1], panel, s.features, cfg.model)
     paths = forecaster.paths(panel.frames(), cfg.calendar, device)
     flow = gradient_flow(fits[-1], s, device)
     table, scores = score_run(fits, panel, cfg.horizon, cfg.scope)
     record = describe(s, cfg.data.target, cfg.scope, panel, fits, device, flow, scores)
     record.future = FuturePath.of(str(panel.calendar[-1].date()), paths, pooled=cfg.scope == "global")
+    record.notices = notices.messages()
     clock.lap("evaluation")
     forecaster.save(out_dir / "model.pt", config)
     write_run_files(out_dir, fits[-1].trained.result, table, flow, paths, panel.frames(), record, cfg.plots.value)

@@ -65,3 +65,10 @@ def write_json(path: Path, payload: dict[str, Any]) -> Path:
 def write_csv(path: Path, frame: pd.DataFrame) -> Path:
     """Atomically write ``frame`` as CSV without its index; return ``path``."""
     return write_with(path, lambda tmp: frame.to_csv(tmp, index=False))
+
+
+def write_table(path: Path, frame: pd.DataFrame) -> Path:
+    """Atomically write ``frame`` without its index: as CSV, or as zstd Parquet when ``path`` ends ``.parquet``."""
+    if path.suffix == ".parquet":
+        return write_with(path, lambda tmp: frame.to_parquet(tmp, index=False, compression="zstd"))
+    return write_csv(path, frame)

@@ -90,6 +90,7 @@ class RunRecord:
     pool: list[str] = field(default_factory=list)  # a global run: the tickers that took part, in order
     tickers: dict[str, TickerScores] = field(default_factory=dict)  # a global run: each ticker's scores
     skipped: dict[str, str] = field(default_factory=dict)  # a global run: tickers left out, and why
+    notices: dict[str, dict[str, str]] = field(default_factory=dict)  # warnings on the data: kind -> ticker -> text
     timings: dict[str, float] = field(default_factory=dict)  # seconds per phase of the run
     environment: dict[str, Any] = field(default_factory=dict)
     resumed_from: dict[str, Any] | None = None

@@ -89,11 +89,23 @@ def checkpoint_interval(settings: TrainerConfig, device: torch.device) -> int:
     return 1 if device.type == "cpu" else 5
 
 
-def epoch_order(train: Samples) -> torch.Tensor:
-    """Return the sample indices of one epoch: a permutation, or as many draws by ``train.weights``."""
+def epoch_order(train: Samples, size: int = 0) -> torch.Tensor:
+    """Return the sample indices of one epoch: a permutation (its first ``size`` when ``size`` is set and smaller),
+    or ``size`` (else ``len(train)``) draws by ``train.weights``."""
+    n = min(size, len(train)) if size else len(train)
     if train.weights is None:
-        return torch.randperm(len(train), device=train.device)
-    return torch.multinomial(train.weights, len(train), replacement=True)
+        return torch.randperm(len(train), device=train.device)[:n]
+    return torch.multinomial(train.weights, n, replacement=True)
+
+
+def matched_validation(val: Samples, train_size: int, epoch_size: int) -> Samples:
+    """Return the validation samples an epoch of ``epoch_size`` of ``train_size`` training samples is checked on:
+    all of them, or an evenly spaced share of the same fraction (every ticker and date alike, the same every epoch,
+    so epochs compare like with like)."""
+    if not epoch_size or epoch_size >= train_size:
+        return val
+    keep = max(1, math.ceil(len(val) * epoch_size / train_size))
+    return val.select(torch.linspace(0, len(val) - 1, keep, device=val.device).round().long().unique())
 
 
 def fit(
@@ -115,6 +127,8 @@ def fit(
     from tqdm import tqdm
 
     train, val = as_samples(train_data), as_samples(val_data)
+    per_epoch = min(settings.samples_per_epoch or len(train), len(train))  # training samples drawn an epoch
+    val = matched_validation(val, len(train), per_epoch)
     opt = make_optimizer(model, settings)
     max_norm = settings.grad_clip if settings.grad_clip > 0 else math.inf
     state = restore(resume, model, opt) if resume else LoopState(best_state=copy.deepcopy(model.state_dict()))
@@ -136,7 +150,7 @@ def fit(
             model.train()
             zero = torch.zeros((), device=train.device)  # sums stay on the device: one sync an epoch
             loss_sum, norm_sum, n_batches = zero, zero.clone(), 0
-            for idx in epoch_order(train).split(settings.batch_size):
+            for idx in epoch_order(train, per_epoch).split(settings.batch_size):
                 xb, yb = train.take(idx)
                 loss = loss_fn(model(xb), yb)
                 opt.zero_grad(set_to_none=True)
@@ -146,9 +160,9 @@ def fit(
                 loss_sum += loss.detach() * len(idx)
                 n_batches += 1
                 if n_batches == PROBE_BATCHES and epoch == state.epoch + 1:
-                    announce(time.perf_counter() - start, len(train), settings)
+                    announce(time.perf_counter() - start, per_epoch, settings)
             train_seconds = time.perf_counter() - start
-            train_loss, val_loss = float(loss_sum) / len(train), batched_loss(model, val, loss_fn)
+            train_loss, val_loss = float(loss_sum) / per_epoch, batched_loss(model, val, loss_fn)
             record = EpochRecord(
                 epoch, train_loss, val_loss, time.perf_counter() - start, float(norm_sum) / n_batches, train_seconds
             )

@@ -103,7 +103,8 @@ def grouped_table(jobs: pd.DataFrame) -> pd.DataFrame:
 def test_errors(job: Path) -> pd.Series:
     """Return the job's test-period forecast errors (actual - predicted) at its last step, indexed by date."""
     try:
-        table = pd.read_csv(job / "forecasts.csv")
+        parquet = job / "forecasts.parquet"
+        table = pd.read_parquet(parquet) if parquet.exists() else pd.read_csv(job / "forecasts.csv")
         test = table[(table["split"] == "test") & (table["step"] == table["step"].max())]  # the headline step
         test["actual"] - test["predicted"] - test["persistence"]
     except (OSError, ValueError, KeyError, TypeError) as exc:  # truncated or garbage: the job's errors are unknown
