@@ -178,6 +178,19 @@ def print_table(results: dict[str, Any]) -> None:
             f"{u['windows_per_second']:.0f} windows/s pooled vs {u['materialised_windows_per_second']:.0f} "
             f"materialised (ratio {u['ratio']:.2f}), {u['seconds_per_epoch']:.0f} s an epoch"
         )
+    if "shipped" in results:
+        s, r = results["shipped"], results["shipped"]["run"]
+        print(
+            f"shipped S&P 500: {s['tickers']} tickers, {s['train_windows']:,} training windows (built in "
+            f"{s['build_seconds']:.1f} s); windows/s and s an epoch by batch:"
+        )
+        for cell, rates in s["windows_per_second"].items():
+            cols = ", ".join(f"{b} {v:.0f}/s {s['seconds_per_epoch'][cell][b]:.0f} s" for b, v in rates.items())
+            print(f"  {cell}: {cols}")
+        print(
+            f"  a run (1 epoch of {r['samples']} windows): {r['wall']:.0f} s, peak RSS {r['peak_rss_mb']:.0f} MB, "
+            f"folder {r['folder_mb']:.0f} MB"
+        )
     if "backtest" in results:
         b = results["backtest"]
         print(
@@ -199,7 +212,8 @@ def main() -> None:
     parser.add_argument("--cells", default=",".join(CELLS))
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results.json")
     parser.add_argument("--no-backtest", action="store_true", help="skip the 20-fold backtest timing")
-    parser.add_argument("--no-universe", action="store_true", help="skip the 500-ticker universe")
+    parser.add_argument("--no-universe", action="store_true", help="skip the generated 500-ticker universe")
+    parser.add_argument("--no-shipped", action="store_true", help="skip the shipped S&P 500 universe (about 5 min)")
     parser.add_argument("--no-sweep", action="store_true", help="skip the 27-job sweeps")
     parser.add_argument("--one-cell", help=argparse.SUPPRESS)  # internal: measure one cell, print JSON
     parser.add_argument("--sizes", action="store_true", help=argparse.SUPPRESS)  # internal: the size table
@@ -241,6 +255,12 @@ def main() -> None:
             [sys.executable, str(ROOT / "bench" / "universe.py")], check=True, capture_output=True, text=True
         )
         results["universe"] = json.loads(out.stdout.strip().splitlines()[-1])
+    if not args.no_shipped and args.device == "cpu":
+        step("the shipped S&P 500 universe: throughput per cell and batch, and a whole run (about 5 min)")
+        out = subprocess.run(
+            [sys.executable, str(ROOT / "bench" / "shipped.py")], check=True, capture_output=True, text=True
+        )
+        results["shipped"] = json.loads(out.stdout.strip().splitlines()[-1])
     if not args.no_backtest:
         step("a 20-fold backtest (several minutes)")
         results["backtest"] = processes.measure_backtest(args.device)

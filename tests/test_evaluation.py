@@ -27,3 +27,30 @@ def test_persistence_has_no_direction_and_zero_skill_against_itself() -> None:
     assert skill(m["mae"], m["mae"]) == 0.0
     assert skill(0.5, 1.0) == pytest.approx(0.5)
     assert np.isnan(skill(1.0, 0.0))
+
+
+def test_benjamini_hochberg_rejects_the_smallest_p_values_under_the_step_up_line() -> None:
+    from forecast.evaluation.honesty import benjamini_hochberg
+
+    # m = 5 finite p-values; sorted 0.005, 0.01, 0.03, 0.04, 0.2 against 0.01, 0.02, 0.03, 0.04, 0.05 x k / 5:
+    # the largest k with p_(k) <= 0.05 k / 5 is 4, so the four smallest are significant; NaN never is
+    p = np.array([0.01, 0.04, 0.03, 0.005, np.nan, 0.2])
+    assert benjamini_hochberg(p).tolist() == [True, True, True, True, False, False]
+    assert benjamini_hochberg(np.array([0.02, 0.03])).tolist() == [True, True]  # 0.03 <= 0.05, then 0.02 too
+    assert benjamini_hochberg(np.array([0.04, 0.045, 0.3])).tolist() == [False, False, False]  # raw: two below 5%
+    rng = np.random.default_rng(0)
+    null = rng.uniform(size=500)  # 500 tickers with no signal: about 25 raw "discoveries", none after BH
+    assert (null < 0.05).sum() == 20 and benjamini_hochberg(null).sum() == 0
+
+
+def test_the_dm_test_of_a_differential_is_the_dm_test_of_its_errors() -> None:
+    from forecast.evaluation.honesty import diebold_mariano, dm_test
+
+    rng = np.random.default_rng(1)
+    e1, e2 = rng.normal(size=200), rng.normal(scale=1.2, size=200)
+    assert dm_test(e1**2 - e2**2, 2) == diebold_mariano(e1, e2, 2)
+    assert dm_test(np.array([1.0, 2.0])) == {
+        "statistic": pytest.approx(np.nan, nan_ok=True),
+        "p_value": pytest.approx(np.nan, nan_ok=True),
+        "n": 2,
+    }

@@ -352,3 +352,28 @@ def test_a_pools_warnings_fold_into_one_line_per_kind_and_stay_whole_in_the_reco
     with caplog.at_level(logging.WARNING, logger="forecast"), collected(fold=False) as single:
         warn("zero or missing volumes", "AAA", "2 days")
     assert caplog.messages == ["2 days"] and single.messages() == {"zero or missing volumes": {"AAA": "2 days"}}
+
+
+def test_train_tickers_fits_the_first_n_and_scores_every_ticker(tmp_path: Path) -> None:
+    cfg = small_config(tmp_path)
+    s = replace(settings(cfg), train_tickers=2)
+    base = frames()
+    moved = dict(base)
+    ccc = base["CCC"].copy()
+    ccc.iloc[:200, :5] *= 1.5  # inside CCC's training span: it is scored, never trained on
+    moved["CCC"] = ccc
+    fits = [fit_unit(s, *make_pool(cfg, data), None, CPU, tmp_path, {}) for data in (base, moved)]
+    assert fits[0].trainers == ("AAA", "BBB") and list(fits[0].tickers) == ["AAA", "BBB", "CCC"]
+    wa, wb = (f.model.state_dict() for f in fits)
+    assert all(torch.equal(wa[k], wb[k]) for k in wa)
+    pd.testing.assert_frame_equal(fits[0].tickers["AAA"].table, fits[1].tickers["AAA"].table, check_exact=True)
+    assert len(fits[0].tickers["CCC"].table) > 0
+
+
+def test_train_tickers_is_checked() -> None:
+    with pytest.raises(ConfigError, match=r"^train_tickers=3 is more than the pool's 2 tickers: use at most 2, or 0$"):
+        validate(Config(scope="global", tickers=["AAPL", "MSFT"], train_tickers=3))
+    with pytest.raises(ConfigError, match=r"^train_tickers=2 needs scope=global: a local model sees one ticker$"):
+        validate(Config(train_tickers=2))
+    with pytest.raises(ConfigError, match=r"^train_tickers must be >= 0, 0 = every ticker of the pool \(got -1\)$"):
+        validate(Config(scope="global", tickers=["AAPL"], train_tickers=-1))

@@ -7,6 +7,7 @@ import json
 import shutil
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -230,3 +231,44 @@ def test_a_garbage_forecasts_file_is_left_out_of_the_tests(tmp_path: Path, caplo
     assert (
         f"{tmp_path.name}/forecasts.csv is unreadable ('split'): left out of the Diebold-Mariano tests" in caplog.text
     )
+
+
+def test_the_learning_curve_section_counts_tickers_after_benjamini_hochberg(tmp_path: Path) -> None:
+    """Constructed jobs: at pool size 10 LSTM's errors are 0.7x GRU's on every ticker, at size 1 they are equal."""
+    from forecast.reporting.sweep.learning import learning_section
+    from forecast.reporting.sweep.summary import collect_jobs
+    from forecast.store.fields import Scores, WindowCounts
+    from forecast.store.record import RunRecord
+
+    rng = np.random.default_rng(0)
+    tickers, dates = [f"T{i:02d}" for i in range(30)], pd.bdate_range("2020-01-02", periods=60).strftime("%Y-%m-%d")
+    shock = rng.normal(size=(len(tickers), len(dates)))
+    job = 0
+    for size in (1, 10):
+        for cell in ("gru", "lstm"):
+            for seed in (0, 1):
+                scale = 0.7 if (cell == "lstm" and size == 10) else 1.0
+                noise = shock * scale + rng.normal(scale=0.05, size=shock.shape)
+                folder = tmp_path / f"{job}_{cell}_pool{size}_seed{seed}"
+                table = pd.DataFrame({
+                    "ticker": np.repeat(tickers, len(dates)), "date": np.tile(dates, len(tickers)), "split": "test",
+                    "step": 1, "persistence": 100.0, "actual": 100.0 + noise.ravel(), "predicted": 100.0,
+                })  # fmt: skip
+                folder.mkdir()
+                table.to_parquet(folder / "forecasts.parquet")
+                config = {"seed": seed, "scope": "global", "model": {"cell": cell}, "tickers": tickers}
+                RunRecord(status="completed", ticker="global30", scope="global", model=cell, pool=tickers,
+                          train_pool_size=size, n_windows=WindowCounts(train=1000 * size), config=config,
+                          test=Scores(mae=scale), persistence_test=Scores(mae=1.0)).write(folder)  # fmt: skip
+                job += 1
+    done = collect_jobs(tmp_path)
+    found = learning_section(tmp_path, done, tmp_path / "plots")
+    assert found is not None
+    verdict, body = found
+    assert verdict.verdict == "supported"
+    assert verdict.evidence.startswith(
+        "at the largest pool (10 tickers, 10,000 training windows) LSTM vs GRU over 30 test tickers: DM statistic -"
+    )
+    assert "significantly better after Benjamini-Hochberg: LSTM on 30, GRU on 0 tickers" in verdict.evidence
+    assert (tmp_path / "plots" / "learning_curve.png").stat().st_size > 0
+    assert "| lstm   |     10 |              10000 |       2 | 0.7 ± 0                  |" in body[2]

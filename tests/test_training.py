@@ -134,3 +134,32 @@ def test_a_long_epoch_is_announced_up_front(caplog: pytest.LogCaptureFixture) ->
     assert caplog.messages == [
         "a training epoch takes about 52 min here (2000000 windows at 640 windows/s); up to 30 epochs"
     ]
+
+
+def test_an_epoch_of_samples_per_epoch_draws_that_many_and_validates_on_a_matched_even_share() -> None:
+    from forecast.data.windows import Pairs
+    from forecast.training.loop import epoch_order, matched_validation
+
+    train = Pairs(torch.zeros(1000, 5, 1), torch.zeros(1000, 1))
+    torch.manual_seed(0)
+    order = epoch_order(train, 300)
+    assert len(order) == 300 and len(set(order.tolist())) == 300  # drawn without replacement
+    assert len(epoch_order(train, 0)) == len(epoch_order(train, 5000)) == 1000
+    val = Pairs(torch.arange(200.0).view(200, 1, 1), torch.zeros(200, 1))
+    kept = matched_validation(val, 1000, 300)  # 30% of the training windows an epoch: 30% of the validation ones
+    assert len(kept) == 60 and kept.x[[0, 1, -1], 0, 0].tolist() == [0.0, 3.0, 199.0]  # evenly spaced, ends kept
+    assert matched_validation(val, 1000, 0) is val and matched_validation(val, 1000, 1000) is val
+
+
+def test_samples_per_epoch_trains_on_that_many_windows(monkeypatch: pytest.MonkeyPatch) -> None:
+    from forecast.training import loop
+
+    seen: list[int] = []
+    model = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(5, 1))
+    original = model.forward
+    monkeypatch.setattr(
+        model, "forward", lambda x: (seen.append(len(x)), original(x))[1] if model.training else original(x)
+    )
+    x, y = torch.randn(1000, 5, 1), torch.randn(1000, 1)
+    loop.fit(model, (x, y), (x[:100], y[:100]), settings(max_epochs=2, samples_per_epoch=256, batch_size=100))
+    assert seen == [100, 100, 56, 100, 100, 56]  # 256 windows an epoch, in batches of 100

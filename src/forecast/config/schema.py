@@ -152,6 +152,7 @@ class Config:
     ticker: str = "AAPL"
     tickers: list[str] = field(default_factory=list)
     tickers_file: str | None = None
+    train_tickers: int = 0
     scope: str = "local"
     window: int = 60
     device: Device = Device.auto

@@ -47,7 +47,14 @@ def validate_scope(cfg: Config, multirun: bool) -> None:
             "tickers): keep one",
         )
         cfg.tickers = tickers_in_file(cfg.tickers_file)
+    require(
+        cfg.train_tickers >= 0, f"train_tickers must be >= 0, 0 = every ticker of the pool (got {cfg.train_tickers})"
+    )
     if cfg.scope == "local":
+        require(
+            cfg.train_tickers == 0,
+            f"train_tickers={cfg.train_tickers} needs scope=global: a local model sees one ticker",
+        )
         require(
             not cfg.tickers or multirun,
             f"tickers={shown(cfg.tickers)} is a pool for one global model: add scope=global, or sweep one model per "
@@ -67,6 +74,10 @@ def validate_scope(cfg: Config, multirun: bool) -> None:
     twice = sorted({x for x in pool if pool.count(x) > 1})
     require(not twice, f"tickers lists {', '.join(twice)} more than once: name each ticker once")
     cfg.tickers = pool
+    require(
+        cfg.train_tickers <= len(pool),
+        f"train_tickers={cfg.train_tickers} is more than the pool's {len(pool)} tickers: use at most {len(pool)}, or 0",
+    )
     d = cfg.data
     require(
         not (d.source.value == "csv" and d.path and Path(d.path).expanduser().is_file() and len(pool) > 1),

@@ -12,13 +12,20 @@ def diebold_mariano(e1: np.ndarray, e2: np.ndarray, horizon: int = 1) -> dict[st
     """Return the Diebold-Mariano test of equal accuracy (squared-error loss) with the HLN correction.
 
     ``e1``, ``e2``: forecast errors of two methods on the same dates. ``statistic < 0`` means method 1 has
-    the smaller loss. The long-run variance uses autocovariances up to lag ``horizon - 1``; the
-    Harvey-Leybourne-Newbold (1997) small-sample factor is applied and the p-value (two-sided) comes from
-    Student's t with ``n - 1`` degrees of freedom. A zero loss differential gives p = 1.
+    the smaller loss. See :func:`dm_test` for the statistic.
+    """
+    return dm_test(np.asarray(e1, dtype=np.float64) ** 2 - np.asarray(e2, dtype=np.float64) ** 2, horizon)
+
+
+def dm_test(d: np.ndarray, horizon: int = 1) -> dict[str, Any]:
+    """Return the Diebold-Mariano test that the loss differential ``d`` (method 1's loss minus method 2's, one value
+    per date) has mean zero. The long-run variance uses autocovariances up to lag ``horizon - 1``; the
+    Harvey-Leybourne-Newbold (1997) small-sample factor is applied and the p-value (two-sided) comes from Student's t
+    with ``n - 1`` degrees of freedom. A zero loss differential gives p = 1; fewer than 3 values, NaN.
     """
     from scipy.special import stdtr  # Student's t CDF; scipy.special imports in a third of scipy.stats' time
 
-    d = np.asarray(e1, dtype=np.float64) ** 2 - np.asarray(e2, dtype=np.float64) ** 2
+    d = np.asarray(d, dtype=np.float64)
     n = d.size
     if n < 3:
         return {"statistic": math.nan, "p_value": math.nan, "n": n}
@@ -73,3 +80,23 @@ def drift_check(moves_pred: np.ndarray, moves_actual: np.ndarray) -> dict[str, A
     corr = float(np.corrcoef(moves_pred, moves_actual)[0, 1]) if moves_pred.std() > 0 else 0.0
     drift_only = bool(same_sign >= DRIFT_SIGN_SHARE or not (corr >= DRIFT_MIN_CORR))
     return {"same_sign_share": same_sign, "drift_only": drift_only}
+
+
+def benjamini_hochberg(p_values: np.ndarray, q: float = 0.05) -> np.ndarray:
+    """Return which of ``p_values`` are significant with the false discovery rate controlled at ``q``
+    (Benjamini & Hochberg 1995): the ``k`` smallest, for the largest ``k`` with ``p_(k) <= k q / m``. NaN p-values
+    (a test that could not run) are never significant and do not count in ``m``.
+
+    One test per ticker over 500 tickers finds about 25 "significant" at 5% by chance alone; this count does not.
+    """
+    p = np.asarray(p_values, dtype=np.float64)
+    finite = np.flatnonzero(np.isfinite(p))
+    out = np.zeros(p.shape, dtype=bool)
+    if finite.size == 0:
+        return out
+    order = finite[np.argsort(p[finite], kind="stable")]
+    m = finite.size
+    passed = np.flatnonzero(p[order] <= q * np.arange(1, m + 1) / m)
+    if passed.size:
+        out[order[: passed[-1] + 1]] = True
+    return out

@@ -53,8 +53,13 @@ def describe(
     ``scores``."""
     last, n_params = fits[-1], count_parameters(fits[-1].model)
     impl = resolve_impl(s.model.cell, s.model.impl, device)
-    counts = [tf.data.counts() for tf in last.tickers.values()]
-    pooled: dict[str, Any] = {"pool": panel.tickers, "skipped": dict(panel.skipped)} if scope == "global" else {}
+    counts = [
+        {**tf.data.counts(), "train": tf.data.counts()["train"] * (t in last.trainers)}
+        for t, tf in last.tickers.items()
+    ]
+    pooled: dict[str, Any] = {}
+    if scope == "global":
+        pooled = {"pool": panel.tickers, "skipped": dict(panel.skipped), "train_pool_size": len(last.trainers)}
     resumed = last.trained.resumed_from
     return RunRecord(
         status="completed",

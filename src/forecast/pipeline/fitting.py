@@ -17,13 +17,11 @@ from forecast.config.schema import ForecastConfig, ModelConfig, TrainerConfig
 from forecast.data.dataset import WindowedData, windows_for
 from forecast.data.folds import Unit
 from forecast.data.panel import Panel, training_sets, with_index
-from forecast.data.scaling import returns_to_paths
 from forecast.data.splits import SplitBounds
 from forecast.diagnostics.gradient_flow import gradient_by_lag
 from forecast.diagnostics.memory import release_freed
-from forecast.evaluation.baselines import drift_returns, linear_returns
-from forecast.evaluation.future import Bands, add_intervals, bands_for
-from forecast.evaluation.predict import forecast_table, predict_returns
+from forecast.evaluation.forecasts import ticker_forecasts
+from forecast.evaluation.future import Bands
 from forecast.models.recurrent import RecurrentForecaster, build_model
 from forecast.training.losses import loss_for
 from forecast.training.runtime import seed_everything
@@ -44,6 +42,7 @@ class FitSettings:
     window: int
     horizon: int
     seed: int
+    train_tickers: int = 0  # a pool: train on its first N tickers only (0 = all); every ticker is forecast
 
 
 @dataclass
@@ -66,6 +65,7 @@ class Fit:
     trained_on: SplitBounds  # the calendar span the model was trained on (an earlier fold's when rolled forward)
     grad_init: np.ndarray  # gradient norm by lag before training
     tickers: dict[str, TickerFit]
+    trainers: tuple[str, ...]  # the tickers whose training windows the model was fitted on
 
 
 def probe(data: WindowedData, model: RecurrentForecaster, device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
@@ -98,12 +98,16 @@ def fit_unit(
             frame, s.window, s.horizon, bounds, s.features, scaler, ticker if len(unit.members) > 1 else ""
         )
         datas[ticker] = with_index(data, index[ticker]) if index else data
-    counts = {k: sum(d.counts()[k] for d in datas.values()) for k in ("train", "val", "test")}
+    first = panel.tickers[: s.train_tickers] if s.train_tickers else panel.tickers
+    trainers = tuple(t for t in first if t in datas) if keep is None else keep.trainers
+    counts = [sum(datas[t].counts()["train"] for t in trainers if t in datas)]
+    counts += [sum(d.counts()[k] for d in datas.values()) for k in ("val", "test")]
     log.info(
-        "%s: %d/%d/%d train/val/test windows%s%s",
+        "%s: %d/%d/%d train/val/test windows%s%s%s",
         f"fold {unit.fold}" if unit.fold else "split",
-        *counts.values(),
+        *counts,
         f" over {len(datas)} tickers" if len(datas) > 1 else "",
+        f" (trained on the first {len(trainers)})" if len(trainers) < len(datas) else "",
         "" if keep is None else " (the previous fold's model rolled forward)",
     )
     if keep is None:
@@ -111,33 +115,17 @@ def fit_unit(
         model = build_model(s.model, len(s.features) + bool(index), s.horizon, device, len(index))
         loss = loss_for(s.model.loss, s.model.quantiles)
         grad_init = gradient_by_lag(model, *probe(next(iter(datas.values())), model, device), loss)
-        sets = training_sets(list(datas.values()), model.horizon, s.trainer.sampling)  # recursive: 1 step
+        sets = training_sets([datas[t] for t in trainers], model.horizon, s.trainer.sampling)  # recursive: 1 step
         trained = train(model, sets, s.trainer, device, out_dir, config, loss)
         trained_on = unit.bounds
+        release_freed()  # the training steps' workspaces
     else:
         model, trained, grad_init, trained_on = keep.model, keep.trained, keep.grad_init, keep.trained_on
     tickers = {}
     for i, (ticker, data) in enumerate(datas.items(), start=1):
         kept = keep.tickers.get(ticker) if keep is not None else None
-        tickers[ticker] = forecast_ticker(s, data, model, device, kept.bands if kept else None)
+        table, bands, alpha = ticker_forecasts(data, model, device, s.model, s.forecast, kept.bands if kept else None)
+        tickers[ticker] = TickerFit(data, bands, table, alpha)
         if i % RELEASE_EVERY == 0:
             release_freed()
-    return Fit(unit, model, trained, trained_on, grad_init, tickers)
-
-
-def forecast_ticker(
-    s: FitSettings, data: WindowedData, model: RecurrentForecaster, device: torch.device, bands: Bands | None
-) -> TickerFit:
-    """Forecast every validation and test origin (and training origin with ``forecast.train_rows``) and step of one
-    ticker's windows with a fitted ``model``, beside the drift and linear baselines, with intervals calibrated on
-    its validation span (or ``bands`` kept from an earlier unit)."""
-    m, f = s.model, s.forecast
-    rows = np.flatnonzero(data.split >= (0 if f.train_rows else 1))
-    inputs = data.windows().select(torch.from_numpy(rows)).materialise()[0]
-    table = forecast_table(data, predict_returns(model, inputs, data.horizon, m.strategy, device), m.quantiles, rows)
-    linear, alpha = linear_returns(data)
-    last = data.prices[data.origin[rows]]
-    table["drift"] = returns_to_paths(last, drift_returns(data)[rows], data.scaler).ravel()
-    table["linear"] = returns_to_paths(last, linear[rows], data.scaler).ravel()
-    bands = bands or bands_for(m.loss, f.intervals, f.levels, m.quantiles, table)
-    return TickerFit(data, bands, add_intervals(table, bands), alpha)
+    return Fit(unit, model, trained, trained_on, grad_init, tickers, trainers)

@@ -36,7 +36,8 @@ def run(cfg: Config, out_dir: Path, overrides: Sequence[str] = ()) -> RunRecord:
     name, scope = pool_name(tickers), cfg.scope
     RunRecord(pid=os.getpid(), ticker=name, scope=scope, overrides=list(overrides), config=config).write(out_dir)
     device = start_job(cfg.seed, cfg.trainer.threads, cfg.device.value)
-    s = FitSettings(cfg.model, cfg.trainer, cfg.forecast, tuple(cfg.data.features), cfg.window, cfg.horizon, cfg.seed)
+    features, train_tickers = tuple(cfg.data.features), cfg.train_tickers
+    s = FitSettings(cfg.model, cfg.trainer, cfg.forecast, features, cfg.window, cfg.horizon, cfg.seed, train_tickers)
     with collected(fold=len(tickers) > 1) as notices:  # a pool's per-ticker warnings: one line per kind
         panel, units = plan_units(load_panel(tickers, cfg.data), cfg.backtest, cfg.window, cfg.horizon)
         clock.lap("data")

@@ -29,7 +29,7 @@ DIMENSIONS = {
     "forget_bias": ("model", "forget_bias"),
     "hidden_size": ("model", "hidden_size"),
     "scope": ("scope",),
-    "pool_size": ("tickers",),  # the number of tickers a global run pooled (1 for a local run)
+    "pool_size": ("tickers",),  # the tickers a global run trained on (train_tickers of tickers; 1 for a local run)
 }
 
 
@@ -70,7 +70,8 @@ def dimensions(record: dict[str, Any]) -> dict[str, Any]:
         out[name] = node
     out["seed"] = config.get("seed")
     out["scope"] = out["scope"] or "local"
-    out["pool_size"] = len(record.get("pool") or out["pool_size"] or []) if out["scope"] == "global" else 1
+    pool = len(record.get("pool") or out["pool_size"] or [])
+    out["pool_size"] = (record.get("train_pool_size") or pool) if out["scope"] == "global" else 1
     out["ticker"] = record.get("ticker") or out["ticker"]
     out["cell"] = record.get("model") or out["cell"]
     return out

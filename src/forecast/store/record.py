@@ -88,6 +88,7 @@ class RunRecord:
     baselines: dict[str, BaselineScores] = field(default_factory=dict)  # drift and linear: scores, skill, DM
     backtest: BacktestScores | None = None  # walk-forward: folds, folds won, per-fold scores
     pool: list[str] = field(default_factory=list)  # a global run: the tickers that took part, in order
+    train_pool_size: int | None = None  # a global run: how many of them (the first) the model was trained on
     tickers: dict[str, TickerScores] = field(default_factory=dict)  # a global run: each ticker's scores
     skipped: dict[str, str] = field(default_factory=dict)  # a global run: tickers left out, and why
     notices: dict[str, dict[str, str]] = field(default_factory=dict)  # warnings on the data: kind -> ticker -> text

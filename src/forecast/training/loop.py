@@ -142,6 +142,7 @@ def fit(
         total=settings.max_epochs,
         disable=not (settings.progress and sys.stderr.isatty()),
     )
+    first_epoch = state.epoch + 1
     try:
         for epoch in bar:
             if state.wait >= settings.patience:  # early stop (also when resuming a run that had stopped)
@@ -159,7 +160,7 @@ def fit(
                 opt.step()
                 loss_sum += loss.detach() * len(idx)
                 n_batches += 1
-                if n_batches == PROBE_BATCHES and epoch == state.epoch + 1:
+                if n_batches == PROBE_BATCHES and epoch == first_epoch:  # once, from this call's first epoch
                     announce(time.perf_counter() - start, per_epoch, settings)
             train_seconds = time.perf_counter() - start
             train_loss, val_loss = float(loss_sum) / per_epoch, batched_loss(model, val, loss_fn)

@@ -10,6 +10,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from forecast.diagnostics.memory import hold_freed_memory
 from forecast.errors import ConfigError
 
 
@@ -39,6 +40,7 @@ def start_job(seed: int, threads: int, device: str) -> torch.device:
     """Seed every generator, set torch's CPU threads (0: torch's default) and return the device: a job's first
     steps."""
     seed_everything(seed)
+    hold_freed_memory()
     if threads:
         torch.set_num_threads(threads)
     return resolve_device(device)

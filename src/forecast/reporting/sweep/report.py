@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from forecast.reporting.sweep import learning
 from forecast.reporting.sweep import plots as sweep_plots
 from forecast.reporting.sweep import pools as pool_report
 from forecast.reporting.sweep.accuracy import baseline_table, lag_illusion_text
@@ -74,6 +75,9 @@ def build_report(sweep_dir: Path) -> Path:
     atomic.write_with(sweep_dir / "summary.md", lambda tmp: tmp.write_text("\n".join(summary_md)))
     plots_dir = sweep_dir / "plots"
     verdicts = {fn.__name__: fn(done) for fn in ALL_CLAIMS} if not done.empty else {}
+    curve = learning.learning_section(sweep_dir, done, plots_dir) if not done.empty else None
+    if curve is not None:
+        verdicts["learning_curve"] = curve[0]
     lines = [f"# Recurrent cells compared on daily prices: {sweep_dir.name}", ""]
     if done.empty:
         lines += ["No job completed; nothing to compare.", "", "## Failed jobs", "", markdown_table(failed)]
@@ -130,6 +134,8 @@ def build_report(sweep_dir: Path) -> Path:
         body = []
     lines += _section("Accuracy versus data size", verdicts["more_accurate_with_data"], body)
     lines += pool_sections(sweep_dir, done, plots_dir)
+    if curve is not None:
+        lines += _section("Learning curve over a universe", *curve)
     if done["window"].nunique() > 1:
         sweep_plots.plot_curve(done, "window", "input window (days)", plots_dir / "window.png")
         body = ["![window](plots/window.png)"]

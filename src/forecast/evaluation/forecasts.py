@@ -1,0 +1,33 @@
+"""A fitted model's forecasts of one ticker's windows: every origin and step in prices, beside the drift and linear
+baselines, with intervals calibrated on the ticker's validation span."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import torch
+from torch import nn
+
+from forecast.config.schema import ForecastConfig, ModelConfig
+from forecast.data.dataset import WindowedData
+from forecast.data.scaling import returns_to_paths
+from forecast.evaluation.baselines import drift_returns, linear_returns
+from forecast.evaluation.future import Bands, add_intervals, bands_for
+from forecast.evaluation.predict import forecast_table, predict_returns
+
+
+def ticker_forecasts(
+    data: WindowedData, model: nn.Module, device: torch.device, m: ModelConfig, f: ForecastConfig, bands: Bands | None
+) -> tuple[pd.DataFrame, Bands, float]:
+    """Return the forecast table of every validation and test origin (and training origin with
+    ``forecast.train_rows``) and step of ``data``, with ``drift``, ``linear`` and interval columns; the bands (``bands``
+    kept from an earlier unit, or calibrated on the validation rows); and the ridge penalty chosen on validation."""
+    rows = np.flatnonzero(data.split >= (0 if f.train_rows else 1))
+    inputs = data.windows().select(torch.from_numpy(rows)).materialise()[0]
+    table = forecast_table(data, predict_returns(model, inputs, data.horizon, m.strategy, device), m.quantiles, rows)
+    linear, alpha = linear_returns(data)
+    last = data.prices[data.origin[rows]]
+    table["drift"] = returns_to_paths(last, drift_returns(data)[rows], data.scaler).ravel()
+    table["linear"] = returns_to_paths(last, linear[rows], data.scaler).ravel()
+    bands = bands or bands_for(m.loss, f.intervals, f.levels, m.quantiles, table)
+    return add_intervals(table, bands), bands, alpha
