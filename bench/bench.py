@@ -80,7 +80,7 @@ def measure_future(repeats: int) -> dict[str, Any]:
     table = forecast_table(data, predict_returns(model, data.inputs, 1, "direct", cpu))
 
     def added() -> None:
-        bands = bands_for("mse", "conformal", [0.8, 0.9], [], table)
+        bands = bands_for("mse", "conformal", [0.8, 0.9], [], table, "ewma", 0.02)
         scored = add_intervals(table, bands)
         test = scored[scored["split"] == "test"]
         interval_scores(test, bands.levels(), "conformal", row_sigmas(test, bands), [])

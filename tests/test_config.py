@@ -65,7 +65,25 @@ def test_each_cell_group_selects_its_cell(cell: str) -> None:
         (["data.features=[hl_range]"], "data.features must start with log_return"),
         (["model.strategy=multi"], "model.strategy='multi' is unknown: choose direct|recursive"),
         (["model.loss=mae"], "model.loss='mae' is unknown: choose mse|quantile"),
-        (["forecast.intervals=bootstrap"], "forecast.intervals='bootstrap' is unknown: choose conformal|none"),
+        (
+            ["forecast.intervals=bootstrap"],
+            "forecast.intervals='bootstrap' is unknown: choose conformal|adaptive|none",
+        ),
+        (["forecast.vol=har"], "forecast.vol='har' is unknown: choose ewma|garch"),
+        *[
+            (
+                [f"forecast.gamma={g}"],
+                f"forecast.gamma must be > 0, the online update's step (got {float(g)}): e.g. forecast.gamma=0.02",
+            )
+            for g in ("0", "-0.01")
+        ],
+        *[
+            (
+                [f"forecast.ewma_lambda={lam}"],
+                f"forecast.ewma_lambda must be in (0, 1), the EWMA's daily decay (got {float(lam)}): e.g. 0.94",
+            )
+            for lam in ("0", "1", "1.5")
+        ],
         (
             ["model.strategy=recursive", "data.features=[log_return,hl_range]"],
             "model.strategy=recursive feeds the model its own predicted returns, so data.features must be "

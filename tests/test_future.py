@@ -98,7 +98,7 @@ def trained(data: WindowedData, loss: str) -> tuple[RecurrentForecaster, pd.Data
     settings = TrainerConfig(max_epochs=8, lr=1e-2, progress=False, patience=50)
     fit(model, data.part("train"), data.part("val"), settings, loss_fn=loss_for(loss, TAUS))
     table = forecast_table(data, predict_returns(model, data.inputs, 1, "direct", CPU), TAUS)
-    bands = bands_for(loss, "conformal", [0.8, 0.9], TAUS, table)
+    bands = bands_for(loss, "conformal", [0.8, 0.9], TAUS, table, "ewma", 0.02)
     return model, add_intervals(table, bands), bands
 
 
@@ -129,7 +129,7 @@ def test_conformal_scales_read_the_validation_span_only(walk: WindowedData) -> N
     moved = table.drop(columns=[c for c in table if c.startswith(("lower_", "upper_"))])
     test = moved["split"] == "test"
     moved.loc[test, "actual"] *= np.exp(np.random.default_rng(1).normal(0, 0.2, int(test.sum())))
-    again = bands_for("mse", "conformal", [0.8, 0.9], TAUS, moved)
+    again = bands_for("mse", "conformal", [0.8, 0.9], TAUS, moved, "ewma", 0.02)
     assert again == bands
 
 

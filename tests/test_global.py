@@ -261,6 +261,7 @@ def test_a_global_run_scores_each_ticker_and_the_pool(quick_config: Config, tmp_
         "future_AAPL.png",
         "future_GOOG.png",
         "future_MSFT.png",
+        "rolling_coverage.png",
         "skill_by_ticker.png",
     ]  # fmt: skip  (plots=main: loss and gradient flow only with plots=all)
 

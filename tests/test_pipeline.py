@@ -20,7 +20,13 @@ from forecast.training.checkpoint import load_checkpoint
 
 @pytest.mark.parametrize(
     ("which", "expected"),
-    [("all", ["forecast.png", "future.png", "gradient_flow.png", "loss.png", "residuals.png"]), ("none", [])],
+    [
+        (
+            "all",
+            ["forecast.png", "future.png", "gradient_flow.png", "loss.png", "residuals.png", "rolling_coverage.png"],
+        ),
+        ("none", []),
+    ],
 )
 def test_the_plots_setting_chooses_the_plots(quick_config: Config, tmp_path: Path, which: str, expected: list) -> None:
     quick_config.plots = Plots(which)
@@ -43,7 +49,8 @@ def test_run_writes_a_complete_consistent_folder(quick_config: Config, tmp_path:
         "plots/future.png",
     ):
         assert (out / name).stat().st_size > 0, name
-    assert sorted(p.name for p in (out / "plots").iterdir()) == ["forecast.png", "future.png"]  # plots=main
+    plots = sorted(p.name for p in (out / "plots").iterdir())
+    assert plots == ["forecast.png", "future.png", "rolling_coverage.png"]  # plots=main
     assert not list(out.rglob(".*.tmp")) and not [p for p in out.rglob(".*") if p.is_file()]
     saved = json.loads((out / "metrics.json").read_text())
     assert saved["status"] == "completed" and saved["data_source"] == "snapshot"
@@ -62,7 +69,7 @@ def test_run_writes_a_complete_consistent_folder(quick_config: Config, tmp_path:
     table = pd.read_csv(out / "forecasts.csv")
     assert list(table.columns) == [
         *["date", "split", "actual", "predicted", "persistence", "origin_date", "step", "drift", "linear"],
-        *["lower_80", "upper_80", "lower_90", "upper_90"],
+        *["vol_ewma", "vol_garch", "vol_tercile", "lower_80", "upper_80", "lower_90", "upper_90"],
     ]
     assert set(table["step"]) == {1} and (table["lower_90"] < table["lower_80"]).all()
     assert table["date"].is_monotonic_increasing and set(table["split"]) == {"val", "test"}  # training rows: an option
@@ -97,8 +104,8 @@ def test_training_rows_are_forecast_on_request_and_change_nothing_else(quick_con
     scores = ("test", "intervals", "baselines", "dm_vs_persistence")
     fa, fb = (flatten({k: r[k] for k in scores}) for r in (a, b))
     assert fa.keys() == fb.keys()
-    assert {k: v for k, v in fa.items() if isinstance(v, str)} == {k: v for k, v in fb.items() if isinstance(v, str)}
-    numbers = [k for k, v in fa.items() if not isinstance(v, str)]
+    numbers = [k for k, v in fa.items() if isinstance(v, float)]
+    assert {k: v for k, v in fa.items() if k not in numbers} == {k: v for k, v in fb.items() if k not in numbers}
     assert [fa[k] for k in numbers] == pytest.approx([fb[k] for k in numbers], rel=1e-6)
 
 

@@ -14,6 +14,7 @@ from forecast.config.schema import (
     LOSSES,
     STRATEGIES,
     TARGETS,
+    VOLATILITIES,
     Config,
 )
 from forecast.config.tickers import normalise_ticker, validate_scope
@@ -89,6 +90,14 @@ def validate_forecast(cfg: Config) -> None:
     require(m.strategy in STRATEGIES, f"model.strategy={m.strategy!r} is unknown: choose {'|'.join(STRATEGIES)}")
     require(m.loss in LOSSES, f"model.loss={m.loss!r} is unknown: choose {'|'.join(LOSSES)}")
     require(f.intervals in INTERVALS, f"forecast.intervals={f.intervals!r} is unknown: choose {'|'.join(INTERVALS)}")
+    require(f.vol in VOLATILITIES, f"forecast.vol={f.vol!r} is unknown: choose {'|'.join(VOLATILITIES)}")
+    require(
+        f.gamma > 0, f"forecast.gamma must be > 0, the online update's step (got {f.gamma}): e.g. forecast.gamma=0.02"
+    )
+    require(
+        0 < f.ewma_lambda < 1,
+        f"forecast.ewma_lambda must be in (0, 1), the EWMA's daily decay (got {f.ewma_lambda}): e.g. 0.94",
+    )
     require(
         m.strategy == "direct" or list(cfg.data.features) == ["log_return"],
         "model.strategy=recursive feeds the model its own predicted returns, so data.features must be "

@@ -15,7 +15,8 @@ FEATURES = ("log_return", "hl_range", "log_volume")
 TARGETS = ("log_return",)
 STRATEGIES = ("direct", "recursive")
 LOSSES = ("mse", "quantile")
-INTERVALS = ("conformal", "none")
+INTERVALS = ("conformal", "adaptive", "none")
+VOLATILITIES = ("ewma", "garch")  # what normalises adaptive intervals' scores
 SCOPES = ("local", "global")  # one model per ticker | one model over the windows of every ticker in ``tickers``
 SAMPLINGS = ("windows", "tickers")
 LOGGERS = ("csv", "tensorboard", "mlflow")  # batches uniform over windows | every ticker equally often
@@ -119,6 +120,9 @@ class ForecastConfig:
     intervals: str = "conformal"
     levels: list[float] = field(default_factory=lambda: [0.8, 0.9])
     train_rows: bool = False
+    vol: str = "ewma"
+    gamma: float = 0.02
+    ewma_lambda: float = 0.94
 
 
 @dataclass

@@ -1,7 +1,10 @@
 """A fitted model's forecasts of one ticker's windows: every origin and step in prices, beside the drift and linear
-baselines, with intervals calibrated on the ticker's validation span."""
+baselines, with intervals calibrated on the ticker's validation span and the volatility forecasts (EWMA, GARCH) that
+adaptive bands and the volatility baselines are built on."""
 
 from __future__ import annotations
+
+from dataclasses import replace
 
 import numpy as np
 import pandas as pd
@@ -14,6 +17,7 @@ from forecast.data.scaling import returns_to_paths
 from forecast.evaluation.baselines import drift_returns, linear_returns
 from forecast.evaluation.future import Bands, add_intervals, bands_for
 from forecast.evaluation.predict import forecast_table, predict_returns
+from forecast.evaluation.volatility import row_volatility, volatility_terciles
 
 
 def ticker_forecasts(
@@ -29,5 +33,13 @@ def ticker_forecasts(
     last = data.prices[data.origin[rows]]
     table["drift"] = returns_to_paths(last, drift_returns(data)[rows], data.scaler).ravel()
     table["linear"] = returns_to_paths(last, linear[rows], data.scaler).ravel()
-    bands = bands or bands_for(m.loss, f.intervals, f.levels, m.quantiles, table)
+    bands = bands or bands_for(m.loss, f.intervals, f.levels, m.quantiles, table, f.vol, f.gamma)
+    if f.intervals != "none":  # the volatility baselines, and the inputs of adaptive bands
+        train = (data.bounds.train_start, data.bounds.n_train)
+        columns, state = row_volatility(data.prices, train, data.origin[rows], data.horizon, f.ewma_lambda)
+        table = table.assign(
+            **columns, vol_tercile=np.repeat(volatility_terciles(data.prices, train, data.origin[rows]), data.horizon)
+        )
+        if bands.method == "adaptive":  # the state at the unit's last close; the run's walk adds the levels
+            bands = replace(bands, vol_state=state.to_list(), as_of=str(data.dates[-1].date()))
     return add_intervals(table, bands), bands, alpha

@@ -7,6 +7,7 @@ and interval bands, and the newest window give the same path bit for bit.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -15,18 +16,27 @@ from torch import nn
 
 from forecast.data.calendar import next_sessions
 from forecast.data.scaling import Standardizer
+from forecast.evaluation.adaptive import final_scales
 from forecast.evaluation.intervals import apply_scales, conformal_scales, gaussian_sigmas, level_name
 from forecast.evaluation.predict import predict_returns, price_columns
 
 
 @dataclass
 class Bands:
-    """How a run makes intervals: ``conformal`` scales per level and step, a ``quantile`` head, or ``none``."""
+    """How a run makes intervals: ``conformal`` scales per level and step, a ``quantile`` head, ``adaptive``
+    (volatility-normalised, corrected online: :mod:`forecast.evaluation.adaptive`), or ``none``. Plain fields only:
+    the bands of each ticker are stored in ``model.pt``."""
 
     method: str = "none"
     scales: dict[str, list[float]] = field(default_factory=dict)  # conformal: level name -> scale per step
     sigmas: list[float] = field(default_factory=list)  # conformal: validation RMS log residual per step (CRPS)
     taus: list[float] = field(default_factory=list)  # quantile head: its quantiles
+    vol: str = ""  # adaptive: the volatility model that normalises the scores (ewma | garch)
+    gamma: float = 0.0  # adaptive: the step size of the level's online update
+    vol_state: list[float] = field(default_factory=list)  # adaptive: see evaluation.volatility.VolState.to_list
+    online: dict[str, list[dict[str, Any]]] = field(default_factory=dict)  # adaptive: level -> per step state
+    as_of: str = ""  # adaptive: the last close the state has seen
+    levels_wanted: list[float] = field(default_factory=list)  # adaptive: the levels the run asked for
 
     def pairs(self) -> list[tuple[float, float]]:
         """Return the quantile head's symmetric (low, high) quantile pairs, e.g. (0.05, 0.95) for 90%."""
@@ -36,20 +46,34 @@ class Bands:
         """Return the level names these bands give intervals for (e.g. '80', '90')."""
         if self.method == "quantile":
             return [level_name(high - low) for low, high in self.pairs()]
-        return list(self.scales)
+        return [level_name(a) for a in self.levels_wanted] if self.method == "adaptive" else list(self.scales)
 
 
-def bands_for(loss: str, intervals: str, levels: list[float], quantiles: list[float], table: pd.DataFrame) -> Bands:
-    """Return the bands of a run: its quantile head's, or conformal ones from the table's validation rows."""
+def bands_for(
+    loss: str,
+    intervals: str,
+    levels: list[float],
+    quantiles: list[float],
+    table: pd.DataFrame,
+    vol: str,
+    gamma: float,
+) -> Bands:
+    """Return the bands of a run: its quantile head's, conformal ones from the table's validation rows, or
+    adaptive ones (whose levels the run's walk through its units sets: :func:`forecast.pipeline.fitting.adapt`)."""
     if loss == "quantile":
         return Bands("quantile", taus=list(quantiles))
     if intervals == "conformal":
         return Bands("conformal", scales=conformal_scales(table, levels), sigmas=gaussian_sigmas(table))
+    if intervals == "adaptive":
+        return Bands("adaptive", vol=vol, gamma=gamma, levels_wanted=list(levels))
     return Bands()
 
 
 def row_sigmas(rows: pd.DataFrame, bands: Bands) -> np.ndarray | None:
-    """Return the Gaussian scale of each row's step (conformal bands; None otherwise), for the CRPS."""
+    """Return the Gaussian scale of each row for the CRPS: conformal bands' step scale, adaptive bands' volatility
+    forecast; None otherwise."""
+    if bands.method == "adaptive":
+        return rows[f"vol_{bands.vol}"].to_numpy()
     return np.asarray(bands.sigmas)[rows["step"].to_numpy() - 1] if bands.sigmas else None
 
 
@@ -62,6 +86,8 @@ def add_intervals(table: pd.DataFrame, bands: Bands) -> pd.DataFrame:
         for low, high in bands.pairs():
             name = level_name(high - low)
             table[f"lower_{name}"], table[f"upper_{name}"] = table[f"q{low:g}"], table[f"q{high:g}"]
+    if bands.method == "adaptive" and bands.online:  # a path from the last close: the final state's bands
+        return pd.concat([table, apply_scales(table["predicted"], table["step"], final_scales(bands))], axis=1)
     return table
 
 

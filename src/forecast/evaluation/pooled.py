@@ -13,7 +13,8 @@ import numpy as np
 import pandas as pd
 
 from forecast.evaluation.backtest import fold_scores
-from forecast.evaluation.scores import evaluate, interval_scores
+from forecast.evaluation.coverage import scored_intervals
+from forecast.evaluation.scores import evaluate
 from forecast.store.fields import BaselineBrief, TickerScores
 
 PRICE_PREFIXES = ("actual", "predicted", "persistence", "drift", "linear", "lower_", "upper_", "q0")
@@ -30,7 +31,13 @@ def relative(table: pd.DataFrame) -> pd.DataFrame:
 
 
 def pooled_scores(
-    table: pd.DataFrame, horizon: int, levels: list[str], method: str, sigmas: np.ndarray | None, taus: list[float]
+    table: pd.DataFrame,
+    horizon: int,
+    levels: list[str],
+    method: str,
+    sigmas: np.ndarray | None,
+    taus: list[float],
+    capped: int = 0,
 ) -> dict[str, Any]:
     """Return the record's scoring fields for the pooled, relative ``table`` (all tickers; see the module doc).
 
@@ -43,7 +50,7 @@ def pooled_scores(
     lag.delayed_copy = None
     lag.verdict = "pooled over tickers: moves compared (corr_returns, drift_only); the delayed-copy check is per ticker"
     if method != "none":
-        out["intervals"] = interval_scores(rel[rel["split"] == "test"], levels, method, sigmas, taus)
+        out["intervals"] = scored_intervals(rel[rel["split"] == "test"], levels, method, sigmas, taus, capped)
     if "fold" in rel:
         out["backtest"] = fold_scores(rel, horizon)
     return out

@@ -14,9 +14,12 @@ import numpy as np
 import pandas as pd
 
 from forecast.evaluation.backtest import fold_scores
+from forecast.evaluation.coverage import scored_intervals
+from forecast.evaluation.exchangeability import alarm
 from forecast.evaluation.future import Bands, row_sigmas
 from forecast.evaluation.pooled import pooled_scores, ticker_scores
-from forecast.evaluation.scores import evaluate, interval_scores
+from forecast.evaluation.scores import evaluate
+from forecast.store.fields import Alarm
 
 
 @dataclass(frozen=True)
@@ -54,14 +57,36 @@ def score_run(
     table, sigmas = run_table(parts, pooled=scope == "global")
     bands = parts[-1].bands
     levels, method, taus = bands.levels(), bands.method, bands.taus
+    capped = sum(s["capped"] for p in parts for per_step in p.bands.online.values() for s in per_step)
     if scope == "global":
-        out = pooled_scores(table, horizon, levels, method, sigmas, taus)
+        out = pooled_scores(table, horizon, levels, method, sigmas, taus, capped)
         groups = dict(tuple(table.groupby("ticker", sort=False)))
         out["tickers"] = {t: ticker_scores(groups[t].drop(columns="ticker"), horizon, levels) for t in tickers}
-        return table, out
-    out = evaluate(table, horizon)
-    if method != "none":
-        out["intervals"] = interval_scores(table[table["split"] == "test"], levels, method, sigmas, taus)
-    if "fold" in table:
-        out["backtest"] = fold_scores(table, horizon)
+    else:
+        out = evaluate(table, horizon)
+        if method != "none":
+            out["intervals"] = scored_intervals(table[table["split"] == "test"], levels, method, sigmas, taus, capped)
+        if "fold" in table:
+            out["backtest"] = fold_scores(table, horizon)
+    if "intervals" in out:
+        out["intervals"].alarm = watched(parts, bands)
     return table, out
+
+
+def watched(parts: list[TickerTable], bands: Bands) -> Alarm:
+    """Return the exchangeability alarm (:mod:`forecast.evaluation.exchangeability`) on the day's mean one-step score
+    over the tickers, from the first unit's validation span through every unit's test span in date order: the
+    absolute log error, divided by the volatility forecast for adaptive bands (the scores their quantiles read)."""
+    first = min(p.fold for p in parts)
+    rows = [p.table[(p.table["step"] == 1) & (p.table["split"] == "val")] for p in parts if p.fold == first]
+    rows += [p.table[(p.table["step"] == 1) & (p.table["split"] == "test")] for p in parts]
+    days = pd.concat(rows, ignore_index=True)
+    score = pd.Series(np.abs(np.log(days["actual"] / days["predicted"])))
+    if bands.method == "adaptive":
+        score = score / days[f"vol_{bands.vol}"]
+    daily = score.groupby(days["date"].to_numpy()).mean().sort_index()
+    if daily.empty:
+        return Alarm()
+    found = alarm(daily.to_numpy())
+    crossed = str(daily.index[found.crossed]) if found.crossed >= 0 else None
+    return Alarm(crossed, found.peak, str(daily.index[0]), len(daily))

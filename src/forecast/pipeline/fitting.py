@@ -5,7 +5,7 @@ every origin and step beside the drift and linear baselines, with intervals cali
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +20,7 @@ from forecast.data.panel import Panel, training_sets, with_index
 from forecast.data.splits import SplitBounds
 from forecast.diagnostics.gradient_flow import gradient_by_lag
 from forecast.diagnostics.memory import release_freed
+from forecast.evaluation.adaptive import adaptive_tables
 from forecast.evaluation.forecasts import ticker_forecasts
 from forecast.evaluation.future import Bands
 from forecast.models.recurrent import RecurrentForecaster, build_model
@@ -129,3 +130,19 @@ def fit_unit(
         if i % RELEASE_EVERY == 0:
             release_freed()
     return Fit(unit, model, trained, trained_on, grad_init, tickers, trainers)
+
+
+def adapt(fits: list[Fit]) -> None:
+    """Give adaptive bands their levels: walk each ticker's units in date order (validation of its first unit, then
+    every unit's test span; :func:`forecast.evaluation.adaptive.adaptive_tables`), so a band uses only outcomes
+    before its day, and keep the final state with the ticker's newest bands (the future path and ``predict``
+    continue from it). Other bands are left alone."""
+    for ticker in dict.fromkeys(t for fit in fits for t in fit.tickers):
+        own = [fit.tickers[ticker] for fit in fits if ticker in fit.tickers]
+        bands = own[-1].bands
+        if bands.method != "adaptive":
+            return
+        tables, states = adaptive_tables([tf.table for tf in own], bands.levels_wanted, bands.vol, bands.gamma)
+        for tf, table in zip(own, tables, strict=True):
+            tf.table = table
+        own[-1].bands = replace(bands, online={k: [asdict(s) for s in v] for k, v in states.items()})

@@ -9,7 +9,7 @@ run again.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +21,9 @@ from forecast.data.dataset import latest_window
 from forecast.data.panel import Panel
 from forecast.data.scaling import Standardizer
 from forecast.errors import ConfigError
+from forecast.evaluation.adaptive import catch_up
 from forecast.evaluation.future import Bands, future_path
+from forecast.evaluation.predict import predict_returns, price_columns
 from forecast.models.recurrent import RecurrentForecaster, build_model
 from forecast.pipeline.fitting import Fit
 from forecast.store.atomic import write_with
@@ -68,11 +70,31 @@ class Forecaster:
     def path(self, ticker: str, frame: pd.DataFrame, calendar: str, device: torch.device) -> pd.DataFrame:
         """Return ``ticker``'s path from the last close of ``frame`` (dated by exchange ``calendar``)."""
         state = self.tickers[ticker]
+        bands = state.bands
+        if bands.method == "adaptive" and bands.online and str(frame.index[-1].date()) > bands.as_of:
+            bands = self.caught_up(state, frame, device)
+        args = (state.scaler, self.horizon, self.strategy, bands, calendar, device)
+        latest = self.window_at(state, frame)
+        return future_path(self.model, latest, frame.index[-1], float(frame["adj_close"].iloc[-1]), *args)
+
+    def window_at(self, state: TickerState, frame: pd.DataFrame) -> torch.Tensor:
+        """Return the newest input window of ``frame`` for the ticker of ``state``."""
         latest = latest_window(frame, self.features, state.scaler, self.window)
         if self.embedded:
             latest = torch.cat([latest, torch.full((1, self.window, 1), float(state.index))], dim=-1)
-        args = (state.scaler, self.horizon, self.strategy, state.bands, calendar, device)
-        return future_path(self.model, latest, frame.index[-1], float(frame["adj_close"].iloc[-1]), *args)
+        return latest
+
+    def caught_up(self, state: TickerState, frame: pd.DataFrame, device: torch.device) -> Bands:
+        """Return adaptive bands continued through the days of ``frame`` after their state's last close: the
+        model's forecast from each of those origins, scored as its outcomes arrive (evaluation.adaptive.catch_up)."""
+        start = int(frame.index.searchsorted(pd.Timestamp(state.bands.as_of)))
+        origins = range(start, len(frame) - 1)  # the last close has no outcome yet
+        windows = torch.cat([self.window_at(state, frame.iloc[: o + 1]) for o in origins])
+        scaled = predict_returns(self.model, windows, self.horizon, self.strategy, device)
+        closes = frame["adj_close"].to_numpy()
+        predicted = price_columns(closes[start : len(frame) - 1], scaled, state.scaler, state.bands.taus)["predicted"]
+        online, vol = catch_up(state.bands, closes, start, predicted)
+        return replace(state.bands, online=online, vol_state=vol.to_list(), as_of=str(frame.index[-1].date()))
 
     def paths(self, frames: dict[str, pd.DataFrame], calendar: str, device: torch.device) -> dict[str, pd.DataFrame]:
         """Return each ticker's path from its last close, in the order of ``frames``."""

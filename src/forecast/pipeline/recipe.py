@@ -18,7 +18,7 @@ from forecast.data.notices import collected
 from forecast.data.panel import Panel, load_panel
 from forecast.diagnostics.clock import PhaseClock
 from forecast.pipeline.describe import describe, gradient_flow, score_run
-from forecast.pipeline.fitting import Fit, FitSettings, fit_unit
+from forecast.pipeline.fitting import Fit, FitSettings, adapt, fit_unit
 from forecast.pipeline.forecaster import Forecaster
 from forecast.reporting.run_files import write_run_files
 from forecast.store.fields import FuturePath
@@ -42,6 +42,7 @@ def run(cfg: Config, out_dir: Path, overrides: Sequence[str] = ()) -> RunRecord:
         panel, units = plan_units(load_panel(tickers, cfg.data), cfg.backtest, cfg.window, cfg.horizon)
         clock.lap("data")
         fits = fit_all(s, panel, units, cfg.backtest, device, out_dir, config)
+        adapt(fits)
         clock.lap("training")
     forecaster = Forecaster.of(fits[-1], panel, s.features, cfg.model)
     paths = forecaster.paths(panel.frames(), cfg.calendar, device)

@@ -26,7 +26,7 @@ def headline(record: RunRecord) -> list[str]:
         )
     future = record.future or FuturePath()
     path = path_lines(record.ticker or "", record.model or "", future.last_date, future.path, coverage(record))
-    return lines + comparison_lines(record) + path
+    return lines + comparison_lines(record) + interval_lines(record) + path
 
 
 def coverage(record: RunRecord) -> dict[str, float]:
@@ -51,6 +51,35 @@ def comparison_lines(record: RunRecord, digits: int = 4) -> list[str]:
         for name, v in record.baselines.items()
     ]
     return lines + ([f"baselines on the same days: {'; '.join(base)}"] if base else [])
+
+
+def interval_lines(record: RunRecord) -> list[str]:
+    """Return the widest level's coverage pooled, in the worst fold and on high-volatility days, the volatility
+    baselines' coverage and the best method by Winkler score; and the exchangeability alarm when it fired."""
+    iv = record.intervals
+    if iv is None or not iv.levels:
+        return []
+    top = max(iv.levels, key=float)
+    parts = [f"{top}% intervals ({iv.method}): test coverage {100 * iv.levels[top].coverage:.1f}%"]
+    if len(iv.by_fold) > 1:
+        fold, worst = min(iv.by_fold.items(), key=lambda kv: kv[1][top])
+        parts.append(f"worst fold {100 * worst[top]:.1f}% (fold {fold} of {len(iv.by_fold)})")
+    if "high" in iv.by_tercile:
+        parts.append(f"high-volatility days {100 * iv.by_tercile['high'][top]:.1f}%")
+    if iv.capped:
+        parts.append(f"{iv.capped} band-days capped")
+    line = ", ".join(parts)
+    if iv.baselines:
+        others = "; ".join(f"{m} {100 * b.levels[top].coverage:.1f}%" for m, b in iv.baselines.items())
+        line += f"; GARCH/EWMA Gaussian bands: {others}; best by Winkler at matched coverage: {iv.best}"
+    lines = [line]
+    if iv.alarm.crossed:
+        lines.append(
+            f"warning: the errors stopped looking exchangeable on {iv.alarm.crossed} (conformal test martingale "
+            f"over 100, watched from {iv.alarm.first}): bands calibrated before then may not cover; see "
+            "plots/rolling_coverage.png"
+        )
+    return lines
 
 
 def path_lines(
@@ -88,7 +117,7 @@ def pool_lines(record: RunRecord, shown: int = 5) -> list[str]:
     ]
     if record.skipped:
         lines.append(f"left out: {', '.join(list(record.skipped)[:10])}{' ...' if len(record.skipped) > 10 else ''}")
-    lines += comparison_lines(record, digits=5)
+    lines += comparison_lines(record, digits=5) + interval_lines(record)
     by_ticker = record.future.by_ticker if record.future else {}
     levels = sorted(coverage(record), key=float)
     top = levels[-1] if levels else None

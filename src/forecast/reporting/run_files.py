@@ -14,6 +14,7 @@ from typing import Any
 import pandas as pd
 
 from forecast.reporting import plots
+from forecast.reporting.coverage_plot import plot_rolling_coverage
 from forecast.store.atomic import write_csv, write_table
 from forecast.store.record import RunRecord
 from forecast.training.loop import FitResult
@@ -60,6 +61,10 @@ def write_run_files(
         plots.plot_gradient_flow(
             flow, f"{name}: gradient flow across input lags", out_dir / "plots" / "gradient_flow.png"
         )
+    if record.intervals is not None and record.intervals.levels:
+        title = f"{name}: rolling coverage of the widest interval on the test span"
+        test = table[table["split"] == "test"]
+        plot_rolling_coverage(test, record.intervals, title, out_dir / "plots" / "rolling_coverage.png")
     horizon = int(table["step"].max())
     final = table[table["step"] == horizon]  # the last step, the run's headline horizon
     for ticker in shown(paths, pooled):

@@ -87,14 +87,32 @@ class LevelScores(IntervalStep):
 
 
 @dataclass
+class Alarm:
+    """The exchangeability alarm on the absolute errors, validation into test (evaluation.exchangeability)."""
+
+    crossed: str | None = None  # the date the martingale crossed its threshold (None: it never did)
+    peak: float = NAN  # its largest value
+    first: str | None = None  # the first date watched (the first validation day)
+    days: int = 0  # the days watched
+
+
+@dataclass
 class IntervalScores:
-    """How the intervals were made (``conformal`` | ``quantile``), their scores per level name ('80', '90'), the
-    CRPS in log-price units and, for a quantile head, the pinball loss of each quantile."""
+    """How the intervals were made (``conformal`` | ``quantile`` | ``adaptive`` | a volatility baseline), their
+    scores per level name ('80', '90'), the CRPS in log-price units and, for a quantile head, the pinball loss of
+    each quantile; the coverage per fold and per volatility tercile (level -> coverage), the days an adaptive band
+    was capped, the volatility baselines scored alike, the best method by Winkler score, and the alarm."""
 
     method: str = "none"
     levels: dict[str, LevelScores] = field(default_factory=dict)
     crps: float | None = None
     pinball: dict[str, float] = field(default_factory=dict)
+    by_fold: dict[str, dict[str, float]] = field(default_factory=dict)
+    by_tercile: dict[str, dict[str, float]] = field(default_factory=dict)
+    capped: int = 0
+    baselines: dict[str, IntervalScores] = field(default_factory=dict)
+    best: str = ""
+    alarm: Alarm = field(default_factory=Alarm)
 
 
 @dataclass

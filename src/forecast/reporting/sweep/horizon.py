@@ -56,15 +56,41 @@ def interval_section(done: pd.DataFrame) -> list[str]:
             row[f"{name}% width"] = mean_sd(part[f"intervals_levels_{name}_width"], 3)
             row[f"{name}% Winkler"] = mean_sd(part[f"intervals_levels_{name}_winkler"], 3)
         row["CRPS (log price)"] = mean_sd(part["intervals_crps"], 3) if "intervals_crps" in part else "n/a"
-        rows.append(row)
+        rows.append(row | regimes(part, levels[-1]))
     return [
         "## Prediction intervals on the test span",
         "",
         "Empirical coverage (%) against the nominal level, mean width and Winkler score (price units, pooled over "
         "steps). Conformal intervals are calibrated on the validation span only; a quantile head's come from its "
         "own quantiles. CRPS: Gaussian with the validation RMS log residual (conformal) or the quantile-score "
-        "approximation (quantile head), so the two methods' CRPS are not on one footing.",
+        "approximation (quantile head), so the two methods' CRPS are not on one footing. At the widest level: the "
+        "worst fold's coverage (backtests), coverage on high-volatility days (trailing 21-session volatility in the "
+        "top tercile of the training span's), the GARCH and EWMA Gaussian bands' coverage around the same "
+        "forecasts, the best method by Winkler score at matched coverage, and the runs whose exchangeability "
+        "alarm fired.",
         "",
         pd.DataFrame(rows).to_markdown(index=False),
         "",
     ]
+
+
+def regimes(part: pd.DataFrame, top: str) -> dict[str, str]:
+    """Return the widest level's coverage in the worst fold and on high-volatility days, the baselines' coverage,
+    the best method (most frequent over seeds) and how many runs' alarm fired, for one group of jobs."""
+    folds = [c for c in part.columns if re.fullmatch(rf"intervals_by_fold_\d+_{re.escape(top)}", c)]
+    out = {}
+    if folds:
+        out["worst fold"] = mean_sd(100 * part[folds].apply(pd.to_numeric).min(axis=1), 3)
+    if f"intervals_by_tercile_high_{top}" in part:
+        out["high-vol days"] = mean_sd(100 * pd.to_numeric(part[f"intervals_by_tercile_high_{top}"]), 3)
+    for vol in ("garch", "ewma"):
+        if f"intervals_baselines_{vol}_levels_{top}_coverage" in part:
+            out[f"{vol.upper()} coverage"] = mean_sd(
+                100 * pd.to_numeric(part[f"intervals_baselines_{vol}_levels_{top}_coverage"]), 3
+            )
+    best = part["intervals_best"].dropna() if "intervals_best" in part else pd.Series(dtype=object)
+    if not best.empty:
+        out["best"] = str(best.mode().iloc[0])
+    if "intervals_alarm_crossed" in part:
+        out["alarm fired"] = f"{int(part['intervals_alarm_crossed'].notna().sum())} of {len(part)}"
+    return out

@@ -1,0 +1,91 @@
+"""Interval coverage a person can check: per fold, per volatility tercile, over rolling windows, and the volatility
+baselines (EWMA and GARCH(1,1) Gaussian bands around the same point forecast) it is judged against.
+
+The baselines' bands are ``predicted * exp(+-z sigma)`` with ``sigma`` the table's ``vol_ewma``/``vol_garch`` (the
+forecast volatility of the log return to the row's step) and ``z`` the Gaussian quantile of the level.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+
+from forecast.evaluation.scores import interval_scores
+from forecast.store.fields import IntervalScores
+
+VOL_BASELINES = ("ewma", "garch")
+ROLLING = 63  # sessions of the rolling coverage (a quarter)
+MATCHED = 0.03  # a method is compared on Winkler when its coverage is within this of the level
+
+
+def covered(table: pd.DataFrame, name: str) -> pd.Series:
+    """Return whether each row's actual price lies in its ``name`` interval (NaN bounds: not covered)."""
+    return (table[f"lower_{name}"] <= table["actual"]) & (table["actual"] <= table[f"upper_{name}"])
+
+
+def coverage_by(test: pd.DataFrame, levels: list[str], key: str) -> dict[str, dict[str, float]]:
+    """Return, per value of column ``key`` (a fold, a tercile), each level's coverage over its rows."""
+    if key not in test:
+        return {}
+    hits = pd.DataFrame({name: covered(test, name) for name in levels})
+    return {
+        str(k): {str(n): float(v) for n, v in part.mean().items()} for k, part in hits.groupby(test[key].to_numpy())
+    }
+
+
+def gaussian_bands(table: pd.DataFrame, vol: str, levels: list[str]) -> pd.DataFrame:
+    """Return ``table`` with the ``vol`` baseline's Gaussian ``lower_<level>``/``upper_<level>`` instead of its own."""
+    from scipy.special import ndtri
+
+    out = table.drop(columns=[c for c in table.columns if str(c).startswith(("lower_", "upper_"))])
+    sigma = table[f"vol_{vol}"].to_numpy()
+    for name in levels:
+        z = float(ndtri(0.5 + float(name) / 200))
+        out[f"lower_{name}"] = table["predicted"] * np.exp(-z * sigma)
+        out[f"upper_{name}"] = table["predicted"] * np.exp(z * sigma)
+    return out
+
+
+def best_method(scores: dict[str, IntervalScores], name: str) -> str:
+    """Return the interval method with the lowest Winkler score at level ``name`` among those whose coverage is
+    within :data:`MATCHED` of it (when none is, the one whose coverage is closest)."""
+    level = float(name) / 100
+    near = {m: s for m, s in scores.items() if name in s.levels and abs(s.levels[name].coverage - level) <= MATCHED}
+    if near:
+        return min(near, key=lambda m: near[m].levels[name].winkler)
+    return min(
+        scores, key=lambda m: abs(scores[m].levels[name].coverage - level) if name in scores[m].levels else math.inf
+    )
+
+
+def rolling_coverage(test: pd.DataFrame, name: str, window: int = ROLLING) -> pd.Series:
+    """Return the coverage of the last ``window`` sessions at each test date (pooled over tickers and steps)."""
+    daily = covered(test, name).groupby(test["date"].to_numpy()).mean().sort_index()
+    return daily.rolling(window, min_periods=window).mean().dropna()
+
+
+def with_coverage(scores: IntervalScores, test: pd.DataFrame) -> IntervalScores:
+    """Return ``scores`` with the coverage per fold and per volatility tercile of its levels over ``test``."""
+    levels = list(scores.levels)
+    scores.by_fold, scores.by_tercile = coverage_by(test, levels, "fold"), coverage_by(test, levels, "vol_tercile")
+    return scores
+
+
+def scored_intervals(
+    test: pd.DataFrame, levels: list[str], method: str, sigmas: np.ndarray | None, taus: list[float], capped: int
+) -> IntervalScores:
+    """Return the run's interval scores on its ``test`` rows (see :func:`forecast.evaluation.scores.interval_scores`)
+    with the coverage per fold and tercile, the days capped, the volatility baselines scored alike (Gaussian CRPS
+    on their own volatility) and the best method at the widest level by Winkler score at matched coverage."""
+    out = with_coverage(interval_scores(test, levels, method, sigmas, taus), test)
+    out.capped = capped
+    for vol in VOL_BASELINES:
+        if f"vol_{vol}" in test and levels:
+            bands = gaussian_bands(test, vol, levels)
+            sigma = test[f"vol_{vol}"].to_numpy()
+            out.baselines[vol] = with_coverage(interval_scores(bands, levels, vol, sigma, []), bands)
+    if levels:
+        out.best = best_method({method: out, **out.baselines}, max(levels, key=float))
+    return out

@@ -1,0 +1,117 @@
+"""Adaptive intervals in whole runs: the record and plot, no look-ahead (a split, a backtest, a pool), predict."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+from forecast.config.schema import BacktestConfig, Config
+from forecast.data.sources import read_csv_prices
+from forecast.pipeline.forecaster import Forecaster
+from forecast.pipeline.recipe import run
+from forecast.predict import predict
+from forecast.training.checkpoint import load_checkpoint
+from tests.test_backtest import global_backtest
+
+BANDS = ["lower_80", "upper_80", "lower_90", "upper_90"]
+
+
+@pytest.fixture
+def adaptive_config(quick_config: Config) -> Config:
+    quick_config.forecast.intervals = "adaptive"
+    quick_config.horizon = 2
+    return quick_config
+
+
+def move_prices_after(cfg: Config, tickers: list[str], day: str, factor: float) -> None:
+    for ticker in tickers:
+        path = Path(str(cfg.data.snapshot_dir)) / f"{ticker}.csv"
+        prices = pd.read_csv(path)
+        later = prices["date"] > day
+        prices.loc[later, ["open", "high", "low", "close", "adj_close"]] *= factor
+        prices.to_csv(path, index=False)
+
+
+def test_an_adaptive_run_scores_its_bands_beside_the_volatility_baselines(
+    adaptive_config: Config, tmp_path: Path
+) -> None:
+    record = run(adaptive_config, tmp_path / "a")
+    iv = record.intervals
+    assert iv is not None and iv.method == "adaptive" and sorted(iv.baselines) == ["ewma", "garch"]
+    table = pd.read_csv(tmp_path / "a" / "forecasts.csv")
+    test = table[table["split"] == "test"]
+    inside = (test["lower_90"] <= test["actual"]) & (test["actual"] <= test["upper_90"])
+    assert iv.levels["90"].coverage == pytest.approx(float(inside.mean()), abs=1e-12)
+    by_tercile = inside.groupby(test["vol_tercile"]).mean()
+    assert {k: v["90"] for k, v in iv.by_tercile.items()} == pytest.approx(by_tercile.to_dict(), abs=1e-12)
+    assert iv.best in ("adaptive", "ewma", "garch") and iv.alarm.days > 0 and iv.alarm.first is not None
+    assert (test["upper_90"] > test["lower_90"]).all() and (test["upper_90"] > test["upper_80"]).all()
+    stored = load_checkpoint(tmp_path / "a" / "model.pt")["tickers"]["AAPL"]["bands"]
+    assert stored["method"] == "adaptive" and stored["as_of"] == table["date"].iloc[-1]
+    assert [len(s["scores"]) for s in stored["online"]["90"]] == [252, 252]
+    future = pd.read_csv(tmp_path / "a" / "future.csv")
+    assert (future["lower_90"] < future["predicted"]).all() and (future["predicted"] < future["upper_90"]).all()
+    assert (tmp_path / "a" / "plots" / "rolling_coverage.png").stat().st_size > 0
+    metrics = json.loads((tmp_path / "a" / "metrics.json").read_text())
+    assert metrics["intervals"]["baselines"]["garch"]["levels"]["90"]["coverage"] > 0
+
+
+def test_a_split_runs_bands_up_to_a_day_do_not_move_when_later_prices_do(
+    adaptive_config: Config, tmp_path: Path
+) -> None:
+    run(adaptive_config, tmp_path / "a")
+    table = pd.read_csv(tmp_path / "a" / "forecasts.csv")
+    day = table.query("split == 'test'")["date"].iloc[60]
+    move_prices_after(adaptive_config, ["AAPL"], day, 1.7)
+    run(adaptive_config, tmp_path / "b")
+    moved = pd.read_csv(tmp_path / "b" / "forecasts.csv")
+    early = (table["origin_date"] <= day).to_numpy()  # every band from an origin up to the day
+    pd.testing.assert_frame_equal(table.loc[early, BANDS], moved.loc[early, BANDS], check_exact=True)
+    assert not np.allclose(table.loc[~early, "upper_90"], moved.loc[~early, "upper_90"])
+
+
+@pytest.mark.parametrize("tickers", [[], ["AAPL", "MSFT", "GOOG"]], ids=["local", "pool"])
+def test_a_backtests_bands_before_a_change_in_later_prices_do_not_move(
+    adaptive_config: Config, tmp_path: Path, tickers: list[str]
+) -> None:
+    adaptive_config.backtest = BacktestConfig(kind="walk_forward", folds=3, test_days=21, val_days=42)
+    cfg = global_backtest(adaptive_config, tickers) if tickers else adaptive_config
+    record = run(cfg, tmp_path / "a")
+    assert record.intervals is not None and sorted(record.intervals.by_fold) == ["1", "2", "3"]
+    table = pd.read_csv(tmp_path / "a" / "forecasts.csv")
+    move_prices_after(cfg, tickers or ["AAPL"], record.backtest.by_fold["2"].last_date, 1.7)
+    run(cfg, tmp_path / "b")
+    moved = pd.read_csv(tmp_path / "b" / "forecasts.csv")
+    early = (table["fold"] <= 2).to_numpy()
+    pd.testing.assert_frame_equal(table.loc[early, BANDS], moved.loc[early, BANDS], check_exact=True)
+    assert not np.allclose(table.loc[~early, "upper_90"], moved.loc[~early, "upper_90"])
+
+
+def test_predict_continues_the_adaptive_state_through_newer_prices(adaptive_config: Config, tmp_path: Path) -> None:
+    snapshot = Path(str(adaptive_config.data.snapshot_dir)) / "AAPL.csv"
+    full = pd.read_csv(snapshot)
+    full.iloc[:-30].to_csv(snapshot, index=False)  # the run ends six weeks before the prices do
+    run(adaptive_config, tmp_path / "a")
+    same = predict(tmp_path / "a", [])
+    assert (same / "future.csv").read_bytes() == (tmp_path / "a" / "future.csv").read_bytes()
+    newer = tmp_path / "aapl.csv"
+    full.to_csv(newer, index=False)
+    out = pd.read_csv(predict(tmp_path / "a", ["data.source=csv", f"data.path={newer}"]) / "future.csv")
+    assert out["last_date"].iloc[0] == full["date"].iloc[-1]
+    assert (out["lower_90"] < out["predicted"]).all() and (out["predicted"] < out["upper_90"]).all()
+    payload = load_checkpoint(tmp_path / "a" / "model.pt")
+    stored = payload["tickers"]["AAPL"]["bands"]
+    assert stored["as_of"] == full["date"].iloc[-31]  # the stored state is left as the run wrote it
+    c = adaptive_config
+    forecaster = Forecaster.load(payload, c.model, tuple(c.data.features), c.window, c.horizon, torch.device("cpu"))
+    frame = read_csv_prices(newer, "AAPL").loc["2008-01-01":]
+    caught = forecaster.caught_up(forecaster.tickers["AAPL"], frame, torch.device("cpu"))
+    assert caught.as_of == full["date"].iloc[-1] and caught.vol_state != stored["vol_state"]
+    for step, (before, after) in enumerate(zip(stored["online"]["90"], caught.online["90"], strict=True), start=1):
+        known = 31 - step  # outcomes of the 30 new origins (the old last close among them) the prices hold
+        assert len(after["scores"]) == 252 and after["scores"][: 252 - known] == before["scores"][known:]
