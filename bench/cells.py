@@ -31,7 +31,8 @@ def flops_per_epoch(cell: str, windows: int, window: int, layers: int, hidden: i
     """Training FLOPs of an epoch: 3 x forward, forward = windows x steps x the gate GEMMs of every layer."""
     from forecast.models.registry import GATES
 
-    per_step = sum(2 * GATES[cell] * hidden * (n_in + hidden) for n_in in (1, *[hidden] * (layers - 1)))
+    recurrent = 0 if cell.startswith("min") else hidden  # the minimal cells' gates read the input only
+    per_step = sum(2 * GATES[cell] * hidden * (n_in + recurrent) for n_in in (1, *[hidden] * (layers - 1)))
     return 3.0 * windows * window * per_step
 
 

@@ -43,7 +43,7 @@ def test_every_yaml_default_equals_the_schema_default(monkeypatch: pytest.Monkey
         assert config_dict(composed(f"model={cell}"))["model"] == {**schema["model"], "cell": cell}
 
 
-@pytest.mark.parametrize("cell", ["rnn", "lstm", "gru"])
+@pytest.mark.parametrize("cell", ["rnn", "lstm", "gru", "mingru", "minlstm"])
 def test_each_cell_group_selects_its_cell(cell: str) -> None:
     assert validate(composed(f"model={cell}")).model.cell == cell
 
@@ -56,7 +56,20 @@ def test_each_cell_group_selects_its_cell(cell: str) -> None:
         (["trainer.batch_size=0"], "trainer.batch_size must be >= 1 (got 0): e.g. trainer.batch_size=64"),
         (["trainer.lr=0"], "trainer.lr must be > 0 (got 0.0): e.g. trainer.lr=0.001"),
         (["model.dropout=1.0"], "model.dropout must be in [0, 1) (got 1.0)"),
-        (["model.cell=transformer"], "model.cell='transformer' is unknown: choose model=rnn|lstm|gru"),
+        (
+            ["model.cell=transformer"],
+            "model.cell='transformer' is unknown: choose model=rnn|lstm|gru|mingru|minlstm",
+        ),
+        (
+            ["model=mingru", "model.forget_bias=1.0"],
+            "model.forget_bias applies to model=lstm only; mingru's gates have no forget bias to set (got 1.0): "
+            "leave it null",
+        ),
+        (
+            ["model=minlstm", "model.impl=fast"],
+            "model.impl=fast has no minlstm kernel (the minimal cells run a parallel scan in PyTorch): use "
+            "model.impl=auto or torch",
+        ),
         (
             ["data.train_frac=0.8"],
             "data.train_frac + data.val_frac + data.test_frac must be positive and sum to 1 "

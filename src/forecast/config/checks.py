@@ -42,6 +42,16 @@ def validate(cfg: Config, multirun: bool = False) -> Config:
     require(m.hidden_size >= 1, f"model.hidden_size must be >= 1 (got {m.hidden_size})")
     require(m.num_layers >= 1, f"model.num_layers must be >= 1 (got {m.num_layers})")
     require(0.0 <= m.dropout < 1.0, f"model.dropout must be in [0, 1) (got {m.dropout})")
+    require(
+        m.forget_bias is None or not m.cell.startswith("min"),
+        f"model.forget_bias applies to model=lstm only; {m.cell}'s gates have no forget bias to set (got "
+        f"{m.forget_bias}): leave it null",
+    )
+    require(
+        m.impl != "fast" or not m.cell.startswith("min"),
+        f"model.impl=fast has no {m.cell} kernel (the minimal cells run a parallel scan in PyTorch): use "
+        "model.impl=auto or torch",
+    )
     validate_forecast(cfg)
     validate_backtest(cfg)
     for name in d.features:

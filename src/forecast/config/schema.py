@@ -20,7 +20,13 @@ VOLATILITIES = ("ewma", "garch")  # what normalises adaptive intervals' scores
 SCOPES = ("local", "global")  # one model per ticker | one model over the windows of every ticker in ``tickers``
 SAMPLINGS = ("windows", "tickers")
 LOGGERS = ("csv", "tensorboard", "mlflow")  # batches uniform over windows | every ticker equally often
-CELLS = ("rnn", "lstm", "gru")  # each has a conf/model/<cell>.yaml and a module in models/registry.py
+CELLS = (
+    "rnn",
+    "lstm",
+    "gru",
+    "mingru",
+    "minlstm",
+)  # each has a conf/model/<cell>.yaml and a module in models/registry.py
 IMPLS = ("auto", "torch", "fast")  # how a cell runs: see models/registry.resolve_impl
 
 

@@ -10,10 +10,14 @@ from torch import nn
 from forecast.config.schema import CELLS as CELL_NAMES
 from forecast.errors import ConfigError
 from forecast.models.fast.layers import FastGRU, FastRNN, kernel_name
+from forecast.models.minimal import min_gru, min_lstm
 
-CELLS: dict[str, Callable[..., nn.Module]] = dict(zip(CELL_NAMES, (nn.RNN, nn.LSTM, nn.GRU), strict=True))
+CELLS: dict[str, Callable[..., nn.Module]] = dict(
+    zip(CELL_NAMES, (nn.RNN, nn.LSTM, nn.GRU, min_gru, min_lstm), strict=True)
+)
 FAST_CELLS: dict[str, Callable[..., nn.Module]] = {"rnn": FastRNN, "gru": FastGRU}
-GATES: dict[str, int] = {"rnn": 1, "lstm": 4, "gru": 3}  # weight blocks per layer (for FLOP counts)
+SCAN_CELLS = ("mingru", "minlstm")  # input-only gates: a parallel scan in PyTorch (forecast.models.minimal)
+GATES: dict[str, int] = {"rnn": 1, "lstm": 4, "gru": 3, "mingru": 2, "minlstm": 3}  # weight blocks per layer
 
 
 def resolve_impl(cell: str, impl: str, device: torch.device) -> str:
@@ -22,10 +26,17 @@ def resolve_impl(cell: str, impl: str, device: torch.device) -> str:
     ``auto`` takes the fast path for GRU and RNN on CPU (where the stock modules have no fused kernel) and
     the stock modules elsewhere: fused oneDNN LSTM on CPU, cuDNN on CUDA.
     """
+    if impl == "fast" and cell in SCAN_CELLS:
+        raise ConfigError(
+            f"model.impl=fast has no {cell} kernel (the minimal cells run a parallel scan in PyTorch): use "
+            "model.impl=auto or torch"
+        )
     if impl == "fast" and cell not in FAST_CELLS:
         raise ConfigError(
             f"model.impl=fast has no {cell} kernel (nn.LSTM already runs fused on CPU): use model.impl=auto or torch"
         )
+    if cell in SCAN_CELLS:
+        return "scan"
     if impl == "auto":
         return "fast" if cell in FAST_CELLS and device.type == "cpu" else "torch"
     return impl
@@ -33,12 +44,15 @@ def resolve_impl(cell: str, impl: str, device: torch.device) -> str:
 
 def recurrent_module(cell: str, impl: str) -> Callable[..., nn.Module]:
     """Return the module class for ``cell`` under the resolved ``impl``."""
-    return FAST_CELLS[cell] if impl == "fast" else CELLS[cell]
+    return FAST_CELLS[cell] if impl == "fast" else CELLS[cell]  # "scan": the minimal cells' own module
 
 
 def kernel_of(impl: str, device: torch.device) -> str:
-    """Return the kernel a resolved ``impl`` runs on ``device``: ``cpp`` or ``torchscript`` (the fast path),
+    """Return the kernel a resolved ``impl`` runs on ``device``: ``cpp`` or ``torchscript`` (the fast path), ``scan``
+    (the minimal cells),
     ``cudnn`` (stock modules on CUDA with cuDNN) or ``torch`` (stock modules elsewhere: oneDNN LSTM on CPU)."""
     if impl == "fast":
         return kernel_name()
+    if impl == "scan":
+        return "scan"
     return "cudnn" if device.type == "cuda" and torch.backends.cudnn.is_available() else "torch"

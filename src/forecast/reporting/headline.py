@@ -70,8 +70,8 @@ def interval_lines(record: RunRecord) -> list[str]:
         parts.append(f"{iv.capped} band-days capped")
     line = ", ".join(parts)
     if iv.baselines:
-        others = "; ".join(f"{m} {100 * b.levels[top].coverage:.1f}%" for m, b in iv.baselines.items())
-        line += f"; GARCH/EWMA Gaussian bands: {others}; best by Winkler at matched coverage: {iv.best}"
+        others = ", ".join(f"{m.upper()} {100 * b.levels[top].coverage:.1f}%" for m, b in iv.baselines.items())
+        line += f"; Gaussian bands on {others}; best by Winkler at matched coverage: {iv.best}"
     lines = [line]
     if iv.alarm.crossed:
         lines.append(

@@ -15,6 +15,7 @@ from forecast.reporting.sweep.accuracy import baseline_table, lag_illusion_text
 from forecast.reporting.sweep.claims import ALL_CLAIMS
 from forecast.reporting.sweep.horizon import interval_section, step_section
 from forecast.reporting.sweep.html import to_html
+from forecast.reporting.sweep.minimal import minimal_verdicts
 from forecast.reporting.sweep.summary import collect_jobs, grouped_table, markdown_table, mean_sd, pairwise_dm
 from forecast.reporting.sweep.tuned import tuned_section
 from forecast.reporting.sweep.verdicts import Verdict
@@ -78,6 +79,8 @@ def build_report(sweep_dir: Path) -> Path:
     curve = learning.learning_section(sweep_dir, done, plots_dir) if not done.empty else None
     if curve is not None:
         verdicts["learning_curve"] = curve[0]
+    minimal = minimal_verdicts(sweep_dir, done) if not done.empty else {}
+    verdicts |= minimal
     lines = [f"# Recurrent cells compared on daily prices: {sweep_dir.name}", ""]
     if done.empty:
         lines += ["No job completed; nothing to compare.", "", "## Failed jobs", "", markdown_table(failed)]
@@ -127,6 +130,8 @@ def build_report(sweep_dir: Path) -> Path:
         ],
     )
     lines += _section("Speed", verdicts["faster"], [])
+    for verdict in minimal.values():
+        lines += _section(f"The minimal cells: {verdict.claim}", verdict, [])
     if done["train_days"].dropna().nunique() > 1:
         sweep_plots.plot_curve(done, "train_days", "training history (trading days)", plots_dir / "data_size.png", True)
         body = ["![data size](plots/data_size.png)"]

@@ -1,0 +1,103 @@
+"""Training time against window length for every cell (``make bench`` part; alone: ``python bench/windows.py``).
+
+A training step (forward, backward, Adam) of the default forecaster (2 x 64, batch 64, one input feature) on random
+windows of 60, 128, 256, 512 and 1024 steps, for rnn, lstm, gru (their CPU kernels as a run picks them), mingru and
+minlstm (the parallel scan). Cells alternate within each window length and each figure is the median of
+``--repeats`` timings of ``--steps`` steps, so drift between runs hits every cell alike. Reported: seconds per epoch
+of 2,228 windows (AAPL's training span at the defaults), each minimal cell's ratio to its full cell, activation
+memory per batch (the bytes autograd keeps: parameters' gradients excluded) and the window at which each minimal
+cell overtakes its full cell.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+import time
+from pathlib import Path
+
+import torch
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "src"))
+
+from forecast.models.recurrent import RecurrentForecaster  # noqa: E402
+from forecast.models.registry import resolve_impl  # noqa: E402
+
+CELLS = ("rnn", "lstm", "gru", "mingru", "minlstm")
+WINDOWS = (60, 128, 256, 512, 1024)
+EPOCH = 2228  # AAPL's training windows at the defaults
+PAIRS = {"mingru": "gru", "minlstm": "lstm"}
+
+
+def model_for(cell: str) -> RecurrentForecaster:
+    torch.manual_seed(0)
+    impl = resolve_impl(cell, "auto", torch.device("cpu"))
+    return RecurrentForecaster(cell=cell, n_features=1, hidden_size=64, num_layers=2, horizon=1, impl=impl)
+
+
+def step_seconds(model: RecurrentForecaster, x: torch.Tensor, y: torch.Tensor, steps: int) -> float:
+    opt = torch.optim.Adam(model.parameters(), lr=1e-3)
+    start = time.perf_counter()
+    for _ in range(steps):
+        opt.zero_grad(set_to_none=True)
+        torch.nn.functional.mse_loss(model(x), y).backward()
+        opt.step()
+    return (time.perf_counter() - start) / steps
+
+
+def activation_mb(model: RecurrentForecaster, x: torch.Tensor) -> float:
+    """Return the MB of tensors autograd saves for the backward of one batch (saved-tensor hooks)."""
+    total = 0
+
+    def pack(t: torch.Tensor) -> torch.Tensor:
+        nonlocal total
+        total += t.numel() * t.element_size()
+        return t
+
+    with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
+        model(x).sum()
+    return total / 2**20
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--steps", type=int, default=3)
+    parser.add_argument("--out", type=Path, default=None)
+    args = parser.parse_args()
+    models = {c: model_for(c) for c in CELLS}
+    result: dict[str, dict[str, dict[str, float]]] = {}
+    for window in WINDOWS:
+        x, y = torch.randn(64, window, 1), torch.randn(64, 1)
+        for model in models.values():
+            step_seconds(model, x, y, 1)  # warm-up
+        times: dict[str, list[float]] = {c: [] for c in CELLS}
+        for _ in range(args.repeats):
+            for cell, model in models.items():
+                times[cell].append(step_seconds(model, x, y, args.steps))
+        for cell in CELLS:
+            per_step = statistics.median(times[cell])
+            result.setdefault(cell, {})[str(window)] = {
+                "seconds_per_epoch": per_step * EPOCH / 64,
+                "activation_mb": activation_mb(models[cell], x),
+            }
+        print(window, {c: round(result[c][str(window)]["seconds_per_epoch"], 2) for c in CELLS}, flush=True)
+    print("| window | " + " | ".join(CELLS) + " | mingru / gru | minlstm / lstm |")
+    print("|---" * (len(CELLS) + 3) + "|")
+    for window in map(str, WINDOWS):
+        s = {c: result[c][window]["seconds_per_epoch"] for c in CELLS}
+        ratios = [f"{s[m] / s[f]:.2f}" for m, f in PAIRS.items()]
+        print(f"| {window} | " + " | ".join(f"{s[c]:.2f}" for c in CELLS) + " | " + " | ".join(ratios) + " |")
+    print(
+        "activation MB per batch:",
+        {c: {w: round(v["activation_mb"], 1) for w, v in r.items()} for c, r in result.items()},
+    )
+    if args.out:
+        args.out.write_text(json.dumps(result, indent=2))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,79 @@
+"""The minimal recurrent cells of Feng, Tung, Ahmed, Bengio & Hajimirsadeghi 2024 ("Were RNNs All We Needed?"):
+gates that read the input only, so the recurrence is linear in the state and runs as a parallel scan.
+
+    minGRU:  z = sigmoid(W_z x),  h~ = W_h x,  h_t = (1 - z) h_{t-1} + z h~
+    minLSTM: f = sigmoid(W_f x),  i = sigmoid(W_i x),  h~ = W_h x,  h_t = f / (f + i) h_{t-1} + i / (f + i) h~
+
+Every step is ``h_t = a_t h_{t-1} + b_t`` with ``0 < a_t < 1``: the input projections of all steps are one GEMM
+per layer, and the recurrence a Hillis-Steele scan over time (``log2(window)`` vectorised rounds of
+``(a, b) o (a', b') = (a a', a b' + b)``: products of gates and sums only, so no log space and no division;
+the same code runs on CPU and CUDA). ``h_0 = 0``. Linear layers keep PyTorch's default init (uniform in
+``+-1/sqrt(fan_in)``). Stacked like ``nn.GRU``: ``num_layers`` layers, dropout between them.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+KINDS = {"mingru": 2, "minlstm": 3}  # weight blocks per layer: (z, h~) and (f, i, h~)
+
+
+def scan(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    """Return ``h``: ``h_t = a_t h_{t-1} + b_t`` along dim 1, ``h_{-1} = 0`` (``a``, ``b``: ``(batch, time, H)``)."""
+    step, steps = 1, a.shape[1]
+    while step < steps:
+        b = torch.cat([b[:, :step], torch.addcmul(b[:, step:], a[:, step:], b[:, :-step])], dim=1)
+        if step * 2 < steps:  # the last round needs no products of gates
+            a = torch.cat([a[:, :step], a[:, step:] * a[:, :-step]], dim=1)
+        step *= 2
+    return b
+
+
+def coefficients(kind: str, projected: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Return ``(a, b)`` of the recurrence from a layer's projected inputs ``(batch, time, blocks * H)``."""
+    if kind == "mingru":
+        gate, candidate = projected.chunk(2, dim=-1)
+        z = torch.sigmoid(gate)
+        return 1 - z, z * candidate
+    f_gate, i_gate, candidate = projected.chunk(3, dim=-1)
+    f, i = torch.sigmoid(f_gate), torch.sigmoid(i_gate)
+    total = f + i
+    return f / total, i / total * candidate
+
+
+class MinimalRecurrent(nn.Module):
+    """A stack of minGRU or minLSTM layers: ``(batch, time, input_size) -> ((batch, time, hidden_size), None)``,
+    the interface of ``nn.GRU(batch_first=True)``."""
+
+    def __init__(
+        self,
+        kind: str,
+        input_size: int,
+        hidden_size: int,
+        num_layers: int = 1,
+        batch_first: bool = True,
+        dropout: float = 0.0,
+    ) -> None:
+        super().__init__()
+        if not batch_first:
+            raise ValueError("minimal cells take batch_first inputs")
+        self.kind, self.hidden_size = kind, hidden_size
+        sizes = [input_size] + [hidden_size] * (num_layers - 1)
+        self.layers = nn.ModuleList(nn.Linear(n, KINDS[kind] * hidden_size) for n in sizes)
+        self.dropout = nn.Dropout(dropout)
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, None]:
+        for k, layer in enumerate(self.layers):
+            if k:
+                x = self.dropout(x)
+            x = scan(*coefficients(self.kind, layer(x)))
+        return x, None
+
+
+def min_gru(**kwargs: object) -> MinimalRecurrent:
+    return MinimalRecurrent("mingru", **kwargs)  # type: ignore[arg-type]
+
+
+def min_lstm(**kwargs: object) -> MinimalRecurrent:
+    return MinimalRecurrent("minlstm", **kwargs)  # type: ignore[arg-type]

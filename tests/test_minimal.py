@@ -1,0 +1,98 @@
+"""minGRU and minLSTM (Feng et al. 2024): the parallel scan against a sequential float64 loop, sizes, runs."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+from forecast.config.schema import Config
+from forecast.models.minimal import MinimalRecurrent, coefficients, scan
+from forecast.models.recurrent import RecurrentForecaster, count_parameters
+from forecast.pipeline.recipe import run
+from forecast.predict import predict
+
+
+def sequential(model: MinimalRecurrent, x: torch.Tensor) -> torch.Tensor:
+    """The paper's recurrence step by step: h_t = a_t h_{t-1} + b_t per layer, h_0 = 0."""
+    for layer in model.layers:
+        a, b = coefficients(model.kind, layer(x))
+        h, out = torch.zeros_like(a[:, 0]), []
+        for t in range(x.shape[1]):
+            h = a[:, t] * h + b[:, t]
+            out.append(h)
+        x = torch.stack(out, dim=1)
+    return x
+
+
+@pytest.mark.parametrize("kind", ["mingru", "minlstm"])
+@pytest.mark.parametrize(("layers", "window"), [(1, 1), (1, 7), (2, 60), (2, 129)])
+def test_the_scan_equals_the_sequential_loop_in_float64(kind: str, layers: int, window: int) -> None:
+    torch.manual_seed(0)
+    model = MinimalRecurrent(kind, input_size=3, hidden_size=5, num_layers=layers).double()
+    x = torch.randn(4, window, 3, dtype=torch.float64, requires_grad=True)
+    out, _ = model(x)
+    ref = sequential(model, x)
+    assert (out - ref).abs().max().item() < 1e-10
+    weights = torch.randn_like(out)
+    grads = torch.autograd.grad((out * weights).sum(), [x, *model.parameters()])
+    ref_grads = torch.autograd.grad((ref * weights).sum(), [x, *model.parameters()])
+    assert max((g - r).abs().max().item() for g, r in zip(grads, ref_grads, strict=True)) < 1e-10
+
+
+def test_the_scan_passes_gradcheck() -> None:
+    a = torch.rand(2, 11, 3, dtype=torch.float64, requires_grad=True)
+    b = torch.randn(2, 11, 3, dtype=torch.float64, requires_grad=True)
+    assert torch.autograd.gradcheck(scan, (a, b))
+
+
+def test_minimal_cells_have_about_a_third_of_grus_parameters() -> None:
+    sizes = {
+        cell: count_parameters(RecurrentForecaster(cell=cell, n_features=1, hidden_size=64, num_layers=2, horizon=1))
+        for cell in ("gru", "lstm", "mingru", "minlstm")
+    }
+    # GRU: 3H(in + H) + 6H per layer; minGRU: 2H(in + 1); LSTM 4H(in + H) + 8H; minLSTM 3H(in + 1); head H + 1
+    assert sizes == {"gru": 37889, "lstm": 50497, "mingru": 8641, "minlstm": 12929}
+    one = {c: count_parameters(RecurrentForecaster(cell=c, n_features=64, hidden_size=64, num_layers=1, horizon=1))
+           for c in ("gru", "mingru")}  # fmt: skip
+    assert (one["mingru"] - 65) / (one["gru"] - 65) == pytest.approx(1 / 3)  # input as wide as the state
+
+
+@pytest.mark.parametrize("cell", ["mingru", "minlstm"])
+def test_a_minimal_cell_runs_end_to_end_and_predict_reproduces_it(
+    quick_config: Config, tmp_path: Path, cell: str
+) -> None:
+    quick_config.model.cell = cell
+    record = run(quick_config, tmp_path / "run")
+    assert record.status == "completed" and record.model == cell and (record.impl, record.kernel) == ("scan", "scan")
+    assert (
+        record.n_params == {"mingru": 41, "minlstm": 57}[cell]
+    )  # hidden 8, one layer, one input: blocks x 8 x (1 + 1), head 9
+    out = predict(tmp_path / "run", [])
+    assert (out / "future.csv").read_bytes() == (tmp_path / "run" / "future.csv").read_bytes()
+
+
+def test_the_report_judges_a_minimal_cell_by_paired_tests_per_ticker(tmp_path: Path) -> None:
+    from forecast.reporting.sweep.minimal import as_accurate
+
+    rng = np.random.default_rng(0)
+    dates = pd.bdate_range("2020-01-01", periods=200).strftime("%Y-%m-%d")
+    rows = []
+    for ticker, scale in (("AAA", 3.0), ("BBB", 1.0), ("CCC", 1.0), ("DDD", 1.0), ("EEE", 1.0)):
+        for cell in ("gru", "mingru"):
+            job = f"{ticker}_{cell}"
+            errors = rng.standard_normal(200) * (scale if cell == "mingru" else 1.0)
+            (tmp_path / job).mkdir()
+            pd.DataFrame({"date": dates, "split": "test", "step": 1, "actual": 100 + errors, "predicted": 100.0,
+                          "persistence": 100.0}).to_csv(tmp_path / job / "forecasts.csv", index=False)  # fmt: skip
+            rows.append({"job": job, "ticker": ticker, "cell": cell, "test_mae": float(np.abs(errors).mean())})
+    verdict = as_accurate(tmp_path, pd.DataFrame(rows), "mingru", "gru")
+    assert verdict is not None and verdict.verdict == "supported"  # worse on 1 of 5: within the tolerated 20%
+    assert verdict.evidence.startswith(
+        "paired Diebold-Mariano per ticker (squared test errors, seeds averaged), Benjamini-Hochberg at 5%: mingru "
+        "significantly worse on 1 of 5 tickers (AAA), better on 0"
+    )
+    assert as_accurate(tmp_path, pd.DataFrame(rows), "minlstm", "lstm") is None
