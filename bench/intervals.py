@@ -133,7 +133,14 @@ def targets(folders: list[Path]) -> None:
                 }
     frame = pd.DataFrame(rows).T
     frame.index.names = ["run", "step", "method"]
-    print(frame.round(1).to_markdown())
+    order = {"conformal": 0, "adaptive": 1, "garch": 2, "ewma": 3, "quantile": 4}
+    frame = frame.reset_index().sort_values(
+        ["run", "step", "method"], key=lambda c: c.map(order) if c.name == "method" else c
+    )
+    frame = frame.drop_duplicates(["run", "step", "method"])  # each run scores the same baselines
+    numbers = ["pooled", "worst fold", "folds within 5", "median width %"]
+    frame[numbers] = frame[numbers].astype(float).round(2)
+    print(frame.to_markdown(index=False))
 
 
 if __name__ == "__main__":

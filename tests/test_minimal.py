@@ -10,7 +10,7 @@ import pytest
 import torch
 
 from forecast.config.schema import Config
-from forecast.models.minimal import MinimalRecurrent, coefficients, scan
+from forecast.models.minimal import MinimalRecurrent, coefficients, fused, parallel_scan, scan
 from forecast.models.recurrent import RecurrentForecaster, count_parameters
 from forecast.pipeline.recipe import run
 from forecast.predict import predict
@@ -43,10 +43,30 @@ def test_the_scan_equals_the_sequential_loop_in_float64(kind: str, layers: int, 
     assert max((g - r).abs().max().item() for g, r in zip(grads, ref_grads, strict=True)) < 1e-10
 
 
-def test_the_scan_passes_gradcheck() -> None:
+@pytest.mark.parametrize("path", ["fused", "parallel"])
+def test_the_scan_passes_gradcheck(path: str) -> None:
     a = torch.rand(2, 11, 3, dtype=torch.float64, requires_grad=True)
     b = torch.randn(2, 11, 3, dtype=torch.float64, requires_grad=True)
-    assert torch.autograd.gradcheck(scan, (a, b))
+    assert torch.autograd.gradcheck(scan if path == "fused" else parallel_scan, (a, b))
+
+
+@pytest.mark.parametrize("rows", [1, 8, 64])  # one batch block, and blocks split across threads
+def test_the_fused_loop_and_the_parallel_scan_agree_with_the_sequential_loop(rows: int) -> None:
+    assert fused()
+    a = torch.rand(rows, 200, 16, dtype=torch.float64, requires_grad=True)
+    b = torch.randn(rows, 200, 16, dtype=torch.float64, requires_grad=True)
+    h, out = torch.zeros(rows, 16, dtype=torch.float64), []
+    for t in range(200):
+        h = a[:, t] * h + b[:, t]
+        out.append(h)
+    ref = torch.stack(out, dim=1)
+    weights = torch.randn_like(ref)
+    ref_grads = torch.autograd.grad((ref * weights).sum(), [a, b])
+    for fn in (scan, parallel_scan):
+        h_fn = fn(a, b)
+        grads = torch.autograd.grad((h_fn * weights).sum(), [a, b])
+        assert (h_fn - ref).abs().max().item() < 1e-10
+        assert max((g - r).abs().max().item() for g, r in zip(grads, ref_grads, strict=True)) < 1e-10
 
 
 def test_minimal_cells_have_about_a_third_of_grus_parameters() -> None:
@@ -67,7 +87,7 @@ def test_a_minimal_cell_runs_end_to_end_and_predict_reproduces_it(
 ) -> None:
     quick_config.model.cell = cell
     record = run(quick_config, tmp_path / "run")
-    assert record.status == "completed" and record.model == cell and (record.impl, record.kernel) == ("scan", "scan")
+    assert record.status == "completed" and record.model == cell and (record.impl, record.kernel) == ("scan", "cpp")
     assert (
         record.n_params == {"mingru": 41, "minlstm": 57}[cell]
     )  # hidden 8, one layer, one input: blocks x 8 x (1 + 1), head 9

@@ -5,22 +5,57 @@ gates that read the input only, so the recurrence is linear in the state and run
     minLSTM: f = sigmoid(W_f x),  i = sigmoid(W_i x),  h~ = W_h x,  h_t = f / (f + i) h_{t-1} + i / (f + i) h~
 
 Every step is ``h_t = a_t h_{t-1} + b_t`` with ``0 < a_t < 1``: the input projections of all steps are one GEMM
-per layer, and the recurrence a Hillis-Steele scan over time (``log2(window)`` vectorised rounds of
-``(a, b) o (a', b') = (a a', a b' + b)``: products of gates and sums only, so no log space and no division;
-the same code runs on CPU and CUDA). ``h_0 = 0``. Linear layers keep PyTorch's default init (uniform in
-``+-1/sqrt(fan_in)``). Stacked like ``nn.GRU``: ``num_layers`` layers, dropout between them.
+per layer, and the recurrence either one fused C++ loop forward and one backward on CPU (``models/fast/scan.cpp``,
+built with the fast GRU's kernels: O(time) work, no autograd graph per step) or, on CUDA and where no compiler is
+at hand, a Hillis-Steele scan over time (``log2(window)`` vectorised rounds of ``(a, b) o (a', b') = (a a', a b' +
+b)``: products of gates and sums only, so no log space and no division). ``h_0 = 0``. Linear layers keep
+PyTorch's default init (uniform in ``+-1/sqrt(fan_in)``). Stacked like ``nn.GRU``: ``num_layers`` layers, dropout
+between them.
 """
 
 from __future__ import annotations
 
+from typing import Any
+
 import torch
 from torch import nn
+
+from forecast.models.fast import build
 
 KINDS = {"mingru": 2, "minlstm": 3}  # weight blocks per layer: (z, h~) and (f, i, h~)
 
 
+class _FusedScan(torch.autograd.Function):
+    """The recurrence as one fused C++ loop forward and one backward (``models/fast/scan.cpp``)."""
+
+    @staticmethod
+    def forward(ctx: Any, a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+        h = build.load().linear_scan_forward(a, b)
+        ctx.save_for_backward(a, h)
+        return h
+
+    @staticmethod
+    def backward(ctx: Any, grad: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        a, h = ctx.saved_tensors
+        da, db = build.load().linear_scan_backward(grad, a, h)
+        return da, db
+
+
+def fused() -> bool:
+    """Return whether the compiled loop is available here (the CPU kernels of ``forecast.models.fast``)."""
+    return build.load() is not None
+
+
 def scan(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
-    """Return ``h``: ``h_t = a_t h_{t-1} + b_t`` along dim 1, ``h_{-1} = 0`` (``a``, ``b``: ``(batch, time, H)``)."""
+    """Return ``h``: ``h_t = a_t h_{t-1} + b_t`` along dim 1, ``h_{-1} = 0`` (``a``, ``b``: ``(batch, time, H)``):
+    the fused C++ loop on CPU where it is built, else the parallel scan."""
+    if a.device.type == "cpu" and fused():
+        return _FusedScan.apply(a, b)
+    return parallel_scan(a, b)
+
+
+def parallel_scan(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    """The recurrence as a Hillis-Steele scan in PyTorch: ``log2(time)`` vectorised rounds (CUDA, no compiler)."""
     step, steps = 1, a.shape[1]
     while step < steps:
         b = torch.cat([b[:, :step], torch.addcmul(b[:, step:], a[:, step:], b[:, :-step])], dim=1)

@@ -53,6 +53,6 @@ def kernel_of(impl: str, device: torch.device) -> str:
     ``cudnn`` (stock modules on CUDA with cuDNN) or ``torch`` (stock modules elsewhere: oneDNN LSTM on CPU)."""
     if impl == "fast":
         return kernel_name()
-    if impl == "scan":
-        return "scan"
+    if impl == "scan":  # the minimal cells: the fused C++ loop on CPU where it is built, else the parallel scan
+        return "cpp" if device.type == "cpu" and kernel_name() == "cpp" else "scan"
     return "cudnn" if device.type == "cuda" and torch.backends.cudnn.is_available() else "torch"

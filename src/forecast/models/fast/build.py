@@ -22,6 +22,7 @@ from typing import Any
 
 log = logging.getLogger(__name__)
 SOURCE = Path(__file__).with_name("kernels.cpp")
+SCAN_SOURCE = Path(__file__).with_name("scan.cpp")  # the minimal cells' recurrence
 
 
 def cpu_flags() -> tuple[str, list[str]]:
@@ -42,7 +43,8 @@ def extension() -> tuple[str, list[str], Path]:
 
     tag, simd = cpu_flags()
     flags = ["-O3", "-ffast-math", "-fopenmp", *simd]  # -fopenmp: at::parallel_for runs on torch's own libgomp
-    digest = hashlib.sha256((SOURCE.read_text() + " ".join(flags) + torch.__version__).encode()).hexdigest()[:12]
+    text = "".join(p.read_text() for p in (SOURCE, SCAN_SOURCE))
+    digest = hashlib.sha256((text + " ".join(flags) + torch.__version__).encode()).hexdigest()[:12]
     name = f"forecast_rnn_kernels_{digest}_{tag}"
     root = os.environ.get("FORECAST_KERNEL_DIR") or os.path.join(
         os.environ.get("TORCH_EXTENSIONS_DIR") or os.path.expanduser("~/.cache/torch_extensions"), "forecast"
@@ -58,7 +60,7 @@ def compile_extension(verbose: bool = False) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
     cpp_load(
         name,
-        sources=[str(SOURCE)],
+        sources=[str(SOURCE), str(SCAN_SOURCE)],
         extra_cflags=flags,
         extra_ldflags=["-fopenmp"],
         build_directory=str(folder),
