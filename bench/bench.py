@@ -46,7 +46,7 @@ import cells as cells_mod
 import processes
 
 ROOT = Path(__file__).resolve().parents[1]
-CELLS = ("rnn", "lstm", "gru")
+CELLS = ("rnn", "lstm", "gru", "mingru", "minlstm")
 
 
 def measure_future(repeats: int) -> dict[str, Any]:
@@ -261,6 +261,14 @@ def main() -> None:
             [sys.executable, str(ROOT / "bench" / "shipped.py")], check=True, capture_output=True, text=True
         )
         results["shipped"] = json.loads(out.stdout.strip().splitlines()[-1])
+    step("every cell against window length, 60 to 1024 (about 4 min)")
+    out = subprocess.run(
+        [sys.executable, str(ROOT / "bench" / "windows.py"), "--device", args.device],
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+    results["windows"] = json.loads(out.stdout.strip().splitlines()[-1])
     if not args.no_backtest:
         step("a 20-fold backtest (several minutes)")
         results["backtest"] = processes.measure_backtest(args.device)

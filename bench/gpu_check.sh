@@ -21,7 +21,7 @@ print("torch", torch.__version__, "cuda", torch.version.cuda, "cudnn", torch.bac
 from forecast.models.recurrent import RecurrentForecaster
 from forecast.models.registry import resolve_impl
 dev = torch.device("cuda")
-for cell in ("rnn", "lstm", "gru"):
+for cell in ("rnn", "lstm", "gru", "mingru", "minlstm"):
     impl = resolve_impl(cell, "auto", dev)
     model = RecurrentForecaster(cell=cell, n_features=1, hidden_size=64, num_layers=2, horizon=1, impl=impl).to(dev)
     x, y = torch.randn(64, 60, 1, device=dev), torch.randn(64, 1, device=dev)
@@ -44,6 +44,9 @@ fi
 } 2>&1 | tee "$OUT/run.txt"
 cmp /tmp/gpu_run/future.csv /tmp/gpu_run/predictions/*/future.csv && echo "predict reproduces future.csv" | tee -a "$OUT/run.txt"
 cp /tmp/gpu_run/metrics.json "$OUT/run-metrics.json"
+# The minimal cells' parallel scan on CUDA, and every cell's training time against window length.
+python3 -m forecast model=mingru device=cuda trainer.max_epochs=2 hydra.run.dir=/tmp/gpu_mingru 2>&1 | tail -3 | tee -a "$OUT/run.txt"
+python3 bench/windows.py --device cuda --out "$OUT/windows.json" 2>&1 | tee "$OUT/windows.txt"
 cp /tmp/gpu_bt/metrics.json "$OUT/backtest-metrics.json"
 # A global model on the GPU (lazy window gathering, ticker embedding, balanced sampling), predict for one of its
 # tickers, and the cost of checkpoints: the same GRU run checkpointing every epoch, then by device (every 5th).
