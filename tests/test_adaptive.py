@@ -148,3 +148,11 @@ def test_a_degenerate_garch_fit_falls_back_to_riskmetrics() -> None:
     raw = arch_model(100 * returns).fit(disp="off", show_warning=False).params
     assert raw["alpha[1]"] < 1e-3 and raw["alpha[1]"] + raw["beta[1]"] > 0.999
     assert Garch.fit(returns) == Garch(0.0, 0.0, 1 - 0.94, 0.94)
+
+
+def test_a_short_training_span_gets_riskmetrics_and_finite_volatility() -> None:
+    prices = garch_prices(300, switch=300, scale=1.0, seed=3)
+    assert Garch.fit(np.diff(np.log(prices[:50]))) == Garch(0.0, 0.0, 1 - 0.94, 0.94)  # 49 returns: not fitted
+    columns, state = row_volatility(prices, (0, 1), np.arange(10, 299), 2)  # no training return at all
+    assert all(np.isfinite(v).all() and (v > 0).all() for v in columns.values())
+    assert state.ewma > 0 and state.garch == Garch(0.0, 0.0, 1 - 0.94, 0.94)

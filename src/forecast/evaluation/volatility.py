@@ -19,6 +19,8 @@ import pandas as pd
 
 LAMBDA = 0.94  # RiskMetrics' daily decay
 MIN_ALPHA, MAX_PERSISTENCE = 1e-3, 0.999  # a GARCH fit outside these is degenerate (see Garch.fit)
+MIN_DAYS = 100  # training returns below which GARCH is not fitted (RiskMetrics instead)
+DEFAULT_VARIANCE = 1e-4  # a 1% daily volatility: the EWMA's start when the training span has no returns
 
 
 def ewma_variance(returns: np.ndarray, lam: float, start: float) -> np.ndarray:
@@ -43,14 +45,19 @@ class Garch:
 
     @classmethod
     def fit(cls, returns: np.ndarray) -> Garch:
-        """Return the maximum-likelihood parameters (Gaussian) of daily ``returns`` (fractions, not percent).
+        """Return the maximum-likelihood parameters (Gaussian) of daily ``returns`` (fractions, not percent);
+        under :data:`MIN_DAYS` of them, RiskMetrics' integrated GARCH below.
 
         A degenerate fit (``alpha`` under :data:`MIN_ALPHA`: no reaction to shocks, or ``alpha + beta`` at least
         :data:`MAX_PERSISTENCE`: a variance that drifts away, as short or trending spans give) is replaced by
         RiskMetrics' integrated GARCH (``omega`` 0, ``alpha`` 0.06, ``beta`` 0.94), the EWMA."""
+        returns = np.asarray(returns, dtype=np.float64)
+        returns = returns[np.isfinite(returns)]
+        if len(returns) < MIN_DAYS:  # too short to fit: RiskMetrics
+            return cls(0.0, 0.0, 1 - LAMBDA, LAMBDA)
         from arch import arch_model
 
-        model = arch_model(100 * np.asarray(returns, dtype=np.float64), mean="Constant", vol="GARCH", p=1, q=1)
+        model = arch_model(100 * returns, mean="Constant", vol="GARCH", p=1, q=1)
         p = model.fit(disp="off", show_warning=False).params
         fitted = cls(float(p["mu"]), float(p["omega"]), float(p["alpha[1]"]), float(p["beta[1]"]))
         if fitted.alpha < MIN_ALPHA or fitted.alpha + fitted.beta >= MAX_PERSISTENCE:
@@ -137,7 +144,8 @@ def row_volatility(
     forecast from the returns up to that day)."""
     returns = np.diff(np.log(np.asarray(prices, dtype=np.float64)), prepend=np.nan)
     fit_on = returns[train[0] + 1 : train[1]]
-    start = float(np.var(fit_on))
+    fit_on = fit_on[np.isfinite(fit_on)]
+    start = float(np.var(fit_on)) if len(fit_on) > 1 and np.var(fit_on) > 0 else DEFAULT_VARIANCE
     ewma = ewma_variance(returns, lam, start)
     garch = Garch.fit(fit_on)
     g_var = garch.variance(returns, garch.long_run if math.isfinite(garch.long_run) else start * 1e4)
