@@ -68,8 +68,8 @@ def summary(tests: list[pd.DataFrame]) -> dict[str, float]:
         blocks += [inside[i : i + 63].mean() for i in range(0, len(inside) - 62, 63)]
         high.append(inside[(t["vol_tercile"] == "high").to_numpy()])
         width.append(((t["upper_90"] - t["lower_90"]) / t["predicted"]).to_numpy())
-        rel = [t[c].to_numpy() / t["predicted"].to_numpy() for c in ("actual", "lower_90", "upper_90")]
-        wink.append(winkler(*rel, 0.9))
+        actual, lower, upper = (t[c].to_numpy() / t["predicted"].to_numpy() for c in ("actual", "lower_90", "upper_90"))
+        wink.append(winkler(actual, lower, upper, 0.9))
     blocks_ = np.asarray(blocks)
     return {
         "pooled": 100 * np.concatenate(hits).mean(),
@@ -88,7 +88,7 @@ def choose() -> None:
     static = []
     for t in tables:
         val, test = t[t["split"] == "val"], t[t["split"] == "test"].copy()
-        scale = conformal_scale(np.log(val["actual"] / val["predicted"]).to_numpy(), 0.9)
+        scale = conformal_scale(np.log(val["actual"].to_numpy() / val["predicted"].to_numpy()), 0.9)
         test["lower_90"], test["upper_90"] = test["predicted"] * np.exp(-scale), test["predicted"] * np.exp(scale)
         static.append(test)
     rows["split conformal (126-day calibration)"] = summary(static)
@@ -123,8 +123,10 @@ def targets(folders: list[Path]) -> None:
             for step, part in rows_.groupby("step"):
                 inside = covered(part, "90")
                 folds = inside.groupby(part["fold"]).mean()
-                terc = inside.groupby(part["vol_tercile"]).mean() if "vol_tercile" in part else {}
-                rows[(name, int(step), method)] = {
+                terc: dict[str, float] = {}
+                if "vol_tercile" in part:
+                    terc = {str(k): float(v) for k, v in inside.groupby(part["vol_tercile"]).mean().items()}
+                rows[(name, str(step), method)] = {
                     "pooled": 100 * inside.mean(),
                     "worst fold": 100 * folds.min(),
                     "folds within 5": 100 * np.mean(np.abs(folds - 0.9) <= 0.05),

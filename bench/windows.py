@@ -97,10 +97,10 @@ def main() -> None:
         print(window, {c: round(result[c][str(window)]["seconds_per_epoch"], 2) for c in CELLS}, flush=True)
     print("| window | " + " | ".join(CELLS) + " | mingru / gru | minlstm / lstm |")
     print("|---" * (len(CELLS) + 3) + "|")
-    for window in map(str, WINDOWS):
-        s = {c: result[c][window]["seconds_per_epoch"] for c in CELLS}
+    for size in map(str, WINDOWS):
+        s = {c: result[c][size]["seconds_per_epoch"] for c in CELLS}
         ratios = [f"{s[m] / s[f]:.2f}" for m, f in PAIRS.items()]
-        print(f"| {window} | " + " | ".join(f"{s[c]:.2f}" for c in CELLS) + " | " + " | ".join(ratios) + " |")
+        print(f"| {size} | " + " | ".join(f"{s[c]:.2f}" for c in CELLS) + " | " + " | ".join(ratios) + " |")
     print(
         "activation MB per batch:",
         {c: {w: round(v["activation_mb"], 1) for w, v in r.items()} for c, r in result.items()},

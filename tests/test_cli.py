@@ -19,7 +19,9 @@ def test_cfg_job_and_help_work_from_another_directory(tmp_path: Path) -> None:
     assert "ticker: AAPL" in dumped.stdout and "cell: gru" in dumped.stdout
     helped = forecast("--help", cwd=tmp_path)
     assert helped.returncode == 0
-    assert "model: _base, gru, lstm, rnn" in helped.stdout  # _base: what the cells extend (Hydra lists it)
+    assert (
+        "model: _base, gru, lstm, mingru, minlstm, rnn" in helped.stdout
+    )  # _base: what the cells extend (Hydra lists it)
 
 
 @pytest.mark.slow
@@ -48,7 +50,7 @@ def test_a_quick_run_writes_its_folder_and_prints_the_headline(tmp_path: Path) -
         (
             "model=transformer",
             2,
-            "error: In 'config': Could not find 'model/transformer': choose one of gru, lstm, rnn",
+            "error: In 'config': Could not find 'model/transformer': choose one of gru, lstm, mingru, minlstm, rnn",
         ),
         (
             "trainer.max_epoch=3",

@@ -67,7 +67,7 @@ def test_each_cell_group_selects_its_cell(cell: str) -> None:
         ),
         (
             ["model=minlstm", "model.impl=fast"],
-            "model.impl=fast has no minlstm kernel (the minimal cells run a parallel scan in PyTorch): use "
+            "model.impl=fast has no minlstm kernel (the minimal cells have their own scan): use "
             "model.impl=auto or torch",
         ),
         (

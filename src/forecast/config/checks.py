@@ -49,8 +49,7 @@ def validate(cfg: Config, multirun: bool = False) -> Config:
     )
     require(
         m.impl != "fast" or not m.cell.startswith("min"),
-        f"model.impl=fast has no {m.cell} kernel (the minimal cells run a parallel scan in PyTorch): use "
-        "model.impl=auto or torch",
+        f"model.impl=fast has no {m.cell} kernel (the minimal cells have their own scan): use model.impl=auto or torch",
     )
     validate_forecast(cfg)
     validate_backtest(cfg)

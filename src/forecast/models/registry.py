@@ -28,7 +28,7 @@ def resolve_impl(cell: str, impl: str, device: torch.device) -> str:
     """
     if impl == "fast" and cell in SCAN_CELLS:
         raise ConfigError(
-            f"model.impl=fast has no {cell} kernel (the minimal cells run a parallel scan in PyTorch): use "
+            f"model.impl=fast has no {cell} kernel (the minimal cells have their own scan): use "
             "model.impl=auto or torch"
         )
     if impl == "fast" and cell not in FAST_CELLS:
