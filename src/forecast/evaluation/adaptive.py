@@ -24,7 +24,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from forecast.evaluation.intervals import level_name
+from forecast.evaluation.intervals import level_name, log_residuals
 from forecast.evaluation.volatility import VolState
 
 WINDOW = 252  # known scores a band's quantile is taken from (a trading year)
@@ -108,7 +108,7 @@ def adaptive_tables(
                 t = out[k]
                 mask = (rows & (t["step"] == step)).to_numpy()
                 sigma = t.loc[mask, f"vol_{vol}"].to_numpy()
-                score = np.abs(np.log(t.loc[mask, "actual"].to_numpy() / t.loc[mask, "predicted"].to_numpy())) / sigma
+                score = np.abs(log_residuals(t.loc[mask]).to_numpy()) / sigma
                 if part == 1:
                     state.capped = 0  # count capped days from the first test row on
                 q, state = run_online(score, step, level, gamma, state)

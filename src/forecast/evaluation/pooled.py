@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 
 from forecast.evaluation.backtest import fold_scores
-from forecast.evaluation.coverage import scored_intervals
+from forecast.evaluation.coverage import covered, scored_intervals
 from forecast.evaluation.scores import evaluate
 from forecast.store.fields import BaselineBrief, TickerScores
 
@@ -60,10 +60,7 @@ def ticker_scores(table: pd.DataFrame, horizon: int, levels: list[str]) -> Ticke
     """Return one ticker's headline scores (price units, as its local run reports them) from its forecast table."""
     scores = evaluate(table, horizon)
     test = table[(table["split"] == "test") & (table["step"] == horizon)]
-    coverage = {
-        name: float(((test[f"lower_{name}"] <= test["actual"]) & (test["actual"] <= test[f"upper_{name}"])).mean())
-        for name in levels
-    }
+    coverage = {name: float(covered(test, name).mean()) for name in levels}
     return TickerScores(
         test=scores["test"],
         persistence_test=scores["persistence_test"],

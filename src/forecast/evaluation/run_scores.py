@@ -17,6 +17,7 @@ from forecast.evaluation.backtest import fold_scores
 from forecast.evaluation.coverage import scored_intervals
 from forecast.evaluation.exchangeability import alarm
 from forecast.evaluation.future import Bands, row_sigmas
+from forecast.evaluation.intervals import log_residuals
 from forecast.evaluation.pooled import pooled_scores, ticker_scores
 from forecast.evaluation.scores import evaluate
 from forecast.store.fields import Alarm
@@ -81,7 +82,7 @@ def watched(parts: list[TickerTable], bands: Bands) -> Alarm:
     rows = [p.table[(p.table["step"] == 1) & (p.table["split"] == "val")] for p in parts if p.fold == first]
     rows += [p.table[(p.table["step"] == 1) & (p.table["split"] == "test")] for p in parts]
     days = pd.concat(rows, ignore_index=True)
-    score = pd.Series(np.abs(np.log(days["actual"] / days["predicted"])))
+    score = log_residuals(days).abs()
     if bands.method == "adaptive":
         score = score / days[f"vol_{bands.vol}"]
     daily = score.groupby(days["date"].to_numpy()).mean().sort_index()

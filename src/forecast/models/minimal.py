@@ -104,11 +104,3 @@ class MinimalRecurrent(nn.Module):
                 x = self.dropout(x)
             x = scan(*coefficients(self.kind, layer(x)))
         return x, None
-
-
-def min_gru(**kwargs: object) -> MinimalRecurrent:
-    return MinimalRecurrent("mingru", **kwargs)  # type: ignore[arg-type]
-
-
-def min_lstm(**kwargs: object) -> MinimalRecurrent:
-    return MinimalRecurrent("minlstm", **kwargs)  # type: ignore[arg-type]

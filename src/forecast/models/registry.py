@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import partial
 
 import torch
 from torch import nn
@@ -10,10 +11,14 @@ from torch import nn
 from forecast.config.schema import CELLS as CELL_NAMES
 from forecast.errors import ConfigError
 from forecast.models.fast.layers import FastGRU, FastRNN, kernel_name
-from forecast.models.minimal import min_gru, min_lstm
+from forecast.models.minimal import MinimalRecurrent
 
 CELLS: dict[str, Callable[..., nn.Module]] = dict(
-    zip(CELL_NAMES, (nn.RNN, nn.LSTM, nn.GRU, min_gru, min_lstm), strict=True)
+    zip(
+        CELL_NAMES,
+        (nn.RNN, nn.LSTM, nn.GRU, partial(MinimalRecurrent, "mingru"), partial(MinimalRecurrent, "minlstm")),
+        strict=True,
+    )
 )
 FAST_CELLS: dict[str, Callable[..., nn.Module]] = {"rnn": FastRNN, "gru": FastGRU}
 SCAN_CELLS = ("mingru", "minlstm")  # input-only gates: a parallel scan in PyTorch (forecast.models.minimal)
