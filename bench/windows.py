@@ -1,8 +1,8 @@
 """Training time against window length for every cell (``make bench`` part; alone: ``python bench/windows.py``).
 
 A training step (forward, backward, Adam) of the default forecaster (2 x 64, batch 64, one input feature) on random
-windows of 60, 128, 256, 512 and 1024 steps, for rnn, lstm, gru (their CPU kernels as a run picks them), mingru and
-minlstm (the parallel scan). Cells alternate within each window length and each figure is the median of
+windows of 60, 128, 256, 512 and 1024 steps, with a run's allocator settings, for rnn, lstm, gru, mingru and minlstm
+(their kernels as a run picks them). Cells alternate within each window length and each figure is the median of
 ``--repeats`` timings of ``--steps`` steps, so drift between runs hits every cell alike. Reported: seconds per epoch
 of 2,228 windows (AAPL's training span at the defaults), each minimal cell's ratio to its full cell, activation
 memory per batch (the bytes autograd keeps: parameters' gradients excluded) and the window at which each minimal
@@ -23,6 +23,7 @@ import torch
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 
+from forecast.diagnostics.memory import hold_freed_memory  # noqa: E402
 from forecast.models.recurrent import RecurrentForecaster  # noqa: E402
 from forecast.models.registry import resolve_impl  # noqa: E402
 
@@ -78,6 +79,7 @@ def main() -> None:
     parser.add_argument("--device", default="cpu")
     args = parser.parse_args()
     device = torch.device(args.device)
+    hold_freed_memory()  # the allocator settings of a run (training/runtime.py): freed memory is kept for reuse
     models = {c: model_for(c, device) for c in CELLS}
     result: dict[str, dict[str, dict[str, float]]] = {}
     for window in WINDOWS:

@@ -5,8 +5,9 @@ gates that read the input only, so the recurrence is linear in the state and run
     minLSTM: f = sigmoid(W_f x),  i = sigmoid(W_i x),  h~ = W_h x,  h_t = f / (f + i) h_{t-1} + i / (f + i) h~
 
 Every step is ``h_t = a_t h_{t-1} + b_t`` with ``0 < a_t < 1``: the input projections of all steps are one GEMM
-per layer, and the recurrence either one fused C++ loop forward and one backward on CPU (``models/fast/scan.cpp``,
-built with the fast GRU's kernels: O(time) work, no autograd graph per step) or, on CUDA and where no compiler is
+per layer, and the gates and the recurrence either one fused C++ loop forward and one backward on CPU
+(``models/fast/scan.cpp``, built with the fast GRU's kernels: O(time) work, no autograd graph per step and no
+intermediate tensor but ``h``) or, on CUDA and where no compiler is
 at hand, a Hillis-Steele scan over time (``log2(window)`` vectorised rounds of ``(a, b) o (a', b') = (a a', a b' +
 b)``: products of gates and sums only, so no log space and no division). ``h_0 = 0``. Linear layers keep
 PyTorch's default init (uniform in ``+-1/sqrt(fan_in)``). Stacked like ``nn.GRU``: ``num_layers`` layers, dropout
@@ -25,20 +26,21 @@ from forecast.models.fast import build
 KINDS = {"mingru": 2, "minlstm": 3}  # weight blocks per layer: (z, h~) and (f, i, h~)
 
 
-class _FusedScan(torch.autograd.Function):
-    """The recurrence as one fused C++ loop forward and one backward (``models/fast/scan.cpp``)."""
+class _FusedLayer(torch.autograd.Function):
+    """A layer's gates and recurrence as one fused C++ loop forward and one backward (``models/fast/scan.cpp``):
+    from the projected inputs to ``h``, with nothing but ``h`` written in between."""
 
     @staticmethod
-    def forward(ctx: Any, a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
-        h = build.load().linear_scan_forward(a, b)
-        ctx.save_for_backward(a, h)
+    def forward(ctx: Any, projected: torch.Tensor, blocks: int) -> torch.Tensor:
+        h = build.load().minimal_forward(projected, blocks)
+        ctx.save_for_backward(projected, h)
+        ctx.blocks = blocks
         return h
 
     @staticmethod
-    def backward(ctx: Any, grad: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        a, h = ctx.saved_tensors
-        da, db = build.load().linear_scan_backward(grad, a, h)
-        return da, db
+    def backward(ctx: Any, grad: torch.Tensor) -> tuple[torch.Tensor, None]:
+        projected, h = ctx.saved_tensors
+        return build.load().minimal_backward(grad, projected, h, ctx.blocks), None
 
 
 def fused() -> bool:
@@ -46,12 +48,12 @@ def fused() -> bool:
     return build.load() is not None
 
 
-def scan(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
-    """Return ``h``: ``h_t = a_t h_{t-1} + b_t`` along dim 1, ``h_{-1} = 0`` (``a``, ``b``: ``(batch, time, H)``):
-    the fused C++ loop on CPU where it is built, else the parallel scan."""
-    if a.device.type == "cpu" and fused():
-        return _FusedScan.apply(a, b)
-    return parallel_scan(a, b)
+def layer_scan(kind: str, projected: torch.Tensor) -> torch.Tensor:
+    """Return a layer's ``h`` from its projected inputs ``(batch, time, blocks * H)``: the fused C++ loop on CPU
+    where it is built, else the coefficients and the parallel scan."""
+    if projected.device.type == "cpu" and fused():
+        return _FusedLayer.apply(projected, KINDS[kind])
+    return parallel_scan(*coefficients(kind, projected))
 
 
 def parallel_scan(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
@@ -102,5 +104,5 @@ class MinimalRecurrent(nn.Module):
         for k, layer in enumerate(self.layers):
             if k:
                 x = self.dropout(x)
-            x = scan(*coefficients(self.kind, layer(x)))
+            x = layer_scan(self.kind, layer(x))
         return x, None

@@ -315,9 +315,9 @@ std::vector<Tensor> rnn_backward(Tensor grad_out, Tensor grad_h, Tensor outs, Te
   return {d_a, dh};
 }
 
-// scan.cpp: the minimal cells' linear recurrence.
-Tensor linear_scan_forward(Tensor a, Tensor b);
-std::vector<Tensor> linear_scan_backward(Tensor grad, Tensor a, Tensor h);
+// scan.cpp: the minimal cells' gates and recurrence.
+Tensor minimal_forward(Tensor projected, int64_t blocks);
+Tensor minimal_backward(Tensor grad, Tensor projected, Tensor h, int64_t blocks);
 
 PYBIND11_MODULE(TORCH_EXTENSION_NAME, m) {
   m.def("gru_forward", &gru_forward, "GRU recurrence over precomputed input gates");
@@ -326,6 +326,6 @@ PYBIND11_MODULE(TORCH_EXTENSION_NAME, m) {
   m.def("rnn_backward", &rnn_backward, "reverse tanh RNN recurrence");
   m.def("gru_infer", &gru_infer, "GRU layer forward for inference: no gates kept");
   m.def("rnn_infer", &rnn_infer, "tanh RNN layer forward for inference");
-  m.def("linear_scan_forward", &linear_scan_forward, "h_t = a_t h_{t-1} + b_t over (B, T, H)");
-  m.def("linear_scan_backward", &linear_scan_backward, "its reverse walk: d(a), d(b)");
+  m.def("minimal_forward", &minimal_forward, "minGRU/minLSTM layer over projected inputs (B, T, k H)");
+  m.def("minimal_backward", &minimal_backward, "its reverse walk: d(projected)");
 }

@@ -156,13 +156,15 @@ def gates_keep_gradients(done: pd.DataFrame) -> Verdict:
     base = done[done["forget_bias"].isna()] if done["forget_bias"].notna().any() else done
     base = base[base["window"] == base["window"].max()]  # the lag is bounded by the window: compare at the longest
     verdict = gated_vs_rnn(base, "effective_memory_lag", better="higher")
+    # the minimal cells' gates ignore h, so how far back they reach is shown too (not part of the verdict)
+    cells = ("rnn", "lstm", "gru", *(c for c in ("mingru", "minlstm") if c in set(base["cell"])))
     evidence = (
         f"window {int(base['window'].max())}, "
         + "effective memory lag after training (largest lag whose gradient is >= 1% of lag 1): "
-        + ", ".join(f"{c} {mean_sd(_values(base, c, 'effective_memory_lag'), 3)}" for c in ("rnn", "lstm", "gru"))
+        + ", ".join(f"{c} {mean_sd(_values(base, c, 'effective_memory_lag'), 3)}" for c in cells)
     )
     evidence += "; at initialisation: " + ", ".join(
-        f"{c} {mean_sd(_values(base, c, 'effective_memory_lag_init'), 3)}" for c in ("rnn", "lstm", "gru")
+        f"{c} {mean_sd(_values(base, c, 'effective_memory_lag_init'), 3)}" for c in cells
     )
     return Verdict(claim, verdict, evidence)
 
