@@ -6,6 +6,7 @@ Each failing check raises :class:`ConfigError` with one line that names the key 
 from __future__ import annotations
 
 from forecast.config.limits import validate_limits
+from forecast.config.portfolio import validate_portfolio
 from forecast.config.schema import (
     CELLS,
     FEATURES,
@@ -52,6 +53,7 @@ def validate(cfg: Config, multirun: bool = False) -> Config:
         f"model.impl=fast has no {m.cell} kernel (the minimal cells have their own scan): use model.impl=auto or torch",
     )
     validate_forecast(cfg)
+    validate_portfolio(cfg)
     validate_backtest(cfg)
     for name in d.features:
         require(name in FEATURES, f"data.features has unknown feature {name!r}: choose from {list(FEATURES)}")

@@ -11,6 +11,8 @@ from dataclasses import asdict, dataclass, field
 from enum import Enum
 from typing import Any
 
+from forecast.config.portfolio import PortfolioConfig
+
 FEATURES = ("log_return", "hl_range", "log_volume")
 TARGETS = ("log_return",)
 STRATEGIES = ("direct", "recursive")
@@ -174,6 +176,7 @@ class Config:
     data: DataConfig = field(default_factory=DataConfig)
     trainer: TrainerConfig = field(default_factory=TrainerConfig)
     forecast: ForecastConfig = field(default_factory=ForecastConfig)
+    portfolio: PortfolioConfig = field(default_factory=PortfolioConfig)
     backtest: BacktestConfig = field(default_factory=BacktestConfig)
     logger: LoggerConfig = field(default_factory=LoggerConfig)
 

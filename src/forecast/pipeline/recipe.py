@@ -9,17 +9,21 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+import pandas as pd
 import torch
 
+from forecast.config.portfolio import PortfolioConfig
 from forecast.config.schema import BacktestConfig, Config, config_dict
 from forecast.config.tickers import pool_name
 from forecast.data.folds import Unit, plan_units
 from forecast.data.notices import collected
 from forecast.data.panel import Panel, load_panel
 from forecast.diagnostics.clock import PhaseClock
+from forecast.evaluation import portfolio
 from forecast.pipeline.describe import describe, gradient_flow, score_run
 from forecast.pipeline.fitting import Fit, FitSettings, adapt, fit_unit
 from forecast.pipeline.forecaster import Forecaster
+from forecast.reporting.portfolio_plot import plot_portfolio
 from forecast.reporting.run_files import write_run_files
 from forecast.store.fields import FuturePath
 from forecast.store.record import RunRecord
@@ -48,17 +52,36 @@ def run(cfg: Config, out_dir: Path, overrides: Sequence[str] = ()) -> RunRecord:
     paths = forecaster.paths(panel.frames(), cfg.calendar, device)
     flow = gradient_flow(fits[-1], s, device)
     table, scores = score_run(fits, panel, cfg.horizon, cfg.scope)
+    curves = trade(cfg.portfolio, cfg.seed, table, scores) if cfg.scope == "global" else None
     record = describe(s, cfg.data.target, cfg.scope, panel, fits, device, flow, scores)
     record.future = FuturePath.of(str(panel.calendar[-1].date()), paths, pooled=cfg.scope == "global")
     record.notices = notices.messages()
     clock.lap("evaluation")
     forecaster.save(out_dir / "model.pt", config)
     write_run_files(out_dir, fits[-1].trained.result, table, flow, paths, panel.frames(), record, cfg.plots.value)
+    draw_portfolio(curves, cfg.portfolio.cost_bps, cfg.plots.value, record, out_dir)
     clock.lap("outputs")
     record.timings, record.overrides, record.config = clock.laps, list(overrides), config
     record.write(out_dir)
     (out_dir / "checkpoint.pt").unlink(missing_ok=True)  # complete: checkpoints are for unfinished runs
     return record
+
+
+def trade(p: PortfolioConfig, seed: int, table: pd.DataFrame, scores: dict[str, Any]) -> portfolio.Curves | None:
+    """A global run with ``portfolio.k``: put its forecasts in money (``scores["portfolio"]``); return the curves."""
+    if not p.k:
+        return None
+    scores["portfolio"], curves = portfolio.evaluate(table, p, seed)
+    return curves
+
+
+def draw_portfolio(
+    curves: portfolio.Curves | None, cost_bps: float, plots: str, record: RunRecord, out_dir: Path
+) -> None:
+    """Draw ``plots/portfolio.png`` of a run that traded its forecasts (unless ``plots=none``)."""
+    if curves is not None and plots != "none":
+        title = f"{record.ticker} {record.model}: long-short portfolios of the test forecasts"
+        plot_portfolio(curves, cost_bps, title, out_dir / "plots" / "portfolio.png")
 
 
 def fit_all(

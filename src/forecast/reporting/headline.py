@@ -117,7 +117,7 @@ def pool_lines(record: RunRecord, shown: int = 5) -> list[str]:
     ]
     if record.skipped:
         lines.append(f"left out: {', '.join(list(record.skipped)[:10])}{' ...' if len(record.skipped) > 10 else ''}")
-    lines += comparison_lines(record, digits=5) + interval_lines(record)
+    lines += comparison_lines(record, digits=5) + interval_lines(record) + portfolio_lines(record)
     by_ticker = record.future.by_ticker if record.future else {}
     levels = sorted(coverage(record), key=float)
     top = levels[-1] if levels else None
@@ -128,6 +128,24 @@ def pool_lines(record: RunRecord, shown: int = 5) -> list[str]:
     if len(by_ticker) > shown:
         lines.append(f"  ... {len(by_ticker) - shown} more tickers in future.csv")
     return lines
+
+
+def portfolio_lines(record: RunRecord) -> list[str]:
+    """Return one line per ``k`` of a run's long-short portfolio: mean daily return before and after costs, its
+    Newey-West t, Sharpe and drawdown after costs, the random rankings' band, then the pool held long."""
+    p = record.portfolio
+    if p is None:
+        return []
+    lines = []
+    for k, ls in p.long_short.items():
+        band = ls.random_net_pct
+        rand = f"; random rankings 5-95%: {band['p5']:+.3f}..{band['p95']:+.3f}% after costs" if band else ""
+        lines.append(
+            f"long-short k={k}: {ls.gross.mean_pct:+.3f}% a day before costs, {ls.net.mean_pct:+.3f}% after "
+            f"{p.cost_bps:g} bp per half-turn (Newey-West t {ls.net.t_newey_west:.2f}, Sharpe {ls.net.sharpe:.2f}, "
+            f"max drawdown {ls.net.max_drawdown_pct:.1f}%){rand}"
+        )
+    return [*lines, f"equal-weight pool held long: {p.pool.mean_pct:+.3f}% a day (Sharpe {p.pool.sharpe:.2f})"]
 
 
 def plural(n: int, word: str) -> str:

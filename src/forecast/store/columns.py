@@ -15,7 +15,7 @@ BUSY_FACTOR = 3.0  # an epoch this many times slower than the job's median epoch
 # nested free-form data.
 NOT_COLUMNS = {
     *("config", "overrides", "timings", "environment", "features", "resumed_from", "verdict", "future"),
-    *("pool", "tickers", "skipped", "notices"),
+    *("pool", "tickers", "skipped", "notices", "portfolio"),  # portfolio: the report reads it from metrics.json
 }
 # Nested fields that are None when a run has none (no intervals, a single split): no column then.
 OPTIONAL = {"intervals", "backtest"}

@@ -26,6 +26,7 @@ from forecast.store.fields import (
     TickerScores,
     WindowCounts,
 )
+from forecast.store.portfolio_fields import PortfolioRecord
 
 RECORD_FILE = "metrics.json"
 STATUSES = ("running", "completed", "failed", "interrupted")
@@ -91,6 +92,7 @@ class RunRecord:
     train_pool_size: int | None = None  # a global run: how many of them (the first) the model was trained on
     tickers: dict[str, TickerScores] = field(default_factory=dict)  # a global run: each ticker's scores
     skipped: dict[str, str] = field(default_factory=dict)  # a global run: tickers left out, and why
+    portfolio: PortfolioRecord | None = None  # a global run with portfolio.k: its forecasts in money
     notices: dict[str, dict[str, str]] = field(default_factory=dict)  # warnings on the data: kind -> ticker -> text
     timings: dict[str, float] = field(default_factory=dict)  # seconds per phase of the run
     environment: dict[str, Any] = field(default_factory=dict)
