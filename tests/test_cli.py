@@ -32,7 +32,7 @@ def test_a_quick_run_writes_its_folder_and_prints_the_headline(tmp_path: Path) -
     assert "AAPL gru test MAE" in done.stdout and "vs persistence" in done.stdout
     assert (
         "AAPL gru forecast from the close of 2013-03-01 (" in done.stdout
-        and "90% intervals (test coverage" in done.stdout
+        and "90% intervals (these bands covered " in done.stdout
     )
     assert "  2013-03-04 " in done.stdout and (run_dir / "future.csv").exists()
     assert f"results: {run_dir}" in done.stdout

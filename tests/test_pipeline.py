@@ -11,6 +11,7 @@ import pandas as pd
 import pytest
 import torch
 
+from forecast.config.checks import validate
 from forecast.config.schema import Config, Plots
 from forecast.evaluation.metrics import error_metrics
 from forecast.pipeline.recipe import run
@@ -191,14 +192,16 @@ def test_a_multi_step_run_scores_every_step_and_ends_with_a_dated_path(quick_con
 @pytest.mark.parametrize(("strategy", "loss"), [("recursive", "mse"), ("direct", "quantile")])
 def test_recursive_and_quantile_runs_complete(quick_config: Config, tmp_path: Path, strategy: str, loss: str) -> None:
     quick_config.horizon, quick_config.model.strategy, quick_config.model.loss = 2, strategy, loss
-    record = run(quick_config, tmp_path / "run")
+    record = run(validate(quick_config), tmp_path / "run")
     assert (record.strategy, record.loss, sorted(record.by_step)) == (strategy, loss, ["1", "2"])
     head = load_checkpoint(tmp_path / "run" / "model.pt")["state_dict"]["head.weight"]
-    assert head.shape[0] == {"recursive": 1, "quantile": 2 * 3}[strategy if strategy == "recursive" else loss]
+    assert head.shape[0] == {"recursive": 1, "quantile": 2 * 5}[strategy if strategy == "recursive" else loss]
     future = pd.read_csv(tmp_path / "run" / "future.csv")
-    if loss == "quantile":
-        assert record.intervals.method == "quantile" and list(record.intervals.levels) == ["90"]
-        assert set(record.intervals.pinball) == {"q0.05", "q0.5", "q0.95"}
-        assert (future["lower_90"] == future["q0.05"]).all() and (future["predicted"] == future["q0.5"]).all()
+    if loss == "quantile":  # every level's pair learnt, the bands widened (or narrowed) by CQR on validation
+        assert record.intervals.method == "quantile" and list(record.intervals.levels) == ["80", "90"]
+        assert set(record.intervals.pinball) == {"q0.05", "q0.1", "q0.5", "q0.9", "q0.95"}
+        assert (future["lower_90"] != future["q0.05"]).all() and (future["predicted"] == future["q0.5"]).all()
+        product = future["lower_90"] * future["upper_90"]
+        np.testing.assert_allclose(product, future["q0.05"] * future["q0.95"], rtol=1e-12)
     else:
         assert record.intervals.method == "conformal" and list(record.intervals.levels) == ["80", "90"]

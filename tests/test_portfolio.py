@@ -138,7 +138,7 @@ def test_positions_for_a_day_use_the_forecasts_of_the_day_before_only(quick_conf
 
 
 def test_the_headline_gives_each_k_before_and_after_costs_beside_the_random_band() -> None:
-    from forecast.reporting.headline import portfolio_lines
+    from forecast.reporting.money_lines import portfolio_lines
     from forecast.store.record import RunRecord
 
     record, _ = evaluate(hand_table(), PortfolioConfig(k=[1], draws=10), seed=0)
@@ -148,3 +148,21 @@ def test_the_headline_gives_each_k_before_and_after_costs_beside_the_random_band
         "equal-weight pool held long: +0.458% a day (Sharpe 100.82)",
     ]
     assert portfolio_lines(RunRecord()) == []
+
+
+def test_the_report_sets_each_jobs_portfolios_beside_the_papers_row(tmp_path: Path) -> None:
+    from forecast.reporting.sweep.money import money_section
+    from forecast.store.record import RunRecord
+
+    record, _ = evaluate(hand_table(), PortfolioConfig(k=[1], draws=10), seed=0)
+    config = {"model": {"num_layers": 1, "hidden_size": 25}}
+    RunRecord(status="completed", model="lstm", portfolio=record, config=config).write(tmp_path / "0_lstm")
+    RunRecord(status="completed", model="gru").write(tmp_path / "1_gru")  # no portfolio: no row
+    lines = money_section(tmp_path, pd.DataFrame({"job": ["0_lstm", "1_gru"]}))
+    assert lines[0] == "## Forecasts in money: long-short portfolios"
+    table = [line for line in "\n".join(lines).splitlines() if line.startswith("|")]
+    assert len(table) == 4  # header, rule, the job's k=1, the paper's k=10
+    cells = [[c.strip() for c in row.split("|")[1:-1]] for row in table[2:]]
+    assert cells[0][:6] == ["0_lstm", "lstm 1x25", "1", "-0.500", "-0.633", "-0.538"]  # Newey-West t after costs
+    assert cells[1] == ["Fischer & Krauss 2018", "lstm 1x25", "10", "0.460", "0.260", "", "5.800", *[""] * 5]
+    assert money_section(tmp_path, pd.DataFrame({"job": ["1_gru"]})) == []

@@ -275,10 +275,10 @@ def test_close_only_data_is_named_and_split_like_moves_warn(tmp_path: Path, capl
     pd.DataFrame({"Date": dates.strftime("%Y-%m-%d"), "Close": close}).to_csv(path, index=False)
     with caplog.at_level("INFO", logger="forecast"):
         loaded = load_panel(["RAW"], DataConfig(source=Source.csv, path=str(path), offline=True)).loaded["RAW"]
-    assert loaded.frame.attrs["price_column"] == "close" and price_label(loaded.frame) == "close (unadjusted)"
+    assert loaded.frame.attrs["price_column"] == "close" and price_label(loaded.frame) == "unadjusted close"
     assert (
-        "RAW: 300 trading days 2010-01-04 .. 2011-02-25 from csv, modelling close (unadjusted: the data has no "
-        in caplog.text
+        "RAW: 300 trading days 2010-01-04 .. 2011-02-25 from csv, modelling the unadjusted close (the data has no "
+        "adjusted close)" in caplog.text
     )
     ratio = close[200] / close[199]
     assert (

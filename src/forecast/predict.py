@@ -14,12 +14,15 @@ import logging
 import os
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from forecast.config.checks import validate
 from forecast.config.schema import Config
 from forecast.errors import ConfigError, DataError, ForecastError
 from forecast.store.record import read_record
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 log = logging.getLogger("forecast")
 # what may change between training and a later forecast: where the prices come from, the calendar, the device
@@ -51,11 +54,12 @@ def predict(run_dir: Path, overrides: list[str]) -> Path:
 
     A local run's model forecasts its ticker; a global run's model forecasts every ticker of its pool, or the one
     named by ``ticker=``."""
+    from forecast.data.loading import price_column, price_words
     from forecast.data.sources import load_prices
     from forecast.data.validation import clean_prices
     from forecast.models.registry import kernel_of, resolve_impl
     from forecast.pipeline.forecaster import Forecaster, read_model
-    from forecast.reporting.headline import path_lines
+    from forecast.reporting.headline import path_lines, shown_coverage
     from forecast.reporting.run_files import write_future
     from forecast.training.runtime import resolve_device
 
@@ -90,15 +94,47 @@ def predict(run_dir: Path, overrides: list[str]) -> Path:
     newest = max(f.index[-1] for f in frames.values()).date()
     log.info("prices %s from %s up to %s (%s kernel)", which, ", ".join(sorted(set(sources.values()))), newest, kernel)
     for ticker, path in paths.items():
-        covered = {k: v["coverage"] for k, v in ((record.get("intervals") or {}).get("levels") or {}).items()}
+        covered, span = shown_coverage(record)
         if record.get("scope") == "global":  # the ticker's own test coverage, not the pool's
-            covered = ((record.get("tickers") or {}).get(ticker) or {}).get("coverage") or {}
-        last = str(frames[ticker].index[-1].date())
+            own = (record.get("tickers") or {}).get(ticker) or {}
+            covered = own.get("coverage") or {}
+            span = f"on its test span, {own.get('first_test_date')}..{own.get('last_test_date')}"
+        frame, last = frames[ticker], str(frames[ticker].index[-1].date())
+        warn_if_stale(ticker, frame, forecaster.tickers[ticker].train_end, str(record.get("last_date")))
         rows = [{str(k): v for k, v in row.items()} for row in path.to_dict(orient="records")]
-        for line in path_lines(ticker, cfg.model.cell, last, rows, covered):
+        for line in path_lines(ticker, cfg.model.cell, last, rows, covered, span, price_words(price_column(frame))):
             log.info("%s", line)
     log.info("written: %s", out)
     return out
+
+
+STALE_SESSIONS = 252  # sessions past the training data from which predict warns (about a year)
+
+
+def warn_if_stale(ticker: str, frame: pd.DataFrame, train_end: str, scored_to: str) -> None:
+    """Say how old the model and its calibration are against ``frame``'s newest day (sessions after the training data
+    ends), and warn from :data:`STALE_SESSIONS` on."""
+    import pandas as pd
+
+    age = int((frame.index > pd.Timestamp(train_end)).sum())
+    since = int((frame.index > pd.Timestamp(scored_to)).sum())
+    log.info(
+        "%s: the model was trained on prices up to %s, %d sessions before %s; its intervals were scored up to %s",
+        ticker,
+        train_end,
+        age,
+        frame.index[-1].date(),
+        scored_to,
+    )
+    if age >= STALE_SESSIONS:
+        log.warning(
+            "%s: the model's training data ends %d sessions (%.1f years) before these prices, and its test scores "
+            "and coverage end %d sessions before them: they describe another market; retrain on newer prices",
+            ticker,
+            age,
+            age / 252,
+            since,
+        )
 
 
 def chosen(ticker: str, trained: list[str], pooled: bool, named: bool) -> list[str]:

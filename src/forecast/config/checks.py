@@ -130,6 +130,8 @@ def validate_forecast(cfg: Config) -> None:
         f"forecast.levels must be increasing coverage levels strictly between 0 and 1 (got {levels}): "
         "e.g. forecast.levels=[0.8,0.9]",
     )
+    if m.loss == "quantile":  # the head learns every level's pair of quantiles too: no level is dropped
+        m.quantiles = sorted(set(q) | {round((1 - a) / 2, 9) for a in levels} | {round((1 + a) / 2, 9) for a in levels})
     check_calendar(cfg.calendar)
 
 

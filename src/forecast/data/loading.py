@@ -26,8 +26,8 @@ class Loaded:
         column = price_column(self.frame)
         return (
             f"{ticker}: {len(self.frame)} trading days {self.frame.index[0].date()} .. {self.frame.index[-1].date()} "
-            f"from {self.source}, modelling "
-            + ("adj_close" if column == "adj_close" else "close (unadjusted: the data has no adjusted close)")
+            f"from {self.source}, modelling the {price_words(column)}"
+            + ("" if column == "adj_close" else " (the data has no adjusted close)")
         )
 
 
@@ -44,6 +44,12 @@ def load_frame(ticker: str, d: DataConfig) -> Loaded:
 def price_column(frame: pd.DataFrame) -> str:
     """Return the column the modelled prices came from: ``adj_close``, or ``close`` for close-only data."""
     return str(frame.attrs.get("price_column", "adj_close"))
+
+
+def price_words(column: str) -> str:
+    """Return how every line and plot names the modelled price: ``adjusted close``, or ``unadjusted close`` for
+    close-only data (``column``: :func:`price_column`)."""
+    return "unadjusted close" if column == "close" else "adjusted close"
 
 
 def warn_split_like_moves(frame: pd.DataFrame, ticker: str) -> None:

@@ -14,7 +14,7 @@ import numpy as np
 
 from forecast.data.dataset import WindowedData
 
-ALPHAS = (0.01, 0.1, 1.0, 10.0, 100.0, 1000.0, 10000.0)  # ridge penalties tried on the validation span
+ALPHAS = tuple(float(a) for a in np.logspace(-3, 7, 41))  # ridge penalties tried on validation: 4 a decade
 
 
 def ridge_fit(x: np.ndarray, y: np.ndarray, alpha: float) -> tuple[np.ndarray, np.ndarray]:
@@ -33,14 +33,24 @@ def linear_returns(data: WindowedData) -> tuple[np.ndarray, float]:
     x = data.inputs.reshape(len(data.inputs), -1).double().numpy()
     y = data.targets.double().numpy()
     train, val = data.split == 0, data.split == 1
-
-    def val_error(alpha: float) -> float:
-        coef, intercept = ridge_fit(x[train], y[train], alpha)
-        return float(np.mean((x[val] @ coef + intercept - y[val]) ** 2))
-
-    alpha = min(ALPHAS, key=val_error) if val.any() else 1.0
+    alpha = ALPHAS[int(np.argmin(val_errors(x[train], y[train], x[val], y[val])))] if val.any() else 1.0
     coef, intercept = ridge_fit(x[train], y[train], alpha)
     return x @ coef + intercept, alpha
+
+
+def val_errors(x: np.ndarray, y: np.ndarray, x_val: np.ndarray, y_val: np.ndarray) -> list[float]:
+    """Return the validation mean squared error of the ridge fit on ``(x, y)`` at every penalty of :data:`ALPHAS`,
+    from one eigendecomposition of the centred Gram matrix (``coef = V (V' X'y) / (s + alpha)``)."""
+    mx, my = x.mean(axis=0), y.mean(axis=0)
+    xc = x - mx
+    s, v = np.linalg.eigh(xc.T @ xc)
+    projected, xv = v.T @ (xc.T @ (y - my)), (x_val - mx) @ v
+    return [float(np.mean((xv @ (projected / (s + a)[:, None]) + my - y_val) ** 2)) for a in ALPHAS]
+
+
+def at_edge(alpha: float) -> bool:
+    """Return whether a chosen penalty sits at an end of :data:`ALPHAS` (the top: the fit is nearly the drift)."""
+    return alpha in (ALPHAS[0], ALPHAS[-1])
 
 
 def drift_returns(data: WindowedData) -> np.ndarray:

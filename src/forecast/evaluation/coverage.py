@@ -81,6 +81,7 @@ def scored_intervals(
     on their own volatility) and the best method at the widest level by Winkler score at matched coverage."""
     out = with_coverage(interval_scores(test, levels, method, sigmas, taus), test)
     out.capped = capped
+    out.span = f"{test['date'].min()}..{test['date'].max()}" if len(test) else ""
     for vol in VOL_BASELINES:
         if f"vol_{vol}" in test and levels:
             bands = gaussian_bands(test, vol, levels)

@@ -6,7 +6,8 @@ and interval bands, and the newest window give the same path bit for bit.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import math
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -31,6 +32,7 @@ class Bands:
     scales: dict[str, list[float]] = field(default_factory=dict)  # conformal: level name -> scale per step
     sigmas: list[float] = field(default_factory=list)  # conformal: validation RMS log residual per step (CRPS)
     taus: list[float] = field(default_factory=list)  # quantile head: its quantiles
+    cqr: dict[str, list[float]] = field(default_factory=dict)  # quantile head: level -> log widening per step (CQR)
     vol: str = ""  # adaptive: the volatility model that normalises the scores (ewma | garch)
     gamma: float = 0.0  # adaptive: the step size of the level's online update
     vol_state: list[float] = field(default_factory=list)  # adaptive: see evaluation.volatility.VolState.to_list
@@ -40,7 +42,8 @@ class Bands:
 
     def pairs(self) -> list[tuple[float, float]]:
         """Return the quantile head's symmetric (low, high) quantile pairs, e.g. (0.05, 0.95) for 90%."""
-        return [(t, round(1 - t, 9)) for t in self.taus if t < 0.5 and round(1 - t, 9) in self.taus]
+        pairs = [(t, round(1 - t, 9)) for t in self.taus if t < 0.5 and round(1 - t, 9) in self.taus]
+        return sorted(pairs, key=lambda pair: pair[1] - pair[0])  # narrowest (lowest level) first
 
     def levels(self) -> list[str]:
         """Return the level names these bands give intervals for (e.g. '80', '90')."""
@@ -61,12 +64,31 @@ def bands_for(
     """Return the bands of a run: its quantile head's, conformal ones from the table's validation rows, or
     adaptive ones (whose levels the run's walk through its units sets: :func:`forecast.pipeline.fitting.adapt`)."""
     if loss == "quantile":
-        return Bands("quantile", taus=list(quantiles))
+        bands = Bands("quantile", taus=list(quantiles))
+        return replace(bands, cqr=cqr_widening(table, bands.pairs()))
     if intervals == "conformal":
         return Bands("conformal", scales=conformal_scales(table, levels), sigmas=gaussian_sigmas(table))
     if intervals == "adaptive":
         return Bands("adaptive", vol=vol, gamma=gamma, levels_wanted=list(levels))
     return Bands()
+
+
+def cqr_widening(table: pd.DataFrame, pairs: list[tuple[float, float]]) -> dict[str, list[float]]:
+    """Return the conformalised quantile regression (Romano, Patterson & Candes 2019) of a quantile head on the
+    table's validation rows: per level and step, the ``ceil((n + 1) level)``-th smallest of the scores
+    ``max(log(q_low / y), log(y / q_high))``, the log widening (negative: narrowing) that makes the band cover its
+    level on validation. Test rows are never read."""
+    val = table[table["split"] == "val"]
+    out: dict[str, list[float]] = {}
+    for low, high in pairs:
+        steps = []
+        for _, part in val.groupby("step", sort=True):
+            y = part["actual"].to_numpy()
+            scores = np.maximum(np.log(part[f"q{low:g}"].to_numpy() / y), np.log(y / part[f"q{high:g}"].to_numpy()))
+            rank = min(len(scores), math.ceil((len(scores) + 1) * (high - low)))  # past n: the largest, never inf
+            steps.append(float(np.sort(scores)[rank - 1]))
+        out[level_name(high - low)] = steps
+    return out if len(val) else {}
 
 
 def row_sigmas(rows: pd.DataFrame, bands: Bands) -> np.ndarray | None:
@@ -85,7 +107,8 @@ def add_intervals(table: pd.DataFrame, bands: Bands) -> pd.DataFrame:
         table = table.copy()
         for low, high in bands.pairs():
             name = level_name(high - low)
-            table[f"lower_{name}"], table[f"upper_{name}"] = table[f"q{low:g}"], table[f"q{high:g}"]
+            widen = np.exp(np.asarray(bands.cqr.get(name, [0.0] * int(table["step"].max())))[table["step"] - 1])
+            table[f"lower_{name}"], table[f"upper_{name}"] = table[f"q{low:g}"] / widen, table[f"q{high:g}"] * widen
     if bands.method == "adaptive" and bands.online:  # a path from the last close: the final state's bands
         return pd.concat([table, apply_scales(table["predicted"], table["step"], final_scales(bands))], axis=1)
     return table

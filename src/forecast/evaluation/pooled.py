@@ -14,8 +14,10 @@ import pandas as pd
 
 from forecast.evaluation.backtest import fold_scores
 from forecast.evaluation.coverage import covered, scored_intervals
+from forecast.evaluation.honesty import benjamini_hochberg
 from forecast.evaluation.scores import evaluate
 from forecast.store.fields import BaselineBrief, TickerScores
+from forecast.store.ticker_tests import TickerTests
 
 PRICE_PREFIXES = ("actual", "predicted", "persistence", "drift", "linear", "lower_", "upper_", "q0")
 
@@ -73,4 +75,31 @@ def ticker_scores(table: pd.DataFrame, horizon: int, levels: list[str]) -> Ticke
         first_test_date=str(test["date"].iloc[0]) if len(test) else None,
         last_test_date=str(test["date"].iloc[-1]) if len(test) else None,
         backtest=fold_scores(table, horizon) if "fold" in table else None,
+    )
+
+
+ALPHA = 0.05  # the per-ticker Diebold-Mariano tests, and the false discovery rate of their Benjamini-Hochberg control
+
+
+def surviving(tickers: dict[str, TickerScores]) -> dict[str, bool]:
+    """Return, per ticker, whether its Diebold-Mariano test against persistence survives Benjamini-Hochberg at 5%."""
+    names = list(tickers)
+    kept = benjamini_hochberg(np.array([tickers[t].dm_vs_persistence.p_value for t in names]), ALPHA)
+    return dict(zip(names, kept.tolist(), strict=True))
+
+
+def ticker_tests(tickers: dict[str, TickerScores]) -> TickerTests:
+    """Return the counts of tickers ahead of persistence, significantly better or worse raw and after
+    Benjamini-Hochberg, and predicting the drift only."""
+    kept = surviving(tickers)
+    stat = {t: v.dm_vs_persistence.statistic for t, v in tickers.items()}
+    raw = {t for t, v in tickers.items() if v.dm_vs_persistence.p_value < ALPHA}
+    return TickerTests(
+        tickers=len(tickers),
+        ahead=sum(v.skill_vs_persistence > 0 for v in tickers.values()),
+        better=sum(stat[t] < 0 for t in raw),
+        worse=sum(stat[t] > 0 for t in raw),
+        better_bh=sum(stat[t] < 0 for t in tickers if kept[t]),
+        worse_bh=sum(stat[t] > 0 for t in tickers if kept[t]),
+        drift_only=sum(bool(v.drift_only) for v in tickers.values()),
     )

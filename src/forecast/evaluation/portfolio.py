@@ -45,7 +45,8 @@ def daily_panel(table: pd.DataFrame) -> DailyPanel:
     wide = frame.pivot_table(index="date", columns="ticker", values=["forecast", "realised"], aggfunc="last")
     period = frame.groupby("date")["fold"].max() if "fold" in frame else pd.Series(0, index=wide.index)
     wide.index, period.index = pd.to_datetime(wide.index), pd.to_datetime(period.index)
-    return DailyPanel(wide["forecast"], wide["realised"], period.sort_index())
+    forecast, realised = pd.DataFrame(wide["forecast"]), pd.DataFrame(wide["realised"])
+    return DailyPanel(forecast, realised, period.sort_index())
 
 
 def positions(scores: np.ndarray, k: int) -> np.ndarray:
@@ -133,7 +134,7 @@ def evaluate(table: pd.DataFrame, p: PortfolioConfig, seed: int) -> tuple[Portfo
         drawn = [long_short(rng.random(scores.shape), realised, k, cost)[::2] for _ in range(draws)]
         means_gross = np.array([100 * g.mean() for g, _ in drawn])
         means_net = np.array([100 * n.mean() for _, n in drawn])
-        periods = {
+        periods: dict[str, dict[str, float | str]] = {
             str(p): {
                 "first_date": str(dates[mask][0].date()),
                 "gross_pct": float(100 * gross[mask].mean()),

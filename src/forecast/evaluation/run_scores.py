@@ -18,7 +18,7 @@ from forecast.evaluation.coverage import scored_intervals
 from forecast.evaluation.exchangeability import alarm
 from forecast.evaluation.future import Bands, row_sigmas
 from forecast.evaluation.intervals import log_residuals
-from forecast.evaluation.pooled import pooled_scores, ticker_scores
+from forecast.evaluation.pooled import pooled_scores, ticker_scores, ticker_tests
 from forecast.evaluation.scores import evaluate
 from forecast.store.fields import Alarm
 
@@ -63,6 +63,7 @@ def score_run(
         out = pooled_scores(table, horizon, levels, method, sigmas, taus, capped)
         groups = dict(tuple(table.groupby("ticker", sort=False)))
         out["tickers"] = {t: ticker_scores(groups[t].drop(columns="ticker"), horizon, levels) for t in tickers}
+        out["ticker_tests"] = ticker_tests(out["tickers"])
     else:
         out = evaluate(table, horizon)
         if method != "none":

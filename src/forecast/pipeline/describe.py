@@ -13,6 +13,7 @@ from forecast.data.panel import Panel
 from forecast.diagnostics.clock import environment
 from forecast.diagnostics.gradient_flow import effective_memory_lag, flow_table
 from forecast.evaluation import run_scores
+from forecast.evaluation.baselines import at_edge
 from forecast.evaluation.run_scores import TickerTable
 from forecast.models.recurrent import count_parameters
 from forecast.models.registry import kernel_of, resolve_impl
@@ -34,6 +35,11 @@ def score_run(fits: list[Fit], panel: Panel, horizon: int, scope: str) -> tuple[
     """Return the forecast table and the record's scoring fields (:mod:`forecast.evaluation.run_scores`)."""
     parts = [TickerTable(f.unit.fold, t, tf.table, tf.bands) for f in fits for t, tf in f.tickers.items()]
     table, out = run_scores.score_run(parts, panel.tickers, horizon, scope)
+    linear = out.get("baselines", {}).get("linear")
+    if linear is not None:  # the ridge penalty of each unit (a pool's: the median over its tickers), edges counted
+        alphas = {str(f.unit.fold): [tf.linear_alpha for tf in f.tickers.values()] for f in fits}
+        linear.penalties = {unit: float(np.median(a)) for unit, a in alphas.items()}
+        linear.at_edge = sum(at_edge(a) for a_list in alphas.values() for a in a_list)
     fits_once = {id(f.trained): f.trained.result for f in fits}.values()  # a model rolled forward counts once
     out["best_val_loss"] = float(np.mean([r.best_val_loss for r in fits_once]))
     return table, out

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from typing import Any
 
+from forecast.data.loading import price_words
+from forecast.reporting.money_lines import portfolio_lines
 from forecast.store.fields import FuturePath
 from forecast.store.record import RunRecord
+from forecast.store.ticker_tests import TickerTests
 
 
 def headline(record: RunRecord) -> list[str]:
@@ -25,13 +29,27 @@ def headline(record: RunRecord) -> list[str]:
             f"{100 * lag.same_sign_share:.0f}% of test days, correlation with the actual moves {lag.corr_returns:.2f})"
         )
     future = record.future or FuturePath()
-    path = path_lines(record.ticker or "", record.model or "", future.last_date, future.path, coverage(record))
+    shown, span = shown_coverage(asdict(record))
+    words = price_words(record.price_column or "adj_close")
+    path = path_lines(record.ticker or "", record.model or "", future.last_date, future.path, shown, span, words)
     return lines + comparison_lines(record) + interval_lines(record) + path
 
 
 def coverage(record: RunRecord) -> dict[str, float]:
     """Return the test coverage of each interval level of the run (level name -> coverage)."""
     return {name: level.coverage for name, level in (record.intervals.levels if record.intervals else {}).items()}
+
+
+def shown_coverage(record: dict[str, Any]) -> tuple[dict[str, float], str]:
+    """Return the test coverage per level of the bands a future path shows, and where it was measured: a backtest's
+    last fold (the bands printed are its), else the test span (``record``: ``metrics.json`` as a dict)."""
+    iv = record.get("intervals") or {}
+    folds = iv.get("by_fold") or {}
+    if len(folds) > 1:
+        last = max(folds, key=int)
+        fold = ((record.get("backtest") or {}).get("by_fold") or {}).get(last) or {}
+        return dict(folds[last]), f"in the last fold, {fold.get('first_date')}..{fold.get('last_date')}"
+    return {k: v["coverage"] for k, v in (iv.get("levels") or {}).items()}, f"on the test span, {iv.get('span')}"
 
 
 def comparison_lines(record: RunRecord, digits: int = 4) -> list[str]:
@@ -42,15 +60,22 @@ def comparison_lines(record: RunRecord, digits: int = 4) -> list[str]:
     if b is not None:
         first, last = b.by_fold["1"].first_date, b.by_fold[str(b.folds)].last_date
         lines.append(
-            f"walk-forward backtest: {b.folds} folds from {first} to {last} (scores above pooled over them); the "
-            f"model won {b.won} of {b.folds} against persistence, skill per fold {100 * b.skill_mean:+.1f}% "
-            f"± {100 * b.skill_sd:.1f}"
+            f"walk-forward backtest: {b.folds} folds from {first} to {last} (scores above pooled over them); ahead "
+            f"of persistence in {b.won} of {b.folds} folds (sign test p {b.sign_test_p:.2g}), significantly ahead in "
+            f"{b.won_significantly} and behind in {b.lost_significantly} (Diebold-Mariano at 5% per fold); skill per "
+            f"fold {100 * b.skill_mean:+.1f}% ± {100 * b.skill_sd:.1f}"
         )
     base = [
-        f"{name} MAE {v.test.mae:.{digits}f} (model skill {100 * v.skill:+.1f}%, DM p {v.dm.p_value:.2g})"
+        f"{name} MAE {v.test.mae:.{digits}f} (model skill {100 * v.skill:+.1f}%; DM: model "
+        f"{direction(v.dm.statistic)}, p {v.dm.p_value:.2g})"
         for name, v in record.baselines.items()
     ]
     return lines + ([f"baselines on the same days: {'; '.join(base)}"] if base else [])
+
+
+def direction(statistic: float) -> str:
+    """Return which way a Diebold-Mariano statistic of model vs baseline points (squared errors)."""
+    return "better" if statistic < 0 else "worse" if statistic > 0 else "level"
 
 
 def interval_lines(record: RunRecord) -> list[str]:
@@ -60,10 +85,12 @@ def interval_lines(record: RunRecord) -> list[str]:
     if iv is None or not iv.levels:
         return []
     top = max(iv.levels, key=float)
-    parts = [f"{top}% intervals ({iv.method}): test coverage {100 * iv.levels[top].coverage:.1f}%"]
+    parts = [f"{top}% intervals ({iv.method}): test coverage {100 * iv.levels[top].coverage:.1f}% over {iv.span}"]
     if len(iv.by_fold) > 1:
         fold, worst = min(iv.by_fold.items(), key=lambda kv: kv[1][top])
-        parts.append(f"worst fold {100 * worst[top]:.1f}% (fold {fold} of {len(iv.by_fold)})")
+        dates = record.backtest.by_fold.get(fold) if record.backtest else None
+        span = f", {dates.first_date}..{dates.last_date}" if dates else ""
+        parts.append(f"worst fold {100 * worst[top]:.1f}% (fold {fold} of {len(iv.by_fold)}{span})")
     if "high" in iv.by_tercile:
         parts.append(f"high-volatility days {100 * iv.by_tercile['high'][top]:.1f}%")
     if iv.capped:
@@ -83,20 +110,27 @@ def interval_lines(record: RunRecord) -> list[str]:
 
 
 def path_lines(
-    ticker: str, cell: str, last_date: str, path: list[dict[str, Any]], coverage: dict[str, float]
+    ticker: str,
+    cell: str,
+    last_date: str,
+    path: list[dict[str, Any]],
+    coverage: dict[str, float],
+    span: str,
+    price: str = "adjusted close",
 ) -> list[str]:
-    """Return the future path as printed: one line per session with the widest interval and its test coverage."""
+    """Return the future path as printed: one line per session with the widest interval, and the coverage these
+    bands had ``span`` (where it was measured, e.g. "on the test span, first..last"); ``price``: what the price is."""
     if not path:
         return []
     levels = sorted(coverage, key=float)
-    head = f"{ticker} {cell} forecast from the close of {last_date} ({path[0]['last_close']:.2f} adjusted)"
+    head = f"{ticker} {cell} forecast from the close of {last_date} ({path[0]['last_close']:.2f}, {price})"
     if not levels:
         return [
             f"{head}, no intervals (forecast.intervals=none):",
             *(f"  {p['date']}  {p['predicted']:8.2f}" for p in path),
         ]
     top = levels[-1]
-    lines = [f"{head}, {top}% intervals (test coverage {100 * coverage[top]:.1f}%):"]
+    lines = [f"{head}, {top}% intervals (these bands covered {100 * coverage[top]:.1f}% {span}):"]
     return lines + [
         f"  {p['date']}  {p['predicted']:8.2f}  [{p[f'lower_{top}']:.2f}, {p[f'upper_{top}']:.2f}]" for p in path
     ]
@@ -108,13 +142,23 @@ def pool_lines(record: RunRecord, shown: int = 5) -> list[str]:
     skills = sorted((v.skill_vs_persistence, t) for t, v in record.tickers.items())
     won = sum(s > 0 for s, _ in skills)
     dm = record.dm_vs_persistence
+    tests = record.ticker_tests or TickerTests()
     lines = [
         f"{record.ticker} {record.model} (one model over {plural(len(record.pool), 'ticker')}) pooled test MAE "
         f"{test.mae:.5f} of the last close vs persistence {pers.mae:.5f}: skill "
-        f"{100 * (record.skill_vs_persistence or 0):+.1f}% (DM p {dm.p_value:.2g}); ahead of persistence on {won} "
-        f"of {len(skills)} tickers (skill {100 * skills[0][0]:+.1f}% {skills[0][1]} .. {100 * skills[-1][0]:+.1f}% "
-        f"{skills[-1][1]})"
+        f"{100 * (record.skill_vs_persistence or 0):+.1f}% (DM: model {direction(dm.statistic)}, p "
+        f"{dm.p_value:.2g}); ahead of persistence on {won} of {len(skills)} tickers (skill {100 * skills[0][0]:+.1f}% "
+        f"{skills[0][1]} .. {100 * skills[-1][0]:+.1f}% {skills[-1][1]}), significantly better on {tests.better} and "
+        f"worse on {tests.worse} (Diebold-Mariano at 5%; {tests.better_bh} and {tests.worse_bh} after "
+        "Benjamini-Hochberg)"
     ]
+    lag = record.lag_check
+    if lag.drift_only or tests.drift_only:
+        lines.append(
+            f"warning: the model predicts the average drift, not the moves, on {tests.drift_only} of "
+            f"{plural(tests.tickers, 'ticker')} (pooled: predicted moves of one sign on "
+            f"{100 * lag.same_sign_share:.0f}% of test days, correlation with the actual moves {lag.corr_returns:.2f})"
+        )
     if record.skipped:
         lines.append(f"left out: {', '.join(list(record.skipped)[:10])}{' ...' if len(record.skipped) > 10 else ''}")
     lines += comparison_lines(record, digits=5) + interval_lines(record) + portfolio_lines(record)
@@ -128,24 +172,6 @@ def pool_lines(record: RunRecord, shown: int = 5) -> list[str]:
     if len(by_ticker) > shown:
         lines.append(f"  ... {len(by_ticker) - shown} more tickers in future.csv")
     return lines
-
-
-def portfolio_lines(record: RunRecord) -> list[str]:
-    """Return one line per ``k`` of a run's long-short portfolio: mean daily return before and after costs, its
-    Newey-West t, Sharpe and drawdown after costs, the random rankings' band, then the pool held long."""
-    p = record.portfolio
-    if p is None:
-        return []
-    lines = []
-    for k, ls in p.long_short.items():
-        band = ls.random_net_pct
-        rand = f"; random rankings 5-95%: {band['p5']:+.3f}..{band['p95']:+.3f}% after costs" if band else ""
-        lines.append(
-            f"long-short k={k}: {ls.gross.mean_pct:+.3f}% a day before costs, {ls.net.mean_pct:+.3f}% after "
-            f"{p.cost_bps:g} bp per half-turn (Newey-West t {ls.net.t_newey_west:.2f}, Sharpe {ls.net.sharpe:.2f}, "
-            f"max drawdown {ls.net.max_drawdown_pct:.1f}%){rand}"
-        )
-    return [*lines, f"equal-weight pool held long: {p.pool.mean_pct:+.3f}% a day (Sharpe {p.pool.sharpe:.2f})"]
 
 
 def plural(n: int, word: str) -> str:

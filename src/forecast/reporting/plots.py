@@ -176,7 +176,10 @@ def plot_backtest(final: pd.DataFrame, backtest: BacktestScores, title: str, pat
     bars.bar(list(folds), skill, color=["tab:green" if v > 0 else "tab:red" for v in skill])
     bars.axhline(0, color="black", lw=0.8)
     bars.set(xlabel="fold (oldest first)", ylabel="skill vs persistence (%)")
-    bars.set_title(f"won {backtest.won} of {backtest.folds} folds", fontsize=10)
+    bars.set_title(
+        f"ahead in {backtest.won} of {backtest.folds} folds, significantly in {backtest.won_significantly} (DM, 5%)",
+        fontsize=10,
+    )
     bars.grid(alpha=0.3, axis="y")
     dates = pd.to_datetime(final["date"])
     diff = (final["actual"] - final["predicted"]) ** 2 - (final["actual"] - final["persistence"]) ** 2

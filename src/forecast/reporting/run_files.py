@@ -13,6 +13,8 @@ from typing import Any
 
 import pandas as pd
 
+from forecast.data.loading import price_column, price_words
+from forecast.evaluation.pooled import surviving
 from forecast.reporting import plots
 from forecast.reporting.coverage_plot import plot_rolling_coverage
 from forecast.store.atomic import write_csv, write_table
@@ -122,8 +124,8 @@ def names(ticker: str, cell: str, pooled: bool) -> tuple[str, str]:
 
 
 def price_label(frame: pd.DataFrame) -> str:
-    """Return how plots name the modelled price: adjusted close, or close (unadjusted) for close-only data."""
-    return "close (unadjusted)" if frame.attrs.get("price_column") == "close" else "adjusted close"
+    """Return how plots name the modelled price (:func:`forecast.data.loading.price_words`)."""
+    return price_words(price_column(frame))
 
 
 def plot_skill(record: RunRecord, title: str, path: Path) -> Path:
@@ -139,7 +141,9 @@ def plot_skill(record: RunRecord, title: str, path: Path) -> Path:
     fig, ax = plots.subplots(figsize=(max(6.0, 0.35 * len(rows) + 3), 4.2))
     x = range(len(rows))
     colours = ["tab:green" if r[1] > 0 else "tab:red" for r in rows]
-    ax.bar(x, [r[1] for r in rows], color=colours, label="vs persistence")
+    kept = surviving(tickers)  # Diebold-Mariano against persistence, after Benjamini-Hochberg at 5%
+    hatch = ["//" if kept[t] else "" for t in names_]
+    ax.bar(x, [r[1] for r in rows], color=colours, hatch=hatch, label="vs persistence (hatched: significant, BH 5%)")
     ax.plot(x, linear, "k_", markersize=14, mew=2, label="vs linear baseline")
     ax.axhline(0, color="black", lw=0.8)
     ax.set_xticks(list(x), names_, rotation=60 if len(rows) > 12 else 0, fontsize=8)

@@ -68,6 +68,8 @@ class BaselineScores:
     test: Scores = field(default_factory=Scores)
     skill: float = NAN
     dm: DieboldMariano = field(default_factory=DieboldMariano)
+    penalties: dict[str, float] = field(default_factory=dict)  # linear: the ridge penalty per unit ('0': one split)
+    at_edge: int = 0  # linear: units whose penalty sits at an end of the grid (the top: the fit is nearly drift)
 
 
 @dataclass
@@ -98,12 +100,11 @@ class Alarm:
 
 @dataclass
 class IntervalScores:
-    """How the intervals were made (``conformal`` | ``quantile`` | ``adaptive`` | a volatility baseline), their
-    scores per level name ('80', '90'), the CRPS in log-price units and, for a quantile head, the pinball loss of
-    each quantile; the coverage per fold and per volatility tercile (level -> coverage), the days an adaptive band
-    was capped, the volatility baselines scored alike, the best method by Winkler score, and the alarm."""
+    """How the intervals were made, their scores per level name ('80', '90'), CRPS (log-price units), a quantile
+    head's pinball losses, coverage per fold and volatility tercile, capped days, the baselines, the best, the alarm."""
 
     method: str = "none"
+    span: str = ""  # the test days scored: "first..last"
     levels: dict[str, LevelScores] = field(default_factory=dict)
     crps: float | None = None
     pinball: dict[str, float] = field(default_factory=dict)
@@ -126,6 +127,8 @@ class FoldScores:
     persistence_mae: float = NAN
     skill: float = NAN
     skill_vs_linear: float = NAN
+    dm_p_value: float = NAN  # Diebold-Mariano of model vs persistence in this fold (squared errors)
+    dm_statistic: float = NAN  # < 0: the model is better
 
 
 @dataclass
@@ -133,7 +136,10 @@ class BacktestScores:
     """A walk-forward backtest: its folds, the folds won against persistence, the spread of the fold skill."""
 
     folds: int = 0
-    won: int = 0
+    won: int = 0  # folds with positive skill against persistence (untested: see the next three)
+    won_significantly: int = 0  # folds where the model is better by Diebold-Mariano at 5%
+    lost_significantly: int = 0  # folds where persistence is better by Diebold-Mariano at 5%
+    sign_test_p: float = NAN  # two-sided sign test of ``won`` out of ``folds`` against one half
     skill_mean: float = NAN
     skill_sd: float = NAN
     skill_min: float = NAN

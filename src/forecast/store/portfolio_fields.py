@@ -33,7 +33,7 @@ class LongShort:
     net_before_2010_pct: float = NAN
     gross_from_2010_pct: float = NAN
     net_from_2010_pct: float = NAN
-    by_period: dict[str, dict[str, float]] = field(default_factory=dict)  # fold -> first_date, gross_pct, net_pct
+    by_period: dict[str, dict[str, float | str]] = field(default_factory=dict)  # fold -> first_date, gross_pct, net_pct
     random_gross_pct: dict[str, float] = field(default_factory=dict)  # p5, p50, p95 of the draws' mean
     random_net_pct: dict[str, float] = field(default_factory=dict)
     beats_random_share: float = NAN  # share of draws whose mean net return is below the model's

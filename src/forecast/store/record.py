@@ -27,6 +27,7 @@ from forecast.store.fields import (
     WindowCounts,
 )
 from forecast.store.portfolio_fields import PortfolioRecord
+from forecast.store.ticker_tests import TickerTests
 
 RECORD_FILE = "metrics.json"
 STATUSES = ("running", "completed", "failed", "interrupted")
@@ -91,6 +92,7 @@ class RunRecord:
     pool: list[str] = field(default_factory=list)  # a global run: the tickers that took part, in order
     train_pool_size: int | None = None  # a global run: how many of them (the first) the model was trained on
     tickers: dict[str, TickerScores] = field(default_factory=dict)  # a global run: each ticker's scores
+    ticker_tests: TickerTests | None = None  # a global run: its tickers' tests counted, raw and after BH
     skipped: dict[str, str] = field(default_factory=dict)  # a global run: tickers left out, and why
     portfolio: PortfolioRecord | None = None  # a global run with portfolio.k: its forecasts in money
     notices: dict[str, dict[str, str]] = field(default_factory=dict)  # warnings on the data: kind -> ticker -> text

@@ -16,6 +16,7 @@ from forecast.reporting.sweep.claims import ALL_CLAIMS
 from forecast.reporting.sweep.horizon import interval_section, step_section
 from forecast.reporting.sweep.html import to_html
 from forecast.reporting.sweep.minimal import minimal_verdicts
+from forecast.reporting.sweep.money import money_section
 from forecast.reporting.sweep.summary import collect_jobs, grouped_table, markdown_table, mean_sd, pairwise_dm
 from forecast.reporting.sweep.tuned import tuned_section
 from forecast.reporting.sweep.verdicts import Verdict
@@ -167,7 +168,7 @@ def build_report(sweep_dir: Path) -> Path:
             ),
         ]
     lines += _section("Gradient flow", verdicts["gates_keep_gradients"], body)
-    lines += step_section(done, plots_dir) + interval_section(done)
+    lines += step_section(done, plots_dir) + interval_section(done) + money_section(sweep_dir, done)
     lines += ["## Failed jobs", "", markdown_table(failed), ""]
     return _write_report(sweep_dir, lines)
 
