@@ -35,7 +35,7 @@ def money_section(sweep_dir: Path, done: pd.DataFrame) -> list[str]:
         size = f"{(record.get('config') or {}).get('model', {}).get('num_layers', '?')}x"
         size += str((record.get("config") or {}).get("model", {}).get("hidden_size", "?"))
         for k, ls in p["long_short"].items():
-            band = ls.get("random_net_pct") or {}
+            band, gross = ls.get("random_net_pct") or {}, ls.get("random_gross_pct") or {}
             rows.append(
                 {
                     "job": job.job,
@@ -48,6 +48,7 @@ def money_section(sweep_dir: Path, done: pd.DataFrame) -> list[str]:
                     "Sharpe after": ls["net"]["sharpe"],
                     "before 2010, after costs": ls["net_before_2010_pct"],
                     "from 2010, after costs": ls["net_from_2010_pct"],
+                    "random 5-95%, before costs": f"{gross['p5']:+.3f}..{gross['p95']:+.3f}" if gross else "",
                     "random 5-95%, after costs": f"{band['p5']:+.3f}..{band['p95']:+.3f}" if band else "",
                     "share of random beaten": ls["beats_random_share"],
                 }
@@ -62,7 +63,8 @@ def money_section(sweep_dir: Path, done: pd.DataFrame) -> list[str]:
         f"{cost:g} bp per half-turn on the actual turnover; mean daily returns in percent, Sharpe annualised; the "
         "random rankings trade the same rule on seeded random orders (docs/portfolio.md in the repository). On "
         "the shipped universe (the constituents of April 2021) every figure carries survivorship bias, the random "
-        "rankings' too: compare the model with them, and the paper's row (survivorship-free, 1992-2015, a "
+        "rankings' too: compare the model with them (before costs: the ranking's skill; after costs random rankings "
+        "also pay for replacing both legs every day), and the paper's row (survivorship-free, 1992-2015, a "
         "classifier) with care.",
         "",
         markdown_table(table, floatfmt=".3f"),
