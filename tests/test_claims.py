@@ -19,8 +19,8 @@ def test_smaller_absolute_but_larger_squared_errors_is_not_a_win() -> None:
     verdict = beats_persistence(done(0.21, 2.96, 0.003))
     assert verdict.verdict == "not supported"
     assert verdict.evidence == (
-        "0 of 1 ticker/cell groups significantly better (squared error), 1 significantly worse; AAPL gru: MAE skill "
-        "21%, DM statistic +2.96, p 0.003, 12 folds"
+        "0 of 1 ticker/cell groups significantly better (squared error), 1 significantly worse; after "
+        "Benjamini-Hochberg at 5%: 0 better, 1 worse; AAPL gru: MAE skill 21%, DM statistic +2.96, p 0.003, 12 folds"
     )
 
 
@@ -49,3 +49,14 @@ def test_speed_uses_median_passes_and_leaves_out_jobs_timed_on_a_busy_machine() 
     assert verdict.verdict == "supported"  # the busy seed-1 LSTM (30 s) is left out, not averaged in
     assert "GRU/LSTM 0.8 over 1 jobs" in verdict.evidence
     assert "1 job(s) timed on a busy machine left out: an epoch took over 3x their median" in verdict.evidence
+
+
+def test_group_counts_stand_beside_their_benjamini_hochberg_counts() -> None:
+    """Three groups at p 0.01, 0.04 and 0.5: two raw wins, one survives BH (0.04 > 2 x 0.05 / 3 fails)."""
+    frame = pd.concat([done(0.01, -2.0, p).assign(ticker=t) for t, p in (("A", 0.01), ("B", 0.04), ("C", 0.5))])
+    verdict = beats_persistence(frame)
+    assert verdict.evidence.startswith(
+        "2 of 3 ticker/cell groups significantly better (squared error), 0 significantly worse; after "
+        "Benjamini-Hochberg at 5%: 1 better, 0 worse; "
+    )
+    assert verdict.verdict == "inconclusive on this data"

@@ -186,12 +186,17 @@ def test_predict_says_how_old_the_model_is_and_warns_past_a_year(caplog: pytest.
     from forecast.predict import warn_if_stale
 
     frame = random_walk(900, start="2016-01-01")
+    trained, scored = str(frame.index[199].date()), str(frame.index[399].date())
     with caplog.at_level(logging.INFO, logger="forecast"):
-        warn_if_stale("AAPL", frame, str(frame.index[399].date()), str(frame.index[399].date()))
+        warn_if_stale("AAPL", frame, trained, scored)
+        warn_if_stale("AAPL", frame.iloc[:600], trained, scored)  # 200 sessions on: said, not warned
     assert [r.getMessage() for r in caplog.records] == [
-        f"AAPL: the model was trained on prices up to {frame.index[399].date()}, 500 sessions before "
-        f"{frame.index[-1].date()}; its intervals were scored up to {frame.index[399].date()}",
-        "AAPL: the model's training data ends 500 sessions (2.0 years) before these prices, and its test scores and "
-        "coverage end 500 sessions before them: they describe another market; retrain on newer prices",
+        f"AAPL: the model was trained on prices up to {trained} and scored up to {scored}; {frame.index[-1].date()} "
+        "is 700 and 500 sessions later",
+        f"AAPL: these prices run 500 sessions (2.0 years) past the run's data (to {scored}): its test scores and "
+        f"coverage describe another market, and its model was trained on prices up to {trained}; retrain on newer "
+        "prices",
+        f"AAPL: the model was trained on prices up to {trained} and scored up to {scored}; {frame.index[599].date()} "
+        "is 400 and 200 sessions later",
     ]
-    assert caplog.records[1].levelname == "WARNING"
+    assert [r.levelname for r in caplog.records] == ["INFO", "WARNING", "INFO"]

@@ -108,32 +108,36 @@ def predict(run_dir: Path, overrides: list[str]) -> Path:
     return out
 
 
-STALE_SESSIONS = 252  # sessions past the training data from which predict warns (about a year)
+STALE_SESSIONS = 252  # sessions past the run's data from which predict warns (about a year)
 
 
 def warn_if_stale(ticker: str, frame: pd.DataFrame, train_end: str, scored_to: str) -> None:
-    """Say how old the model and its calibration are against ``frame``'s newest day (sessions after the training data
-    ends), and warn from :data:`STALE_SESSIONS` on."""
+    """Say how old the model and its calibration are against ``frame``'s newest day: sessions after its training
+    data and after the run's data (where its test scores and coverage end); warn from :data:`STALE_SESSIONS`
+    sessions past the run's data."""
     import pandas as pd
 
     age = int((frame.index > pd.Timestamp(train_end)).sum())
     since = int((frame.index > pd.Timestamp(scored_to)).sum())
+    newest = frame.index[-1].date()
     log.info(
-        "%s: the model was trained on prices up to %s, %d sessions before %s; its intervals were scored up to %s",
+        "%s: the model was trained on prices up to %s and scored up to %s; %s is %d and %d sessions later",
         ticker,
         train_end,
-        age,
-        frame.index[-1].date(),
         scored_to,
+        newest,
+        age,
+        since,
     )
-    if age >= STALE_SESSIONS:
+    if since >= STALE_SESSIONS:
         log.warning(
-            "%s: the model's training data ends %d sessions (%.1f years) before these prices, and its test scores "
-            "and coverage end %d sessions before them: they describe another market; retrain on newer prices",
+            "%s: these prices run %d sessions (%.1f years) past the run's data (to %s): its test scores and coverage "
+            "describe another market, and its model was trained on prices up to %s; retrain on newer prices",
             ticker,
-            age,
-            age / 252,
             since,
+            since / 252,
+            scored_to,
+            train_end,
         )
 
 
