@@ -183,7 +183,7 @@ def test_a_quantile_head_learns_every_levels_pair_and_is_conformalised_on_valida
 
 
 def test_predict_says_how_old_the_model_is_and_warns_past_a_year(caplog: pytest.LogCaptureFixture) -> None:
-    from forecast.predict import warn_if_stale
+    from forecast.evaluation.staleness import warn_if_stale
 
     frame = random_walk(900, start="2016-01-01")
     trained, scored = str(frame.index[199].date()), str(frame.index[399].date())

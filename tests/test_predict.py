@@ -18,7 +18,7 @@ from tests.helpers import forecast
 
 @pytest.fixture
 def trained_run(quick_config: Config, tmp_path: Path) -> Path:
-    quick_config.horizon = 2
+    quick_config.horizon, quick_config.data.offline = 2, True
     run(quick_config, tmp_path / "run")
     return tmp_path / "run"
 
@@ -59,8 +59,8 @@ def test_predict_refuses_in_one_line(trained_run: Path, tmp_path: Path, capsys: 
         "(train a run for MSFT)"
     )
     assert refusal(capsys, str(trained_run), "window=30") == (
-        "error: window cannot change at predict time (only data.*, calendar, device and ticker can): train a new "
-        "run for other settings"
+        "error: window cannot change at predict time (only data.* but data.features and data.target, calendar, "
+        "device and ticker can): train a new run for other settings"
     )
     assert refusal(capsys, str(trained_run), "data.end=2009-06-30") == (
         "error: the prices of AAPL end on 2009-06-30, before the model's training data ends (2011-08-10): use prices "
@@ -83,8 +83,100 @@ def test_predict_refuses_in_one_line(trained_run: Path, tmp_path: Path, capsys: 
 def test_the_command_line_prints_the_path(trained_run: Path) -> None:
     done = forecast(str(trained_run), cwd=trained_run, module="forecast.predict")
     assert done.returncode == 0, done.stderr
-    lines = done.stderr.strip().splitlines()  # logging goes to stderr
+    lines = done.stdout.strip().splitlines()  # the forecast to stdout; stderr keeps warnings and errors
+    assert done.stderr.strip().splitlines() == [
+        f"data for AAPL: yfinance skipped (data.offline=true); no cached prices for AAPL in "
+        f"{json.loads((trained_run / 'metrics.json').read_text())['config']['data']['cache_dir']}; the snapshot served "
+        "the run"
+    ]
     assert "prices for AAPL from snapshot up to 2013-03-01 (torch kernel)" in lines  # the LSTM's stock CPU kernel
     assert lines[-4].startswith("AAPL lstm forecast from the close of 2013-03-01 (") and "90% intervals" in lines[-4]
     assert lines[-3].startswith("  2013-03-04 ") and lines[-2].startswith("  2013-03-05 ")
     assert lines[-1].startswith(f"written: {trained_run / 'predictions'}")
+
+
+def test_a_damaged_model_or_record_is_refused_in_one_line_and_leaves_nothing(
+    trained_run: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import pickle
+
+    def copy(name: str) -> Path:
+        folder = tmp_path / name
+        shutil.copytree(trained_run, folder)
+        return folder
+
+    crafted = copy("crafted")
+    (crafted / "model.pt").write_bytes(pickle.dumps(Path("x")))  # a pickled object of a class: not weights
+    line = refusal(capsys, str(crafted))
+    assert line.startswith(f"error: {crafted / 'model.pt'} cannot be loaded safely as a model (UnpicklingError: ")
+    assert line.endswith("): train the run again")
+    truncated = copy("truncated")
+    (truncated / "model.pt").write_bytes((trained_run / "model.pt").read_bytes()[:4000])
+    line = refusal(capsys, str(truncated))
+    assert line.startswith(f"error: {truncated / 'model.pt'} cannot be loaded safely as a model (RuntimeError: ")
+    keyless = copy("keyless")
+    payload = torch.load(keyless / "model.pt", weights_only=True)
+    del payload["tickers"]["AAPL"]["train_end"]
+    torch.save(payload, keyless / "model.pt")
+    assert refusal(capsys, str(keyless)) == (
+        "error: model.pt does not fit the run's config (KeyError: 'train_end'): train the run again"
+    )
+    damaged = copy("damaged")
+    record = json.loads((damaged / "metrics.json").read_text())
+    record["intervals"] = "90"
+    (damaged / "metrics.json").write_text(json.dumps(record))
+    assert refusal(capsys, str(damaged)) == (
+        f"error: {damaged / 'metrics.json'} has intervals as a str, not a table: the record is damaged; train the run "
+        "again"
+    )
+    assert refusal(capsys, str(trained_run), "data.features=[log_return,hl_range]") == (
+        "error: data.features cannot change at predict time (only data.* but data.features and data.target, "
+        "calendar, device and ticker can): train a new run for other settings"
+    )
+    foreign = copy("foreign")
+    payload = torch.load(foreign / "model.pt", weights_only=True)
+    payload["config"]["ticker"] = "MSFT"
+    torch.save(payload, foreign / "model.pt")
+    assert refusal(capsys, str(foreign)) == (
+        f"error: {foreign / 'model.pt'} was trained on MSFT, but metrics.json in that folder is for AAPL: the files "
+        "of the folder do not belong together; predict from the folder that trained the model"
+    )
+    for name in ("crafted", "truncated", "keyless", "damaged", "foreign"):
+        assert not (tmp_path / name / "predictions").exists(), name  # nothing that looks like a result
+
+
+def test_predictions_go_where_they_may_and_nowhere_else(
+    trained_run: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (trained_run / "predictions").write_text("not a folder")
+    assert refusal(capsys, str(trained_run)) == (
+        f"error: {trained_run / 'predictions'} is a file, not a folder: move it away, or give --out <a folder>"
+    )
+    (trained_run / "predictions").unlink()
+    outside = tmp_path / "elsewhere"
+    outside.mkdir()
+    (trained_run / "predictions").symlink_to(outside)
+    assert refusal(capsys, str(trained_run)) == (
+        f"error: {trained_run / 'predictions'} leads out of the run folder (to {outside}): remove the link, or name "
+        "the place with --out"
+    )
+    assert list(outside.iterdir()) == []
+    assert main([str(trained_run), "--out", str(outside)]) == 0  # named: allowed
+    assert [p.name for p in outside.iterdir()][0].startswith("20") and "error:" not in capsys.readouterr().err
+    (trained_run / "predictions").unlink()
+
+    def refuse(*args: object, **kwargs: object) -> None:
+        raise PermissionError(13, "Permission denied")
+
+    monkeypatch.setattr(Path, "mkdir", refuse)
+    assert refusal(capsys, str(trained_run)) == (
+        f"error: cannot write predictions into {trained_run / 'predictions'} (Permission denied): give --out <a "
+        "writable folder>"
+    )
+
+
+def test_no_run_folder_is_one_line_with_the_usage(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main([]) == 2
+    assert capsys.readouterr().err.strip().splitlines() == [
+        "error: name a run folder: python -m forecast.predict <run dir> [key=value ...] [--out <folder>]"
+    ]

@@ -14,19 +14,27 @@ import logging
 import os
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from forecast.config.checks import validate
 from forecast.config.schema import Config
 from forecast.errors import ConfigError, DataError, ForecastError
 from forecast.store.record import read_record
 
-if TYPE_CHECKING:
-    import pandas as pd
-
 log = logging.getLogger("forecast")
 # what may change between training and a later forecast: where the prices come from, the calendar, the device
 FREE_PREFIXES = ("data.", "calendar=", "device=", "ticker=")
+LEARNT = ("data.features=", "data.target=")  # data.* keys that change the model's inputs or outputs
+
+
+def refuse_learnt(overrides: list[str]) -> None:
+    """Refuse, in one line, an override of anything the model learnt (all but data.*, calendar, device, ticker)."""
+    fixed = [o for o in overrides if not o.startswith(FREE_PREFIXES) or o.startswith(LEARNT)]
+    if fixed:
+        raise ConfigError(
+            f"{fixed[0].split('=')[0]} cannot change at predict time (only data.* but data.features and data.target, "
+            "calendar, device and ticker can): train a new run for other settings"
+        )
 
 
 def run_config(stored: dict[str, Any], overrides: list[str]) -> Config:
@@ -34,12 +42,7 @@ def run_config(stored: dict[str, Any], overrides: list[str]) -> Config:
     from omegaconf import OmegaConf
     from omegaconf.errors import OmegaConfBaseException
 
-    fixed = [o for o in overrides if not o.startswith(FREE_PREFIXES)]
-    if fixed:
-        raise ConfigError(
-            f"{fixed[0].split('=')[0]} cannot change at predict time (only data.*, calendar, device and ticker can): "
-            "train a new run for other settings"
-        )
+    refuse_learnt(overrides)
     try:
         merged = OmegaConf.merge(OmegaConf.structured(Config), stored, OmegaConf.from_dotlist(overrides))
         cfg = OmegaConf.to_object(merged)
@@ -49,18 +52,21 @@ def run_config(stored: dict[str, Any], overrides: list[str]) -> Config:
     return validate(cfg)
 
 
-def predict(run_dir: Path, overrides: list[str]) -> Path:
-    """Forecast from the newest prices with the model in ``run_dir``; return the folder written.
+def predict(run_dir: Path, overrides: list[str], out_root: Path | None = None) -> Path:
+    """Forecast from the newest prices with the model in ``run_dir``; return the folder written, under
+    ``out_root`` (default ``<run dir>/predictions``). Every check and every line comes before anything is written.
 
     A local run's model forecasts its ticker; a global run's model forecasts every ticker of its pool, or the one
     named by ``ticker=``."""
     from forecast.data.loading import price_column, price_words
     from forecast.data.sources import load_prices
     from forecast.data.validation import clean_prices
+    from forecast.evaluation.staleness import warn_if_stale
     from forecast.models.registry import kernel_of, resolve_impl
     from forecast.pipeline.forecaster import Forecaster, read_model
     from forecast.reporting.headline import path_lines, shown_coverage
     from forecast.reporting.run_files import write_future
+    from forecast.store.predictions import agree, check_record, predictions_root
     from forecast.training.runtime import resolve_device
 
     record = read_record(run_dir)
@@ -68,7 +74,11 @@ def predict(run_dir: Path, overrides: list[str]) -> Path:
         raise ConfigError(
             f"{run_dir} holds no completed run (a metrics.json saying completed, and model.pt): train one"
         )
+    check_record(run_dir, record)
+    root = predictions_root(run_dir, out_root)
+    refuse_learnt(overrides)  # before the model loads
     payload = read_model(run_dir / "model.pt")
+    agree(run_dir, record, payload)
     cfg = run_config(payload["config"], overrides)
     device = resolve_device(cfg.device.value)  # as a run resolves it (auto: cuda, then mps, then cpu)
     features = tuple(cfg.data.features)
@@ -87,12 +97,11 @@ def predict(run_dir: Path, overrides: list[str]) -> Path:
             )
     paths = forecaster.paths(frames, cfg.calendar, device)
     pooled = pooled and len(tickers) > 1
-    out = run_dir / "predictions" / dt.datetime.now().strftime("%Y-%m-%d_%H-%M-%S-%f")
-    write_future(out, paths, frames, cfg.model.cell, pooled)
     kernel = kernel_of(resolve_impl(cfg.model.cell, cfg.model.impl, device), device)
     which = f"for {tickers[0]}" if len(tickers) == 1 else f"for {len(tickers)} tickers"
     newest = max(f.index[-1] for f in frames.values()).date()
     log.info("prices %s from %s up to %s (%s kernel)", which, ", ".join(sorted(set(sources.values()))), newest, kernel)
+    lines: list[str] = []
     for ticker, path in paths.items():
         covered, span = shown_coverage(record)
         if record.get("scope") == "global":  # the ticker's own test coverage, not the pool's
@@ -102,43 +111,18 @@ def predict(run_dir: Path, overrides: list[str]) -> Path:
         frame, last = frames[ticker], str(frames[ticker].index[-1].date())
         warn_if_stale(ticker, frame, forecaster.tickers[ticker].train_end, str(record.get("last_date")))
         rows = [{str(k): v for k, v in row.items()} for row in path.to_dict(orient="records")]
-        for line in path_lines(ticker, cfg.model.cell, last, rows, covered, span, price_words(price_column(frame))):
-            log.info("%s", line)
+        lines += path_lines(ticker, cfg.model.cell, last, rows, covered, span, price_words(price_column(frame)))
+    out = root / dt.datetime.now().strftime("%Y-%m-%d_%H-%M-%S-%f")
+    try:
+        write_future(out, paths, frames, cfg.model.cell, pooled)
+    except OSError as exc:
+        raise ConfigError(
+            f"cannot write predictions into {root} ({exc.strerror or exc}): give --out <a writable folder>"
+        ) from None
+    for line in lines:
+        log.info("%s", line)
     log.info("written: %s", out)
     return out
-
-
-STALE_SESSIONS = 252  # sessions past the run's data from which predict warns (about a year)
-
-
-def warn_if_stale(ticker: str, frame: pd.DataFrame, train_end: str, scored_to: str) -> None:
-    """Say how old the model and its calibration are against ``frame``'s newest day: sessions after its training
-    data and after the run's data (where its test scores and coverage end); warn from :data:`STALE_SESSIONS`
-    sessions past the run's data."""
-    import pandas as pd
-
-    age = int((frame.index > pd.Timestamp(train_end)).sum())
-    since = int((frame.index > pd.Timestamp(scored_to)).sum())
-    newest = frame.index[-1].date()
-    log.info(
-        "%s: the model was trained on prices up to %s and scored up to %s; %s is %d and %d sessions later",
-        ticker,
-        train_end,
-        scored_to,
-        newest,
-        age,
-        since,
-    )
-    if since >= STALE_SESSIONS:
-        log.warning(
-            "%s: these prices run %d sessions (%.1f years) past the run's data (to %s): its test scores and coverage "
-            "describe another market, and its model was trained on prices up to %s; retrain on newer prices",
-            ticker,
-            since,
-            since / 252,
-            scored_to,
-            train_end,
-        )
 
 
 def chosen(ticker: str, trained: list[str], pooled: bool, named: bool) -> list[str]:
@@ -159,15 +143,32 @@ def chosen(ticker: str, trained: list[str], pooled: bool, named: bool) -> list[s
     return [ticker]
 
 
+USAGE = "python -m forecast.predict <run dir> [key=value ...] [--out <folder>]"
+
+
+def quiet_logging() -> None:
+    """Send the forecast and what was read to stdout, warnings and errors to stderr (cron keeps stderr for trouble)."""
+    out, err = logging.StreamHandler(sys.stdout), logging.StreamHandler(sys.stderr)
+    out.addFilter(lambda record: record.levelno < logging.WARNING)
+    err.setLevel(logging.WARNING)
+    for handler in (out, err):
+        handler.setFormatter(logging.Formatter("%(message)s"))
+    logging.basicConfig(level=logging.INFO, handlers=[out, err])  # a no-op where logging is already set up
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the command; return 0, 1 (a refusal, one line on stderr) or 2 (bad arguments)."""
     parser = argparse.ArgumentParser(prog="python -m forecast.predict", description=__doc__.splitlines()[0])
-    parser.add_argument("run_dir", type=Path, help="a run folder (outputs/runs/<date>/<run>)")
+    parser.add_argument("run_dir", type=Path, nargs="?", help="a run folder (outputs/runs/<date>/<run>)")
     parser.add_argument("overrides", nargs="*", help="data.source=csv data.path=new.csv ... (data.*, calendar, device)")
+    parser.add_argument("--out", type=Path, default=None, help="the folder predictions go into (default: the run's)")
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    if args.run_dir is None:
+        print(f"error: name a run folder: {USAGE}", file=sys.stderr, flush=True)
+        return 2
+    quiet_logging()
     try:
-        predict(args.run_dir, list(args.overrides))
+        predict(args.run_dir, list(args.overrides), args.out)
     except ForecastError as exc:
         print(f"error: {exc}", file=sys.stderr, flush=True)
         return 1

@@ -124,23 +124,41 @@ class Forecaster:
         horizon: int,
         device: torch.device,
     ) -> Forecaster:
-        """Return the forecaster stored in a ``model.pt`` ``payload`` (see :func:`read_model`), built as ``m``."""
-        tickers = {
-            t: TickerState(
-                int(v["index"]), Standardizer.from_dict(v["scaler"]), Bands(**v["bands"]), str(v["train_end"])
-            )
-            for t, v in payload["tickers"].items()
-        }
-        embedded = bool(m.ticker_embedding)
-        n_tickers = len(tickers) if embedded else 0
-        model = build_model(m, len(features) + embedded, horizon, device, n_tickers)
-        model.load_state_dict(payload["state_dict"])
-        return cls(model, features, window, horizon, m.strategy, embedded, int(payload["best_epoch"]), tickers)
+        """Return the forecaster stored in a ``model.pt`` ``payload`` (see :func:`read_model`), built as ``m``;
+        raise :class:`ConfigError` in one line when the payload does not fit (a key missing, weights of another
+        shape)."""
+        try:
+            tickers = {
+                t: TickerState(
+                    int(v["index"]), Standardizer.from_dict(v["scaler"]), Bands(**v["bands"]), str(v["train_end"])
+                )
+                for t, v in payload["tickers"].items()
+            }
+            embedded = bool(m.ticker_embedding)
+            n_tickers = len(tickers) if embedded else 0
+            model = build_model(m, len(features) + embedded, horizon, device, n_tickers)
+            model.load_state_dict(payload["state_dict"])
+            best = int(payload["best_epoch"])
+        except (KeyError, TypeError, ValueError, RuntimeError, AttributeError) as exc:
+            detail = (str(exc).strip().splitlines() or [""])[0][:120]
+            raise ConfigError(
+                f"model.pt does not fit the run's config ({type(exc).__name__}: {detail}): train the run again"
+            ) from None
+        return cls(model, features, window, horizon, m.strategy, embedded, best, tickers)
 
 
 def read_model(path: Path) -> dict[str, Any]:
-    """Return the ``model.pt`` payload at ``path``; raise :class:`ConfigError` in one line for another format."""
-    payload = load_checkpoint(path)
+    """Return the ``model.pt`` payload at ``path``; raise :class:`ConfigError` in one line for a file that cannot be
+    loaded safely (a crafted pickle, a truncated file) or another format."""
+    import pickle
+
+    try:
+        payload = load_checkpoint(path)
+    except (pickle.UnpicklingError, RuntimeError, ValueError, EOFError, OSError) as exc:
+        detail = (str(exc).strip().splitlines() or [""])[0][:100]
+        raise ConfigError(
+            f"{path} cannot be loaded safely as a model ({type(exc).__name__}: {detail}): train the run again"
+        ) from None
     if payload.get("format") != MODEL_FORMAT or not isinstance(payload.get("tickers"), dict):
         raise ConfigError(
             f"{path} has format {payload.get('format')!r}; this version reads model.pt format {MODEL_FORMAT} "

@@ -1,0 +1,54 @@
+"""Where ``predict`` writes, and whether a run folder's files belong together: checked before anything is written."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+from forecast.errors import ConfigError
+
+
+def predictions_root(run_dir: Path, out_root: Path | None) -> Path:
+    """Return the folder predictions go into: ``out_root``, or ``<run dir>/predictions`` when that is a folder (or
+    absent) inside the run; refuse a regular file, a link out of the run folder, or a place that cannot be written."""
+    root = out_root if out_root is not None else run_dir / "predictions"
+    if out_root is None and root.resolve().parent != run_dir.resolve():
+        raise ConfigError(
+            f"{root} leads out of the run folder (to {root.resolve()}): remove the link, or name the place with --out"
+        )
+    if root.exists() and not root.is_dir():
+        raise ConfigError(f"{root} is a file, not a folder: move it away, or give --out <a folder>")
+    existing = next(p for p in (root, *root.parents) if p.exists())  # created at write time, not before
+    if not os.access(existing, os.W_OK):
+        raise ConfigError(f"cannot write predictions into {root} (permission denied): give --out <a writable folder>")
+    return root
+
+
+def agree(run_dir: Path, record: dict[str, Any], payload: dict[str, Any]) -> None:
+    """Refuse a ``model.pt`` whose config names another ticker (or pool) than the run's ``metrics.json``."""
+    stored = payload.get("config") or {}
+    config = record.get("config") or {}
+    mine = (config.get("ticker"), config.get("tickers"), config.get("scope"))
+    theirs = (stored.get("ticker"), stored.get("tickers"), stored.get("scope"))
+    if mine != theirs:
+        name = theirs[0] if theirs[2] != "global" else f"a pool of {len(theirs[1] or [])}"
+        ours = mine[0] if mine[2] != "global" else f"a pool of {len(mine[1] or [])}"
+        raise ConfigError(
+            f"{run_dir / 'model.pt'} was trained on {name}, but metrics.json in that folder is for {ours}: the files "
+            "of the folder do not belong together; predict from the folder that trained the model"
+        )
+
+
+RECORD_TABLES = ("config", "intervals", "tickers", "backtest")  # the record's fields predict reads: tables or null
+
+
+def check_record(run_dir: Path, record: dict[str, Any]) -> None:
+    """Refuse a ``metrics.json`` whose fields that predict reads are not tables (a damaged or hand-edited record)."""
+    for key in RECORD_TABLES:
+        value = record.get(key)
+        if value is not None and not isinstance(value, dict):
+            raise ConfigError(
+                f"{run_dir / 'metrics.json'} has {key} as a {type(value).__name__}, not a table: the record is "
+                "damaged; train the run again"
+            )
