@@ -136,7 +136,27 @@ def test_the_command_line_reads_a_universe_and_says_what_is_wrong(
         ("fetch", "tickers=AAPL", "speed=9"): "unknown option 'speed': use universe, tickers, start, end, batch, "
         "pause, retries, refresh, cache_dir, timeout_s",
         ("fetch", "tickers=,"): "the universe or tickers= list is empty: name at least one ticker",
-        ("fetch", "tickers=AAPL", "batch=0"): "batch must be >= 1, pause and retries >= 0, timeout_s > 0",
+        ("fetch", "tickers=AAPL", "batch=0"): "batch must be a whole number from 1 to 64 tickers at a time (got 0): "
+        "e.g. batch=8",
+        (
+            "fetch",
+            "tickers=AAPL",
+            "pause=nan",
+        ): "pause must be a number of seconds from 0 to 600 (got nan): e.g. pause=1",
+        (
+            "fetch",
+            "tickers=AAPL",
+            "retries=inf",
+        ): "retries must be a whole number from 0 to 10 (got inf): e.g. retries=2",
+        ("fetch", "tickers=AAPL", "retries=30"): "retries must be a whole number from 0 to 10 (got 30): e.g. retries=2",
+        ("fetch", "tickers=AAPL", "timeout_s=nan"): "timeout_s must be a number of seconds above 0 and at most 600 "
+        "(got nan): e.g. timeout_s=20",
+        ("fetch", "tickers=AAPL", "start=2010-13-45"): "start=2010-13-45 is not a date (YYYY-MM-DD): e.g. "
+        "start=2010-01-04",
+        ("fetch", "tickers=AAPL", "start=2012-01-01", "end=2011-01-01"): "end=2011-01-01 is before start=2012-01-01: "
+        "swap them",
+        ("fetch", "universe=../../conf/config"): "universe=../../conf/config is not a universe name (a file of "
+        "conf/universe/): choose one of snapshot, sp500_2021_04, sp500_2021_08",
         ("pull",): "usage: python -m forecast.data fetch universe=<name> | tickers=AAPL,MSFT [key=value ...]",
     }
     for args, message in bad.items():
@@ -150,7 +170,10 @@ def test_the_command_line_reads_a_universe_and_says_what_is_wrong(
     code = main(["fetch", "universe=snapshot", f"cache_dir={tmp_path / 'c'}", "batch=3", "pause=0"])
     out = capsys.readouterr().out.splitlines()
     assert code == 3
-    assert out[0] == f"fetching 5 tickers into {tmp_path / 'c'} (3 at a time)"
+    assert out[0] == (
+        f"fetching 5 tickers into {tmp_path / 'c'} (3 at a time); a rate-limited batch is retried up to 2 times, "
+        "waiting at most 0 s"
+    )
     assert out[1] == f"4 of 5 tickers in {tmp_path / 'c'} (4 fetched now, 0 already fresh in the cache); 1 failed:"
     assert out[3].startswith("  ^GSPC    yfinance has no prices for ^GSPC: unknown or delisted ticker")
     monkeypatch.setattr(yahoo, "download", FakeYahoo())
@@ -164,3 +187,11 @@ def test_an_interrupted_report_says_how_to_resume() -> None:
         "interrupted: 2 of 5 tickers in c (1 fetched now, 1 already fresh in the cache); run the same command "
         "again to resume"
     ]
+
+
+def test_the_back_off_doubles_up_to_a_minute_and_its_total_is_bounded() -> None:
+    from forecast.data.fetch import backoff, total_backoff
+
+    assert [backoff(1.0, k) for k in range(5)] == [10.0, 20.0, 40.0, 60.0, 60.0]
+    assert total_backoff(1.0, 10) == 10 + 20 + 40 + 60 * 7  # 550 s at most, said before the fetch starts
+    assert total_backoff(0.01, 10) == pytest.approx(0.1 * (2**10 - 1))  # the case that reached "102 s" per round

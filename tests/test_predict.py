@@ -162,7 +162,7 @@ def test_predictions_go_where_they_may_and_nowhere_else(
     )
     assert list(outside.iterdir()) == []
     assert main([str(trained_run), "--out", str(outside)]) == 0  # named: allowed
-    assert [p.name for p in outside.iterdir()][0].startswith("20") and "error:" not in capsys.readouterr().err
+    assert next(p.name for p in outside.iterdir()).startswith("20") and "error:" not in capsys.readouterr().err
     (trained_run / "predictions").unlink()
 
     def refuse(*args: object, **kwargs: object) -> None:

@@ -11,7 +11,9 @@ resume: fresh tickers are skipped).
 from __future__ import annotations
 
 import logging
+import math
 import os
+import re
 import sys
 from pathlib import Path
 
@@ -27,8 +29,10 @@ def universe_tickers(name: str) -> list[str]:
     from omegaconf import OmegaConf
 
     path = CONF / f"{name}.yaml"
+    names = ", ".join(sorted(p.stem for p in CONF.glob("*.yaml")))
+    if not re.fullmatch(r"[A-Za-z0-9_\-]+", name):
+        raise ConfigError(f"universe={name} is not a universe name (a file of conf/universe/): choose one of {names}")
     if not path.is_file():
-        names = ", ".join(sorted(p.stem for p in CONF.glob("*.yaml")))
         raise ConfigError(f"universe={name} is unknown: choose one of {names}")
     loaded = OmegaConf.to_container(OmegaConf.load(path))
     return [str(t) for t in (loaded.get("tickers") or [])] if isinstance(loaded, dict) else []
@@ -50,21 +54,55 @@ def parse(args: list[str]) -> tuple[list[str], DataConfig, dict[str, float]]:
     tickers = [normalise_ticker(t) for t in names if t.strip()]
     if not tickers:
         raise ConfigError("the universe or tickers= list is empty: name at least one ticker")
-    d = DataConfig(start=opts.get("start") or None, end=opts.get("end") or None, cache_dir=opts.get("cache_dir"))
+    d = DataConfig(start=date(opts, "start"), end=date(opts, "end"), cache_dir=opts.get("cache_dir"))
+    if d.start and d.end and d.end < d.start:
+        raise ConfigError(f"end={d.end} is before start={d.start}: swap them")
     d.refresh = opts.get("refresh", "false").lower() in ("1", "true", "yes")
-    try:
-        d.timeout_s = float(opts.get("timeout_s", d.timeout_s))
-        pacing = {k: float(opts.get(k, v)) for k, v in (("batch", 8), ("pause", 1.0), ("retries", 2))}
-    except ValueError as exc:
-        raise ConfigError(f"a numeric option is not a number ({exc})") from None
-    if pacing["batch"] < 1 or pacing["pause"] < 0 or pacing["retries"] < 0 or d.timeout_s <= 0:
-        raise ConfigError("batch must be >= 1, pause and retries >= 0, timeout_s > 0")
+    d.timeout_s = number(opts, "timeout_s", d.timeout_s, 0.0, 600.0, "a number of seconds above 0 and at most 600")
+    pacing = {
+        "batch": number(opts, "batch", 8, 1, 64, "a whole number from 1 to 64 tickers at a time", whole=True),
+        "pause": number(opts, "pause", 1.0, 0.0, 600.0, "a number of seconds from 0 to 600"),
+        "retries": number(opts, "retries", 2, 0, 10, "a whole number from 0 to 10", whole=True),
+    }
     return tickers, d, pacing
+
+
+EXAMPLES = {"batch": "8", "pause": "1", "retries": "2", "timeout_s": "20"}
+
+
+def number(
+    opts: dict[str, str], key: str, default: float, low: float, high: float, what: str, whole: bool = False
+) -> float:
+    """Return option ``key`` as a finite number in ``[low, high]`` (timeout_s: above ``low``); else one line."""
+    text = opts.get(key)
+    if text is None:
+        return float(default)
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    inside = low < value <= high if key == "timeout_s" else low <= value <= high
+    if not (math.isfinite(value) and inside and (not whole or value.is_integer())):
+        raise ConfigError(f"{key} must be {what} (got {text}): e.g. {key}={EXAMPLES[key]}")
+    return value
+
+
+def date(opts: dict[str, str], key: str) -> str | None:
+    """Return option ``key`` as a ``YYYY-MM-DD`` date (or None when absent); refuse anything else in one line."""
+    import datetime as dt
+
+    text = opts.get(key) or None
+    if text is not None:
+        try:
+            dt.date.fromisoformat(text)
+        except ValueError:
+            raise ConfigError(f"{key}={text} is not a date (YYYY-MM-DD): e.g. {key}=2010-01-04") from None
+    return text
 
 
 def main(argv: list[str] | None = None) -> int:
     """Run the fetch; print its closing table; return the exit code (see the module doc)."""
-    from forecast.data.fetch import fetch_universe, report_lines
+    from forecast.data.fetch import fetch_universe, report_lines, total_backoff
     from forecast.data.sources import cache_folder
 
     logging.basicConfig(level=logging.INFO, format="%(message)s")
@@ -75,7 +113,12 @@ def main(argv: list[str] | None = None) -> int:
     except ConfigError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    print(f"fetching {len(tickers)} tickers into {cache_folder(d)} ({int(pacing['batch'])} at a time)", flush=True)
+    retries = int(pacing["retries"])
+    print(
+        f"fetching {len(tickers)} tickers into {cache_folder(d)} ({int(pacing['batch'])} at a time); a rate-limited "
+        f"batch is retried up to {retries} times, waiting at most {total_backoff(pacing['pause'], retries):.0f} s",
+        flush=True,
+    )
     report = fetch_universe(tickers, d, int(pacing["batch"]), pacing["pause"], int(pacing["retries"]))
     for line in report_lines(report, len(tickers), str(cache_folder(d))):
         print(line)

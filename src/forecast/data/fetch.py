@@ -2,9 +2,9 @@
 
 Each batch fetches up to ``batch`` tickers at once (each with the data.timeout_s deadline of ``yahoo.fetch``) and
 the next batch waits ``pause`` seconds. A rate-limited ticker is retried up to ``retries`` times, after a back-off
-that doubles (``10 x pause``, then twice that...). Every ticker that arrives is written to the cache at once and
-atomically, so an interrupted fetch loses nothing: the next one skips every ticker whose cache is fresh (it covers
-the requested range; for "up to the latest close", fetched today).
+that doubles (``10 x pause``, then twice that...) up to a minute. Every ticker that arrives is written to the cache
+at once and atomically, so an interrupted fetch loses nothing: the next one skips every ticker whose cache is fresh
+(it covers the requested range; for "up to the latest close", fetched today).
 """
 
 from __future__ import annotations
@@ -92,7 +92,7 @@ def fetch_universe(
                         bar.update(1)
                 if not limited or attempt == retries:
                     break
-                wait = 10 * pause * 2**attempt
+                wait = backoff(pause, attempt)
                 log.warning("rate-limited on %d ticker(s): retrying them in %.0f s", len(limited), wait)
                 sleep(wait)
                 pending = limited
@@ -101,6 +101,19 @@ def fetch_universe(
     finally:
         bar.close()
     return report
+
+
+MAX_BACKOFF = 60.0  # seconds: a back-off doubles from 10 x pause up to this
+
+
+def backoff(pause: float, attempt: int) -> float:
+    """Return the wait before retry ``attempt + 1`` of a rate-limited batch: 10 x pause, doubling, capped."""
+    return min(10 * pause * 2**attempt, MAX_BACKOFF)
+
+
+def total_backoff(pause: float, retries: int) -> float:
+    """Return the longest a batch can wait on rate limits in all (said before the fetch starts)."""
+    return sum(backoff(pause, k) for k in range(retries))
 
 
 def report_lines(report: FetchReport, total: int, folder: str) -> list[str]:
