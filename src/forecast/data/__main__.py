@@ -58,21 +58,24 @@ def parse(args: list[str]) -> tuple[list[str], DataConfig, dict[str, float]]:
     if d.start and d.end and d.end < d.start:
         raise ConfigError(f"end={d.end} is before start={d.start}: swap them")
     d.refresh = opts.get("refresh", "false").lower() in ("1", "true", "yes")
-    d.timeout_s = number(opts, "timeout_s", d.timeout_s, 0.0, 600.0, "a number of seconds above 0 and at most 600")
+    d.timeout_s = number(opts, "timeout_s", d.timeout_s, 0.0, 600.0)
     pacing = {
-        "batch": number(opts, "batch", 8, 1, 64, "a whole number from 1 to 64 tickers at a time", whole=True),
-        "pause": number(opts, "pause", 1.0, 0.0, 600.0, "a number of seconds from 0 to 600"),
-        "retries": number(opts, "retries", 2, 0, 10, "a whole number from 0 to 10", whole=True),
+        "batch": number(opts, "batch", 8, 1, 64, whole=True),
+        "pause": number(opts, "pause", 1.0, 0.0, 600.0),
+        "retries": number(opts, "retries", 2, 0, 10, whole=True),
     }
     return tickers, d, pacing
 
 
-EXAMPLES = {"batch": "8", "pause": "1", "retries": "2", "timeout_s": "20"}
+LIMITS = {  # each numeric option's rule, as its refusal says it, and an example
+    "batch": ("batch must be a whole number from 1 to 64 tickers at a time", "e.g. batch=8"),
+    "pause": ("pause must be a number of seconds from 0 to 600", "e.g. pause=1"),
+    "retries": ("retries must be a whole number from 0 to 10", "e.g. retries=2"),
+    "timeout_s": ("timeout_s must be a number of seconds above 0 and at most 600", "e.g. timeout_s=20"),
+}
 
 
-def number(
-    opts: dict[str, str], key: str, default: float, low: float, high: float, what: str, whole: bool = False
-) -> float:
+def number(opts: dict[str, str], key: str, default: float, low: float, high: float, whole: bool = False) -> float:
     """Return option ``key`` as a finite number in ``[low, high]`` (timeout_s: above ``low``); else one line."""
     text = opts.get(key)
     if text is None:
@@ -83,7 +86,8 @@ def number(
         value = math.nan
     inside = low < value <= high if key == "timeout_s" else low <= value <= high
     if not (math.isfinite(value) and inside and (not whole or value.is_integer())):
-        raise ConfigError(f"{key} must be {what} (got {text}): e.g. {key}={EXAMPLES[key]}")
+        rule, example = LIMITS[key]
+        raise ConfigError(f"{rule} (got {text}): {example}")
     return value
 
 
