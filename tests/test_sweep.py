@@ -272,3 +272,55 @@ def test_the_learning_curve_section_counts_tickers_after_benjamini_hochberg(tmp_
     assert "significantly better after Benjamini-Hochberg: LSTM on 30, GRU on 0 tickers" in verdict.evidence
     assert (tmp_path / "plots" / "learning_curve.png").stat().st_size > 0
     assert "| lstm   |     10 |              10000 |       2 | 0.7 ± 0                  |" in body[2]
+
+
+def test_records_without_their_measurements_are_listed_and_the_report_is_still_built(
+    sweep: Path, tmp_path: Path
+) -> None:
+    from forecast.reporting.sweep.report import build_report
+
+    copy = tmp_path / "copy"
+    shutil.copytree(sweep, copy)
+    records = (json.loads(p.read_text()) for p in sorted(copy.glob("*/metrics.json")))
+    good = next(r for r in records if r["status"] == "completed")
+    for name, record in (
+        ("90_empty", []),
+        ("91_bare", {"status": "completed"}),
+        ("92_typed", {**good, "window": "sixty"}),
+        ("93_nan", {**good, "test": {**good["test"], "mae": None}}),
+    ):
+        (copy / name).mkdir()
+        (copy / name / "metrics.json").write_text(json.dumps(record))
+    build_report(copy)
+    summary = pd.read_csv(copy / "summary.csv").set_index("job")
+    assert summary.loc[["90_empty", "91_bare", "92_typed", "93_nan"], "reason"].tolist() == [
+        "metrics.json is unreadable (truncated or not a JSON object): the job's results are unknown",
+        "metrics.json says completed but its model is missing: the job's results are unknown",
+        "metrics.json says completed but its window is a str: the job's results are unknown",
+        "metrics.json says completed but its test.mae is not a number: the job's results are unknown",
+    ]
+    assert "91_bare" in (copy / "report.md").read_text()  # listed among the failed jobs
+
+
+def test_an_unwritable_sweep_folder_is_one_line_and_out_writes_elsewhere(
+    sweep: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from forecast.reporting.sweep.rebuild import main
+    from forecast.store import atomic
+
+    elsewhere = tmp_path / "elsewhere"
+    assert main([str(sweep), "--out", str(elsewhere)]) == 0
+    assert sorted(p.name for p in elsewhere.iterdir()) == ["plots", "report.html", "report.md", "summary.csv",
+                                                          "summary.md"]  # fmt: skip
+    real = atomic.write_with
+
+    def read_only(path: Path, writer: object) -> Path:
+        if path.parent == sweep:
+            raise PermissionError(13, "Permission denied", str(path))
+        return real(path, writer)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(atomic, "write_with", read_only)
+    assert main([str(sweep)]) == 1
+    assert capsys.readouterr().err.strip().splitlines() == [
+        f"error: cannot write the report into {sweep} (Permission denied): give --out <a writable folder>"
+    ]

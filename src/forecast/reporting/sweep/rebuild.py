@@ -9,9 +9,11 @@ from pathlib import Path
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Write summary.csv, summary.md, plots/, report.md and report.html into the sweep folder; return 0, or 2."""
+    """Write summary.csv, summary.md, plots/, report.md and report.html into the sweep folder (or ``--out``); return
+    0, 1 (the report could not be written) or 2 (no sweep folder)."""
     parser = argparse.ArgumentParser(prog="python -m forecast.report", description=__doc__)
     parser.add_argument("sweep_dir", type=Path, help="a multirun folder holding one sub-folder per job")
+    parser.add_argument("--out", type=Path, default=None, help="where to write the report (default: the sweep folder)")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     if not args.sweep_dir.is_dir():
@@ -26,7 +28,16 @@ def main(argv: list[str] | None = None) -> int:
             file=sys.stderr,
         )
         return 2
-    build_report(args.sweep_dir)  # logs "sweep report: <path>"
+    out = args.out or args.sweep_dir
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        build_report(args.sweep_dir, out)  # logs "sweep report: <path>"
+    except OSError as exc:
+        print(
+            f"error: cannot write the report into {out} ({exc.strerror or exc}): give --out <a writable folder>",
+            file=sys.stderr,
+        )
+        return 1
     return 0
 
 

@@ -49,10 +49,11 @@ def _section(title: str, verdict: Verdict | None, body: list[str]) -> list[str]:
     return lines + body + [""]
 
 
-def build_report(sweep_dir: Path) -> Path:
-    """Write the sweep's summary files and report into ``sweep_dir``; return the path of ``report.md``."""
+def build_report(sweep_dir: Path, out: Path | None = None) -> Path:
+    """Write the sweep's summary files and report into ``out`` (default ``sweep_dir``); return ``report.md``'s path."""
+    out = out or sweep_dir
     jobs = collect_jobs(sweep_dir)
-    atomic.write_csv(sweep_dir / "summary.csv", jobs)
+    atomic.write_csv(out / "summary.csv", jobs)
     done = jobs[jobs["status"] == "completed"].copy()
     failed = jobs[jobs["status"] != "completed"][["job", "status", "reason", "overrides"]]
     grouped, dm = grouped_table(jobs), pairwise_dm(sweep_dir, jobs)
@@ -74,8 +75,8 @@ def build_report(sweep_dir: Path) -> Path:
         markdown_table(failed),
         "",
     ]
-    atomic.write_with(sweep_dir / "summary.md", lambda tmp: tmp.write_text("\n".join(summary_md)))
-    plots_dir = sweep_dir / "plots"
+    atomic.write_with(out / "summary.md", lambda tmp: tmp.write_text("\n".join(summary_md)))
+    plots_dir = out / "plots"
     verdicts = {fn.__name__: fn(done) for fn in ALL_CLAIMS} if not done.empty else {}
     curve = learning.learning_section(sweep_dir, done, plots_dir) if not done.empty else None
     if curve is not None:
@@ -85,7 +86,7 @@ def build_report(sweep_dir: Path) -> Path:
     lines = [f"# Recurrent cells compared on daily prices: {sweep_dir.name}", ""]
     if done.empty:
         lines += ["No job completed; nothing to compare.", "", "## Failed jobs", "", markdown_table(failed)]
-        return _write_report(sweep_dir, lines)
+        return _write_report(out, lines)
     kernels = ", ".join(sorted(set(done["kernel"].dropna().astype(str)))) or "torch"
     lines += [
         f"{len(done)} of {len(jobs)} jobs completed ({', '.join(sorted(done['ticker'].unique()))}; cells "
@@ -170,7 +171,7 @@ def build_report(sweep_dir: Path) -> Path:
     lines += _section("Gradient flow", verdicts["gates_keep_gradients"], body)
     lines += step_section(done, plots_dir) + interval_section(done) + money_section(sweep_dir, done)
     lines += ["## Failed jobs", "", markdown_table(failed), ""]
-    return _write_report(sweep_dir, lines)
+    return _write_report(out, lines)
 
 
 def pool_sections(sweep_dir: Path, done: pd.DataFrame, plots_dir: Path) -> list[str]:

@@ -25,6 +25,26 @@ def job_dirs(sweep_dir: Path) -> list[Path]:
     return sorted(found, key=number)
 
 
+MEASURED = {"model": str, "test": dict, "persistence_test": dict, "config": dict}  # a completed record has these
+TYPED = {"window": int, "seed": int, "horizon": int}  # and these, where present, of this type
+
+
+def unmeasured(record: dict[str, Any]) -> str:
+    """Return what a completed record lacks (a field missing or of the wrong type, a test MAE that is not a
+    number), or "" when the report can read it."""
+    for key, kind in (*MEASURED.items(), *TYPED.items()):
+        value = record.get(key)
+        if value is None and key in TYPED:
+            continue
+        if not isinstance(value, kind) or isinstance(value, bool):
+            return f"its {key} is {'missing' if value is None else f'a {type(value).__name__}'}"
+    for key in ("test", "persistence_test"):
+        mae = record[key].get("mae")
+        if not isinstance(mae, (int, float)) or isinstance(mae, bool):
+            return f"its {key}.mae is not a number"
+    return ""
+
+
 def job_row(job: Path) -> dict[str, Any]:
     """Return one job's summary row, read from its ``metrics.json`` alone (the run record)."""
     record = read_record(job)
@@ -36,7 +56,17 @@ def job_row(job: Path) -> dict[str, Any]:
         )
         return {"job": job.name, "status": "failed", "reason": reason}
     status = str(record.get("status") or "failed")
-    row: dict[str, Any] = {"job": job.name, "overrides": " ".join(record.get("overrides") or [])}
+    if status == "completed" and (missing := unmeasured(record)):
+        return {
+            "job": job.name,
+            "status": "failed",
+            "reason": f"metrics.json says completed but {missing}: the job's results are unknown",
+        }
+    overrides = record.get("overrides")
+    row: dict[str, Any] = {
+        "job": job.name,
+        "overrides": " ".join(map(str, overrides if isinstance(overrides, list) else [])),
+    }
     if status == "completed":
         row.update(flatten(record))
     row.update(dimensions(record))  # the config's values (seed, window...) over the record's copies of them
