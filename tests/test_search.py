@@ -103,3 +103,46 @@ def test_the_search_never_reads_the_test_span(tmp_path: Path) -> None:
         values[-1].append(test_mae)
     assert values[0][:2] == values[1][:2]  # the trials' objective: identical
     assert values[0][2] != values[1][2]  # while the test span did move
+
+
+@pytest.mark.parametrize(
+    ("changes", "message"),
+    [
+        ({"n_trials": 0}, "hydra.sweeper.n_trials must be at least 1 trial (got 0): e.g. hydra.sweeper.n_trials=30"),
+        ({"n_trials": -3}, "hydra.sweeper.n_trials must be at least 1 trial (got -3): e.g. hydra.sweeper.n_trials=30"),
+        ({"n_jobs": 0}, "hydra.sweeper.n_jobs must be a whole number from 1 to 64 trials at a time (got 0): e.g. "
+         "hydra.sweeper.n_jobs=1"),
+        ({"sampler": "bogus"}, "hydra.sweeper.sampler='bogus' is unknown: choose tpe|random"),
+        ({"direction": "up"}, "hydra.sweeper.direction='up' is unknown: choose minimize|maximize"),
+    ],
+)  # fmt: skip
+def test_a_search_that_cannot_run_is_refused_before_its_study(changes: dict[str, object], message: str) -> None:
+    from forecast.config.search import check
+    from forecast.errors import ConfigError
+    from hydra_plugins.forecast_optuna.config import OptunaSweeperConf
+
+    with pytest.raises(ConfigError) as err:
+        check(OptunaSweeperConf(**changes))  # type: ignore[arg-type]
+    assert str(err.value) == message
+
+
+@pytest.mark.slow
+def test_the_command_line_refuses_a_bogus_sampler_in_one_line_and_writes_nothing(tmp_path: Path) -> None:
+    done = forecast("-m", "hparams_search=optuna", *TINY, "hydra.sweeper.sampler=bogus",
+                    f"hydra.sweep.dir={tmp_path / 's'}", cwd=tmp_path)  # fmt: skip
+    assert done.returncode == 1
+    assert done.stderr.strip().splitlines() == ["error: hydra.sweeper.sampler='bogus' is unknown: choose tpe|random"]
+    assert not (tmp_path / "s").exists()
+
+
+def test_the_tuned_comparison_checks_its_options_before_any_search(capsys: pytest.CaptureFixture[str]) -> None:
+    from forecast.tuned import main
+
+    bad = {
+        "cells=bogus": "cells=bogus names an unknown cell (bogus): choose from rnn,lstm,gru,mingru,minlstm",
+        "trials=0": "trials=0 must be a whole number of trials, at least 1: e.g. trials=12",
+        "seeds=a": "seeds=a must be whole numbers separated by commas: e.g. seeds=0,1,2",
+    }
+    for arg, message in bad.items():
+        assert main([arg]) == 2
+        assert capsys.readouterr().err.strip().splitlines() == [f"error: {message}"]

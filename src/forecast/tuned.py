@@ -32,6 +32,21 @@ def forecast(*args: str) -> int:
     return subprocess.run([sys.executable, "-m", "forecast", *args], check=False).returncode
 
 
+def check_options(opts: dict[str, str]) -> str:
+    """Return why ``cells``, ``trials`` or ``seeds`` cannot run (checked before any search starts), or ""."""
+    from forecast.config.schema import CELLS
+
+    cells = opts["cells"].split(",")
+    unknown = [c for c in cells if c not in CELLS]
+    if unknown or not cells:
+        return f"cells={opts['cells']} names an unknown cell ({', '.join(unknown)}): choose from {','.join(CELLS)}"
+    if not opts["trials"].isdigit() or int(opts["trials"]) < 1:
+        return f"trials={opts['trials']} must be a whole number of trials, at least 1: e.g. trials=12"
+    if not all(s.isdigit() for s in opts["seeds"].split(",")):
+        return f"seeds={opts['seeds']} must be whole numbers separated by commas: e.g. seeds=0,1,2"
+    return ""
+
+
 def main(argv: list[str] | None = None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
     opts = dict(OPTIONS)
@@ -42,6 +57,10 @@ def main(argv: list[str] | None = None) -> int:
             opts[key] = value
         else:
             overrides.append(arg)
+    problem = check_options(opts)
+    if problem:
+        print(f"error: {problem}", file=sys.stderr)
+        return 2
     stamp = dt.datetime.now().strftime("%Y-%m-%d_%H-%M-%S")
     out = Path(opts["out"] or ROOT / "outputs" / "experiments" / "cells_tuned" / stamp).resolve()
     conf = out / "conf" / "experiment"

@@ -21,6 +21,7 @@ from hydra.plugins.sweeper import Sweeper
 from hydra.types import HydraContext, TaskFunction
 from omegaconf import DictConfig, OmegaConf
 
+from forecast.config.search import check
 from hydra_plugins.forecast_optuna.config import OptunaSweeperConf
 
 log = logging.getLogger(__name__)
@@ -64,8 +65,12 @@ class OptunaSweeper(Sweeper):
         )
 
     def sweep(self, arguments: list[str]) -> Any:
+        import warnings
+
         import optuna
 
+        check(self.conf)  # before the study or the sweep folder exists
+        warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)  # not the user's concern
         assert self.config is not None and self.hydra_context is not None
         parser = OverridesParser.create(config_loader=self.hydra_context.config_loader)
         params = parser.parse_overrides([f"{k}={v}" for k, v in self.conf.params.items()] + list(arguments))

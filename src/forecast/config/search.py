@@ -1,0 +1,28 @@
+"""The checks of an Optuna search's settings (``hydra.sweeper.*`` of ``hparams_search=optuna``), made before its
+study or sweep folder exists; the sweeper plugin (``hydra_plugins.forecast_optuna``) calls them."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from forecast.errors import require
+
+SAMPLERS, DIRECTIONS, MAX_JOBS = ("tpe", "random"), ("minimize", "maximize"), 64
+
+
+def check(conf: Any) -> None:
+    """Refuse, in one line each, a search that cannot run: no trials, no workers, an unknown sampler or direction."""
+    require(
+        conf.n_trials >= 1,
+        f"hydra.sweeper.n_trials must be at least 1 trial (got {conf.n_trials}): e.g. hydra.sweeper.n_trials=30",
+    )
+    require(
+        1 <= conf.n_jobs <= MAX_JOBS,
+        f"hydra.sweeper.n_jobs must be a whole number from 1 to {MAX_JOBS} trials at a time (got {conf.n_jobs}): "
+        "e.g. hydra.sweeper.n_jobs=1",
+    )
+    require(conf.sampler in SAMPLERS, f"hydra.sweeper.sampler={conf.sampler!r} is unknown: choose {'|'.join(SAMPLERS)}")
+    require(
+        conf.direction in DIRECTIONS,
+        f"hydra.sweeper.direction={conf.direction!r} is unknown: choose {'|'.join(DIRECTIONS)}",
+    )
