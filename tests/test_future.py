@@ -189,3 +189,19 @@ def test_a_quantile_head_forecasts_quantiles_of_the_move_since_the_origin() -> N
     target = torch.tensor([[0.5, 0.5]])  # daily scaled returns: the move to step 2 is 1.0
     exact = torch.tensor([[[0.5, 0.5, 0.5], [1.0, 1.0, 1.0]]])
     assert float(pinball_loss(TAUS)(exact, target)) == 0.0
+
+
+def test_a_level_the_validation_span_cannot_calibrate_is_refused_not_printed_infinite() -> None:
+    from forecast.errors import ConfigError
+    from forecast.evaluation.intervals import conformal_scales
+
+    rng = np.random.default_rng(0)
+    table = pd.DataFrame({"split": "val", "step": 1, "actual": 100 * np.exp(rng.normal(0, 0.01, 150)),
+                          "predicted": 100.0})  # fmt: skip
+    assert np.isfinite(conformal_scales(table, [0.99])["99"][0])  # ceil(151 x 0.99) = 150 <= 150
+    with pytest.raises(ConfigError) as err:
+        conformal_scales(table, [0.9, 0.999])
+    assert str(err.value) == (
+        "forecast.levels=0.999 needs at least 999 validation forecasts per step for a finite band, and this run has "
+        "150: the largest level they support is 0.993; lower the level or lengthen the validation span"
+    )

@@ -13,6 +13,8 @@ import math
 import numpy as np
 import pandas as pd
 
+from forecast.errors import ConfigError
+
 SQRT_PI = math.sqrt(math.pi)
 
 
@@ -38,7 +40,22 @@ def conformal_scales(table: pd.DataFrame, levels: list[float]) -> dict[str, list
     val = table[table["split"] == "val"]
     steps = sorted(table["step"].unique())
     by_step = [log_residuals(val[val["step"] == s]).to_numpy() for s in steps]
+    supported(min(len(r) for r in by_step) if by_step else 0, levels)
     return {level_name(a): [conformal_scale(r, a) for r in by_step] for a in levels}
+
+
+def supported(n: int, levels: list[float]) -> None:
+    """Refuse a level that ``n`` validation residuals cannot calibrate (``ceil((n + 1) level) > n``: an infinite
+    band), naming the largest level they support."""
+    for a in levels:
+        if math.ceil((n + 1) * a) > n:
+            needed = math.ceil(a / (1 - a) - 1e-9)
+            largest = math.floor(1000 * n / (n + 1)) / 1000
+            raise ConfigError(
+                f"forecast.levels={a:g} needs at least {needed} validation forecasts per step for a finite band, and "
+                f"this run has {n}: the largest level they support is {largest:g}; lower the level or lengthen the "
+                "validation span"
+            )
 
 
 def gaussian_sigmas(table: pd.DataFrame) -> list[float]:
