@@ -220,3 +220,21 @@ def test_sigterm_right_after_start_and_during_a_sweep(tmp_path: Path) -> None:
     )
     assert sorted(p.name for p in (tmp_path / "s").iterdir() if p.is_dir()) == ["0_AAPL_lstm_seed0"]
     assert json.loads((tmp_path / "s" / "0_AAPL_lstm_seed0" / "metrics.json").read_text())["status"] == "interrupted"
+
+
+@pytest.mark.slow
+def test_sigterm_once_the_run_folder_exists_leaves_an_interrupted_record(tmp_path: Path) -> None:
+    """Hydra makes the folder before the job imports torch: a SIGTERM in those seconds is recorded, not lost."""
+    early = start_forecast(f"hydra.run.dir={tmp_path / 'e'}", cwd=tmp_path)
+    deadline = time.time() + 60
+    while not (tmp_path / "e" / ".hydra").is_dir() and time.time() < deadline:
+        time.sleep(0.02)
+    early.send_signal(signal.SIGTERM)
+    _, err = early.communicate(timeout=60)
+    assert early.returncode == 130, err
+    record = json.loads((tmp_path / "e" / "metrics.json").read_text())
+    assert (record["status"], record["reason"]) == (
+        "interrupted",
+        "interrupted before the first epoch completed: nothing to resume, run again",
+    )
+    assert err.strip().splitlines()[-1] == f"interrupted: {record['reason']}"

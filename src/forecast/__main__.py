@@ -54,8 +54,12 @@ def _fail(out_dir: Path, reason: str, config: dict[str, object], status: str = "
 
 
 def task_overrides() -> list[str]:
-    """Return the job's command-line overrides as typed (an override may hold an interpolation that fails)."""
-    typed = OmegaConf.to_container(HydraConfig.get().overrides.task, resolve=False)
+    """Return the job's command-line overrides as typed (an override may hold an interpolation that fails); none
+    once Hydra has let go of its config (an interruption before the job started)."""
+    try:
+        typed = OmegaConf.to_container(HydraConfig.get().overrides.task, resolve=False)
+    except ValueError:  # "HydraConfig was not set"
+        return []
     return [str(o) for o in typed] if isinstance(typed, list) else []
 
 
@@ -73,19 +77,21 @@ def main(cfg: DictConfig) -> float | None:
     """Run one job; return its validation loss (for Hydra sweepers), or None when it failed inside a sweep."""
     from hydra.types import RunMode
 
-    from forecast.config.compose import plain, typed_config
-    from forecast.config.schema import config_dict
     from forecast.errors import FolderTaken
-    from forecast.pipeline.recipe import run
-    from forecast.store.folders import FOLDER_FIX, occupant
-    from forecast.training.runtime import threads_per_job
 
     _sigterm_interrupts()
     hydra_cfg = HydraConfig.get()
-    out_dir = Path(hydra_cfg.runtime.output_dir)
+    out_dir = Path(hydra_cfg.runtime.output_dir)  # Hydra made it: from here on an interruption is recorded in it
     multirun = hydra_cfg.mode == RunMode.MULTIRUN
-    config = plain(cfg)
+    config: dict[str, object] = {}
     try:
+        from forecast.config.compose import plain, typed_config  # torch and pandas load here: seconds
+        from forecast.config.schema import config_dict
+        from forecast.pipeline.recipe import run
+        from forecast.store.folders import FOLDER_FIX, occupant
+        from forecast.training.runtime import threads_per_job
+
+        config = plain(cfg)
         typed = typed_config(cfg, multirun)
         if typed.trainer.threads == 0:
             typed.trainer.threads = threads_per_job(plain(hydra_cfg.launcher))
@@ -108,7 +114,10 @@ def main(cfg: DictConfig) -> float | None:
             reason = f"interrupted after epoch {last}: resume with the same overrides and trainer.resume={out_dir}"
         else:
             reason = "interrupted before the first epoch completed: nothing to resume, run again"
-        _fail(out_dir, reason, config, status="interrupted", last_completed_epoch=last)
+        from forecast.store.folders import occupant
+
+        if not occupant(out_dir):  # never over another run's record (interrupted before the folder check)
+            _fail(out_dir, reason, config, status="interrupted", last_completed_epoch=last)
         print(f"interrupted: {reason}", file=sys.stderr, flush=True)
         if multirun:  # stop the sweep, not only this job
             raise SweepInterrupted(str(out_dir.parent)) from None
@@ -137,6 +146,13 @@ class SweepInterrupted(KeyboardInterrupt):
     """Ctrl-C or SIGTERM during a sweep: the current job is recorded as interrupted, the sweep stops."""
 
 
+def made_folder() -> Path | None:
+    """Return the single run's folder when Hydra has made it (a signal may arrive before the job starts), else None."""
+    from forecast.store.folders import RUN_FOLDER
+
+    return RUN_FOLDER[-1] if RUN_FOLDER and RUN_FOLDER[-1].is_dir() else None
+
+
 def cli() -> None:
     """Entry point: run Hydra, turning its compose-time errors into one line on stderr (exit 2).
 
@@ -152,7 +168,16 @@ def cli() -> None:
         )
         sys.exit(130)
     except KeyboardInterrupt:
-        print("interrupted: before the run started; nothing was written", file=sys.stderr, flush=True)
+        folder = made_folder()
+        if folder is None:
+            print("interrupted: before the run started; nothing was written", file=sys.stderr, flush=True)
+        else:  # Hydra had made the run folder: record the interruption there
+            from forecast.store.folders import occupant
+
+            reason = "interrupted before the first epoch completed: nothing to resume, run again"
+            if not occupant(folder):
+                _fail(folder, reason, {}, status="interrupted")
+            print(f"interrupted: {reason}", file=sys.stderr, flush=True)
         sys.exit(130)
     except ForecastError as exc:  # raised before the job started (a run folder that is taken)
         print(f"error: {exc}", file=sys.stderr, flush=True)

@@ -46,10 +46,11 @@ class RunFolderGuard(Callback):
     def on_run_start(self, config: DictConfig, **kwargs: Any) -> None:
         import sys
 
-        from forecast.store.folders import FOLDER_FIX, occupant
+        from forecast.store.folders import FOLDER_FIX, RUN_FOLDER, occupant
 
         folder = Path(str(config.hydra.run.dir))
         if taken := occupant(folder):  # Hydra turns a callback's exception into a warning: exit here instead
             message = f"{folder} {taken}: a run never writes over another run's results; {FOLDER_FIX}"
             print(f"error: {message}", file=sys.stderr, flush=True)
             raise SystemExit(1)
+        RUN_FOLDER.append(folder)  # the folder is free: an interruption from here on is recorded in it

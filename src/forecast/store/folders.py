@@ -7,6 +7,7 @@ from pathlib import Path
 from forecast.store.record import read_record
 
 FOLDER_FIX = "choose another folder (hydra.run.dir=...) or move that one away"
+RUN_FOLDER: list[Path] = []  # a single run's folder once the guard found it free (Hydra makes it right after)
 
 
 def occupant(folder: Path) -> str:
