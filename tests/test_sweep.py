@@ -324,3 +324,16 @@ def test_an_unwritable_sweep_folder_is_one_line_and_out_writes_elsewhere(
     assert capsys.readouterr().err.strip().splitlines() == [
         f"error: cannot write the report into {sweep} (Permission denied): give --out <a writable folder>"
     ]
+
+
+@pytest.mark.slow
+def test_a_sweep_into_a_folder_holding_another_sweep_is_refused_before_anything_is_written(sweep: Path) -> None:
+    before = {p: p.stat().st_mtime_ns for p in sweep.rglob("*") if p.is_file()}
+    done = forecast("-m", "experiment=cells_quick", "window=30", f"hydra.sweep.dir={sweep}", cwd=sweep.parent)
+    assert done.returncode == 1
+    jobs = len([p for p in sweep.iterdir() if p.is_dir() and (p / ".hydra").is_dir()])
+    assert done.stderr.strip().splitlines() == [
+        f"error: {sweep} already holds a sweep ({jobs} job folders): a sweep never writes over another sweep's jobs; "
+        "choose another folder (hydra.sweep.dir=...) or move that one away"
+    ]
+    assert {p: p.stat().st_mtime_ns for p in sweep.rglob("*") if p.is_file()} == before

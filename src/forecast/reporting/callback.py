@@ -54,3 +54,19 @@ class RunFolderGuard(Callback):
             print(f"error: {message}", file=sys.stderr, flush=True)
             raise SystemExit(1)
         RUN_FOLDER.append(folder)  # the folder is free: an interruption from here on is recorded in it
+
+    def on_multirun_start(self, config: DictConfig, **kwargs: Any) -> None:
+        """Refuse a sweep folder that holds another sweep, before any job (or Hydra's ``.hydra/``) writes there."""
+        import sys
+
+        from forecast.store.folders import sweep_occupant
+
+        folder = Path(str(config.hydra.sweep.dir))
+        if taken := sweep_occupant(folder):
+            print(
+                f"error: {folder} {taken}: a sweep never writes over another sweep's jobs; choose another folder "
+                "(hydra.sweep.dir=...) or move that one away",
+                file=sys.stderr,
+                flush=True,
+            )
+            raise SystemExit(1)

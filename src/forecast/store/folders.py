@@ -32,3 +32,14 @@ def occupant(folder: Path) -> str:
             pass
         return f"holds a run still running in process {pid} ({what})"
     return ""
+
+
+def sweep_occupant(folder: Path) -> str:
+    """Return what in ``folder`` belongs to another sweep ('' when a sweep may start there): its ``multirun.yaml``
+    or job folders (with a record or Hydra's ``.hydra/``)."""
+    if not folder.is_dir():
+        return ""
+    jobs = [p for p in folder.iterdir() if p.is_dir() and ((p / "metrics.json").exists() or (p / ".hydra").is_dir())]
+    if jobs or (folder / "multirun.yaml").exists():
+        return f"already holds a sweep ({len(jobs)} job folder{'' if len(jobs) == 1 else 's'})"
+    return ""
