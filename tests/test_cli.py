@@ -171,3 +171,13 @@ def test_bad_interpolations_job_names_and_failed_sweeps_end_well(tmp_path: Path)
         f"error: 1 of 2 jobs failed or were interrupted (summary.csv lists why): {tmp_path / 's'}"
     )
     assert (tmp_path / "s" / "report.md").exists()
+
+
+@pytest.mark.slow
+def test_an_unset_variable_in_the_run_folders_name_is_one_line(tmp_path: Path) -> None:
+    done = forecast("ticker=${oc.env:FORECAST_SURELY_UNSET}", cwd=tmp_path)
+    assert done.returncode == 2
+    assert done.stderr.strip().splitlines() == [
+        "error: KeyError raised while resolving interpolation: \"Environment variable 'FORECAST_SURELY_UNSET' not "
+        'found"'
+    ]

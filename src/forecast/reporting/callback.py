@@ -39,6 +39,17 @@ class SweepSummary(Callback):
             return
 
 
+def resolved_folder(config: DictConfig, mode: str) -> Path | None:
+    """Return ``hydra.<mode>.dir``, or None when its interpolation cannot resolve (an override naming an unset
+    environment variable): Hydra would turn our exception into a multi-line warning."""
+    from omegaconf.errors import OmegaConfBaseException
+
+    try:
+        return Path(str(config.hydra[mode].dir))
+    except OmegaConfBaseException:
+        return None
+
+
 class RunFolderGuard(Callback):
     """Registered in ``conf/config.yaml``: before a single run writes anything (Hydra's ``.hydra/`` included),
     refuse a run folder that holds another run's results (see :func:`forecast.store.record.occupant`)."""
@@ -48,7 +59,9 @@ class RunFolderGuard(Callback):
 
         from forecast.store.folders import FOLDER_FIX, RUN_FOLDER, occupant
 
-        folder = Path(str(config.hydra.run.dir))
+        folder = resolved_folder(config, "run")
+        if folder is None:  # the folder's name does not resolve: the job's own error says why, in one line
+            return
         if taken := occupant(folder):  # Hydra turns a callback's exception into a warning: exit here instead
             message = f"{folder} {taken}: a run never writes over another run's results; {FOLDER_FIX}"
             print(f"error: {message}", file=sys.stderr, flush=True)
@@ -61,8 +74,8 @@ class RunFolderGuard(Callback):
 
         from forecast.store.folders import sweep_occupant
 
-        folder = Path(str(config.hydra.sweep.dir))
-        if taken := sweep_occupant(folder):
+        folder = resolved_folder(config, "sweep")
+        if folder is not None and (taken := sweep_occupant(folder)):
             print(
                 f"error: {folder} {taken}: a sweep never writes over another sweep's jobs; choose another folder "
                 "(hydra.sweep.dir=...) or move that one away",
