@@ -238,3 +238,43 @@ def test_sigterm_once_the_run_folder_exists_leaves_an_interrupted_record(tmp_pat
         "interrupted before the first epoch completed: nothing to resume, run again",
     )
     assert err.strip().splitlines()[-1] == f"interrupted: {record['reason']}"
+
+
+def test_a_fold_worker_exits_when_its_parent_is_killed(tmp_path: Path) -> None:
+    """A backtest's fold workers (joblib processes) stop when the run is killed with SIGKILL, which the run cannot
+    catch: each worker watches its parent."""
+    import subprocess
+    import sys
+
+    script = tmp_path / "chain.py"
+    script.write_text(
+        "import multiprocessing as mp, os, sys, time\n"
+        "def worker(path):\n"
+        "    from forecast.training.runtime import exit_with_parent\n"
+        "    exit_with_parent(0.05)\n"
+        "    open(path, 'w').write(str(os.getpid()))\n"
+        "    time.sleep(120)\n"
+        "if __name__ == '__main__':\n"
+        "    p = mp.get_context('spawn').Process(target=worker, args=(sys.argv[1],))\n"
+        "    p.start()\n"
+        "    p.join()\n"
+    )
+    marker = tmp_path / "pid"
+    middle = subprocess.Popen([sys.executable, str(script), str(marker)])
+    deadline = time.time() + 60
+    while not (marker.exists() and marker.read_text()) and time.time() < deadline:
+        time.sleep(0.05)
+    worker = int(marker.read_text())
+    middle.send_signal(signal.SIGKILL)
+    middle.wait(timeout=10)
+
+    def alive(pid: int) -> bool:
+        try:
+            return Path(f"/proc/{pid}/stat").read_text().split(") ")[1][0] != "Z"  # a zombie has exited
+        except (OSError, IndexError):
+            return False
+
+    deadline = time.time() + 10
+    while alive(worker) and time.time() < deadline:
+        time.sleep(0.05)
+    assert not alive(worker)

@@ -27,7 +27,7 @@ from forecast.reporting.portfolio_plot import plot_portfolio
 from forecast.reporting.run_files import write_run_files
 from forecast.store.fields import FuturePath
 from forecast.store.record import RunRecord
-from forecast.training.runtime import start_job
+from forecast.training.runtime import exit_with_parent, start_job
 
 
 def run(cfg: Config, out_dir: Path, overrides: Sequence[str] = ()) -> RunRecord:
@@ -106,9 +106,10 @@ def fit_all(
         threads = max(1, torch.get_num_threads() // n_jobs)
         folders = {u.fold: out_dir / ".folds" / str(u.fold) for u in units}
         jobs = (delayed(fit_in_worker)(s, panel, u, device, folders[u.fold], config, threads) for u in units)
-        parallel: list[Fit] = list(Parallel(n_jobs=n_jobs, backend="loky")(jobs))
-        shutil.rmtree(out_dir / ".folds", ignore_errors=True)
-        return parallel
+        try:
+            return list(Parallel(n_jobs=n_jobs, backend="loky")(jobs))
+        finally:  # finished or interrupted: the folds' temporary folders go (a resumed run refits them)
+            shutil.rmtree(out_dir / ".folds", ignore_errors=True)
     fits: list[Fit] = []
     for unit in units:
         fits.append(fit_unit(s, panel, unit, fits[-1] if fits else None, device, out_dir, config))
@@ -120,5 +121,6 @@ def fit_in_worker(
 ) -> Fit:
     """Fit one fold in a worker process with ``threads`` torch threads (its checkpoints in its own ``out_dir``)."""
     torch.set_num_threads(threads)
+    exit_with_parent()
     out_dir.mkdir(parents=True, exist_ok=True)
     return fit_unit(s, panel, unit, None, device, out_dir, config)

@@ -61,3 +61,25 @@ def threads_per_job(launcher: Mapping[str, Any]) -> int:
         remote = (launcher.get("ray") or {}).get("remote") or {}
         return int(remote.get("num_cpus") or 0)
     return 0
+
+
+WATCHED: list[bool] = []
+
+
+def exit_with_parent(interval: float = 0.5) -> None:
+    """In a worker process (a backtest's fold): exit as soon as the process that started it is gone (killed with
+    SIGKILL, it cannot stop its workers), so no fold trains on for nobody. A daemon thread polls the parent."""
+    import threading
+    import time
+
+    if WATCHED:  # a reused worker (joblib's loky) is watched once
+        return
+    WATCHED.append(True)
+    parent = os.getppid()
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(interval)
+        os._exit(1)
+
+    threading.Thread(target=watch, name="exit-with-parent", daemon=True).start()
