@@ -328,3 +328,17 @@ def test_an_unwritable_cache_is_skipped_with_a_warning(
     data = from_yfinance("AAPL", DataConfig(cache_dir=str(blocker), timeout_s=5.0))
     assert data.source == "yfinance" and len(data.frame) == 300
     assert f"could not write the cache ({blocker}: " in caplog.text
+
+
+def test_a_bad_cache_entry_that_cannot_be_removed_falls_back_to_the_snapshot(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    (tmp_path / "cache" / "AAPL.parquet").mkdir(parents=True)  # a folder where the file should be
+    d = DataConfig(source=Source.auto, cache_dir=str(tmp_path / "cache"), offline=True)
+    with caplog.at_level(logging.WARNING, logger="forecast"):
+        prices = load_prices("AAPL", d)
+    assert prices.source == "snapshot" and len(prices.frame) > 3000
+    assert (
+        "cache file AAPL.parquet is corrupt ('fetched_at') and cannot be removed (Is a directory): ignored"
+        in caplog.text
+    )

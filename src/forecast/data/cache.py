@@ -55,7 +55,9 @@ def write_cache(path: Path, frame: pd.DataFrame, start: str | None, end: str | N
 
 
 def read_cache(path: Path) -> CacheEntry | None:
-    """Return the cached entry at ``path``; None when absent. A corrupt file is deleted with a warning."""
+    """Return the cached entry at ``path``; None when absent. A corrupt file is deleted with a warning; where it
+    cannot be deleted (a read-only cache, a folder of that name) it is left and said so: discarding a bad cache
+    entry never fails the run, the next source serves it."""
     if not path.exists():
         return None
     try:
@@ -72,7 +74,16 @@ def read_cache(path: Path) -> CacheEntry | None:
             raise ValueError("missing adj_close column or date index")
     except Exception as exc:
         reason = str(exc).splitlines()[0][:120] if str(exc) else type(exc).__name__
+        try:
+            path.unlink(missing_ok=True)
+        except OSError as gone:
+            log.warning(
+                "cache file %s is corrupt (%s) and cannot be removed (%s): ignored",
+                path.name,
+                reason,
+                gone.strerror or type(gone).__name__,
+            )
+            return None
         log.warning("cache file %s is corrupt (%s): discarded", path.name, reason)
-        path.unlink(missing_ok=True)
         return None
     return entry
