@@ -280,12 +280,12 @@ def test_the_command_line_runs_a_global_backtest_that_predict_reads_per_ticker(t
     assert "walk-forward backtest: 2 folds from 2013-01-03 to 2013-03-01 (scores above pooled over them)" in done.stdout
     whole = forecast(str(out), module="forecast.predict", cwd=tmp_path)  # the last fold's model, every ticker
     assert whole.returncode == 0, whole.stderr
-    written = Path(whole.stderr.strip().splitlines()[-1].removeprefix("written: "))
+    written = Path(whole.stdout.strip().splitlines()[-1].removeprefix("written: "))  # the forecast: stdout
     run_path = pd.read_csv(out / "future.csv")
     pd.testing.assert_frame_equal(pd.read_csv(written / "future.csv"), run_path, check_exact=True)
     again = forecast(str(out), "ticker=MSFT", module="forecast.predict", cwd=tmp_path)
     assert again.returncode == 0, again.stderr
-    written = Path(again.stderr.strip().splitlines()[-1].removeprefix("written: "))
+    written = Path(again.stdout.strip().splitlines()[-1].removeprefix("written: "))
     run_path = run_path[run_path["ticker"] == "MSFT"].drop(columns="ticker").reset_index(drop=True)
     pd.testing.assert_frame_equal(pd.read_csv(written / "future.csv"), run_path, check_exact=True)
     refused = forecast(str(out), "ticker=IBM", module="forecast.predict", cwd=tmp_path)

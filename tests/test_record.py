@@ -36,9 +36,9 @@ def test_a_record_round_trips_through_metrics_json(tmp_path: Path) -> None:
 
 def test_the_summary_takes_ticker_and_cell_from_the_record_not_the_command_line(tmp_path: Path) -> None:
     config = {"ticker": "aapl", "seed": 2, "window": 20, "model": {"cell": "gru", "hidden_size": 8}, "data": {}}
-    RunRecord(status="completed", ticker="AAPL", model="gru", config=config, overrides=["ticker=aapl"]).write(
-        tmp_path / "0_aapl_gru"
-    )
+    measured = {"test": Scores(mae=1.0), "persistence_test": Scores(mae=1.0)}  # a completed record has its scores
+    RunRecord(status="completed", ticker="AAPL", model="gru", config=config, overrides=["ticker=aapl"],
+              **measured).write(tmp_path / "0_aapl_gru")  # fmt: skip
     RunRecord(status="failed", reason="no source has prices for ZZZZ", config={**config, "ticker": "ZZZZ"}).write(
         tmp_path / "1_ZZZZ_gru"
     )

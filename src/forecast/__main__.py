@@ -146,13 +146,6 @@ class SweepInterrupted(KeyboardInterrupt):
     """Ctrl-C or SIGTERM during a sweep: the current job is recorded as interrupted, the sweep stops."""
 
 
-def made_folder() -> Path | None:
-    """Return the single run's folder when Hydra has made it (a signal may arrive before the job starts), else None."""
-    from forecast.store.folders import RUN_FOLDER
-
-    return RUN_FOLDER[-1] if RUN_FOLDER and RUN_FOLDER[-1].is_dir() else None
-
-
 def cli() -> None:
     """Entry point: run Hydra, turning its compose-time errors into one line on stderr (exit 2).
 
@@ -168,12 +161,12 @@ def cli() -> None:
         )
         sys.exit(130)
     except KeyboardInterrupt:
-        folder = made_folder()
+        from forecast.store.folders import made_run_folder, occupant
+
+        folder = made_run_folder()
         if folder is None:
             print("interrupted: before the run started; nothing was written", file=sys.stderr, flush=True)
         else:  # Hydra had made the run folder: record the interruption there
-            from forecast.store.folders import occupant
-
             reason = "interrupted before the first epoch completed: nothing to resume, run again"
             if not occupant(folder):
                 _fail(folder, reason, {}, status="interrupted")

@@ -2,7 +2,8 @@
 
 Loads the run's ``model.pt`` (``weights_only``), reads prices through the same sources as a run (``data.*``
 overrides choose another source or file), scales the newest window with the scaler statistics stored at training
-time (never refitted), and writes ``future.csv`` and ``plots/future.png`` into ``<run dir>/predictions/<time>/``.
+time (never refitted), and writes ``future.csv`` and ``plots/future.png`` into ``<run dir>/predictions/<time>/``
+(or ``--out <folder>``).
 On the data the run itself used it reproduces the run's ``future.csv`` bit for bit.
 """
 

@@ -10,6 +10,12 @@ FOLDER_FIX = "choose another folder (hydra.run.dir=...) or move that one away"
 RUN_FOLDER: list[Path] = []  # a single run's folder once the guard found it free (Hydra makes it right after)
 
 
+def made_run_folder() -> Path | None:
+    """Return the single run's folder once the guard found it free and Hydra made it (an interruption is recorded
+    there), else None."""
+    return RUN_FOLDER[-1] if RUN_FOLDER and RUN_FOLDER[-1].is_dir() else None
+
+
 def occupant(folder: Path) -> str:
     """Return what in ``folder`` belongs to another run ('' when a run may start there): a completed record, or
     a running one whose process is alive. A failed or interrupted run's folder may be reused (resumed into)."""
