@@ -166,3 +166,19 @@ def test_the_report_sets_each_jobs_portfolios_beside_the_papers_row(tmp_path: Pa
     assert cells[0][:6] == ["0_lstm", "lstm 1x25", "1", "-0.500", "-0.633", "-0.538"]  # Newey-West t after costs
     assert cells[1] == ["Fischer & Krauss 2018", "lstm 1x25", "10", "0.460", "0.260", "", "5.800", *[""] * 6]
     assert money_section(tmp_path, pd.DataFrame({"job": ["1_gru"]})) == []
+
+
+def test_random_rankings_sorted_once_equal_the_rule_run_on_each_draw() -> None:
+    """The random band sorts each draw once for every k: the same positions, bit for bit, as long_short on it."""
+    from forecast.evaluation.portfolio import random_rankings
+
+    rng = np.random.default_rng(2)
+    realised = rng.normal(0, 0.02, size=(60, 12))
+    realised[rng.random(realised.shape) < 0.2] = np.nan  # missing returns: fewer ranked tickers some days
+    fast = random_rankings(realised, [1, 3, 5], 5e-4, 4, seed=7)
+    for k in (1, 3, 5):
+        draws = np.random.default_rng(7)
+        for gross, net in fast[k]:
+            g, _, n = long_short(draws.random(realised.shape), realised, k, 5e-4)
+            np.testing.assert_array_equal(gross, g)
+            np.testing.assert_array_equal(net, n)

@@ -76,6 +76,30 @@ def long_short(
     return gross, turnover, gross - cost * turnover
 
 
+def random_rankings(
+    realised: np.ndarray, ks: list[int], cost: float, draws: int, seed: int
+) -> dict[int, list[tuple[np.ndarray, np.ndarray]]]:
+    """Return, per ``k``, the daily gross and net returns of the long-short rule on ``draws`` seeded random rankings
+    (the same draws for every ``k``). Each draw is sorted once and serves every ``k``: the same positions as
+    :func:`long_short` on those scores, in a fifth of the time at five values of ``k``."""
+    valid = ~np.isnan(realised)
+    n_valid = valid.sum(axis=1)
+    rng = np.random.default_rng(seed)
+    out: dict[int, list[tuple[np.ndarray, np.ndarray]]] = {k: [] for k in ks}
+    days, shape = np.arange(len(realised))[:, None], realised.shape
+    for _ in range(draws):  # one draw at a time: memory days x tickers
+        order = np.argsort(np.where(valid, rng.random(shape), np.inf), axis=1)  # ranked days' tickers first
+        for k in ks:
+            weights = np.zeros(shape)
+            top = np.take_along_axis(order, np.maximum(n_valid[:, None] - k, 0) + np.arange(k), axis=1)
+            weights[days, top], weights[days, order[:, :k]] = 1.0 / k, -1.0 / k
+            weights[n_valid < 2 * k] = 0.0
+            gross = np.nansum(weights * realised, axis=1)
+            turnover = np.abs(np.diff(weights, axis=0, prepend=np.zeros((1, shape[1])))).sum(axis=1)
+            out[k].append((gross, gross - cost * turnover))
+    return out
+
+
 def newey_west_t(returns: np.ndarray) -> float:
     """Return the t-statistic of the mean with Newey-West standard errors (Bartlett kernel, ``floor(4 (n/100)^(2/9))``
     lags)."""
@@ -128,10 +152,10 @@ def evaluate(table: pd.DataFrame, p: PortfolioConfig, seed: int) -> tuple[Portfo
     early = np.asarray(dates < pd.Timestamp(SPLIT_YEAR))
     out, curves = {}, {}
     band = (pd.Series(dtype=float), pd.Series(dtype=float))
+    random = random_rankings(realised, ks, cost, draws, seed)
     for k in ks:
         gross, turnover, net = long_short(scores, realised, k, cost)
-        rng = np.random.default_rng(seed)  # the same draws for every k, one at a time (memory: days x tickers)
-        drawn = [long_short(rng.random(scores.shape), realised, k, cost)[::2] for _ in range(draws)]
+        drawn = random[k]
         means_gross = np.array([100 * g.mean() for g, _ in drawn])
         means_net = np.array([100 * n.mean() for _, n in drawn])
         periods: dict[str, dict[str, float | str]] = {
@@ -172,6 +196,4 @@ def _mean_pct(r: np.ndarray) -> float:
 
 
 def _percentiles(values: np.ndarray) -> dict[str, float]:
-    if not len(values):
-        return {}
-    return {f"p{q}": float(np.percentile(values, q)) for q in (5, 50, 95)}
+    return {f"p{q}": float(np.percentile(values, q)) for q in (5, 50, 95)} if len(values) else {}
