@@ -58,35 +58,37 @@ def parse(args: list[str]) -> tuple[list[str], DataConfig, dict[str, float]]:
     if d.start and d.end and d.end < d.start:
         raise ConfigError(f"end={d.end} is before start={d.start}: swap them")
     d.refresh = opts.get("refresh", "false").lower() in ("1", "true", "yes")
-    d.timeout_s = number(opts, "timeout_s", d.timeout_s, 0.0, 600.0)
-    pacing = {
-        "batch": number(opts, "batch", 8, 1, 64, whole=True),
-        "pause": number(opts, "pause", 1.0, 0.0, 600.0),
-        "retries": number(opts, "retries", 2, 0, 10, whole=True),
-    }
+    d.timeout_s = number(opts, "timeout_s", d.timeout_s)
+    pacing = {key: number(opts, key, default) for key, default in (("batch", 8), ("pause", 1.0), ("retries", 2))}
     return tickers, d, pacing
 
 
-LIMITS = {  # each numeric option's rule, as its refusal says it, and an example
-    "batch": ("batch must be a whole number from 1 to 64 tickers at a time", "e.g. batch=8"),
-    "pause": ("pause must be a number of seconds from 0 to 600", "e.g. pause=1"),
-    "retries": ("retries must be a whole number from 0 to 10", "e.g. retries=2"),
-    "timeout_s": ("timeout_s must be a number of seconds above 0 and at most 600", "e.g. timeout_s=20"),
+# each numeric option's bounds, whether it is whole, and its rule as its refusal says it, with an example
+LIMITS = {
+    "batch": (1, 64, True, "batch must be a whole number from 1 to 64 tickers at a time", "e.g. batch=8"),
+    "pause": (0, 600, False, "pause must be a number of seconds from 0 to 600", "e.g. pause=1"),
+    "retries": (0, 10, True, "retries must be a whole number from 0 to 10", "e.g. retries=2"),
+    "timeout_s": (
+        1e-3,
+        600,
+        False,
+        "timeout_s must be a number of seconds above 0 and at most 600",
+        "e.g. timeout_s=20",
+    ),
 }
 
 
-def number(opts: dict[str, str], key: str, default: float, low: float, high: float, whole: bool = False) -> float:
-    """Return option ``key`` as a finite number in ``[low, high]`` (timeout_s: above ``low``); else one line."""
+def number(opts: dict[str, str], key: str, default: float) -> float:
+    """Return option ``key`` as a finite number within its :data:`LIMITS` (``default`` when absent); else one line."""
     text = opts.get(key)
     if text is None:
         return float(default)
+    low, high, whole, rule, example = LIMITS[key]
     try:
         value = float(text)
     except ValueError:
         value = math.nan
-    inside = low < value <= high if key == "timeout_s" else low <= value <= high
-    if not (math.isfinite(value) and inside and (not whole or value.is_integer())):
-        rule, example = LIMITS[key]
+    if not (math.isfinite(value) and low <= value <= high and (not whole or value.is_integer())):
         raise ConfigError(f"{rule} (got {text}): {example}")
     return value
 

@@ -6,7 +6,6 @@ and interval bands, and the newest window give the same path bit for bit.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -18,7 +17,14 @@ from torch import nn
 from forecast.data.calendar import next_sessions
 from forecast.data.scaling import Standardizer
 from forecast.evaluation.adaptive import final_scales
-from forecast.evaluation.intervals import apply_scales, conformal_scales, gaussian_sigmas, level_name
+from forecast.evaluation.intervals import (
+    apply_scales,
+    conformal_quantile,
+    conformal_scales,
+    gaussian_sigmas,
+    level_name,
+    supported,
+)
 from forecast.evaluation.predict import predict_returns, price_columns
 
 
@@ -75,20 +81,24 @@ def bands_for(
 
 def cqr_widening(table: pd.DataFrame, pairs: list[tuple[float, float]]) -> dict[str, list[float]]:
     """Return the conformalised quantile regression (Romano, Patterson & Candes 2019) of a quantile head on the
-    table's validation rows: per level and step, the ``ceil((n + 1) level)``-th smallest of the scores
-    ``max(log(q_low / y), log(y / q_high))``, the log widening (negative: narrowing) that makes the band cover its
-    level on validation. Test rows are never read."""
+    table's validation rows: per level and step, the conformal quantile of the scores
+    ``max(log(q_low / y), log(y / q_high))`` (:func:`conformal_quantile`), the log widening (negative: narrowing)
+    that makes the band cover its level on validation. A level the validation rows cannot calibrate is refused as
+    for conformal bands (:func:`supported`). Test rows are never read."""
     val = table[table["split"] == "val"]
+    if val.empty:
+        return {}
+    parts = [part for _, part in val.groupby("step", sort=True)]
+    supported(min(len(p) for p in parts), [high - low for low, high in pairs])
     out: dict[str, list[float]] = {}
     for low, high in pairs:
         steps = []
-        for _, part in val.groupby("step", sort=True):
+        for part in parts:
             y = part["actual"].to_numpy()
             scores = np.maximum(np.log(part[f"q{low:g}"].to_numpy() / y), np.log(y / part[f"q{high:g}"].to_numpy()))
-            rank = min(len(scores), math.ceil((len(scores) + 1) * (high - low)))  # past n: the largest, never inf
-            steps.append(float(np.sort(scores)[rank - 1]))
+            steps.append(conformal_quantile(scores, high - low))
         out[level_name(high - low)] = steps
-    return out if len(val) else {}
+    return out
 
 
 def row_sigmas(rows: pd.DataFrame, bands: Bands) -> np.ndarray | None:

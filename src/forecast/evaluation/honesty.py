@@ -100,3 +100,16 @@ def benjamini_hochberg(p_values: np.ndarray, q: float = 0.05) -> np.ndarray:
     if passed.size:
         out[order[: passed[-1] + 1]] = True
     return out
+
+
+def significant_counts(p_values: np.ndarray, statistics: np.ndarray, q: float = 0.05) -> dict[str, int]:
+    """Return how many tests say "better" (statistic < 0) and "worse" (> 0) at level ``q``, raw and after
+    Benjamini-Hochberg at ``q``: ``better``, ``worse``, ``better_bh``, ``worse_bh``."""
+    p, s = np.asarray(p_values, dtype=np.float64), np.asarray(statistics, dtype=np.float64)
+    raw, kept = p < q, benjamini_hochberg(p, q)
+    return {
+        "better": int((raw & (s < 0)).sum()),
+        "worse": int((raw & (s > 0)).sum()),
+        "better_bh": int((kept & (s < 0)).sum()),
+        "worse_bh": int((kept & (s > 0)).sum()),
+    }

@@ -25,7 +25,12 @@ def level_name(level: float) -> str:
 
 def conformal_scale(residuals: np.ndarray, level: float) -> float:
     """Return the split-conformal quantile of absolute ``residuals`` for ``level`` (inf when too few)."""
-    r = np.sort(np.abs(np.asarray(residuals, dtype=np.float64)))
+    return conformal_quantile(np.abs(np.asarray(residuals, dtype=np.float64)), level)
+
+
+def conformal_quantile(scores: np.ndarray, level: float) -> float:
+    """Return the ``ceil((n + 1) level)``-th smallest of ``n`` conformity ``scores`` (inf when ``n`` is too few)."""
+    r = np.sort(np.asarray(scores, dtype=np.float64))
     k = math.ceil((len(r) + 1) * level)
     return float(r[k - 1]) if 1 <= k <= len(r) else math.inf
 

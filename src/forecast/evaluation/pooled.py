@@ -14,7 +14,7 @@ import pandas as pd
 
 from forecast.evaluation.backtest import fold_scores
 from forecast.evaluation.coverage import covered, scored_intervals
-from forecast.evaluation.honesty import benjamini_hochberg
+from forecast.evaluation.honesty import benjamini_hochberg, significant_counts
 from forecast.evaluation.scores import evaluate
 from forecast.store.fields import BaselineBrief, TickerScores
 from forecast.store.ticker_tests import TickerTests
@@ -91,15 +91,12 @@ def surviving(tickers: dict[str, TickerScores]) -> dict[str, bool]:
 def ticker_tests(tickers: dict[str, TickerScores]) -> TickerTests:
     """Return the counts of tickers ahead of persistence, significantly better or worse raw and after
     Benjamini-Hochberg, and predicting the drift only."""
-    kept = surviving(tickers)
-    stat = {t: v.dm_vs_persistence.statistic for t, v in tickers.items()}
-    raw = {t for t, v in tickers.items() if v.dm_vs_persistence.p_value < ALPHA}
+    names = list(tickers)
+    p = np.array([tickers[t].dm_vs_persistence.p_value for t in names])
+    stat = np.array([tickers[t].dm_vs_persistence.statistic for t in names])
     return TickerTests(
         tickers=len(tickers),
         ahead=sum(v.skill_vs_persistence > 0 for v in tickers.values()),
-        better=sum(stat[t] < 0 for t in raw),
-        worse=sum(stat[t] > 0 for t in raw),
-        better_bh=sum(stat[t] < 0 for t in tickers if kept[t]),
-        worse_bh=sum(stat[t] > 0 for t in tickers if kept[t]),
+        **significant_counts(p, stat, ALPHA),
         drift_only=sum(bool(v.drift_only) for v in tickers.values()),
     )

@@ -70,7 +70,11 @@ def long_short(
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Return the daily gross return, turnover and net return of the long-short rule on ``scores`` (``cost``: the
     charge per unit of turnover, a half-turn, as a fraction)."""
-    weights = positions(np.where(np.isnan(realised), np.nan, scores), k)
+    return trade(positions(np.where(np.isnan(realised), np.nan, scores), k), realised, cost)
+
+
+def trade(weights: np.ndarray, realised: np.ndarray, cost: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Return the daily gross return, turnover (``sum |w_t - w_(t-1)|``, from none) and net return of ``weights``."""
     gross = np.nansum(weights * realised, axis=1)
     turnover = np.abs(np.diff(weights, axis=0, prepend=np.zeros((1, weights.shape[1])))).sum(axis=1)
     return gross, turnover, gross - cost * turnover
@@ -94,9 +98,8 @@ def random_rankings(
             top = np.take_along_axis(order, np.maximum(n_valid[:, None] - k, 0) + np.arange(k), axis=1)
             weights[days, top], weights[days, order[:, :k]] = 1.0 / k, -1.0 / k
             weights[n_valid < 2 * k] = 0.0
-            gross = np.nansum(weights * realised, axis=1)
-            turnover = np.abs(np.diff(weights, axis=0, prepend=np.zeros((1, shape[1])))).sum(axis=1)
-            out[k].append((gross, gross - cost * turnover))
+            gross, _, net = trade(weights, realised, cost)
+            out[k].append((gross, net))
     return out
 
 
@@ -156,13 +159,12 @@ def evaluate(table: pd.DataFrame, p: PortfolioConfig, seed: int) -> tuple[Portfo
     for k in ks:
         gross, turnover, net = long_short(scores, realised, k, cost)
         drawn = random[k]
-        means_gross = np.array([100 * g.mean() for g, _ in drawn])
-        means_net = np.array([100 * n.mean() for _, n in drawn])
+        means_gross, means_net = (np.array([100 * d[i].mean() for d in drawn]) for i in (0, 1))
         periods: dict[str, dict[str, float | str]] = {
             str(p): {
                 "first_date": str(dates[mask][0].date()),
-                "gross_pct": float(100 * gross[mask].mean()),
-                "net_pct": float(100 * net[mask].mean()),
+                "gross_pct": _mean_pct(gross[mask]),
+                "net_pct": _mean_pct(net[mask]),
             }
             for p in sorted(panel.period.unique())
             if (mask := np.asarray(panel.period.reindex(dates) == p)).any()
@@ -182,10 +184,8 @@ def evaluate(table: pd.DataFrame, p: PortfolioConfig, seed: int) -> tuple[Portfo
         curves[k] = pd.Series(np.cumprod(1 + net) - 1, index=dates)
         if k == min(ks) and draws:
             paths = np.cumprod(1 + np.stack([n for _, n in drawn]), axis=1) - 1
-            band = (
-                pd.Series(np.percentile(paths, 5, axis=0), index=dates),
-                pd.Series(np.percentile(paths, 95, axis=0), index=dates),
-            )
+            low, high = np.percentile(paths, [5, 95], axis=0)
+            band = (pd.Series(low, index=dates), pd.Series(high, index=dates))
     pool = np.nanmean(realised, axis=1)
     record = PortfolioRecord(cost_bps=cost_bps, draws=draws, long_short=out, pool=summary(pool))
     return record, Curves(curves, band, pd.Series(np.cumprod(1 + pool) - 1, index=dates))

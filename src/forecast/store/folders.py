@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from forecast.store.record import read_record
+from forecast.store.record import RECORD_FILE, read_record
 
 FOLDER_FIX = "choose another folder (hydra.run.dir=...) or move that one away"
 RUN_FOLDER: list[Path] = []  # a single run's folder once the guard found it free (Hydra makes it right after)
@@ -40,12 +40,23 @@ def occupant(folder: Path) -> str:
     return ""
 
 
+def job_dirs(sweep_dir: Path) -> list[Path]:
+    """Return the job folders of a sweep (those holding a ``metrics.json`` or Hydra's ``.hydra``), by job number."""
+
+    def number(path: Path) -> tuple[int, str]:
+        head = path.name.split("_", 1)[0]
+        return (int(head) if head.isdigit() else 10**9, path.name)
+
+    found = (p for p in sweep_dir.iterdir() if (p / RECORD_FILE).is_file() or (p / ".hydra").is_dir())
+    return sorted(found, key=number)
+
+
 def sweep_occupant(folder: Path) -> str:
     """Return what in ``folder`` belongs to another sweep ('' when a sweep may start there): its ``multirun.yaml``
-    or job folders (with a record or Hydra's ``.hydra/``)."""
+    or job folders (:func:`job_dirs`)."""
     if not folder.is_dir():
         return ""
-    jobs = [p for p in folder.iterdir() if p.is_dir() and ((p / "metrics.json").exists() or (p / ".hydra").is_dir())]
+    jobs = job_dirs(folder)
     if jobs or (folder / "multirun.yaml").exists():
         return f"already holds a sweep ({len(jobs)} job folder{'' if len(jobs) == 1 else 's'})"
     return ""

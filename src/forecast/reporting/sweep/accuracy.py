@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from forecast.evaluation.honesty import benjamini_hochberg
+from forecast.evaluation.honesty import significant_counts
 from forecast.reporting.sweep.summary import markdown_table, mean_sd
 from forecast.reporting.sweep.verdicts import INCONCLUSIVE, NOT_SUPPORTED, SUPPORTED, Verdict
 
@@ -20,27 +20,23 @@ def _beats(done: pd.DataFrame, claim: str, skill_col: str, dm_prefix: str) -> Ve
     """
     if skill_col not in done or f"{dm_prefix}_p_value" not in done or done[skill_col].isna().all():
         return Verdict(claim, INCONCLUSIVE, "this sweep's runs did not record that baseline: rerun them")
-    lines, wins, losses = [], 0, 0
+    lines: list[str] = []
     ps: list[float] = []
     stats: list[float] = []
     for (ticker, cell), part in done.groupby(["ticker", "cell"]):
         skill = pd.to_numeric(part[skill_col])
         p = pd.to_numeric(part[f"{dm_prefix}_p_value"]).median()
         stat = pd.to_numeric(part[f"{dm_prefix}_statistic"]).mean()
-        wins += int(p < 0.05 and stat < 0)
-        losses += int(p < 0.05 and stat > 0)
         ps, stats = [*ps, p], [*stats, stat]
         folds = pd.to_numeric(part.get("backtest_folds", pd.Series(dtype=float))).max()
         on = f", {int(folds)} folds" if folds == folds else ""  # NaN for single splits
         lines.append(f"{ticker} {cell}: MAE skill {mean_sd(100 * skill, 2)}%, DM statistic {stat:+.2f}, p {p:.2g}{on}")
     groups = done.groupby(["ticker", "cell"]).ngroups
-    kept = benjamini_hochberg(np.array(ps, dtype=float), 0.05)  # the verdict counts the groups that survive it
-    wins_bh = int((kept & (np.array(stats) < 0)).sum())
-    losses_bh = int((kept & (np.array(stats) > 0)).sum())
-    verdict = SUPPORTED if wins_bh == groups else NOT_SUPPORTED if wins_bh == 0 else INCONCLUSIVE
+    n = significant_counts(np.array(ps), np.array(stats))  # the verdict counts the groups that survive BH
+    verdict = SUPPORTED if n["better_bh"] == groups else NOT_SUPPORTED if n["better_bh"] == 0 else INCONCLUSIVE
     evidence = (
-        f"{wins} of {groups} ticker/cell groups significantly better (squared error), {losses} significantly worse; "
-        f"after Benjamini-Hochberg at 5%: {wins_bh} better, {losses_bh} worse"
+        f"{n['better']} of {groups} ticker/cell groups significantly better (squared error), {n['worse']} "
+        f"significantly worse; after Benjamini-Hochberg at 5%: {n['better_bh']} better, {n['worse_bh']} worse"
     )
     return Verdict(claim, verdict, evidence + "; " + "; ".join(lines))
 

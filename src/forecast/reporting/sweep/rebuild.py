@@ -20,7 +20,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {args.sweep_dir} is not a folder", file=sys.stderr)
         return 2
     from forecast.reporting.sweep.report import build_report
-    from forecast.reporting.sweep.summary import job_dirs
+    from forecast.store.folders import job_dirs
 
     if not job_dirs(args.sweep_dir):
         print(

@@ -9,20 +9,10 @@ from typing import Any
 import pandas as pd
 
 from forecast.store.columns import DIMENSIONS, columns, dimensions, flatten
+from forecast.store.folders import job_dirs
 from forecast.store.record import RECORD_FILE, read_record
 
 log = logging.getLogger(__name__)
-
-
-def job_dirs(sweep_dir: Path) -> list[Path]:
-    """Return the job folders of a sweep (those holding a ``metrics.json`` or Hydra's ``.hydra``), by job number."""
-
-    def number(path: Path) -> tuple[int, str]:
-        head = path.name.split("_", 1)[0]
-        return (int(head) if head.isdigit() else 10**9, path.name)
-
-    found = (p for p in sweep_dir.iterdir() if (p / RECORD_FILE).is_file() or (p / ".hydra").is_dir())
-    return sorted(found, key=number)
 
 
 MEASURED = {"model": str, "test": dict, "persistence_test": dict, "config": dict}  # a completed record has these
