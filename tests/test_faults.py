@@ -278,3 +278,41 @@ def test_a_fold_worker_exits_when_its_parent_is_killed(tmp_path: Path) -> None:
     while alive(worker) and time.time() < deadline:
         time.sleep(0.05)
     assert not alive(worker)
+
+
+def test_a_signal_during_slow_imports_is_raised_after_them_and_a_swallowed_one_still_stops_the_run(
+    tmp_path: Path,
+) -> None:
+    """A C extension that imports (torch) may swallow the KeyboardInterrupt of a signal, or end the process with
+    SIGINT over the job's exit code: signals are held over such imports and remembered for the training loop."""
+    import subprocess
+    import sys
+
+    script = tmp_path / "held.py"
+    script.write_text(
+        "import os, signal\n"
+        "from forecast.training import signals\n"
+        "signals.interrupts()\n"
+        "try:\n"
+        "    with signals.deferred():\n"
+        "        os.kill(os.getpid(), signal.SIGTERM)\n"
+        "        print('still importing', flush=True)\n"
+        "except KeyboardInterrupt as exc:\n"
+        "    print('raised after the block:', exc)\n"
+        "try:\n"
+        "    os.kill(os.getpid(), signal.SIGINT)\n"
+        "except KeyboardInterrupt:\n"
+        "    print('swallowed')\n"
+        "try:\n"
+        "    signals.raise_if_pending()\n"
+        "except KeyboardInterrupt as exc:\n"
+        "    print('pending:', exc)\n"
+    )
+    done = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=60)
+    assert (done.returncode, done.stderr) == (0, "")
+    assert done.stdout.splitlines() == [
+        "still importing",
+        "raised after the block: signal 15",
+        "swallowed",
+        "pending: signal 2",
+    ]

@@ -6,22 +6,13 @@ from __future__ import annotations
 
 import logging
 import os
-import signal
 import sys
 from pathlib import Path
 
-STARTED: list[bool] = []  # set once the command line is under way (before: a signal exits at once)
-
-
-def _raise_interrupt(signum: int, frame: object) -> None:
-    if not STARTED:  # still importing: nothing was written, nothing to record
-        os.write(2, b"interrupted: before the run started; nothing was written\n")
-        os._exit(130)
-    raise KeyboardInterrupt(f"signal {signum}")
-
+from forecast.training.signals import deferred, install_early, interrupts
 
 # SIGTERM (what schedulers and ``kill`` send) ends a job like Ctrl-C: installed before any slow import.
-signal.signal(signal.SIGTERM, _raise_interrupt)
+install_early()
 
 import hydra
 from hydra.core.hydra_config import HydraConfig
@@ -63,15 +54,6 @@ def task_overrides() -> list[str]:
     return [str(o) for o in typed] if isinstance(typed, list) else []
 
 
-def _sigterm_interrupts() -> None:
-    """Make SIGTERM end a job like Ctrl-C (recorded, resumable), also in submitit/Ray workers where no cli ran."""
-    import threading
-
-    STARTED.append(True)
-    if threading.current_thread() is threading.main_thread():
-        signal.signal(signal.SIGTERM, _raise_interrupt)
-
-
 @hydra.main(version_base="1.3", config_path="../../conf", config_name="config")
 def main(cfg: DictConfig) -> float | None:
     """Run one job; return its validation loss (for Hydra sweepers), or None when it failed inside a sweep."""
@@ -79,17 +61,18 @@ def main(cfg: DictConfig) -> float | None:
 
     from forecast.errors import FolderTaken
 
-    _sigterm_interrupts()
+    interrupts()
     hydra_cfg = HydraConfig.get()
     out_dir = Path(hydra_cfg.runtime.output_dir)  # Hydra made it: from here on an interruption is recorded in it
     multirun = hydra_cfg.mode == RunMode.MULTIRUN
     config: dict[str, object] = {}
     try:
-        from forecast.config.compose import plain, typed_config  # torch and pandas load here: seconds
-        from forecast.config.schema import config_dict
-        from forecast.pipeline.recipe import run
-        from forecast.store.folders import FOLDER_FIX, occupant
-        from forecast.training.runtime import threads_per_job
+        with deferred():  # torch and pandas load here (seconds): a signal meanwhile is raised after them
+            from forecast.config.compose import plain, typed_config
+            from forecast.config.schema import config_dict
+            from forecast.pipeline.recipe import run
+            from forecast.store.folders import FOLDER_FIX, occupant
+            from forecast.training.runtime import threads_per_job
 
         config = plain(cfg)
         typed = typed_config(cfg, multirun)
@@ -152,14 +135,14 @@ def cli() -> None:
     Exit codes: 0 done, 1 the run failed, 2 the command line could not be composed, 4 a sweep finished with
     failed jobs (its summary written), 130 interrupted."""
     os.environ["HYDRA_FULL_ERROR"] = "1"
-    STARTED.append(True)
+    interrupts()
     try:
         main()
     except SweepInterrupted as exc:
         print(
             f"interrupted: the sweep stopped; build its report with: python -m forecast.report {exc}", file=sys.stderr
         )
-        sys.exit(130)
+        sys.exit(130)  # not _leave: a launcher (Ray) shuts its workers down at exit
     except KeyboardInterrupt:
         from forecast.store.folders import made_run_folder, occupant
 
@@ -171,7 +154,11 @@ def cli() -> None:
             if not occupant(folder):
                 _fail(folder, reason, {}, status="interrupted")
             print(f"interrupted: {reason}", file=sys.stderr, flush=True)
-        sys.exit(130)
+        _leave(130)
+    except SystemExit as exc:
+        if exc.code == 130:  # the job recorded its interruption
+            _leave(130)
+        raise
     except ForecastError as exc:  # raised before the job started (a run folder that is taken)
         print(f"error: {exc}", file=sys.stderr, flush=True)
         sys.exit(1)
@@ -188,10 +175,16 @@ def cli() -> None:
     if not {"-m", "--multirun"} & set(sys.argv[1:]):
         # A single run is complete here: every file was written atomically and closed. Tearing the interpreter
         # down (torch, dynamo, pandas module graphs) takes 0.3-1 s of pure waiting, so flush and leave.
-        logging.shutdown()
-        sys.stdout.flush()
-        sys.stderr.flush()
-        os._exit(0)
+        _leave(0)
+
+
+def _leave(code: int) -> None:
+    """Flush and exit with ``code`` now. Also for 130: an interrupt that reached Python through a C extension
+    would otherwise make CPython end the process with SIGINT, whatever the code (see training.signals)."""
+    logging.shutdown()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
 
 
 if __name__ == "__main__":

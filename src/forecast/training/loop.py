@@ -21,6 +21,7 @@ from forecast.errors import TrainingDiverged
 from forecast.training.checkpoint import EpochRecord, LoopState, restore
 from forecast.training.losses import Loss
 from forecast.training.optim import FunctionalAdam
+from forecast.training.signals import raise_if_pending
 
 log = logging.getLogger(__name__)
 __all__ = ["EpochRecord", "FitResult", "TrainingInterrupted", "batched_loss", "fit"]
@@ -145,6 +146,7 @@ def fit(
     first_epoch = state.epoch + 1
     try:
         for epoch in bar:
+            raise_if_pending()  # a signal that a C extension swallowed on its way still stops the run
             if state.wait >= settings.patience:  # early stop (also when resuming a run that had stopped)
                 break
             start = time.perf_counter()
@@ -173,11 +175,9 @@ def fit(
             bar.set_postfix(train=f"{train_loss:.4f}", val=f"{val_loss:.4f}")
             if not (math.isfinite(train_loss) and math.isfinite(val_loss)):
                 model.load_state_dict(state.best_state)
-                kept = (
-                    f"best weights so far, epoch {state.best_epoch}, kept in checkpoint.pt"
-                    if state.best_epoch
-                    else "no epoch completed, nothing kept"
-                )
+                kept = "no epoch completed, nothing kept"
+                if state.best_epoch:
+                    kept = f"best weights so far, epoch {state.best_epoch}, kept in checkpoint.pt"
                 raise TrainingDiverged(
                     f"loss became {train_loss if not math.isfinite(train_loss) else val_loss} at epoch {epoch}: "
                     f"exploding gradients; lower trainer.lr (now {settings.lr:g}) or set trainer.grad_clip "

@@ -1,0 +1,65 @@
+"""Ctrl-C and SIGTERM (what schedulers and ``kill`` send) end a job as a :class:`KeyboardInterrupt`: recorded in
+its folder, resumable from its checkpoint. Light on purpose: ``python -m forecast`` installs it before any slow
+import.
+
+A Python signal handler raises wherever the interpreter happens to be, and two places mishandle that: C
+extensions that call back into Python while they import (torch, numpy) may clear the exception, so the signal is
+lost and the run goes on; or they run it through ``PyRun_*``, which makes CPython end the process with SIGINT
+whatever exit code the job chose. So every signal is also remembered: :func:`deferred` holds it over a block of
+such imports and raises once the block is done, and :func:`raise_if_pending` lets a long loop notice a signal
+that something swallowed.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from types import FrameType
+
+STARTED: list[bool] = []  # set once the command line is under way (before: a signal exits at once)
+PENDING: list[int] = []  # every signal received, in order
+_DEFERRING: list[bool] = []
+
+
+def raise_interrupt(signum: int, frame: FrameType | None) -> None:
+    """The handler: exit at once while still importing, hold the signal inside :func:`deferred`, else raise."""
+    if not STARTED:  # still importing: nothing was written, nothing to record
+        os.write(2, b"interrupted: before the run started; nothing was written\n")
+        os._exit(130)
+    PENDING.append(signum)
+    if not _DEFERRING:
+        raise KeyboardInterrupt(f"signal {signum}")
+
+
+def install_early() -> None:
+    """SIGTERM exits at once (130) until :func:`interrupts` is called; call before any slow import."""
+    signal.signal(signal.SIGTERM, raise_interrupt)
+
+
+def interrupts() -> None:
+    """From now on Ctrl-C and SIGTERM raise :class:`KeyboardInterrupt` (also in submitit/Ray workers, where no
+    command line ran; a handler can only be installed from the main thread)."""
+    STARTED.append(True)
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, raise_interrupt)
+        signal.signal(signal.SIGINT, raise_interrupt)
+
+
+def raise_if_pending() -> None:
+    """Raise the :class:`KeyboardInterrupt` of a signal that arrived but was swallowed on its way."""
+    if PENDING:
+        raise KeyboardInterrupt(f"signal {PENDING[-1]}")
+
+
+@contextmanager
+def deferred() -> Iterator[None]:
+    """Hold Ctrl-C and SIGTERM while the block runs (imports of C extensions); raise after it if one came."""
+    _DEFERRING.append(True)
+    try:
+        yield
+    finally:
+        _DEFERRING.clear()
+    raise_if_pending()
