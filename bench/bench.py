@@ -11,8 +11,9 @@ Every measurement runs in a fresh process; timed alternatives alternate within o
   <= 1.05); ``torch_seconds_per_epoch`` the stock ``nn.RNN/GRU`` (the "before" of the fast path); training
   GFLOP/s and its ``fraction_of_matmul`` (a float32 ``torch.mm`` of one step's shape); ``latency_ms`` of 1 and
   1,000 windows under ``inference_mode``.
-* ``sizes``: GRU and LSTM epochs alternated in one process at 2x64, 2x128 and 1x64, the median GRU/LSTM ratio
-  (target <= 0.83 at 2x64) and each cell's fraction of the GEMM ceiling.
+* ``sizes``: GRU, LSTM and the fast LSTM epochs alternated in one process at 2x64, 2x128 and 1x64: the median
+  GRU/LSTM ratio on the best kernel per cell (target <= 0.83 at 2x64), on the same technique (fast GRU against
+  fast LSTM: the cells, not the kernels), the fast LSTM against oneDNN's, and each one's share of the GEMM ceiling.
 * ``phases`` (``bench/processes.py``): the phases of ``python -m forecast trainer.max_epochs=1`` from its
   metrics.json, the process's wall time, everything but training, and the floor any such process pays here
   (``python -c "import torch, pandas"``); ``predict_wall``: ``python -m forecast.predict`` on that run.
@@ -157,6 +158,11 @@ def print_table(results: dict[str, Any]) -> None:
             f"{size:>6}: GRU {g['seconds_per_epoch']:.3f} s ({g['fraction_of_matmul']:.0%} of mm), LSTM "
             f"{lstm['seconds_per_epoch']:.3f} s ({lstm['fraction_of_matmul']:.0%} of mm): GRU/LSTM {r['ratio']:.2f}"
         )
+        if "lstm_fast" in r:
+            print(
+                f"{'':>6}  fast LSTM {r['lstm_fast']['seconds_per_epoch']:.3f} s: fast/oneDNN "
+                f"{r['lstm_fast_vs_stock']:.2f}; GRU/LSTM on the same technique {r['ratio_same_technique']:.2f}"
+            )
     p = results["phases"]
     print("run phases (s): " + ", ".join(f"{k} {v:.2f}" for k, v in p.items()))
     f = results["future"]

@@ -62,6 +62,11 @@ def default_data(device: Any) -> Any:
     return build_windows(frame, 60, 1, (0.7, 0.15, 0.15))
 
 
+def paired(seconds: dict[str, list[float]], a: str, b: str) -> float:
+    """Return the median of the per-repetition ratios a / b (alternated in one process)."""
+    return statistics.median(p / q for p, q in zip(seconds[a], seconds[b], strict=True))
+
+
 def measure_sizes(repeats: int, device_name: str) -> dict[str, Any]:
     """GRU and LSTM epochs (forecast's loop, ``model.impl=auto``), alternated in this process, at each size of
     :data:`SIZES`; the ratio is the median of the per-repetition GRU/LSTM ratios."""
@@ -69,7 +74,7 @@ def measure_sizes(repeats: int, device_name: str) -> dict[str, Any]:
 
     from forecast.config.schema import TrainerConfig
     from forecast.models.recurrent import RecurrentForecaster
-    from forecast.models.registry import resolve_impl
+    from forecast.models.registry import kernel_of, resolve_impl
     from forecast.training.loop import fit
 
     device = torch.device(device_name)
@@ -78,29 +83,35 @@ def measure_sizes(repeats: int, device_name: str) -> dict[str, Any]:
     x, y, xv, yv = (t.to(device) for t in (x, y, xv, yv))
     settings = TrainerConfig(max_epochs=1, batch_size=64, progress=False, patience=10)
     out: dict[str, Any] = {}
+    variants = {"gru": ("gru", "auto"), "lstm": ("lstm", "auto"), "lstm_fast": ("lstm", "fast")}
+    if resolve_impl("gru", "auto", device) != "fast" or kernel_of("fast", device) != "cpp":
+        variants.pop("lstm_fast")  # no fast LSTM without the C++ build (or off the CPU)
     for layers, hidden in SIZES:
         models = {}
-        for cell in ("gru", "lstm"):
+        for name, (cell, impl) in variants.items():
             torch.manual_seed(0)
-            impl = resolve_impl(cell, "auto", device)
-            models[cell] = RecurrentForecaster(
-                cell=cell, n_features=1, hidden_size=hidden, num_layers=layers, horizon=1, impl=impl
-            ).to(device)
-            fit(models[cell], (x, y), (xv, yv), settings)  # warm-up
-        seconds: dict[str, list[float]] = {"gru": [], "lstm": []}
+            models[name] = RecurrentForecaster(
+                cell=cell, n_features=1, hidden_size=hidden, num_layers=layers, horizon=1,
+                impl=resolve_impl(cell, impl, device),
+            ).to(device)  # fmt: skip
+            fit(models[name], (x, y), (xv, yv), settings)  # warm-up
+        seconds: dict[str, list[float]] = {name: [] for name in models}
         for _ in range(repeats):
-            for cell, model in models.items():
-                seconds[cell].append(fit(model, (x, y), (xv, yv), settings).history[0].train_seconds)
-        row: dict[str, Any] = {
-            "ratio": statistics.median(g / s for g, s in zip(seconds["gru"], seconds["lstm"], strict=True))
-        }
-        for cell in models:
-            per_epoch = statistics.median(seconds[cell])
-            gflops = flops_per_epoch(cell, len(x), 60, layers, hidden) / per_epoch / 1e9
-            row[cell] = {
+            for name, model in models.items():
+                seconds[name].append(fit(model, (x, y), (xv, yv), settings).history[0].train_seconds)
+        row: dict[str, Any] = {"ratio": paired(seconds, "gru", "lstm")}  # best kernel per cell (what auto runs)
+        if "lstm_fast" in models:  # the same technique for both cells, and the fast LSTM against oneDNN's
+            row |= {
+                "ratio_same_technique": paired(seconds, "gru", "lstm_fast"),
+                "lstm_fast_vs_stock": paired(seconds, "lstm_fast", "lstm"),
+            }
+        for name in models:
+            per_epoch = statistics.median(seconds[name])
+            gflops = flops_per_epoch(variants[name][0], len(x), 60, layers, hidden) / per_epoch / 1e9
+            row[name] = {
                 "seconds_per_epoch": per_epoch,
                 "gflops_per_s": gflops,
-                "fraction_of_matmul": gflops / matmul_gflops(cell, 64, hidden, device),
+                "fraction_of_matmul": gflops / matmul_gflops(variants[name][0], 64, hidden, device),
             }
         out[f"{layers}x{hidden}"] = row
     return out

@@ -105,8 +105,18 @@ def test_impl_resolution() -> None:
     assert resolve_impl("lstm", "auto", cpu) == "torch"
     assert resolve_impl("gru", "auto", cuda) == "torch"  # cuDNN on GPUs
     assert resolve_impl("gru", "torch", cpu) == "torch"
-    with pytest.raises(ConfigError, match="model.impl=fast has no lstm kernel"):
-        resolve_impl("lstm", "fast", cpu)
+    assert resolve_impl("lstm", "fast", cpu) == "fast"  # the same-technique reference for the speed claim
+
+
+def test_the_fast_lstm_needs_the_cpp_build(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(build, "_loaded", {"module": None})  # as where the build is unavailable
+    with pytest.raises(ConfigError) as err:
+        resolve_impl("lstm", "fast", torch.device("cpu"))
+    assert str(err.value) == (
+        "model.impl=fast for lstm needs the C++ kernels, which did not build here (python -m "
+        "forecast.models.fast.build says why): use model.impl=auto or torch"
+    )
+    assert resolve_impl("lstm", "auto", torch.device("cpu")) == "torch"
 
 
 def test_the_kernel_that_ran_is_named(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -121,9 +131,9 @@ def test_the_kernel_that_ran_is_named(monkeypatch: pytest.MonkeyPatch) -> None:
 def test_the_build_name_changes_with_the_source(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     name, flags, folder = build.extension()
     assert folder.name == name and name.startswith("forecast_rnn_kernels_") and "-O3" in flags
-    copy = tmp_path / "kernels.cpp"
-    copy.write_text(build.SOURCE.read_text() + "// edited\n")
-    monkeypatch.setattr(build, "SOURCE", copy)
+    copy = tmp_path / "common.h"
+    copy.write_text(build.HEADERS[0].read_text() + "// edited\n")
+    monkeypatch.setattr(build, "HEADERS", [copy])
     assert build.extension()[0] != name
 
 

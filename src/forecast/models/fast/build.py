@@ -21,8 +21,9 @@ from pathlib import Path
 from typing import Any
 
 log = logging.getLogger(__name__)
-SOURCE = Path(__file__).with_name("kernels.cpp")
-SCAN_SOURCE = Path(__file__).with_name("scan.cpp")  # the minimal cells' recurrence
+HERE = Path(__file__).parent
+SOURCES = [HERE / "kernels.cpp", HERE / "lstm.cpp", HERE / "scan.cpp"]  # GRU/RNN, LSTM, the minimal cells
+HEADERS = [HERE / "common.h"]  # part of the hash: a changed helper rebuilds
 
 
 def cpu_flags() -> tuple[str, list[str]]:
@@ -43,7 +44,7 @@ def extension() -> tuple[str, list[str], Path]:
 
     tag, simd = cpu_flags()
     flags = ["-O3", "-ffast-math", "-fopenmp", *simd]  # -fopenmp: at::parallel_for runs on torch's own libgomp
-    text = "".join(p.read_text() for p in (SOURCE, SCAN_SOURCE))
+    text = "".join(p.read_text() for p in (*SOURCES, *HEADERS))
     digest = hashlib.sha256((text + " ".join(flags) + torch.__version__).encode()).hexdigest()[:12]
     name = f"forecast_rnn_kernels_{digest}_{tag}"
     root = os.environ.get("FORECAST_KERNEL_DIR") or os.path.join(
@@ -60,7 +61,8 @@ def compile_extension(verbose: bool = False) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
     cpp_load(
         name,
-        sources=[str(SOURCE), str(SCAN_SOURCE)],
+        sources=[str(p) for p in SOURCES],
+        extra_include_paths=[str(HERE)],
         extra_cflags=flags,
         extra_ldflags=["-fopenmp"],
         build_directory=str(folder),

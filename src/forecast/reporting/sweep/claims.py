@@ -44,10 +44,17 @@ def fewer_parameters(done: pd.DataFrame) -> Verdict:
     return Verdict(claim, verdict, f"GRU {int(g):,} vs LSTM {int(lstm):,} parameters ({g / lstm:.0%} of LSTM's)")
 
 
-def paired_ratio(done: pd.DataFrame, column: str) -> pd.Series:
-    """Return GRU / LSTM ratios of ``column`` for jobs that differ only in the cell (same ticker, seed, sizes...)."""
+CELLS2 = ("gru", "lstm")
+
+
+def paired_ratio(done: pd.DataFrame, column: str, fastest: bool = False) -> pd.Series:
+    """Return GRU / LSTM ratios of ``column`` for jobs that differ only in the cell (same ticker, seed, sizes...);
+    where a key has several jobs of a cell (implementations), their mean, or with ``fastest`` their minimum."""
     keys = [k for k in varying_dimensions(done) if k != "cell"] + ["seed"]
-    pivot = done[done["cell"].isin(["gru", "lstm"])].pivot_table(index=keys, columns="cell", values=column)
+    part = done[done["cell"].isin(CELLS2)]
+    if part.empty:
+        return pd.Series(dtype=float)
+    pivot = part.pivot_table(index=keys, columns="cell", values=column, aggfunc="min" if fastest else "mean")
     if not {"gru", "lstm"} <= set(pivot.columns):
         return pd.Series(dtype=float)
     return (pivot["gru"] / pivot["lstm"]).dropna()
@@ -85,23 +92,34 @@ def less_memory(done: pd.DataFrame) -> Verdict:
     return Verdict(claim, _ratio_verdict(ratio), evidence)
 
 
+FAST_KERNELS = {"cpp", "torchscript"}  # the project's hand-written technique (models.fast); else stock modules
+SPEED_HINT = "sweep model=gru,lstm model.impl=fast,torch (or experiment=speed)"
+
+
 def faster(done: pd.DataFrame) -> Verdict:
+    """Judged on same-technique pairs (both cells fast, preferred, or both stock); the best kernels per cell
+    (``impl=auto``: fast GRU against oneDNN's LSTM on CPU) compare kernels as much as cells: shown, not judged."""
     claim = "GRU trains faster than LSTM"
     if miss := _missing(claim, set(done["cell"]), {"gru", "lstm"}, "sweep model=lstm,gru"):
         return miss
     busy = done["busy_machine"].fillna(False).astype(bool) if "busy_machine" in done else pd.Series(False, done.index)
-    ratio, g, lstm = _gru_vs_lstm(done[~busy], "epoch_seconds_median")
-    impl = {
-        c: ", ".join(sorted(set(done.loc[done["cell"] == c, "kernel"].dropna().astype(str)))) for c in ("gru", "lstm")
-    }
-    return Verdict(
-        claim,
-        _ratio_verdict(ratio),
-        f"median training-pass seconds per epoch GRU/LSTM {mean_sd(ratio, 3)} over {len(ratio)} jobs paired by "
-        f"ticker, seed and sizes (GRU {mean_sd(g, 3)} s, LSTM {mean_sd(lstm, 3)} s overall; kernels: GRU "
-        f"{impl['gru']}, LSTM {impl['lstm']}; {int(busy.sum())} job(s) timed on a busy machine left out: an epoch "
-        f"took over {BUSY_FACTOR:g}x their median)",
+    timed = done[~busy]
+    technique = timed["kernel"].astype(str).map(lambda k: "fast" if k in FAST_KERNELS else "stock")
+    same = {t: paired_ratio(timed[technique == t], "epoch_seconds_median") for t in ("fast", "stock")}
+    best = paired_ratio(timed, "epoch_seconds_median", fastest=True)
+    parts = [f"{t} vs {t} GRU/LSTM {mean_sd(r, 3)} over {len(r)} pairs" for t, r in same.items() if len(r)]
+    basis = next((t for t in ("fast", "stock") if len(same[t])), None)
+    impl = {c: ", ".join(sorted(set(timed.loc[timed["cell"] == c, "kernel"].dropna().astype(str)))) for c in CELLS2}
+    evidence = (
+        f"median training-pass seconds per epoch, jobs paired by ticker, seed and sizes: "
+        f"{'; '.join(parts) or 'no same-technique pairs'}; best available per cell (kernels GRU {impl['gru']}, "
+        f"LSTM {impl['lstm']}) GRU/LSTM {mean_sd(best, 3)} over {len(best)} pairs, which compares kernels as well "
+        f"as cells; {int(busy.sum())} job(s) timed on a busy machine left out: an epoch took over "
+        f"{BUSY_FACTOR:g}x their median"
     )
+    if basis is None:
+        return Verdict(claim, INCONCLUSIVE, f"{evidence}; judge it on equal kernels: {SPEED_HINT}")
+    return Verdict(claim, _ratio_verdict(same[basis]), f"judged on {basis} vs {basis}: {evidence}")
 
 
 def more_accurate_with_data(done: pd.DataFrame) -> Verdict:

@@ -1,0 +1,89 @@
+"""A fast CPU path for LSTM layers, on the fast GRU's technique (:mod:`forecast.models.fast.layers`).
+
+Why: the GRU-vs-LSTM speed verdict should compare cells, not kernels. ``nn.LSTM`` runs on oneDNN's fused kernel
+and ``nn.GRU`` on a per-step loop of small ATen ops, so stock against stock measures PyTorch's kernels, and the
+fast GRU against oneDNN's LSTM measures ours against theirs. With this module both cells run on the same
+technique: every step's input projection in one GEMM, one block of batch rows per thread, one small GEMM and
+one fused elementwise loop per step, an analytic backward pass (``lstm.cpp``).
+
+Only the C++ build runs it (a TorchScript LSTM loop would be slower than oneDNN): where the extension does not
+build, ``model.impl=auto`` keeps ``nn.LSTM``. Parameter names, shapes, gate order (i, f, g, o) and
+initialisation are ``nn.LSTM``'s, so state dicts are interchangeable; a test checks outputs and gradients
+against it in float64.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+from torch import nn
+
+from forecast.models.fast import build
+from forecast.models.fast.layers import _FastRecurrent, _input_terms, _previous_states, _weight_grads
+
+
+def _kernels() -> Any:
+    kernels = build.load()
+    if kernels is None:
+        raise RuntimeError("the fast LSTM needs the C++ kernels (python -m forecast.models.fast.build)")
+    return kernels
+
+
+class _LSTMLayer(torch.autograd.Function):
+    @staticmethod
+    def forward(
+        ctx: Any, x: torch.Tensor, h0: torch.Tensor, c0: torch.Tensor, *weights: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        w_ih, w_hh, b_ih, b_hh = weights  # nn.LSTM's parameters of one layer
+        terms = _input_terms(x, w_ih, b_ih + b_hh)  # overwritten with the activated gates
+        outs, gates, cells = _kernels().lstm_forward(terms, h0, c0, w_hh)
+        ctx.save_for_backward(x, outs, gates, cells, h0, c0, w_ih, w_hh)  # gates: i, f, g, o after activation
+        return outs, outs[-1], cells[-1]
+
+    @staticmethod
+    def infer(
+        x: torch.Tensor, h0: torch.Tensor, c0: torch.Tensor, *weights: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """The forward pass without autograd: no gates and no cell states are kept (inference and evaluation)."""
+        w_ih, w_hh, b_ih, b_hh = weights
+        outs, c_last = _kernels().lstm_infer(x, h0, c0, w_ih, w_hh, b_ih + b_hh)
+        return outs, outs[-1], c_last
+
+    @staticmethod
+    def backward(
+        ctx: Any, grad_out: torch.Tensor, grad_h: torch.Tensor, grad_c: torch.Tensor
+    ) -> tuple[torch.Tensor | None, ...]:
+        x, outs, gates, cells, h0, c0, w_ih, w_hh = ctx.saved_tensors
+        d_a, dh0, dc0 = _kernels().lstm_backward(
+            grad_out.contiguous(), grad_h.contiguous(), grad_c.contiguous(), outs, gates, cells, c0, w_hh
+        )
+        dw_ih, db = _weight_grads(d_a, x)  # one pre-activation: both biases get the same gradient
+        dw_hh, _ = _weight_grads(d_a, _previous_states(outs, h0))
+        dx = d_a.reshape(-1, d_a.size(-1)).mm(w_ih).view_as(x)
+        return dx, dh0, dc0, dw_ih, dw_hh, db, db
+
+
+class FastLSTM(_FastRecurrent):
+    """Drop-in for ``nn.LSTM(batch_first=True)`` on CPU (state dicts interchangeable); needs the C++ build."""
+
+    gates = 4
+
+    def forward(  # type: ignore[override]
+        self, x: torch.Tensor, state: tuple[torch.Tensor, torch.Tensor] | None = None
+    ) -> tuple[torch.Tensor, tuple[torch.Tensor, torch.Tensor]]:
+        """``x``: (batch, steps, features). Returns outputs (batch, steps, hidden) and (h_n, c_n), each (layers,
+        batch, hidden), as ``nn.LSTM`` does."""
+        seq = x.transpose(0, 1).contiguous()
+        finals_h, finals_c = [], []
+        for layer in range(self.num_layers):
+            zero = seq.new_zeros(seq.size(1), self.hidden_size)
+            h, c = (zero, zero) if state is None else (state[0][layer].contiguous(), state[1][layer].contiguous())
+            params = [getattr(self, f"{name}_l{layer}") for name in ("weight_ih", "weight_hh", "bias_ih", "bias_hh")]
+            grads = torch.is_grad_enabled() and (seq.requires_grad or any(p.requires_grad for p in params))
+            seq, h_last, c_last = (_LSTMLayer.apply if grads else _LSTMLayer.infer)(seq, h, c, *params)
+            finals_h.append(h_last)
+            finals_c.append(c_last)
+            if self.dropout > 0 and self.training and layer < self.num_layers - 1:
+                seq = nn.functional.dropout(seq, self.dropout, training=True)
+        return seq.transpose(0, 1), (torch.stack(finals_h), torch.stack(finals_c))
