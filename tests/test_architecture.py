@@ -27,7 +27,7 @@ LAYERS: dict[str, int] = {
     "pipeline": 6,
     "entry points": 7,
 }
-ENTRY_POINTS = {"__main__", "predict", "report", "tuned"}
+ENTRY_POINTS = {"__main__", "predict", "report", "resume", "tuned"}
 
 
 def modules() -> list[Path]:

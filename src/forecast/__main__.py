@@ -9,7 +9,7 @@ import os
 import sys
 from pathlib import Path
 
-from forecast.training.signals import deferred, install_early, interrupts
+from forecast.training.signals import deferred, install_early, interrupts, leave
 
 # SIGTERM (what schedulers and ``kill`` send) ends a job like Ctrl-C: installed before any slow import.
 install_early()
@@ -31,6 +31,7 @@ OmegaConf.register_new_resolver("path_safe", path_safe, replace=True)
 OmegaConf.register_new_resolver("run_name", run_name, replace=True)
 # Hydra prints compose errors over several lines; we ask it to raise instead and print one line.
 USER_FULL_ERROR = os.environ.get("HYDRA_FULL_ERROR") == "1"
+SWEEP_PID = "FORECAST_SWEEP_PID"
 
 
 def _fail(out_dir: Path, reason: str, config: dict[str, object], status: str = "failed", **extra: object) -> None:
@@ -72,7 +73,14 @@ def main(cfg: DictConfig) -> float | None:
             from forecast.config.schema import config_dict
             from forecast.pipeline.recipe import run
             from forecast.store.folders import FOLDER_FIX, occupant
-            from forecast.training.runtime import threads_per_job
+            from forecast.store.resume import kept, leave_untouched
+            from forecast.training.runtime import exit_with_parent, threads_per_job
+        if multirun and os.environ.get(SWEEP_PID) == str(os.getppid()):  # a launcher's worker (joblib, submitit)
+            exit_with_parent(interrupt_first=True)  # the sweep killed: record this job interrupted, and stop
+        if multirun and (done := kept(out_dir)) is not None:  # python -m forecast.resume: a completed job stands
+            leave_untouched(out_dir)
+            log.info("kept: %s completed before this resume", out_dir)
+            return done.get("best_val_loss")
 
         config = plain(cfg)
         typed = typed_config(cfg, multirun)
@@ -126,7 +134,7 @@ def main(cfg: DictConfig) -> float | None:
 
 
 class SweepInterrupted(KeyboardInterrupt):
-    """Ctrl-C or SIGTERM during a sweep: the current job is recorded as interrupted, the sweep stops."""
+    """Ctrl-C or SIGTERM in a sweep: its current job is recorded as interrupted, the sweep stops."""
 
 
 def cli() -> None:
@@ -135,6 +143,7 @@ def cli() -> None:
     Exit codes: 0 done, 1 the run failed, 2 the command line could not be composed, 4 a sweep finished with
     failed jobs (its summary written), 130 interrupted."""
     os.environ["HYDRA_FULL_ERROR"] = "1"
+    os.environ[SWEEP_PID] = str(os.getpid())  # a job in a child process of this one is a launcher's worker
     interrupts()
     try:
         main()
@@ -154,10 +163,10 @@ def cli() -> None:
             if not occupant(folder):
                 _fail(folder, reason, {}, status="interrupted")
             print(f"interrupted: {reason}", file=sys.stderr, flush=True)
-        _leave(130)
+        leave(130)
     except SystemExit as exc:
         if exc.code == 130:  # the job recorded its interruption
-            _leave(130)
+            leave(130)
         raise
     except ForecastError as exc:  # raised before the job started (a run folder that is taken)
         print(f"error: {exc}", file=sys.stderr, flush=True)
@@ -175,16 +184,7 @@ def cli() -> None:
     if not {"-m", "--multirun"} & set(sys.argv[1:]):
         # A single run is complete here: every file was written atomically and closed. Tearing the interpreter
         # down (torch, dynamo, pandas module graphs) takes 0.3-1 s of pure waiting, so flush and leave.
-        _leave(0)
-
-
-def _leave(code: int) -> None:
-    """Flush and exit with ``code`` now. Also for 130: an interrupt that reached Python through a C extension
-    would otherwise make CPython end the process with SIGINT, whatever the code (see training.signals)."""
-    logging.shutdown()
-    sys.stdout.flush()
-    sys.stderr.flush()
-    os._exit(code)
+        leave(0)
 
 
 if __name__ == "__main__":

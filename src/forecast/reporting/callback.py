@@ -73,8 +73,21 @@ class RunFolderGuard(Callback):
         import sys
 
         from forecast.store.folders import sweep_occupant
+        from forecast.store.resume import changes, resuming
 
         folder = resolved_folder(config, "sweep")
+        if folder is not None and resuming(folder):
+            from omegaconf import OmegaConf
+
+            if changed := changes(OmegaConf.load(folder / "multirun.yaml"), config):
+                print(
+                    f"error: the config of the sweep in {folder} changed since it ran ({'; '.join(changed[:3])}): "
+                    "resume refuses to mix two configs in one sweep; start a new sweep folder",
+                    file=sys.stderr,
+                    flush=True,
+                )
+                raise SystemExit(1)
+            return  # its own folder: completed jobs are kept (see forecast.store.resume)
         if folder is not None and (taken := sweep_occupant(folder)):
             print(
                 f"error: {folder} {taken}: a sweep never writes over another sweep's jobs; choose another folder "

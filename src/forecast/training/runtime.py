@@ -66,9 +66,11 @@ def threads_per_job(launcher: Mapping[str, Any]) -> int:
 WATCHED: list[bool] = []
 
 
-def exit_with_parent(interval: float = 0.5) -> None:
-    """In a worker process (a backtest's fold): exit as soon as the process that started it is gone (killed with
-    SIGKILL, it cannot stop its workers), so no fold trains on for nobody. A daemon thread polls the parent."""
+def exit_with_parent(interval: float = 0.5, interrupt_first: bool = False) -> None:
+    """In a worker process (a backtest's fold, a launcher's sweep job): exit as soon as the process that started
+    it is gone (killed with SIGKILL, it cannot stop its workers), so nothing trains on for nobody. A daemon thread
+    polls the parent. ``interrupt_first``: send this process SIGTERM first (the job records itself interrupted),
+    and exit 10 s later whatever it does."""
     import threading
     import time
 
@@ -80,6 +82,11 @@ def exit_with_parent(interval: float = 0.5) -> None:
     def watch() -> None:
         while os.getppid() == parent:
             time.sleep(interval)
+        if interrupt_first:
+            import signal
+
+            os.kill(os.getpid(), signal.SIGTERM)
+            time.sleep(10)
         os._exit(1)
 
     threading.Thread(target=watch, name="exit-with-parent", daemon=True).start()

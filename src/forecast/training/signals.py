@@ -12,8 +12,10 @@ that something swallowed.
 
 from __future__ import annotations
 
+import logging
 import os
 import signal
+import sys
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -63,3 +65,12 @@ def deferred() -> Iterator[None]:
     finally:
         _DEFERRING.clear()
     raise_if_pending()
+
+
+def leave(code: int) -> None:
+    """Flush and exit with ``code`` now. Also for 130: an interrupt that reached Python through a C extension
+    (see the module's docstring) would otherwise make CPython end the process with SIGINT, whatever the code."""
+    logging.shutdown()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)

@@ -1,0 +1,125 @@
+"""A killed sweep resumes: python -m forecast.resume reruns only the jobs that did not complete, keeps the others
+untouched, and its summary equals an uninterrupted sweep's."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import time
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from tests.helpers import forecast, start_forecast
+
+# What two processes never agree on, whatever they compute: timings (and the busy-machine flag read from them), and
+# the process's peak memory. Every other column of the summary must be equal, bit for bit.
+MEASURED_ON_THE_MACHINE = [
+    "busy_machine",
+    "epoch_seconds_median",
+    "peak_memory_mb",
+    "seconds_per_epoch",
+    "train_seconds",
+]
+
+
+def _status(job: Path) -> str | None:
+    try:
+        return json.loads((job / "metrics.json").read_text()).get("status")
+    except (OSError, ValueError, AttributeError):
+        return None
+
+
+def _comparable(summary: Path) -> pd.DataFrame:
+    return pd.read_csv(summary).drop(columns=MEASURED_ON_THE_MACHINE)
+
+
+def _files(job: Path) -> dict[str, tuple[bytes, int]]:
+    return {str(p.relative_to(job)): (p.read_bytes(), p.stat().st_mtime_ns) for p in job.rglob("*") if p.is_file()}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    "launcher", [[], ["hydra/launcher=joblib", "hydra.launcher.n_jobs=2"]], ids=["basic", "joblib"]
+)
+def test_a_killed_sweep_resumes_to_the_summary_of_an_uninterrupted_one(tmp_path: Path, launcher: list[str]) -> None:
+    whole = forecast("-m", "experiment=cells_quick", *launcher, f"hydra.sweep.dir={tmp_path / 'whole'}", cwd=tmp_path)
+    assert whole.returncode == 0, whole.stderr[-2000:]
+    killed = tmp_path / "killed"
+    sweep = start_forecast("-m", "experiment=cells_quick", *launcher, f"hydra.sweep.dir={killed}", cwd=tmp_path)
+    deadline = time.time() + 300
+    while time.time() < deadline:  # two jobs completed and another under way: SIGKILL, which nothing catches
+        statuses = [_status(j) for j in sorted(killed.glob("*_AAPL_*"))] if killed.is_dir() else []
+        if statuses.count("completed") >= 2 and "running" in statuses:
+            break
+        time.sleep(0.05)
+    os.kill(sweep.pid, signal.SIGKILL)
+    sweep.communicate(timeout=60)
+    deadline = time.time() + 30  # a launcher's worker sees its sweep gone, records its job interrupted and exits
+    while any(_status(j) == "running" for j in killed.glob("*_AAPL_*")) and time.time() < deadline:
+        time.sleep(0.1)
+    statuses = [_status(j) for j in sorted(killed.glob("*_AAPL_*"))]
+    kept = sorted(j for j in killed.glob("*_AAPL_*") if _status(j) == "completed")
+    stopped = (
+        statuses.count("running") if not launcher else statuses.count("interrupted")
+    )  # basic: in the killed process
+    assert len(kept) >= 2 and stopped >= 1 and len(kept) + stopped == len(statuses)
+    assert not (killed / "summary.csv").exists()
+    before = {job: _files(job) for job in kept}
+
+    done = forecast(str(killed), cwd=tmp_path, module="forecast.resume")
+
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stderr.splitlines()[0] == (
+        f"resuming {killed}: {len(kept)} completed job(s) kept, {stopped} failed or interrupted job(s) and any never "
+        "started run again"
+    )
+    assert done.stdout.count("kept: ") == len(kept) and done.stdout.count("results: ") == 6 - len(kept)
+    for job in kept:  # untouched: same bytes; same times, but for Hydra's .hydra/ (rewritten with the same text)
+        after = _files(job)
+        assert {k: v[0] for k, v in after.items()} == {k: v[0] for k, v in before[job].items()}
+        assert {k: v[1] for k, v in after.items() if not k.startswith(".hydra")} == {
+            k: v[1] for k, v in before[job].items() if not k.startswith(".hydra")
+        }
+    assert [_status(j) for j in sorted(killed.glob("*_AAPL_*"))] == ["completed"] * 6
+    resumed, reference = _comparable(killed / "summary.csv"), _comparable(tmp_path / "whole" / "summary.csv")
+    pd.testing.assert_frame_equal(resumed, reference, check_exact=True)
+    assert (killed / "report.md").is_file()
+
+
+@pytest.mark.slow
+def test_resume_refuses_a_changed_config_a_running_job_and_a_folder_that_is_no_sweep(tmp_path: Path) -> None:
+    done = forecast("-m", "experiment=cells_quick", "seed=0", f"hydra.sweep.dir={tmp_path / 's'}", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr[-2000:]
+    stored = tmp_path / "s" / "multirun.yaml"
+    stored.write_text(stored.read_text().replace("window: 20", "window: 30"))  # as if conf/ had changed since
+    before = {p: p.stat().st_mtime_ns for p in (tmp_path / "s").rglob("*") if p.is_file()}
+    refused = forecast(str(tmp_path / "s"), cwd=tmp_path, module="forecast.resume")
+    assert refused.returncode == 1
+    assert refused.stderr.splitlines()[-1] == (
+        f"error: the config of the sweep in {tmp_path / 's'} changed since it ran (window: 30 -> 20): resume "
+        "refuses to mix two configs in one sweep; start a new sweep folder"
+    )
+    assert {p: p.stat().st_mtime_ns for p in (tmp_path / "s").rglob("*") if p.is_file()} == before
+
+    job = sorted((tmp_path / "s").glob("0_*"))[0]
+    record = json.loads((job / "metrics.json").read_text())
+    (job / "metrics.json").write_text(json.dumps(record | {"status": "running", "pid": os.getpid()}))
+    busy = forecast(str(tmp_path / "s"), cwd=tmp_path, module="forecast.resume")
+    assert (busy.returncode, busy.stderr.splitlines()) == (
+        1,
+        [
+            f"error: {job} holds a run still running in process {os.getpid()} (rnn on AAPL, seed 0): wait for it "
+            "to end, or stop it, before resuming"
+        ],
+    )
+    nothing = forecast(str(tmp_path), cwd=tmp_path, module="forecast.resume")
+    assert (nothing.returncode, nothing.stderr.splitlines()) == (
+        1,
+        [
+            f"error: {tmp_path} is not a sweep folder (no multirun.yaml): resume takes the folder that python -m "
+            "forecast -m wrote"
+        ],
+    )
