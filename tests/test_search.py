@@ -114,6 +114,12 @@ def test_the_search_never_reads_the_test_span(tmp_path: Path) -> None:
          "hydra.sweeper.n_jobs=1"),
         ({"sampler": "bogus"}, "hydra.sweeper.sampler='bogus' is unknown: choose tpe|random"),
         ({"direction": "up"}, "hydra.sweeper.direction='up' is unknown: choose minimize|maximize"),
+        ({"heartbeat_s": 0}, "hydra.sweeper.heartbeat_s must be a whole number of seconds from 1 to 3600 (got 0): "
+         "e.g. hydra.sweeper.heartbeat_s=30"),
+        ({"max_retry": -1}, "hydra.sweeper.max_retry must be from 0 to 100 retries of a dead worker's trial (got "
+         "-1): e.g. hydra.sweeper.max_retry=3"),
+        ({"storage": "journal:"}, "hydra.sweeper.storage=journal: names no file: e.g. "
+         "hydra.sweeper.storage=journal:outputs/optuna.journal"),
     ],
 )  # fmt: skip
 def test_a_search_that_cannot_run_is_refused_before_its_study(changes: dict[str, object], message: str) -> None:
@@ -146,3 +152,42 @@ def test_the_tuned_comparison_checks_its_options_before_any_search(capsys: pytes
     for arg, message in bad.items():
         assert main([arg]) == 2
         assert capsys.readouterr().err.strip().splitlines() == [f"error: {message}"]
+
+
+@pytest.mark.slow
+def test_a_search_survives_a_worker_killed_mid_trial(tmp_path: Path) -> None:
+    """Two workers share a journal-file study of 4 trials; one is killed with SIGKILL while its trial runs. The
+    other fails that trial once its heartbeat is stale, runs it again, and the study ends with exactly 4 complete
+    trials and none running."""
+    import os
+    import signal
+    import time
+
+    import optuna
+    from optuna.storages import JournalStorage
+    from optuna.storages.journal import JournalFileBackend
+
+    from tests.helpers import start_forecast
+
+    journal = tmp_path / "study.journal"
+    common = ("-m", "hparams_search=optuna", *TINY, "hydra.sweeper.n_trials=4", "hydra.sweeper.heartbeat_s=1",
+              f"hydra.sweeper.storage=journal:{journal}")  # fmt: skip
+    doomed = start_forecast(*common, f"hydra.sweep.dir={tmp_path / 'a'}", cwd=tmp_path)
+    survivor = start_forecast(*common, f"hydra.sweep.dir={tmp_path / 'b'}", cwd=tmp_path)
+    deadline = time.time() + 120
+    while time.time() < deadline:  # the doomed worker's first trial is under way
+        records = [json.loads(p.read_text() or "{}") for p in (tmp_path / "a").glob("*/metrics.json")]
+        if any(r.get("status") == "running" for r in records):
+            break
+        time.sleep(0.05)
+    os.kill(doomed.pid, signal.SIGKILL)
+    doomed.communicate(timeout=60)
+    _, err = survivor.communicate(timeout=300)
+    assert survivor.returncode == 0, err[-2000:]
+    trials = optuna.load_study(study_name="lstm_AAPL", storage=JournalStorage(JournalFileBackend(str(journal)))).trials
+    states = [t.state.name for t in trials]
+    assert states.count("COMPLETE") == 4 and "RUNNING" not in states
+    dead = [t for t in trials if t.state.name == "FAIL" and not t.user_attrs.get("surplus")]
+    assert len(dead) == 1  # the killed worker's trial ...
+    retry = [t for t in trials if t.system_attrs.get("failed_trial") == dead[0].number]
+    assert len(retry) == 1 and retry[0].state.name == "COMPLETE" and retry[0].params == dead[0].params  # ... again

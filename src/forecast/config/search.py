@@ -21,6 +21,20 @@ def check(conf: Any) -> None:
         f"hydra.sweeper.n_jobs must be a whole number from 1 to {MAX_JOBS} trials at a time (got {conf.n_jobs}): "
         "e.g. hydra.sweeper.n_jobs=1",
     )
+    require(
+        1 <= conf.heartbeat_s <= 3600,
+        f"hydra.sweeper.heartbeat_s must be a whole number of seconds from 1 to 3600 (got {conf.heartbeat_s}): "
+        "e.g. hydra.sweeper.heartbeat_s=30",
+    )
+    require(
+        0 <= conf.max_retry <= 100,
+        f"hydra.sweeper.max_retry must be from 0 to 100 retries of a dead worker's trial (got {conf.max_retry}): "
+        "e.g. hydra.sweeper.max_retry=3",
+    )
+    require(
+        conf.storage != "journal:",
+        "hydra.sweeper.storage=journal: names no file: e.g. hydra.sweeper.storage=journal:outputs/optuna.journal",
+    )
     require(conf.sampler in SAMPLERS, f"hydra.sweeper.sampler={conf.sampler!r} is unknown: choose {'|'.join(SAMPLERS)}")
     require(
         conf.direction in DIRECTIONS,

@@ -18,7 +18,9 @@ class OptunaSweeperConf:
     n_trials: int = 30  # trials in the study, counting those a resumed study already holds
     n_jobs: int = 1  # trials launched together (a batch through the configured launcher)
     direction: str = "minimize"
-    storage: str | None = None  # e.g. sqlite:///outputs/optuna.db: the study resumes and workers can share it
+    storage: str | None = None  # journal:<file> (several workers) or sqlite:///<file> (one): the study persists
+    heartbeat_s: int = 30  # a shared study's workers stamp their trials this often; 3 missed: the trial is rerun
+    max_retry: int = 3  # how often a dead worker's trial runs again
     study_name: str = "forecast"
     sampler: str = "tpe"  # tpe | random
     seed: int = 0  # the sampler's seed

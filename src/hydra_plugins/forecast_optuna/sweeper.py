@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import math
+import time
 from pathlib import Path
 from typing import Any
 
@@ -68,9 +69,13 @@ class OptunaSweeper(Sweeper):
         import warnings
 
         import optuna
+        from optuna.storages._heartbeat import fail_stale_trials
+
+        from hydra_plugins.forecast_optuna.storage import open_storage, tally
 
         check(self.conf)  # before the study or the sweep folder exists
         warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)  # not the user's concern
+        warnings.filterwarnings("ignore", message="Heartbeat of storage is supposed to be used with Study.optimize")
         assert self.config is not None and self.hydra_context is not None
         parser = OverridesParser.create(config_loader=self.hydra_context.config_loader)
         params = parser.parse_overrides([f"{k}={v}" for k, v in self.conf.params.items()] + list(arguments))
@@ -87,28 +92,73 @@ class OptunaSweeper(Sweeper):
         )
         study = optuna.create_study(
             study_name=self.conf.study_name,
-            storage=self.conf.storage,
+            storage=open_storage(self.conf.storage, self.conf.heartbeat_s, self.conf.max_retry),
             sampler=sampler,
             direction="maximize" if self.conf.direction == "maximize" else "minimize",
             load_if_exists=True,
         )
-        finished = (optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.FAIL)
-        done = len(study.get_trials(states=finished))
-        if done:
+        if done := tally(study.get_trials(deepcopy=False))[0]:
             log.info("study %s resumes with %d finished trial(s)", self.conf.study_name, done)
         job = 0
-        while done < self.conf.n_trials:
-            trials = [study.ask(space) for _ in range(min(self.conf.n_jobs, self.conf.n_trials - done))]
+        while True:
+            fail_stale_trials(study)  # trials of a dead worker: failed, and queued again with the same parameters
+            done, running = tally(study.get_trials(deepcopy=False))
+            if done >= self.conf.n_trials:
+                break
+            want = min(self.conf.n_jobs, self.conf.n_trials - done - running)
+            if want <= 0:  # the rest runs on other workers (or lies on a dead one until its heartbeat is stale)
+                time.sleep(self.conf.heartbeat_s)
+                continue
+            trials = [t for t in (study.ask(space) for _ in range(want)) if not self.surplus(study, t)]
             batch = [[*(f"{k}={v}" for k, v in t.params.items()), *fixed] for t in trials]
-            returns = self.launcher.launch(batch, initial_job_idx=job)
+            returns = self.launch(study, trials, batch, job)
             for trial, ret in zip(trials, returns, strict=True):
                 value = self.value_of(ret)
                 if value is None:
                     study.tell(trial, state=optuna.trial.TrialState.FAIL)
                 else:
                     study.tell(trial, value)
-            job, done = job + len(batch), done + len(batch)
+            job += len(batch)
         return self.finish(study, sweep_dir, fixed)
+
+    def launch(self, study: Any, trials: list[Any], batch: list[list[str]], job: int) -> Any:
+        """Run a batch through the launcher, each trial stamped with heartbeats; on Ctrl-C or SIGTERM, queue the
+        trials in flight again (a shared storage: the study resumes with them) and stop."""
+        import optuna
+        from optuna.storages._heartbeat import get_heartbeat_thread
+
+        beats = [get_heartbeat_thread(t._trial_id, study._storage) for t in trials]
+        for beat in beats:
+            beat.start()
+        try:
+            return self.launcher.launch(batch, initial_job_idx=job) if batch else []
+        except KeyboardInterrupt:
+            storage = study._storage
+            for trial in trials:
+                study.tell(trial, state=optuna.trial.TrialState.FAIL)
+                if self.conf.storage is not None:  # queued again for the study's next run
+                    storage.get_heartbeat_stale_trial_callback()(study, storage.get_trial(trial._trial_id))
+            raise
+        finally:
+            for beat in beats:
+                beat.join()
+
+    def surplus(self, study: Any, trial: Any) -> bool:
+        """Cancel a new trial asked beyond ``n_trials`` (workers ask at once): the trials running with a lower
+        number go first. A cancelled one is failed with the user attribute ``surplus`` and never counts."""
+        import optuna
+
+        from hydra_plugins.forecast_optuna.storage import tally
+
+        if study._storage.get_trial(trial._trial_id).system_attrs.get("failed_trial") is not None:  # a retry runs
+            return False
+        trials = study.get_trials(deepcopy=False)
+        ahead = sum(t.state == optuna.trial.TrialState.RUNNING and t.number < trial.number for t in trials)
+        if tally(trials)[0] + ahead < self.conf.n_trials:
+            return False
+        trial.set_user_attr("surplus", True)
+        study.tell(trial, state=optuna.trial.TrialState.FAIL)
+        return True
 
     @staticmethod
     def value_of(ret: Any) -> float | None:
