@@ -74,9 +74,10 @@ def main(cfg: DictConfig) -> float | None:
             from forecast.pipeline.recipe import run
             from forecast.store.folders import FOLDER_FIX, occupant
             from forecast.store.resume import kept, leave_untouched
-            from forecast.training.runtime import exit_with_parent, threads_per_job
-        if multirun and os.environ.get(SWEEP_PID) == str(os.getppid()):  # a launcher's worker (joblib, submitit)
-            exit_with_parent(interrupt_first=True)  # the sweep killed: record this job interrupted, and stop
+            from forecast.training.runtime import ancestors, exit_with_parent, threads_per_job
+        sweep = int(os.environ.get(SWEEP_PID) or 0)  # a launcher's worker on this machine (joblib, submitit_local)
+        if multirun and sweep != os.getpid() and sweep in ancestors():
+            exit_with_parent(interrupt_first=True, watched=sweep)  # the sweep killed: record this job interrupted
         if multirun and (done := kept(out_dir)) is not None:  # python -m forecast.resume: a completed job stands
             leave_untouched(out_dir)
             log.info("kept: %s completed before this resume", out_dir)

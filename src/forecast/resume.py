@@ -20,7 +20,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m forecast.resume", description=__doc__.splitlines()[0])
     parser.add_argument("sweep_dir", type=Path, help="the folder a python -m forecast -m sweep wrote")
     args = parser.parse_args(argv)
-    from forecast.store.resume import RESUME_ENV, ResumeError, plan
+    from forecast.store.resume import RESUME_ENV, ResumeError, hydra_files, plan, put_back
 
     try:
         found = plan(args.sweep_dir)
@@ -35,10 +35,13 @@ def main(argv: list[str] | None = None) -> int:
     )
     command = [sys.executable, "-m", "forecast", "-m", *found.overrides, *found.hydra_overrides]
     env = os.environ | {RESUME_ENV: str(found.folder)}
+    saved = hydra_files(found.kept)
     try:
         return subprocess.call(command, cwd=found.cwd, env=env)
     except KeyboardInterrupt:  # the sweep got the signal too and records its interrupted job
         return 130
+    finally:
+        put_back(saved)  # the kept jobs exactly as they were
 
 
 if __name__ == "__main__":

@@ -87,6 +87,20 @@ def kept(job: Path) -> dict[str, Any] | None:
     return record if record and record.get("status") == "completed" else None
 
 
+def hydra_files(jobs: list[Path]) -> dict[Path, tuple[bytes, int]]:
+    """Return the bytes and modification times of the kept jobs' ``.hydra/`` files, which Hydra rewrites for every
+    job it launches (a launcher's job id may differ): :func:`put_back` restores them after the resume."""
+    files = (p for job in jobs for p in (job / ".hydra").glob("*") if p.is_file())
+    return {p: (p.read_bytes(), p.stat().st_mtime_ns) for p in files}
+
+
+def put_back(files: dict[Path, tuple[bytes, int]]) -> None:
+    """Write the saved ``.hydra/`` files back as they were, times included."""
+    for path, (data, mtime) in files.items():
+        path.write_bytes(data)
+        os.utime(path, ns=(mtime, mtime))
+
+
 def leave_untouched(job: Path) -> None:
     """Close the log file Hydra opened (to append) in a kept ``job``, so nothing more is written into it: the
     basic launcher logs the next job's start while this job's handlers are still in place."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import random
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -66,11 +67,11 @@ def threads_per_job(launcher: Mapping[str, Any]) -> int:
 WATCHED: list[bool] = []
 
 
-def exit_with_parent(interval: float = 0.5, interrupt_first: bool = False) -> None:
+def exit_with_parent(interval: float = 0.5, interrupt_first: bool = False, watched: int | None = None) -> None:
     """In a worker process (a backtest's fold, a launcher's sweep job): exit as soon as the process that started
-    it is gone (killed with SIGKILL, it cannot stop its workers), so nothing trains on for nobody. A daemon thread
-    polls the parent. ``interrupt_first``: send this process SIGTERM first (the job records itself interrupted),
-    and exit 10 s later whatever it does."""
+    it (or ``watched``, an ancestor) is gone, killed with SIGKILL it cannot stop its workers, so nothing trains on
+    for nobody. A daemon thread polls. ``interrupt_first``: send this process SIGTERM first (the job records itself
+    interrupted), and exit 10 s later whatever it does."""
     import threading
     import time
 
@@ -79,8 +80,19 @@ def exit_with_parent(interval: float = 0.5, interrupt_first: bool = False) -> No
     WATCHED.append(True)
     parent = os.getppid()
 
+    def alive() -> bool:
+        if watched is None:
+            return os.getppid() == parent
+        try:
+            os.kill(watched, 0)
+        except ProcessLookupError:
+            return False
+        except PermissionError:
+            pass
+        return True
+
     def watch() -> None:
-        while os.getppid() == parent:
+        while alive():
             time.sleep(interval)
         if interrupt_first:
             import signal
@@ -90,3 +102,19 @@ def exit_with_parent(interval: float = 0.5, interrupt_first: bool = False) -> No
         os._exit(1)
 
     threading.Thread(target=watch, name="exit-with-parent", daemon=True).start()
+
+
+def ancestors() -> list[int]:
+    """Return the ids of this process's parent, its parent's parent and so on (from /proc; [] without it)."""
+    chain: list[int] = []
+    current = os.getpid()
+    for _ in range(64):
+        try:
+            stat = Path(f"/proc/{current}/stat").read_text()
+        except OSError:
+            return chain
+        current = int(stat.rsplit(")", 1)[1].split()[1])  # the field after the (command name) is the state, then ppid
+        if current <= 1:
+            return chain
+        chain.append(current)
+    return chain
