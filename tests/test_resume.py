@@ -131,3 +131,18 @@ def test_resume_refuses_a_changed_config_a_running_job_and_a_folder_that_is_no_s
             "forecast -m wrote"
         ],
     )
+
+
+def test_a_damaged_multirun_yaml_is_one_line(tmp_path: Path) -> None:
+    import contextlib
+    import io
+
+    from forecast.resume import main
+
+    (tmp_path / "multirun.yaml").write_text("hydra: [unclosed\n")
+    err = io.StringIO()
+    with contextlib.redirect_stderr(err):
+        assert main([str(tmp_path)]) == 1
+    assert err.getvalue().splitlines() == [
+        f"error: {tmp_path / 'multirun.yaml'} cannot be read as a sweep of ours (ParserError): rerun the sweep"
+    ]

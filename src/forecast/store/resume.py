@@ -48,15 +48,19 @@ def plan(folder: Path) -> Plan:
             f"{folder} is not a sweep folder (no multirun.yaml): resume takes the folder that python -m forecast -m "
             "wrote"
         )
-    cfg = OmegaConf.load(stored)
-    hydra = cfg.hydra
-    sweeper = str(hydra.sweeper.get("_target_", ""))
+    try:
+        hydra = OmegaConf.load(stored).hydra
+        sweeper, cwd = str(hydra.sweeper.get("_target_", "")), str(hydra.runtime.cwd)
+    except Exception as exc:  # a damaged or foreign multirun.yaml
+        raise ResumeError(
+            f"{stored} cannot be read as a sweep of ours ({type(exc).__name__}): rerun the sweep"
+        ) from None
     if not sweeper.endswith("BasicSweeper"):
         raise ResumeError(
             f"{folder} holds a search ({sweeper.rsplit('.', 1)[-1]}), not a grid sweep: resume reruns grid sweeps; "
             "a search continues from its own storage (hydra.sweeper.storage)"
         )
-    found = Plan(folder.resolve(), cwd=str(hydra.runtime.cwd))
+    found = Plan(folder.resolve(), cwd=cwd)
     if not Path(found.cwd).is_dir():
         raise ResumeError(f"the sweep ran from {found.cwd}, which is gone: its relative paths would not resolve")
     found.overrides = [str(o) for o in hydra.overrides.task]
