@@ -42,7 +42,7 @@ def test_speed_uses_median_passes_and_leaves_out_jobs_timed_on_a_busy_machine() 
     assert epoch_timing([1.5, 1.4, 78.0, 25.0, 1.5]) == (1.5, True)  # the review's LSTM: 25-78 s epochs among 1.5 s
     jobs = pd.DataFrame(
         {"ticker": ["AAPL"] * 4, "cell": ["gru", "lstm", "gru", "lstm"], "seed": [0, 0, 1, 1],
-         "window": [60] * 4, "kernel": ["cpp", "torch"] * 2, "epoch_seconds_median": [0.40, 0.50, 0.41, 30.0],
+         "window": [60] * 4, "impl": ["fast", "torch"] * 2, "kernel": ["cpp", "torch"] * 2, "epoch_seconds_median": [0.40, 0.50, 0.41, 30.0],
          "busy_machine": [False, False, False, True]}
     )  # fmt: skip
     verdict = faster(jobs)
@@ -62,7 +62,8 @@ def test_speed_is_judged_on_the_same_technique_and_shows_the_best_kernels_beside
 
     rows = [("gru", "cpp", 0.50), ("gru", "torch", 1.60), ("lstm", "cpp", 0.58), ("lstm", "torch", 0.60)]
     jobs = pd.DataFrame(
-        [{"ticker": "AAPL", "cell": c, "seed": s, "window": 60, "kernel": k, "epoch_seconds_median": v + 0.01 * s,
+        [{"ticker": "AAPL", "cell": c, "seed": s, "window": 60, "impl": "fast" if k == "cpp" else "torch",
+          "kernel": k, "epoch_seconds_median": v + 0.01 * s,
           "busy_machine": False} for s in (0, 1) for c, k, v in rows]
     )  # fmt: skip
     verdict = faster(jobs)

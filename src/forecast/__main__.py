@@ -76,7 +76,7 @@ def main(cfg: DictConfig) -> float | None:
             from forecast.store.resume import kept, leave_untouched
             from forecast.training.runtime import ancestors, exit_with_parent, threads_per_job
         sweep = int(os.environ.get(SWEEP_PID) or 0)  # a launcher's worker on this machine (joblib, submitit_local)
-        if multirun and sweep != os.getpid() and sweep in ancestors():
+        if multirun and sweep in ancestors():
             exit_with_parent(interrupt_first=True, watched=sweep)  # the sweep killed: record this job interrupted
         if multirun and (done := kept(out_dir)) is not None:  # python -m forecast.resume: a completed job stands
             leave_untouched(out_dir)
@@ -113,7 +113,7 @@ def main(cfg: DictConfig) -> float | None:
         print(f"interrupted: {reason}", file=sys.stderr, flush=True)
         if multirun:  # stop the sweep, not only this job
             raise SweepInterrupted(str(out_dir.parent)) from None
-        sys.exit(130)
+        leave(130)
     except Exception as exc:
         if USER_FULL_ERROR:
             raise
@@ -165,10 +165,6 @@ def cli() -> None:
                 _fail(folder, reason, {}, status="interrupted")
             print(f"interrupted: {reason}", file=sys.stderr, flush=True)
         leave(130)
-    except SystemExit as exc:
-        if exc.code == 130:  # the job recorded its interruption
-            leave(130)
-        raise
     except ForecastError as exc:  # raised before the job started (a run folder that is taken)
         print(f"error: {exc}", file=sys.stderr, flush=True)
         sys.exit(1)

@@ -33,7 +33,7 @@ def resolve_impl(cell: str, impl: str, device: torch.device) -> str:
     ``scan`` (the minimal cells).
 
     ``auto`` takes the fast path for GRU and RNN on CPU (where the stock modules have no fused kernel) and the
-    stock modules elsewhere: oneDNN's fused LSTM on CPU (the fast LSTM trains at parity with it, measured 0.98-1.0
+    stock modules elsewhere: oneDNN's fused LSTM on CPU (the fast LSTM trains at parity with it, measured 1.00-1.09
     of its epoch on 2 threads and 1.08 on one: ``make bench``), cuDNN on CUDA. ``fast`` LSTM is the same-technique
     reference for the GRU-vs-LSTM speed claim and needs the C++ build.
     """

@@ -92,7 +92,6 @@ def less_memory(done: pd.DataFrame) -> Verdict:
     return Verdict(claim, _ratio_verdict(ratio), evidence)
 
 
-FAST_KERNELS = {"cpp", "torchscript"}  # the project's hand-written technique (models.fast); else stock modules
 SPEED_HINT = "sweep model=gru,lstm model.impl=fast,torch (or experiment=speed)"
 
 
@@ -104,7 +103,7 @@ def faster(done: pd.DataFrame) -> Verdict:
         return miss
     busy = done["busy_machine"].fillna(False).astype(bool) if "busy_machine" in done else pd.Series(False, done.index)
     timed = done[~busy]
-    technique = timed["kernel"].astype(str).map(lambda k: "fast" if k in FAST_KERNELS else "stock")
+    technique = timed["impl"].astype(str).map(lambda i: "fast" if i == "fast" else "stock")  # the record's own
     same = {t: paired_ratio(timed[technique == t], "epoch_seconds_median") for t in ("fast", "stock")}
     best = paired_ratio(timed, "epoch_seconds_median", fastest=True)
     parts = [f"{t} vs {t} GRU/LSTM {mean_sd(r, 3)} over {len(r)} pairs" for t, r in same.items() if len(r)]
