@@ -23,6 +23,8 @@ Every measurement runs in a fresh process; timed alternatives alternate within o
   (the same training and one inference pass over every window), per cell (target ratio <= 1.3).
 * ``sweep`` (skip with ``--no-sweep``): the 27-job ``experiment=cells`` sweep at one epoch a job under the basic
   and joblib launchers: wall time and worker seconds per job outside training.
+* ``ddp`` (skip with ``--no-ddp``; ``bench/ddp.py``): one global model on the shipped universe trained by two
+  processes of one thread (``trainer.strategy=ddp``) against one process of one thread and one of two threads.
 * ``universe`` (skip with ``--no-universe``): a global model's data path on 500 generated tickers x 6,000 days
   (``bench/universe.py``). ``backtest`` (skip with ``--no-backtest``): a 20-fold walk-forward backtest of the
   default LSTM on ^GSPC against 20 single runs.
@@ -197,6 +199,13 @@ def print_table(results: dict[str, Any]) -> None:
             f"  a run (1 epoch of {r['samples']} windows): {r['wall']:.0f} s, peak RSS {r['peak_rss_mb']:.0f} MB, "
             f"folder {r['folder_mb']:.0f} MB"
         )
+    if "ddp" in results:
+        d = results["ddp"]
+        rates = ", ".join(f"{k} {v:.0f}/s" for k, v in d["windows_per_second"].items())
+        print(
+            f"ddp on the shipped universe ({d['model']}, global batch 64): {rates}; 2 processes / 1 thread "
+            f"{d['scaling_2_processes']:.2f}x, / 1 process of 2 threads {d['ddp_vs_2_threads']:.2f}x"
+        )
     if "backtest" in results:
         b = results["backtest"]
         print(
@@ -221,6 +230,7 @@ def main() -> None:
     parser.add_argument("--no-universe", action="store_true", help="skip the generated 500-ticker universe")
     parser.add_argument("--no-shipped", action="store_true", help="skip the shipped S&P 500 universe (about 5 min)")
     parser.add_argument("--no-sweep", action="store_true", help="skip the 27-job sweeps")
+    parser.add_argument("--no-ddp", action="store_true", help="skip data-parallel training on the universe (4 min)")
     parser.add_argument("--one-cell", help=argparse.SUPPRESS)  # internal: measure one cell, print JSON
     parser.add_argument("--sizes", action="store_true", help=argparse.SUPPRESS)  # internal: the size table
     args = parser.parse_args()
@@ -267,6 +277,12 @@ def main() -> None:
             [sys.executable, str(ROOT / "bench" / "shipped.py")], check=True, capture_output=True, text=True
         )
         results["shipped"] = json.loads(out.stdout.strip().splitlines()[-1])
+    if not args.no_ddp and args.device == "cpu":
+        step("one model on the shipped universe: 2 ddp processes against 1 process (about 4 min)")
+        out = subprocess.run(
+            [sys.executable, str(ROOT / "bench" / "ddp.py")], check=True, capture_output=True, text=True
+        )
+        results["ddp"] = json.loads(out.stdout.strip().splitlines()[-1])
     step("every cell against window length, 60 to 1024 (about 4 min)")
     out = subprocess.run(
         [sys.executable, str(ROOT / "bench" / "windows.py"), "--device", args.device],

@@ -2,7 +2,7 @@
 # One short check of the CUDA path on a lent GPU machine (not CI): whether cuDNN runs the recurrent layers, then
 # end-to-end CLI runs on the GPU (a 5-step forecast with conformal intervals, a quantile head, predict on a run
 # folder, a 3-fold walk-forward backtest, a global model and predict on one of its tickers, the cost of
-# checkpoints every epoch against every 5th) and, with BENCH=1, the bench with device=cuda. Expects wheels in .whl/
+# checkpoints every epoch against every 5th, a whole-universe epoch, the ddp path on NCCL) and, with BENCH=1, the bench with device=cuda. Expects wheels in .whl/
 # (git-ignored: carry it) for what the machine lacks (it has torch, pandas, matplotlib, scipy, markdown, tabulate,
 # pyarrow). Writes into $OUT. Get the wheels with
 #   pip download --no-deps --only-binary=:all: --python-version 3.12 --implementation cp \
@@ -63,3 +63,16 @@ print('checkpoint_every=$every:', d['status'], d['kernel'], d['epochs_run'], 'ep
   done
 } 2>&1 | grep -v "data for\|trading days" | tee "$OUT/round3.txt"
 cp /tmp/gpu_global/metrics.json "$OUT/global-metrics.json"
+# Round four: one epoch of the global model over the whole shipped universe (every training window of 504
+# tickers), and the data-parallel path on NCCL in one process (torchrun, trainer.strategy=ddp).
+{
+  python3 -m forecast device=cuda universe=sp500_2021_04 scope=global trainer.max_epochs=1 trainer.batch_size=1024 \
+    forecast.intervals=none plots=none hydra.run.dir=/tmp/gpu_universe
+  python3 -c "import json; d = json.load(open('/tmp/gpu_universe/metrics.json'))
+print('universe epoch:', d['status'], d['kernel'], d['n_windows'], 'median pass', round(d['epoch_seconds_median'], 1),
+      's, peak memory', d['peak_memory_mb'], 'MB, phases', d['timings'])"
+  python3 -m torch.distributed.run --standalone --nproc_per_node=1 -m forecast device=cuda trainer.strategy=ddp \
+    trainer.max_epochs=2 hydra.run.dir=/tmp/gpu_ddp
+  python3 -c "import json; d = json.load(open('/tmp/gpu_ddp/metrics.json')); print('nccl ddp:', d['status'], d['device'])"
+} 2>&1 | grep -v "data for\|trading days" | tee "$OUT/round4.txt"
+cp /tmp/gpu_universe/metrics.json "$OUT/universe-metrics.json"

@@ -77,7 +77,7 @@ def test_each_cell_group_selects_its_cell(cell: str) -> None:
         ),
         (["data.features=[hl_range]"], "data.features must start with log_return"),
         (["model.strategy=multi"], "model.strategy='multi' is unknown: choose direct|recursive"),
-        (["model.loss=mae"], "model.loss='mae' is unknown: choose mse|quantile"),
+        (["model.loss=mae"], "model.loss='mae' is unknown: choose mse|quantile|bce"),
         (
             ["forecast.intervals=bootstrap"],
             "forecast.intervals='bootstrap' is unknown: choose conformal|adaptive|none",

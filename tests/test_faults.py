@@ -59,13 +59,13 @@ def test_resumed_run_finishes_with_the_same_metrics(
 def test_checkpoints_every_k_epochs_resume_exactly(
     quick_config: Config, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from forecast.training import loop
+    from forecast.training import epochs
 
     quick_config.trainer.max_epochs, quick_config.trainer.patience = 5, 50
     quick_config.trainer.checkpoint_every = 2
     whole = pipeline.run(quick_config, tmp_path / "whole")
     saved: list[int] = []
-    original_save, original_loss = session.save_checkpoint, loop.batched_loss
+    original_save, original_loss = session.save_checkpoint, epochs.batched_loss
     calls = []
 
     def loss_then_interrupt(*args: Any, **kwargs: Any) -> float:
@@ -76,7 +76,7 @@ def test_checkpoints_every_k_epochs_resume_exactly(
 
     with monkeypatch.context() as m:
         m.setattr(session, "save_checkpoint", lambda *a: saved.append(a[3].epoch) or original_save(*a))
-        m.setattr(loop, "batched_loss", loss_then_interrupt)
+        m.setattr(epochs, "batched_loss", loss_then_interrupt)  # the loop's validation loss
         with pytest.raises(TrainingInterrupted) as info:
             pipeline.run(quick_config, tmp_path / "cut")
     assert saved == [2] and info.value.last_epoch == 2  # the last epoch a resume can start from

@@ -67,3 +67,15 @@ def test_training_and_evaluation_never_import_dynamo() -> None:
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert done.stdout.strip() == "[]"
+
+
+def test_rmsprop_is_torchs_own_with_the_defaults_of_keras_that_the_paper_trained_with() -> None:
+    from forecast.config.schema import Optimizer, TrainerConfig
+    from forecast.training.optim import make_optimizer
+
+    opt = make_optimizer(torch.nn.Linear(2, 1), TrainerConfig(optimizer=Optimizer.rmsprop, lr=0.002))
+    assert isinstance(opt, torch.optim.RMSprop)
+    group = opt.param_groups[0]
+    assert (group["lr"], group["alpha"], group["eps"], group["weight_decay"], group["momentum"]) == (
+        0.002, 0.9, 1e-7, 0.0, 0
+    )  # fmt: skip

@@ -164,7 +164,7 @@ def test_the_report_sets_each_jobs_portfolios_beside_the_papers_row(tmp_path: Pa
     assert len(table) == 4  # header, rule, the job's k=1, the paper's k=10
     cells = [[c.strip() for c in row.split("|")[1:-1]] for row in table[2:]]
     assert cells[0][:6] == ["0_lstm", "lstm 1x25", "1", "-0.500", "-0.633", "-0.538"]  # Newey-West t after costs
-    assert cells[1] == ["Fischer & Krauss 2018", "lstm 1x25", "10", "0.460", "0.260", "", "5.800", *[""] * 6]
+    assert cells[1] == ["Fischer & Krauss 2018", "lstm 1x25 classifier", "10", "0.460", "0.260", "", "5.800", *[""] * 6]
     assert money_section(tmp_path, pd.DataFrame({"job": ["1_gru"]})) == []
 
 

@@ -6,7 +6,9 @@ from __future__ import annotations
 
 import logging
 import os
+import shutil
 import sys
+import tempfile
 from pathlib import Path
 
 from forecast.training.signals import deferred, install_early, interrupts, leave
@@ -32,6 +34,7 @@ OmegaConf.register_new_resolver("run_name", run_name, replace=True)
 # Hydra prints compose errors over several lines; we ask it to raise instead and print one line.
 USER_FULL_ERROR = os.environ.get("HYDRA_FULL_ERROR") == "1"
 SWEEP_PID = "FORECAST_SWEEP_PID"
+RANK = int(os.environ.get("RANK") or 0)  # set by torchrun: a process of a trainer.strategy=ddp run
 
 
 def _fail(out_dir: Path, reason: str, config: dict[str, object], status: str = "failed", **extra: object) -> None:
@@ -91,6 +94,8 @@ def main(cfg: DictConfig) -> float | None:
         if taken := occupant(out_dir):
             raise FolderTaken(f"{out_dir} {taken}: a run never writes over another run's results; {FOLDER_FIX}")
         record = run(typed, out_dir, task_overrides())
+        if RANK:  # trainer.strategy=ddp: rank 0 reports and writes the run
+            return None
     except ForecastError as exc:
         reason = str(exc)
         if not isinstance(exc, FolderTaken):  # the folder is another run's: leave its record alone
@@ -145,6 +150,10 @@ def cli() -> None:
     failed jobs (its summary written), 130 interrupted."""
     os.environ["HYDRA_FULL_ERROR"] = "1"
     os.environ[SWEEP_PID] = str(os.getpid())  # a job in a child process of this one is a launcher's worker
+    if RANK:  # torchrun's other processes (trainer.strategy=ddp) run in a scratch folder, silently
+        scratch = tempfile.mkdtemp(prefix=f"forecast-rank{RANK}-")
+        sys.argv = [a for a in sys.argv if not a.startswith("hydra.run.dir=")] + [f"hydra.run.dir={scratch}"]
+        sys.argv += ["hydra/job_logging=disabled", "hydra/hydra_logging=disabled"]
     interrupts()
     try:
         main()
@@ -178,6 +187,8 @@ def cli() -> None:
     if FAILED_JOBS:
         print(f"error: {FAILED_JOBS[-1]}", file=sys.stderr, flush=True)
         sys.exit(4)
+    if RANK:
+        shutil.rmtree(scratch, ignore_errors=True)
     if not {"-m", "--multirun"} & set(sys.argv[1:]):
         # A single run is complete here: every file was written atomically and closed. Tearing the interpreter
         # down (torch, dynamo, pandas module graphs) takes 0.3-1 s of pure waiting, so flush and leave.

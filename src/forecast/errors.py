@@ -26,6 +26,10 @@ class TrainingDiverged(ForecastError):
     """The loss became NaN or infinite during training."""
 
 
+class PeerLost(ForecastError):
+    """A process of a ``trainer.strategy=ddp`` run stopped, so the others cannot go on."""
+
+
 class FolderTaken(ConfigError):
     """The run folder holds another run's results (completed, or running in a live process)."""
 

@@ -18,6 +18,7 @@ from forecast.config.schema import (
     VOLATILITIES,
     Config,
 )
+from forecast.config.target import validate_target
 from forecast.config.tickers import normalise_ticker, validate_scope
 from forecast.errors import require
 
@@ -60,6 +61,7 @@ def validate(cfg: Config, multirun: bool = False) -> Config:
     require(len(d.features) > 0 and d.features[0] == "log_return", "data.features must start with log_return")
     require(len(set(d.features)) == len(d.features), f"data.features has duplicates: {list(d.features)}")
     require(d.target in TARGETS, f"data.target={d.target!r} is unknown: choose from {list(TARGETS)}")
+    validate_target(cfg)
     fracs = (d.train_frac, d.val_frac, d.test_frac)
     require(
         all(f > 0 for f in fracs) and abs(sum(fracs) - 1.0) < 1e-6,
@@ -91,6 +93,11 @@ def validate(cfg: Config, multirun: bool = False) -> Config:
         t.samples_per_epoch >= 0,
         f"trainer.samples_per_epoch must be >= 0, 0 = every training window each epoch (got {t.samples_per_epoch})",
     )
+    require(t.strategy in ("single", "ddp"), f"trainer.strategy={t.strategy!r} is unknown: choose single|ddp")
+    require(
+        t.strategy == "single" or cfg.backtest.kind == "none" or cfg.backtest.n_jobs == 1,
+        f"trainer.strategy=ddp trains each fold with every process: set backtest.n_jobs=1 (got {cfg.backtest.n_jobs})",
+    )
     validate_limits(cfg)
     return cfg
 
@@ -115,7 +122,7 @@ def validate_forecast(cfg: Config) -> None:
         f"[log_return] alone (got {list(cfg.data.features)})",
     )
     require(
-        m.strategy == "direct" or m.loss == "mse",
+        m.strategy == "direct" or m.loss != "quantile",
         "model.loss=quantile needs model.strategy=direct: a recursive model feeds back one point forecast",
     )
     q = list(m.quantiles)

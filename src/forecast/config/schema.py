@@ -14,9 +14,9 @@ from typing import Any
 from forecast.config.portfolio import PortfolioConfig
 
 FEATURES = ("log_return", "hl_range", "log_volume")
-TARGETS = ("log_return",)
+TARGETS = ("log_return", "above_median")  # see config/target.py
 STRATEGIES = ("direct", "recursive")
-LOSSES = ("mse", "quantile")
+LOSSES = ("mse", "quantile", "bce")  # bce: set by data.target=above_median
 INTERVALS = ("conformal", "adaptive", "none")
 VOLATILITIES = ("ewma", "garch")  # what normalises adaptive intervals' scores
 SCOPES = ("local", "global")  # one model per ticker | one model over the windows of every ticker in ``tickers``
@@ -50,6 +50,7 @@ class Source(Enum):
 class Optimizer(Enum):
     adam = "adam"
     adamw = "adamw"
+    rmsprop = "rmsprop"
 
 
 class Plots(Enum):
@@ -119,6 +120,7 @@ class TrainerConfig:
     sampling: str = "windows"
     checkpoint_every: int = 0
     samples_per_epoch: int = 0
+    strategy: str = "single"  # single | ddp (processes started by torchrun: training/distributed.py)
 
 
 @dataclass

@@ -42,6 +42,7 @@ class WindowedData:
     features: tuple[str, ...]
     window: int  # input days per sample
     horizon: int  # target days per sample; the forecast day of a sample is origin + horizon
+    labels: torch.Tensor | None = None  # (n_days - 1,) the target of each row when not its return (data.labels)
 
     @property
     def forecast_day(self) -> np.ndarray:
@@ -56,7 +57,7 @@ class WindowedData:
         """Return the samples of split ``name`` (train|val|test; None = all), gathered lazily from the rows, with
         targets cut to ``steps`` (default: the horizon)."""
         start = torch.from_numpy(self.origin - self.window)
-        every = Windows(self.rows, start, self.window, steps or self.horizon)
+        every = Windows(self.rows, start, self.window, steps or self.horizon, labels=self.labels)
         return every if name is None else every.subset(torch.from_numpy(self.split == SPLITS.index(name)))
 
     @property
@@ -96,13 +97,15 @@ def windows_for(
     features: tuple[str, ...] = ("log_return",),
     scaler: Standardizer | None = None,
     ticker: str = "",
+    labels: np.ndarray | None = None,
 ) -> WindowedData:
     """Return scaled window tensors for every origin whose window starts at or after the training span's start and
     whose forecast day falls in a split of ``bounds``. The scaling statistics are fitted on the training span
     only, or are ``scaler``'s (a model rolled forward from an earlier fold keeps the scaler it was trained with).
 
     The scaled rows are kept once; a sample is its origin, gathered from the rows when asked for
-    (:class:`forecast.data.windows.Windows`).
+    (:class:`forecast.data.windows.Windows`). ``labels`` (aligned with feature rows 1..n-1) replace the scaled
+    returns as targets (``data.target=above_median``).
     """
     prices = frame["adj_close"].to_numpy(np.float64)
     rows = feature_rows(frame, features, ticker)
@@ -124,6 +127,7 @@ def windows_for(
         features=tuple(features),
         window=window,
         horizon=horizon,
+        labels=None if labels is None else torch.from_numpy(labels),
     )
 
 

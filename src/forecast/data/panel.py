@@ -139,5 +139,5 @@ def training_sets(datas: list[WindowedData], steps: int, sampling: str) -> tuple
     if sampling == "tickers" and len(datas) > 1:
         counts = [int((d.split == 0).sum()) for d in datas]
         weights = torch.cat([torch.full((n,), 1.0 / n, dtype=torch.float64) for n in counts])
-        train_set = Windows(train_set.rows, train_set.start, train_set.window, train_set.steps, weights)
+        train_set = replace(train_set, weights=weights)
     return train_set, val_set

@@ -38,13 +38,15 @@ class Samples(Protocol):
 @dataclass(frozen=True)
 class Windows:
     """Samples as offsets into ``rows``: inputs ``rows[s .. s+window-1]``, targets ``rows[s+window ..
-    s+window+steps-1, 0]`` (the scaled log returns of the days after the window)."""
+    s+window+steps-1, 0]`` (the scaled log returns of the days after the window), or the same rows of ``labels``
+    when the target is not a feature (``data.target=above_median``: :mod:`forecast.data.labels`)."""
 
     rows: torch.Tensor  # (R, F) float32 scaled feature rows, series concatenated
     start: torch.Tensor  # (S,) int64 row of each sample's first input day
     window: int
     steps: int  # target steps gathered per sample
     weights: torch.Tensor | None = None  # (S,) sampling weights of the training loop; None = uniform
+    labels: torch.Tensor | None = None  # (R,) float32 target of each row, when it is not the row's first feature
 
     @property
     def device(self) -> torch.device:
@@ -58,6 +60,8 @@ class Windows:
         first = self.start[idx].unsqueeze(1)
         span = torch.arange(self.window + self.steps, device=first.device)
         rows = self.rows[first + span]  # (B, window + steps, F): one gather for inputs and targets
+        if self.labels is not None:
+            return rows[:, : self.window], self.labels[first + span[self.window :]]
         return rows[:, : self.window], rows[:, self.window :, 0]
 
     def chunks(self, size: int) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
@@ -67,15 +71,16 @@ class Windows:
 
     def to(self, device: torch.device) -> Windows:
         weights = None if self.weights is None else self.weights.to(device)
-        return Windows(self.rows.to(device), self.start.to(device), self.window, self.steps, weights)
+        labels = None if self.labels is None else self.labels.to(device)
+        return Windows(self.rows.to(device), self.start.to(device), self.window, self.steps, weights, labels)
 
     def subset(self, mask: torch.Tensor) -> Windows:
         """Return the samples where ``mask`` (``(S,)`` bool) is true."""
-        return Windows(self.rows, self.start[mask], self.window, self.steps)
+        return Windows(self.rows, self.start[mask], self.window, self.steps, labels=self.labels)
 
     def select(self, idx: torch.Tensor) -> Windows:
         """Return the samples ``idx`` (sampling weights dropped)."""
-        return Windows(self.rows, self.start[idx], self.window, self.steps)
+        return Windows(self.rows, self.start[idx], self.window, self.steps, labels=self.labels)
 
     def materialise(self) -> tuple[torch.Tensor, torch.Tensor]:
         """Return every sample at once (window-times the memory of the rows: for one series' evaluation)."""
@@ -90,6 +95,7 @@ class Windows:
             torch.cat([p.start + int(o) for p, o in zip(parts, offsets, strict=True)]),
             parts[0].window,
             parts[0].steps,
+            labels=None if parts[0].labels is None else torch.cat([p.labels for p in parts]),  # type: ignore[misc]
         )
 
 

@@ -4,6 +4,7 @@ adaptive bands and the volatility baselines are built on."""
 
 from __future__ import annotations
 
+import math
 from dataclasses import replace
 
 import numpy as np
@@ -15,8 +16,9 @@ from forecast.config.schema import ForecastConfig, ModelConfig
 from forecast.data.dataset import WindowedData
 from forecast.data.scaling import returns_to_paths
 from forecast.evaluation.baselines import drift_returns, linear_returns
+from forecast.evaluation.classifier import classifier_table
 from forecast.evaluation.future import Bands, add_intervals, bands_for
-from forecast.evaluation.predict import forecast_table, predict_returns
+from forecast.evaluation.predict import forecast_table, predict_returns, predict_scaled
 from forecast.evaluation.volatility import row_volatility, volatility_terciles
 
 
@@ -28,6 +30,8 @@ def ticker_forecasts(
     kept from an earlier unit, or calibrated on the validation rows); and the ridge penalty chosen on validation."""
     rows = np.flatnonzero(data.split >= (0 if f.train_rows else 1))
     inputs = data.windows().select(torch.from_numpy(rows)).materialise()[0]
+    if m.loss == "bce":  # data.target=above_median: probabilities, no price baselines or bands
+        return classifier_table(data, predict_scaled(model, inputs, device), rows), Bands(), math.nan
     table = forecast_table(data, predict_returns(model, inputs, data.horizon, m.strategy, device), m.quantiles, rows)
     linear, alpha = linear_returns(data)
     last = data.prices[data.origin[rows]]

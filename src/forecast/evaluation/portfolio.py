@@ -34,12 +34,12 @@ class DailyPanel:
 
 
 def daily_panel(table: pd.DataFrame) -> DailyPanel:
-    """Return the test days' forecast and realised returns of a pooled forecast table (step 1, one row per ticker
-    and day: ``predicted / persistence - 1`` and ``actual / persistence - 1``, persistence being the origin's close)."""
+    """Return the test days' forecasts (``predicted / persistence - 1`` or a classifier's ``probability``) and
+    realised returns (``actual / persistence - 1``) of a pooled table (step 1; persistence: the origin's close)."""
     rows = table[(table["split"] == "test") & (table["step"] == 1)]
     base = rows["persistence"].to_numpy(dtype=float)
     frame = rows.assign(
-        forecast=rows["predicted"].to_numpy(dtype=float) / base - 1,
+        forecast=(rows["probability"] if "probability" in rows else rows["predicted"] / base - 1).to_numpy(float),
         realised=rows["actual"].to_numpy(dtype=float) / base - 1,
     )
     wide = frame.pivot_table(index="date", columns="ticker", values=["forecast", "realised"], aggfunc="last")
@@ -187,8 +187,8 @@ def evaluate(table: pd.DataFrame, p: PortfolioConfig, seed: int) -> tuple[Portfo
             low, high = np.percentile(paths, [5, 95], axis=0)
             band = (pd.Series(low, index=dates), pd.Series(high, index=dates))
     pool = np.nanmean(realised, axis=1)
-    record = PortfolioRecord(cost_bps=cost_bps, draws=draws, long_short=out, pool=summary(pool))
-    return record, Curves(curves, band, pd.Series(np.cumprod(1 + pool) - 1, index=dates))
+    pooled = Curves(curves, band, pd.Series(np.cumprod(1 + pool) - 1, index=dates))
+    return PortfolioRecord(cost_bps=cost_bps, draws=draws, long_short=out, pool=summary(pool)), pooled
 
 
 def _mean_pct(r: np.ndarray) -> float:

@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 
 from forecast.evaluation.backtest import fold_scores
+from forecast.evaluation.classifier import classifier_scores
 from forecast.evaluation.coverage import scored_intervals
 from forecast.evaluation.exchangeability import alarm
 from forecast.evaluation.future import Bands, row_sigmas
@@ -56,6 +57,8 @@ def score_run(
 ) -> tuple[pd.DataFrame, dict[str, Any]]:
     """Return the forecast table and the record's scoring fields (see the module doc); ``tickers``: the pool's order."""
     table, sigmas = run_table(parts, pooled=scope == "global")
+    if "probability" in table:  # data.target=above_median: scored as a classifier, not in prices
+        return table, {"classifier": classifier_scores(table)}
     bands = parts[-1].bands
     levels, method, taus = bands.levels(), bands.method, bands.taus
     capped = sum(s["capped"] for p in parts for per_step in p.bands.online.values() for s in per_step)

@@ -14,8 +14,10 @@ import pandas as pd
 import torch
 
 from forecast.config.schema import ForecastConfig, ModelConfig, TrainerConfig
+from forecast.config.target import is_classifier
 from forecast.data.dataset import WindowedData, windows_for
 from forecast.data.folds import Unit
+from forecast.data.labels import above_median
 from forecast.data.panel import Panel, training_sets, with_index
 from forecast.data.splits import SplitBounds
 from forecast.diagnostics.gradient_flow import gradient_by_lag
@@ -24,6 +26,7 @@ from forecast.evaluation.adaptive import adaptive_tables
 from forecast.evaluation.forecasts import ticker_forecasts
 from forecast.evaluation.future import Bands
 from forecast.models.recurrent import RecurrentForecaster, build_model
+from forecast.training.distributed import Ranks
 from forecast.training.losses import loss_for
 from forecast.training.runtime import seed_everything
 from forecast.training.session import Trained, train
@@ -44,6 +47,7 @@ class FitSettings:
     horizon: int
     seed: int
     train_tickers: int = 0  # a pool: train on its first N tickers only (0 = all); every ticker is forecast
+    target: str = "log_return"  # data.target: above_median trains on labels (data.labels), not returns
 
 
 @dataclass
@@ -90,14 +94,14 @@ def fit_unit(
     rolled forward keeps each ticker's scaler and bands from the unit it was trained on."""
     keep = previous if not unit.refit and previous is not None else None
     index = {t: i for i, t in enumerate(panel.loaded)} if s.model.ticker_embedding else {}
+    labels = above_median(panel.frames()) if is_classifier(s.target) else {}
     datas = {}
     for ticker, bounds in unit.members.items():
         kept = keep.tickers.get(ticker) if keep is not None else None
         frame = panel.loaded[ticker].frame
         scaler = kept.data.scaler if kept else None
-        data = windows_for(
-            frame, s.window, s.horizon, bounds, s.features, scaler, ticker if len(unit.members) > 1 else ""
-        )
+        name = ticker if len(unit.members) > 1 else ""
+        data = windows_for(frame, s.window, s.horizon, bounds, s.features, scaler, name, labels.get(ticker))
         datas[ticker] = with_index(data, index[ticker]) if index else data
     first = panel.tickers[: s.train_tickers] if s.train_tickers else panel.tickers
     trainers = tuple(t for t in first if t in datas) if keep is None else keep.trainers
@@ -123,7 +127,8 @@ def fit_unit(
     else:
         model, trained, grad_init, trained_on = keep.model, keep.trained, keep.grad_init, keep.trained_on
     tickers = {}
-    for i, (ticker, data) in enumerate(datas.items(), start=1):
+    forecast = datas if Ranks.current().main else {}  # trainer.strategy=ddp: rank 0 alone forecasts
+    for i, (ticker, data) in enumerate(forecast.items(), start=1):
         kept = keep.tickers.get(ticker) if keep is not None else None
         table, bands, alpha = ticker_forecasts(data, model, device, s.model, s.forecast, kept.bands if kept else None)
         tickers[ticker] = TickerFit(data, bands, table, alpha)

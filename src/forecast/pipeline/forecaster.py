@@ -22,6 +22,7 @@ from forecast.data.panel import Panel
 from forecast.data.scaling import Standardizer
 from forecast.errors import ConfigError
 from forecast.evaluation.adaptive import catch_up
+from forecast.evaluation.classifier import probability_path
 from forecast.evaluation.future import Bands, future_path
 from forecast.evaluation.predict import predict_returns, price_columns
 from forecast.models.recurrent import RecurrentForecaster, build_model
@@ -52,6 +53,7 @@ class Forecaster:
     embedded: bool  # the inputs carry the ticker index as a last column
     best_epoch: int
     tickers: dict[str, TickerState]
+    probabilities: bool = False  # data.target=above_median: the model forecasts a probability, not returns
 
     @classmethod
     def of(cls, fit: Fit, panel: Panel, features: tuple[str, ...], m: ModelConfig) -> Forecaster:
@@ -65,11 +67,16 @@ class Forecaster:
         data = next(iter(fit.tickers.values())).data
         best = fit.trained.result.best_epoch
         embedded = bool(m.ticker_embedding)
-        return cls(fit.model, features, data.window, data.horizon, m.strategy, embedded, best, tickers)
+        return cls(fit.model, features, data.window, data.horizon, m.strategy, embedded, best, tickers, m.loss == "bce")
 
     def path(self, ticker: str, frame: pd.DataFrame, calendar: str, device: torch.device) -> pd.DataFrame:
         """Return ``ticker``'s path from the last close of ``frame`` (dated by exchange ``calendar``)."""
         state = self.tickers[ticker]
+        if self.probabilities:
+            latest = self.window_at(state, frame)
+            return probability_path(
+                self.model, latest, frame.index[-1], float(frame["adj_close"].iloc[-1]), calendar, device
+            )
         bands = state.bands
         if bands.method == "adaptive" and bands.online and str(frame.index[-1].date()) > bands.as_of:
             bands = self.caught_up(state, frame, device)
@@ -144,7 +151,7 @@ class Forecaster:
             raise ConfigError(
                 f"model.pt does not fit the run's config ({type(exc).__name__}: {detail}): train the run again"
             ) from None
-        return cls(model, features, window, horizon, m.strategy, embedded, best, tickers)
+        return cls(model, features, window, horizon, m.strategy, embedded, best, tickers, m.loss == "bce")
 
 
 def read_model(path: Path) -> dict[str, Any]:

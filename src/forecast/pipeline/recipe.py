@@ -27,6 +27,7 @@ from forecast.reporting.portfolio_plot import plot_portfolio
 from forecast.reporting.run_files import write_run_files
 from forecast.store.fields import FuturePath
 from forecast.store.record import RunRecord
+from forecast.training.distributed import Ranks
 from forecast.training.runtime import exit_with_parent, start_job
 
 
@@ -39,19 +40,19 @@ def run(cfg: Config, out_dir: Path, overrides: Sequence[str] = ()) -> RunRecord:
     clock, config, tickers = PhaseClock(), config_dict(cfg), cfg.tickers if cfg.scope == "global" else [cfg.ticker]
     name, scope = pool_name(tickers), cfg.scope
     RunRecord(pid=os.getpid(), ticker=name, scope=scope, overrides=list(overrides), config=config).write(out_dir)
-    device = start_job(cfg.seed, cfg.trainer.threads, cfg.device.value)
-    features, train_tickers = tuple(cfg.data.features), cfg.train_tickers
-    s = FitSettings(cfg.model, cfg.trainer, cfg.forecast, features, cfg.window, cfg.horizon, cfg.seed, train_tickers)
+    device = start_job(cfg.seed, cfg.trainer.threads, cfg.device.value, cfg.trainer.strategy)
+    inputs = (tuple(cfg.data.features), cfg.window, cfg.horizon, cfg.seed, cfg.train_tickers, cfg.data.target)
+    s = FitSettings(cfg.model, cfg.trainer, cfg.forecast, *inputs)
     with collected(fold=len(tickers) > 1) as notices:  # a pool's per-ticker warnings: one line per kind
         panel, units = plan_units(load_panel(tickers, cfg.data), cfg.backtest, cfg.window, cfg.horizon)
         clock.lap("data")
         fits = fit_all(s, panel, units, cfg.backtest, device, out_dir, config)
-        adapt(fits)
         clock.lap("training")
+    if not Ranks.current().main:  # trainer.strategy=ddp: rank 0 alone forecasts and writes the run
+        return RunRecord(status="completed", reason="trained with rank 0, which wrote the run")
     forecaster = Forecaster.of(fits[-1], panel, s.features, cfg.model)
     paths = forecaster.paths(panel.frames(), cfg.calendar, device)
-    flow = gradient_flow(fits[-1], s, device)
-    table, scores = score_run(fits, panel, cfg.horizon, cfg.scope)
+    flow, (table, scores) = gradient_flow(fits[-1], s, device), score_run(fits, panel, cfg.horizon, cfg.scope)
     curves = trade(cfg.portfolio, cfg.seed, table, scores) if cfg.scope == "global" else None
     record = describe(s, cfg.data.target, cfg.scope, panel, fits, device, flow, scores)
     record.future = FuturePath.of(str(panel.calendar[-1].date()), paths, pooled=cfg.scope == "global")
@@ -93,13 +94,15 @@ def fit_all(
     out_dir: Path,
     config: dict[str, Any],
 ) -> list[Fit]:
-    """Fit every unit in order (a fold that does not refit rolls the previous fold's model forward).
+    """Fit every unit in order (a fold that does not refit rolls the previous fold's model forward), then walk
+    adaptive bands through them (:func:`forecast.pipeline.fitting.adapt`).
 
     With ``backtest.n_jobs > 1`` and a fresh model every fold, the folds train in parallel processes (joblib),
     each with its share of the CPU threads and its own checkpoint folder; every refit is seeded alike, so the
     folds' models match the sequential ones up to the order of floating-point sums across threads.
     """
     n_jobs = b.n_jobs if b.refit_every == 1 and device.type == "cpu" else 1
+    fits: list[Fit] = []
     if n_jobs > 1 and len(units) > 1:
         from joblib import Parallel, delayed
 
@@ -107,12 +110,13 @@ def fit_all(
         folders = {u.fold: out_dir / ".folds" / str(u.fold) for u in units}
         jobs = (delayed(fit_in_worker)(s, panel, u, device, folders[u.fold], config, threads) for u in units)
         try:
-            return list(Parallel(n_jobs=n_jobs, backend="loky")(jobs))
+            fits = list(Parallel(n_jobs=n_jobs, backend="loky")(jobs))
         finally:  # finished or interrupted: the folds' temporary folders go (a resumed run refits them)
             shutil.rmtree(out_dir / ".folds", ignore_errors=True)
-    fits: list[Fit] = []
-    for unit in units:
-        fits.append(fit_unit(s, panel, unit, fits[-1] if fits else None, device, out_dir, config))
+    else:
+        for unit in units:
+            fits.append(fit_unit(s, panel, unit, fits[-1] if fits else None, device, out_dir, config))
+    adapt(fits)
     return fits
 
 

@@ -6,6 +6,7 @@ from dataclasses import asdict
 from typing import Any
 
 from forecast.data.loading import price_words
+from forecast.reporting.classifier_lines import classifier_lines
 from forecast.reporting.money_lines import portfolio_lines
 from forecast.store.fields import FuturePath
 from forecast.store.record import RunRecord
@@ -14,6 +15,8 @@ from forecast.store.ticker_tests import TickerTests
 
 def headline(record: RunRecord) -> list[str]:
     """Return the closing lines of a run: a local run's scores and path, or a global run's pooled lines."""
+    if record.classifier is not None:
+        return classifier_lines(record)
     if record.scope == "global":
         return pool_lines(record)
     test, pers = record.test, record.persistence_test
@@ -124,6 +127,8 @@ def path_lines(
         return []
     levels = sorted(coverage, key=float)
     head = f"{ticker} {cell} forecast from the close of {last_date} ({path[0]['last_close']:.2f}, {price})"
+    if "probability" in path[0]:  # a classifier (data.target=above_median)
+        return [f"{head}: {path[0]['date']} above the pool's median with probability {path[0]['probability']:.3f}"]
     if not levels:
         return [
             f"{head}, no intervals (forecast.intervals=none):",

@@ -49,11 +49,11 @@ def write_run_files(
     """
     log = pd.DataFrame([asdict(r) for r in result.history])
     write_csv(out_dir / "train_log.csv", log)
-    write_table(out_dir / forecasts_file(len(paths)), table)
+    write_table(out_dir / forecasts_file(len(frames)), table)
     write_csv(out_dir / "gradient_flow.csv", flow)
     pooled, cell = record.scope == "global", str(record.model)
     write_future(out_dir, paths, frames, cell, pooled, plot=which != "none")
-    if which == "none":
+    if which == "none" or record.classifier is not None:  # a classifier's plot is its portfolio's
         return
     name = f"{record.ticker} {cell}"
     if pooled:
@@ -94,7 +94,7 @@ def write_future(
     """Write ``future.csv`` (a ``ticker`` column first when ``pooled``) and ``plots/future[_<ticker>].png`` (the
     last 120 sessions and the path with its intervals) for the tickers shown."""
     write_csv(out_dir / "future.csv", future_table(paths, pooled))
-    if not plot:
+    if not plot or "probability" in next(iter(paths.values())):  # a classifier's next-day probabilities: no path
         return
     for ticker in shown(paths, pooled):
         path, (label, suffix) = paths[ticker], names(ticker, cell, pooled)

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from forecast.store.atomic import write_json
+from forecast.store.classifier_fields import ClassifierScores
 from forecast.store.fields import (
     BacktestScores,
     BaselineScores,
@@ -95,6 +96,7 @@ class RunRecord:
     ticker_tests: TickerTests | None = None  # a global run: its tickers' tests counted, raw and after BH
     skipped: dict[str, str] = field(default_factory=dict)  # a global run: tickers left out, and why
     portfolio: PortfolioRecord | None = None  # a global run with portfolio.k: its forecasts in money
+    classifier: ClassifierScores | None = None  # data.target=above_median: accuracy and log loss, not price errors
     notices: dict[str, dict[str, str]] = field(default_factory=dict)  # warnings on the data: kind -> ticker -> text
     timings: dict[str, float] = field(default_factory=dict)  # seconds per phase of the run
     environment: dict[str, Any] = field(default_factory=dict)

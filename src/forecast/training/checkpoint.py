@@ -19,7 +19,7 @@ from torch import nn
 
 from forecast.errors import ConfigError
 from forecast.store.atomic import write_with
-from forecast.training.optim import FunctionalAdam
+from forecast.training.optim import Stepper
 
 MODEL_FORMAT = 1  # the version of model.pt's layout
 
@@ -46,9 +46,7 @@ class LoopState:
     best_state: dict[str, torch.Tensor] = field(default_factory=dict)
 
 
-def save_checkpoint(
-    path: Path, model: nn.Module, opt: FunctionalAdam, state: LoopState, config: dict[str, Any]
-) -> None:
+def save_checkpoint(path: Path, model: nn.Module, opt: Stepper, state: LoopState, config: dict[str, Any]) -> None:
     """Atomically write the training state after ``state.epoch`` epochs, and the run's ``config``, to ``path``."""
     payload: dict[str, Any] = {
         "config": config,
@@ -88,7 +86,7 @@ def load_checkpoint(path: Path) -> dict[str, Any]:
     return payload
 
 
-def restore(payload: dict[str, Any], model: nn.Module, opt: FunctionalAdam) -> LoopState:
+def restore(payload: dict[str, Any], model: nn.Module, opt: Stepper) -> LoopState:
     """Load model, optimizer and RNG states from ``payload``; return the loop state to continue from.
 
     Raises :class:`ConfigError` when the checkpoint loads but does not fit (a key missing, weights of another
@@ -103,7 +101,7 @@ def restore(payload: dict[str, Any], model: nn.Module, opt: FunctionalAdam) -> L
         ) from None
 
 
-def _restore(payload: dict[str, Any], model: nn.Module, opt: FunctionalAdam) -> LoopState:
+def _restore(payload: dict[str, Any], model: nn.Module, opt: Stepper) -> LoopState:
     model.load_state_dict(payload["model"])
     opt.load_state_dict(payload["optimizer"])
     torch.set_rng_state(payload["rng_cpu"])

@@ -1,4 +1,5 @@
-"""A plain PyTorch training loop: Adam/AdamW on MSE, clipping, early stopping with best weights restored."""
+"""A plain PyTorch training loop: Adam/AdamW on MSE, clipping, early stopping with best weights restored; one process,
+or several that train one model (trainer.strategy=ddp: :mod:`forecast.training.distributed`)."""
 
 from __future__ import annotations
 
@@ -15,12 +16,22 @@ import torch
 from torch import nn
 from torch.nn.functional import mse_loss
 
-from forecast.config.schema import Optimizer, TrainerConfig
+from forecast.config.schema import TrainerConfig
 from forecast.data.windows import Samples, as_samples
 from forecast.errors import TrainingDiverged
 from forecast.training.checkpoint import EpochRecord, LoopState, restore
+from forecast.training.distributed import Ranks
+from forecast.training.epochs import (
+    PROBE_BATCHES,
+    announce,
+    batched_loss,
+    checkpoint_interval,
+    epoch_order,
+    matched_validation,
+    shared_loss,
+)
 from forecast.training.losses import Loss
-from forecast.training.optim import FunctionalAdam
+from forecast.training.optim import Stepper, make_optimizer
 from forecast.training.signals import raise_if_pending
 
 log = logging.getLogger(__name__)
@@ -43,78 +54,12 @@ class FitResult:
     seconds: float = 0.0  # wall time of all epochs (training + validation loss)
 
 
-def make_optimizer(model: nn.Module, settings: TrainerConfig) -> FunctionalAdam:
-    """Return Adam or AdamW over the model's parameters, as ``settings.optimizer`` says (torch's update, without
-    ``torch.optim.Optimizer``'s import of ``torch._dynamo``: see :mod:`forecast.training.optim`)."""
-    decoupled = settings.optimizer == Optimizer.adamw
-    return FunctionalAdam(model.parameters(), lr=settings.lr, weight_decay=settings.weight_decay, decoupled=decoupled)
-
-
-@torch.inference_mode()
-def batched_loss(
-    model: nn.Module, data: Samples | tuple[torch.Tensor, torch.Tensor], loss: Loss = mse_loss, batch: int = 4096
-) -> float:
-    """Return the mean ``loss`` (per model output) of ``model`` on ``data`` in eval mode, in chunks of ``batch``."""
-    model.eval()
-    total: Any = 0.0
-    count = 0
-    for xb, yb in as_samples(data).chunks(batch):
-        out = model(xb)
-        total, count = total + loss(out, yb, reduction="sum"), count + out.numel()
-    return float(total) / count
-
-
-PROBE_BATCHES = 50  # batches timed in the first epoch to say up front how long a long epoch will take
-LONG_EPOCH_S = 60.0
-
-
-def announce(seconds: float, n_windows: int, settings: TrainerConfig) -> None:
-    """Log how long an epoch will take, from the first batches, when it will take over a minute."""
-    per_epoch = seconds / PROBE_BATCHES * math.ceil(n_windows / settings.batch_size)
-    if per_epoch > LONG_EPOCH_S:
-        log.info(
-            "a training epoch takes about %.0f min here (%d windows at %.0f windows/s); up to %d epochs",
-            per_epoch / 60,
-            n_windows,
-            n_windows / per_epoch,
-            settings.max_epochs,
-        )
-
-
-def checkpoint_interval(settings: TrainerConfig, device: torch.device) -> int:
-    """Return the epochs between checkpoints: ``trainer.checkpoint_every``, or with 0 every epoch on CPU (where an
-    epoch takes seconds) and every 5th on a GPU (where copying the state to the CPU costs a large part of an
-    epoch)."""
-    if settings.checkpoint_every:
-        return settings.checkpoint_every
-    return 1 if device.type == "cpu" else 5
-
-
-def epoch_order(train: Samples, size: int = 0) -> torch.Tensor:
-    """Return the sample indices of one epoch: a permutation (its first ``size`` when ``size`` is set and smaller),
-    or ``size`` (else ``len(train)``) draws by ``train.weights``."""
-    n = min(size, len(train)) if size else len(train)
-    if train.weights is None:
-        return torch.randperm(len(train), device=train.device)[:n]
-    return torch.multinomial(train.weights, n, replacement=True)
-
-
-def matched_validation(val: Samples, train_size: int, epoch_size: int) -> Samples:
-    """Return the validation samples an epoch of ``epoch_size`` of ``train_size`` training samples is checked on:
-    all of them, or an evenly spaced share of the same fraction (every ticker and date alike, the same every epoch,
-    so epochs compare like with like)."""
-    if not epoch_size or epoch_size >= train_size:
-        return val
-    keep = max(1, math.ceil(len(val) * epoch_size / train_size))
-    return val.select(torch.linspace(0, len(val) - 1, keep, device=val.device).round().long().unique())
-
-
 def fit(
     model: nn.Module,
     train_data: Samples | tuple[torch.Tensor, torch.Tensor],
     val_data: Samples | tuple[torch.Tensor, torch.Tensor],
     settings: TrainerConfig,
-    checkpoint: Callable[[nn.Module, FunctionalAdam, LoopState], None] | None = None,
+    checkpoint: Callable[[nn.Module, Stepper, LoopState], None] | None = None,
     resume: dict[str, Any] | None = None,
     loss_fn: Loss = mse_loss,
 ) -> FitResult:
@@ -130,7 +75,8 @@ def fit(
     train, val = as_samples(train_data), as_samples(val_data)
     per_epoch = min(settings.samples_per_epoch or len(train), len(train))  # training samples drawn an epoch
     val = matched_validation(val, len(train), per_epoch)
-    opt = make_optimizer(model, settings)
+    opt, ranks = make_optimizer(model, settings), Ranks.current()
+    ranks.same_weights(model)  # trainer.strategy=ddp: every rank starts from rank 0's weights
     max_norm = settings.grad_clip if settings.grad_clip > 0 else math.inf
     state = restore(resume, model, opt) if resume else LoopState(best_state=copy.deepcopy(model.state_dict()))
     every, saved = checkpoint_interval(settings, next(model.parameters()).device), state.epoch
@@ -153,19 +99,22 @@ def fit(
             model.train()
             zero = torch.zeros((), device=train.device)  # sums stay on the device: one sync an epoch
             loss_sum, norm_sum, n_batches = zero, zero.clone(), 0
-            for idx in epoch_order(train, per_epoch).split(settings.batch_size):
-                xb, yb = train.take(idx)
-                loss = loss_fn(model(xb), yb)
+            for idx in ranks.order(epoch_order(train, per_epoch)).split(settings.batch_size * ranks.world):
+                part = ranks.shard(idx)  # a global batch's share of this rank (all of it when alone)
                 opt.zero_grad(set_to_none=True)
-                loss.backward()
+                if len(part):
+                    xb, yb = train.take(part)
+                    loss = loss_fn(model(xb), yb)
+                    (loss * (len(part) / len(idx)) if ranks.active else loss).backward()
+                    loss_sum += loss.detach() * len(part)
+                ranks.sum_gradients(model)  # ddp: the gradient of the global batch's mean loss on every rank
                 norm_sum += nn.utils.clip_grad_norm_(model.parameters(), max_norm).detach()
                 opt.step()
-                loss_sum += loss.detach() * len(idx)
                 n_batches += 1
                 if n_batches == PROBE_BATCHES and epoch == first_epoch:  # once, from this call's first epoch
                     announce(time.perf_counter() - start, per_epoch, settings)
             train_seconds = time.perf_counter() - start
-            train_loss, val_loss = float(loss_sum) / per_epoch, batched_loss(model, val, loss_fn)
+            train_loss, val_loss = float(ranks.total(loss_sum)) / per_epoch, shared_loss(model, val, loss_fn, ranks)
             record = EpochRecord(
                 epoch, train_loss, val_loss, time.perf_counter() - start, float(norm_sum) / n_batches, train_seconds
             )
@@ -193,6 +142,10 @@ def fit(
                 checkpoint(model, opt, state)
     except KeyboardInterrupt:
         raise TrainingInterrupted(saved) from None
+    except RuntimeError as exc:  # ddp: a collective whose peer process stopped
+        if not ranks.active:
+            raise
+        raise ranks.lost(exc, saved) from None
     finally:
         bar.close()
     model.load_state_dict(state.best_state)

@@ -1,11 +1,12 @@
-"""Training losses: mean squared error for point forecasts, the pinball loss for a quantile head."""
+"""Training losses: mean squared error for point forecasts, the pinball loss for a quantile head, binary
+cross-entropy on logits for a 0/1 target (``data.target=above_median``)."""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 
 import torch
-from torch.nn.functional import mse_loss
+from torch.nn.functional import binary_cross_entropy_with_logits, mse_loss
 
 Loss = Callable[..., torch.Tensor]  # loss(prediction, target, reduction="mean" | "sum")
 
@@ -27,5 +28,7 @@ def pinball_loss(taus: Sequence[float]) -> Loss:
 
 
 def loss_for(name: str, taus: Sequence[float]) -> Loss:
-    """Return the loss called ``name`` (``mse`` or ``quantile``)."""
+    """Return the loss called ``name`` (``mse``, ``quantile`` or ``bce``)."""
+    if name == "bce":
+        return binary_cross_entropy_with_logits
     return pinball_loss(taus) if name == "quantile" else mse_loss

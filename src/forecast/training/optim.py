@@ -1,4 +1,5 @@
-"""Adam and AdamW through torch's functional ``torch.optim.adam.adam``, without ``torch.optim.Optimizer``.
+"""Adam and AdamW through torch's functional ``torch.optim.adam.adam``, without ``torch.optim.Optimizer``; RMSprop
+(Fischer & Krauss's optimiser) as torch's own ``torch.optim.RMSprop``.
 
 Why: ``torch.optim.Optimizer`` imports ``torch._dynamo`` the first time one is built or stepped (its methods are
 wrapped to keep ``torch.compile`` out), which costs about a second of a run's start on a 2-core machine. The
@@ -15,7 +16,10 @@ from collections.abc import Iterable
 from typing import Any
 
 import torch
+from torch import nn
 from torch.optim.adam import adam
+
+from forecast.config.schema import Optimizer, TrainerConfig
 
 GROUP_DEFAULTS: dict[str, Any] = {  # torch.optim.Adam's param_group keys and defaults (torch 2.x)
     "betas": (0.9, 0.999),
@@ -101,3 +105,18 @@ class FunctionalAdam:
             }
             for i, s in state_dict["state"].items()
         }
+
+
+Stepper = FunctionalAdam | torch.optim.Optimizer  # what a training loop steps, saves and restores
+
+
+def make_optimizer(model: nn.Module, settings: TrainerConfig) -> Stepper:
+    """Return Adam or AdamW over the model's parameters, as ``settings.optimizer`` says (torch's update, without
+    ``torch.optim.Optimizer``'s import of ``torch._dynamo``), or RMSprop with Keras's defaults (decay 0.9, epsilon
+    1e-7), which Fischer & Krauss (2018) trained with; its first step imports ``torch._dynamo`` (about a second)."""
+    if settings.optimizer == Optimizer.rmsprop:
+        return torch.optim.RMSprop(
+            model.parameters(), lr=settings.lr, alpha=0.9, eps=1e-7, weight_decay=settings.weight_decay
+        )
+    decoupled = settings.optimizer == Optimizer.adamw
+    return FunctionalAdam(model.parameters(), lr=settings.lr, weight_decay=settings.weight_decay, decoupled=decoupled)

@@ -37,14 +37,16 @@ def resolve_device(name: str) -> torch.device:
     return torch.device(name)
 
 
-def start_job(seed: int, threads: int, device: str) -> torch.device:
-    """Seed every generator, set torch's CPU threads (0: torch's default) and return the device: a job's first
-    steps."""
+def start_job(seed: int, threads: int, device: str, strategy: str = "single") -> torch.device:
+    """Seed every generator, set torch's CPU threads (0: torch's default), join the other processes of a
+    ``trainer.strategy=ddp`` run and return the device: a job's first steps."""
+    from forecast.training.distributed import join
+
     seed_everything(seed)
     hold_freed_memory()
     if threads:
         torch.set_num_threads(threads)
-    return resolve_device(device)
+    return join(strategy, resolve_device(device))
 
 
 def threads_per_job(launcher: Mapping[str, Any]) -> int:

@@ -13,9 +13,11 @@ from forecast.config.schema import TrainerConfig
 from forecast.data.windows import Samples
 from forecast.diagnostics.memory import PeakMemory, warm_up
 from forecast.store.columns import epoch_timing
-from forecast.training.checkpoint import load_resume, save_checkpoint
+from forecast.training.checkpoint import LoopState, load_resume, save_checkpoint
+from forecast.training.distributed import Ranks
 from forecast.training.loop import FitResult, fit
 from forecast.training.losses import Loss
+from forecast.training.optim import Stepper
 
 
 @dataclass
@@ -61,13 +63,17 @@ def train(
     first = torch.arange(min(settings.batch_size, len(train_set)), device=device)
     activation_bytes = warm_up(model, *train_set.take(first), loss)
     ckpt_path = out_dir / "checkpoint.pt"
+
+    def save(mod: torch.nn.Module, opt: Stepper, state: LoopState) -> None:
+        save_checkpoint(ckpt_path, mod, opt, state, config)
+
     with PeakMemory(device) as memory:
         result = fit(
             model,
             train_set,
             val_set,
             settings,
-            checkpoint=lambda mod, opt, state: save_checkpoint(ckpt_path, mod, opt, state, config),
+            checkpoint=save if Ranks.current().main else None,  # trainer.strategy=ddp: rank 0 alone writes
             resume=resume,
             loss_fn=loss,
         )

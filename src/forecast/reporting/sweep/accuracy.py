@@ -19,7 +19,11 @@ def _beats(done: pd.DataFrame, claim: str, skill_col: str, dm_prefix: str) -> Ve
     (the two losses can disagree). For backtests the errors are pooled over every fold's test days.
     """
     if skill_col not in done or f"{dm_prefix}_p_value" not in done or done[skill_col].isna().all():
-        return Verdict(claim, INCONCLUSIVE, "this sweep's runs did not record that baseline: rerun them")
+        classifiers = "classifier_accuracy_test" in done and done["classifier_accuracy_test"].notna().all()
+        why = "its runs forecast probabilities (data.target=above_median): see their accuracy against chance"
+        return Verdict(
+            claim, INCONCLUSIVE, why if classifiers else "this sweep's runs did not record that baseline: rerun them"
+        )
     lines: list[str] = []
     ps: list[float] = []
     stats: list[float] = []

@@ -14,7 +14,7 @@ from forecast.store.record import read_record
 # Fischer & Krauss (2018), LSTM, k = 10, 1992-2015: the figures of theirs we could check (abstract and section 4)
 PAPER = {
     "job": "Fischer & Krauss 2018",
-    "cell": "lstm 1x25",
+    "cell": "lstm 1x25 classifier",
     "k": 10,
     "before costs %/day": 0.46,
     "after costs %/day": 0.26,
@@ -23,23 +23,21 @@ PAPER = {
 
 
 def money_section(sweep_dir: Path, done: pd.DataFrame) -> list[str]:
-    """Return the section's lines (none when no job traded its forecasts)."""
+    """Return the section's lines (none when no job traded its forecasts), after the classifiers' accuracy."""
     rows: list[dict[str, Any]] = []
-    cost = None
+    cost, records = None, {str(job): read_record(sweep_dir / str(job)) or {} for job in done["job"]}
     for job in done.itertuples():
-        record = read_record(sweep_dir / str(job.job)) or {}
+        record = records[str(job.job)]
         p = record.get("portfolio")
         if not isinstance(p, dict) or not isinstance(p.get("long_short"), dict):
             continue
-        cost = p.get("cost_bps")
-        size = f"{(record.get('config') or {}).get('model', {}).get('num_layers', '?')}x"
-        size += str((record.get("config") or {}).get("model", {}).get("hidden_size", "?"))
+        cost, size = p.get("cost_bps"), cell_name(record)
         for k, ls in p["long_short"].items():
             band, gross = ls.get("random_net_pct") or {}, ls.get("random_gross_pct") or {}
             rows.append(
                 {
                     "job": job.job,
-                    "cell": f"{record.get('model')} {size}",
+                    "cell": size,
                     "k": int(k),
                     "before costs %/day": ls["gross"]["mean_pct"],
                     "after costs %/day": ls["net"]["mean_pct"],
@@ -53,21 +51,66 @@ def money_section(sweep_dir: Path, done: pd.DataFrame) -> list[str]:
                     "share of random beaten": ls["beats_random_share"],
                 }
             )
+    lines = classifier_section(records)
     if not rows:
-        return []
+        return lines
     table = pd.DataFrame([*rows, PAPER]).map(_shown)
     return [
+        *lines,
         "## Forecasts in money: long-short portfolios",
         "",
-        f"Each trading day: long the k stocks with the highest forecast return, short the k lowest, equal weights, "
-        f"{cost:g} bp per half-turn on the actual turnover; mean daily returns in percent, Sharpe annualised; the "
-        "random rankings trade the same rule on seeded random orders (docs/portfolio.md in the repository). On "
-        "the shipped universe (the constituents of April 2021) every figure carries survivorship bias, the random "
-        "rankings' too: compare the model with them (before costs: the ranking's skill; after costs random rankings "
-        "also pay for replacing both legs every day), and the paper's row (survivorship-free, 1992-2015, a "
-        "classifier) with care.",
+        "Each trading day: long the k stocks with the highest forecast (return, or a classifier's probability), "
+        f"short the k lowest, equal weights, {cost:g} bp per half-turn on the actual turnover; mean daily returns "
+        "in percent, Sharpe annualised; the random rankings trade the same rule on seeded random orders "
+        "(docs/portfolio.md in the repository). On the shipped universe (the constituents of April 2021) every "
+        "figure carries survivorship bias, the random rankings' too: compare the model with them (before costs: the "
+        "ranking's skill; after costs random rankings also pay for replacing both legs every day), and the paper's "
+        "row (survivorship-free, 1992-2015) with care.",
         "",
         markdown_table(table, floatfmt=".3f"),
+        "",
+    ]
+
+
+def cell_name(record: dict[str, Any]) -> str:
+    """Return a job's cell and size, e.g. ``lstm 1x25``, and ``classifier`` for data.target=above_median."""
+    m = (record.get("config") or {}).get("model", {})
+    kind = " classifier" if record.get("target") == "above_median" else ""
+    return f"{record.get('model')} {m.get('num_layers', '?')}x{m.get('hidden_size', '?')}{kind}"
+
+
+def classifier_section(records: dict[str, dict[str, Any]]) -> list[str]:
+    """Return the table of the classifier jobs' accuracy against chance (none when no job is a classifier)."""
+    rows = []
+    for job, record in records.items():
+        c = record.get("classifier")
+        if not isinstance(c, dict):
+            continue
+        rows.append(
+            {
+                "job": job,
+                "cell": cell_name(record),
+                "test accuracy %": 100 * c["accuracy_test"],
+                "Newey-West t": c["accuracy_t"],
+                "p": c["accuracy_p_value"],
+                "log loss (coin 0.693)": c["log_loss_test"],
+                "before 2010 %": 100 * c["accuracy_before_2010"] if c["accuracy_before_2010"] is not None else None,
+                "from 2010 %": 100 * c["accuracy_from_2010"] if c["accuracy_from_2010"] is not None else None,
+                "validation %": 100 * c["accuracy_val"],
+                "test forecasts": f"{c['n_test']:,} on {c['days_test']} days",
+            }
+        )
+    if not rows:
+        return []
+    return [
+        "## Classifiers: above the day's median",
+        "",
+        "Jobs with data.target=above_median forecast the probability that a stock's next-day return is above the "
+        "median of that day's returns over the pool (Fischer & Krauss 2018). Accuracy: the share of test forecasts "
+        "on the label's side of 0.5, chance 50%; its t-statistic is of the daily accuracy (a day's stocks are not "
+        "independent trials), with Newey-West errors.",
+        "",
+        markdown_table(pd.DataFrame(rows).map(_shown), floatfmt=".3f"),
         "",
     ]
 

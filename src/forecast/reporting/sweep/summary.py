@@ -21,17 +21,18 @@ TYPED = {"window": int, "seed": int, "horizon": int}  # and these, where present
 
 def unmeasured(record: dict[str, Any]) -> str:
     """Return what a completed record lacks (a field missing or of the wrong type, a test MAE that is not a
-    number), or "" when the report can read it."""
+    number; a classifier's test accuracy), or "" when the report can read it."""
     for key, kind in (*MEASURED.items(), *TYPED.items()):
         value = record.get(key)
         if value is None and key in TYPED:
             continue
         if not isinstance(value, kind) or isinstance(value, bool):
             return f"its {key} is {'missing' if value is None else f'a {type(value).__name__}'}"
-    for key in ("test", "persistence_test"):
-        mae = record[key].get("mae")
-        if not isinstance(mae, (int, float)) or isinstance(mae, bool):
-            return f"its {key}.mae is not a number"
+    scored = [("classifier", "accuracy_test")] if isinstance(record.get("classifier"), dict) else []
+    for key, name in scored or [("test", "mae"), ("persistence_test", "mae")]:
+        value = record[key].get(name)
+        if not isinstance(value, (int, float)) or isinstance(value, bool):
+            return f"its {key}.{name} is not a number"
     return ""
 
 
@@ -125,6 +126,8 @@ def test_errors(job: Path) -> pd.Series:
     try:
         parquet = job / "forecasts.parquet"
         table = pd.read_parquet(parquet) if parquet.exists() else pd.read_csv(job / "forecasts.csv")
+        if "probability" in table:  # a classifier (data.target=above_median) has no price errors
+            return pd.Series(dtype=float)
         test = table[(table["split"] == "test") & (table["step"] == table["step"].max())]  # the headline step
         test["actual"] - test["predicted"] - test["persistence"]
     except (OSError, ValueError, KeyError, TypeError) as exc:  # truncated or garbage: the job's errors are unknown
