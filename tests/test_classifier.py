@@ -156,3 +156,38 @@ def test_a_classifier_run_forecasts_probabilities_that_see_no_later_price(quick_
 
     out = predict(tmp_path / "base", [])  # the stored model gives tomorrow's probabilities again, bit for bit
     assert (out / "future.csv").read_bytes() == (tmp_path / "base" / "future.csv").read_bytes()
+
+
+def test_the_closing_lines_and_the_reports_table_give_accuracy_against_chance(tmp_path: Path) -> None:
+    from forecast.reporting.classifier_lines import classifier_lines
+    from forecast.reporting.sweep.money import money_section
+    from forecast.store.classifier_fields import ClassifierScores
+    from forecast.store.fields import FuturePath
+    from forecast.store.record import RunRecord
+
+    scores = ClassifierScores(
+        accuracy_test=0.50512, log_loss_test=0.693051, n_test=1999476, days_test=4500, accuracy_t=7.654,
+        accuracy_p_value=2.1e-14, accuracy_before_2010=0.5061, accuracy_from_2010=0.5047,
+    )  # fmt: skip
+    future = FuturePath("2021-04-21", by_ticker={t: [{"date": "2021-04-22", "probability": q}] for t, q in
+                                                 (("A", 0.51), ("B", 0.47), ("C", 0.5))})  # fmt: skip
+    record = RunRecord(
+        ticker="global3", model="lstm", pool=["A", "B", "C"], classifier=scores, future=future, status="completed",
+        target="above_median", config={"model": {"num_layers": 1, "hidden_size": 25}},
+    )  # fmt: skip
+    assert classifier_lines(record, shown=2) == [
+        "global3 lstm (one model over 3 tickers) forecasts whether each stock's next-day return is above the day's "
+        "median: test accuracy 50.51% over 1,999,476 forecasts on 4500 days (chance 50%; Newey-West t 7.65 on the "
+        "daily accuracy, p 2.1e-14), log loss 0.69305 against 0.69315 for a coin",
+        "accuracy before 2010 50.61%, from 2010 50.47%",
+        "2021-04-22, most likely above the median: A 0.510, C 0.500",
+        "2021-04-22, least likely: B 0.470, C 0.500 (future.csv: all)",
+    ]
+    record.write(tmp_path / "0_lstm")
+    lines = money_section(tmp_path, pd.DataFrame({"job": ["0_lstm"]}))
+    assert lines[0] == "## Classifiers: above the day's median"
+    row = next(line for line in "\n".join(lines).splitlines() if line.startswith("| 0_lstm"))
+    assert [c.strip() for c in row.split("|")[1:-1]] == [
+        "0_lstm", "lstm 1x25 classifier", "50.51", "7.65", "2.1e-14", "0.69305", "50.61", "50.47",
+        "1,999,476 on 4,500 days",
+    ]  # fmt: skip

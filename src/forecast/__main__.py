@@ -11,7 +11,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from forecast.training.signals import deferred, install_early, interrupts, leave
+from forecast.training.signals import ancestors, deferred, install_early, interrupts, leave
 
 # SIGTERM (what schedulers and ``kill`` send) ends a job like Ctrl-C: installed before any slow import.
 install_early()
@@ -70,6 +70,8 @@ def main(cfg: DictConfig) -> float | None:
     out_dir = Path(hydra_cfg.runtime.output_dir)  # Hydra made it: from here on an interruption is recorded in it
     multirun = hydra_cfg.mode == RunMode.MULTIRUN
     config: dict[str, object] = {}
+    sweep = int(os.environ.get(SWEEP_PID) or 0)  # a launcher's worker on this machine (joblib, submitit_local)
+    worker = multirun and sweep in ancestors()  # asked before the slow imports: the sweep may die during them
     try:
         with deferred():  # torch and pandas load here (seconds): a signal meanwhile is raised after them
             from forecast.config.compose import plain, typed_config
@@ -77,15 +79,13 @@ def main(cfg: DictConfig) -> float | None:
             from forecast.pipeline.recipe import run
             from forecast.store.folders import FOLDER_FIX, occupant
             from forecast.store.resume import kept, leave_untouched
-            from forecast.training.runtime import ancestors, exit_with_parent, threads_per_job
-        sweep = int(os.environ.get(SWEEP_PID) or 0)  # a launcher's worker on this machine (joblib, submitit_local)
-        if multirun and sweep in ancestors():
+            from forecast.training.runtime import exit_with_parent, threads_per_job
+        if worker:
             exit_with_parent(interrupt_first=True, watched=sweep)  # the sweep killed: record this job interrupted
         if multirun and (done := kept(out_dir)) is not None:  # python -m forecast.resume: a completed job stands
             leave_untouched(out_dir)
             log.info("kept: %s completed before this resume", out_dir)
             return done.get("best_val_loss")
-
         config = plain(cfg)
         typed = typed_config(cfg, multirun)
         if typed.trainer.threads == 0:

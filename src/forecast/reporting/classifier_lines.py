@@ -3,11 +3,13 @@ its portfolio, and the next session's stocks ranked by probability."""
 
 from __future__ import annotations
 
+import math
+
 from forecast.reporting.money_lines import portfolio_lines
 from forecast.store.classifier_fields import ClassifierScores
 from forecast.store.record import RunRecord
 
-COIN = 0.6931  # ln 2: the log loss of a constant 0.5
+COIN = math.log(2)  # the log loss of a constant 0.5
 
 
 def classifier_lines(record: RunRecord, shown: int = 5) -> list[str]:
@@ -18,9 +20,9 @@ def classifier_lines(record: RunRecord, shown: int = 5) -> list[str]:
         f"{record.ticker} {record.model} (one model over {len(record.pool)} tickers) forecasts whether each stock's "
         f"next-day return is above the day's median: test accuracy {pct(c.accuracy_test)} over {c.n_test:,} "
         f"forecasts on {c.days_test} days (chance 50%; Newey-West t {t} on the daily accuracy, p {p}), "
-        f"log loss {c.log_loss_test:.4f} against {COIN} for a coin",
-        f"accuracy before 2010 {pct(c.accuracy_before_2010)}, from 2010 {pct(c.accuracy_from_2010)}; validation "
-        f"{pct(c.accuracy_val)}",
+        f"log loss {c.log_loss_test:.5f} against {COIN:.5f} for a coin",
+        f"accuracy before 2010 {pct(c.accuracy_before_2010)}, from 2010 {pct(c.accuracy_from_2010)}"
+        + (f"; validation {pct(c.accuracy_val)}" if c.accuracy_val is not None else ""),
     ]
     lines += portfolio_lines(record)
     by_ticker = record.future.by_ticker if record.future else {}
@@ -35,4 +37,4 @@ def classifier_lines(record: RunRecord, shown: int = 5) -> list[str]:
 
 def pct(share: float | None) -> str:
     """Return a share as a percentage with one decimal, or n/a."""
-    return "n/a" if share is None else f"{100 * share:.1f}%"
+    return "n/a" if share is None else f"{100 * share:.2f}%"

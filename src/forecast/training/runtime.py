@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import random
 from collections.abc import Mapping
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -104,19 +103,3 @@ def exit_with_parent(interval: float = 0.5, interrupt_first: bool = False, watch
         os._exit(1)
 
     threading.Thread(target=watch, name="exit-with-parent", daemon=True).start()
-
-
-def ancestors() -> list[int]:
-    """Return the ids of this process's parent, its parent's parent and so on (from /proc; [] without it)."""
-    chain: list[int] = []
-    current = os.getpid()
-    for _ in range(64):
-        try:
-            stat = Path(f"/proc/{current}/stat").read_text()
-        except OSError:
-            return chain
-        current = int(stat.rsplit(")", 1)[1].split()[1])  # the field after the (command name) is the state, then ppid
-        if current <= 1:
-            return chain
-        chain.append(current)
-    return chain

@@ -19,6 +19,7 @@ import sys
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from types import FrameType
 
 STARTED: list[bool] = []  # set once the command line is under way (before: a signal exits at once)
@@ -74,3 +75,19 @@ def leave(code: int) -> None:
     sys.stdout.flush()
     sys.stderr.flush()
     os._exit(code)
+
+
+def ancestors() -> list[int]:
+    """Return the ids of this process's parent, its parent's parent and so on (from /proc; [] without it)."""
+    chain: list[int] = []
+    current = os.getpid()
+    for _ in range(64):
+        try:
+            stat = Path(f"/proc/{current}/stat").read_text()
+        except OSError:
+            return chain
+        current = int(stat.rsplit(")", 1)[1].split()[1])  # the field after the (command name) is the state, then ppid
+        if current <= 1:
+            return chain
+        chain.append(current)
+    return chain

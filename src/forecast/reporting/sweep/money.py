@@ -90,14 +90,13 @@ def classifier_section(records: dict[str, dict[str, Any]]) -> list[str]:
             {
                 "job": job,
                 "cell": cell_name(record),
-                "test accuracy %": 100 * c["accuracy_test"],
-                "Newey-West t": c["accuracy_t"],
-                "p": c["accuracy_p_value"],
-                "log loss (coin 0.693)": c["log_loss_test"],
-                "before 2010 %": 100 * c["accuracy_before_2010"] if c["accuracy_before_2010"] is not None else None,
-                "from 2010 %": 100 * c["accuracy_from_2010"] if c["accuracy_from_2010"] is not None else None,
-                "validation %": 100 * c["accuracy_val"],
-                "test forecasts": f"{c['n_test']:,} on {c['days_test']} days",
+                "test accuracy %": _fmt(c["accuracy_test"], "{:.2f}", 100),
+                "Newey-West t": _fmt(c["accuracy_t"], "{:.2f}"),
+                "p": _fmt(c["accuracy_p_value"], "{:.2g}"),
+                "log loss (coin 0.69315)": _fmt(c["log_loss_test"], "{:.5f}"),
+                "before 2010 %": _fmt(c["accuracy_before_2010"], "{:.2f}", 100),
+                "from 2010 %": _fmt(c["accuracy_from_2010"], "{:.2f}", 100),
+                "test forecasts": f"{c['n_test']:,} on {c['days_test']:,} days",
             }
         )
     if not rows:
@@ -110,7 +109,7 @@ def classifier_section(records: dict[str, dict[str, Any]]) -> list[str]:
         "on the label's side of 0.5, chance 50%; its t-statistic is of the daily accuracy (a day's stocks are not "
         "independent trials), with Newey-West errors.",
         "",
-        markdown_table(pd.DataFrame(rows).map(_shown), floatfmt=".3f"),
+        pd.DataFrame(rows).to_markdown(index=False, disable_numparse=True),  # the figures as formatted
         "",
     ]
 
@@ -120,3 +119,8 @@ def _shown(value: Any) -> Any:
     if isinstance(value, float):
         return "" if pd.isna(value) else f"{value:.3f}"
     return value
+
+
+def _fmt(value: Any, form: str, scale: float = 1.0) -> str:
+    """Return ``value`` (times ``scale``) in ``form``, or blank when it is missing or not a number."""
+    return form.format(scale * value) if isinstance(value, (int, float)) and value == value else ""
