@@ -18,18 +18,15 @@ from forecast.models.recurrent import RecurrentForecaster
 from forecast.models.registry import resolve_impl
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("cell")
-    parser.add_argument("--epochs", type=int, default=3)
-    args = parser.parse_args()
-    frame = read_csv_prices(REPO_DATA / "snapshot" / "AAPL.csv", "bench")
-    data = build_windows(frame, 60, 1, (0.7, 0.15, 0.15))
-    x, y = data.part("train")
-    impl = resolve_impl(args.cell, "auto", torch.device("cpu"))
-    model = RecurrentForecaster(cell=args.cell, n_features=1, hidden_size=64, num_layers=2, horizon=1, impl=impl)
+def train_bare(
+    cell: str, x: torch.Tensor, y: torch.Tensor, every: torch.Tensor, epochs: int, hidden: int = 64, layers: int = 2
+) -> None:
+    """Train forecast's model class on ``(x, y)`` in shuffled batches of 64 (Adam, MSE), then predict ``every``
+    window in chunks of 4,096: the bare loop the run and the peers are timed against."""
+    impl = resolve_impl(cell, "auto", torch.device("cpu"))
+    model = RecurrentForecaster(cell=cell, n_features=1, hidden_size=hidden, num_layers=layers, horizon=1, impl=impl)
     opt = torch.optim.Adam(model.parameters(), lr=1e-3)
-    for _ in range(args.epochs):
+    for _ in range(epochs):
         for idx in torch.randperm(len(x)).split(64):
             loss = mse_loss(model(x[idx]), y[idx])
             opt.zero_grad(set_to_none=True)
@@ -37,7 +34,17 @@ def main() -> None:
             opt.step()
     with torch.inference_mode():
         model.eval()
-        torch.cat([model(chunk) for chunk in data.inputs.split(4096)])
+        torch.cat([model(chunk) for chunk in every.split(4096)])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("cell")
+    parser.add_argument("--epochs", type=int, default=3)
+    args = parser.parse_args()
+    frame = read_csv_prices(REPO_DATA / "snapshot" / "AAPL.csv", "bench")
+    data = build_windows(frame, 60, 1, (0.7, 0.15, 0.15))
+    train_bare(args.cell, *data.part("train"), data.inputs, args.epochs)
 
 
 if __name__ == "__main__":

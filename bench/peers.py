@@ -43,29 +43,15 @@ def returns() -> tuple[list[float], list[str]]:
 
 
 def bare(cell: str, layers: int, hidden: int, window: int, epochs: int) -> None:
-    """A bare loop on forecast's own model class and implementation: windows, Adam, MSE, then every window once."""
+    """``bench/bare_loop.py``'s loop on these windows: forecast's model class, Adam, MSE, every window once."""
     import torch
-    from torch.nn.functional import mse_loss
-
-    from forecast.models.recurrent import RecurrentForecaster
-    from forecast.models.registry import resolve_impl
+    from bare_loop import train_bare
 
     z = torch.tensor(returns()[0], dtype=torch.float32)
     x = z.unfold(0, window, 1)[:-1].unsqueeze(-1)
     y = z[window:].unsqueeze(-1)
     n = int(len(z) * TRAIN) - window
-    impl = resolve_impl(cell, "auto", torch.device("cpu"))
-    model = RecurrentForecaster(cell=cell, n_features=1, hidden_size=hidden, num_layers=layers, horizon=1, impl=impl)
-    opt = torch.optim.Adam(model.parameters(), lr=1e-3)
-    for _ in range(epochs):
-        for idx in torch.randperm(n).split(BATCH):
-            loss = mse_loss(model(x[idx]), y[idx])
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
-    with torch.inference_mode():
-        model.eval()
-        torch.cat([model(chunk) for chunk in x.split(4096)])
+    train_bare(cell, x[:n], y[:n], x, epochs, hidden, layers)
 
 
 def darts(cell: str, layers: int, hidden: int, window: int, epochs: int) -> None:

@@ -30,3 +30,14 @@ def start_forecast(*args: str, cwd: Path) -> subprocess.Popen[str]:
         text=True,
         env=_env(),
     )
+
+
+def move_prices(snapshot_dir: str | Path, tickers: list[str], day: str, factor: float = 1.1) -> None:
+    """Multiply every price of ``tickers`` on ``day`` in a private snapshot copy by ``factor`` (a look-ahead probe)."""
+    import pandas as pd
+
+    for ticker in tickers:
+        path = Path(snapshot_dir) / f"{ticker}.csv"
+        frame = pd.read_csv(path)
+        frame.loc[frame["date"] == day, ["open", "high", "low", "close", "adj_close"]] *= factor
+        frame.to_csv(path, index=False)

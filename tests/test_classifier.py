@@ -19,6 +19,7 @@ from forecast.errors import ConfigError
 from forecast.evaluation.classifier import classifier_scores, log_loss
 from forecast.evaluation.portfolio import daily_panel
 from forecast.pipeline.recipe import run
+from tests.helpers import move_prices
 
 DAYS = pd.to_datetime(["2020-01-02", "2020-01-03", "2020-01-06", "2020-01-07"])
 
@@ -122,11 +123,7 @@ def test_a_classifier_run_forecasts_probabilities_that_see_no_later_price(quick_
     day, tables, records = "2012-09-04", [], []
     for name in ("base", "moved"):
         if name == "moved":
-            for ticker in cfg.tickers:
-                path = Path(cfg.data.snapshot_dir) / f"{ticker}.csv"
-                prices = pd.read_csv(path)
-                prices.loc[prices["date"] == day, ["open", "high", "low", "close", "adj_close"]] *= 1.1
-                prices.to_csv(path, index=False)
+            move_prices(cfg.data.snapshot_dir, cfg.tickers, day)
         records.append(run(validate(cfg), tmp_path / name))
         tables.append(pd.read_csv(tmp_path / name / "forecasts.csv"))
     base, moved = tables

@@ -13,6 +13,7 @@ from forecast.config.schema import Config, PortfolioConfig
 from forecast.errors import ConfigError
 from forecast.evaluation.portfolio import daily_panel, evaluate, long_short, newey_west_t, positions
 from forecast.pipeline.recipe import run
+from tests.helpers import move_prices
 
 # three days, four tickers: each origin's close is 100, so forecasts and returns read off directly
 FORECASTS = {"A": [1.0, 2.0, -1.0], "B": [-1.0, 0.5, 0.0], "C": [0.5, -2.0, -0.5], "D": [0.0, 0.0, 3.0]}
@@ -116,11 +117,7 @@ def test_positions_for_a_day_use_the_forecasts_of_the_day_before_only(quick_conf
     records, panels = [], []
     for name in ("base", "moved"):
         if name == "moved":
-            for ticker in cfg.tickers:
-                path = Path(cfg.data.snapshot_dir) / f"{ticker}.csv"
-                frame = pd.read_csv(path)
-                frame.loc[frame["date"] == day, ["open", "high", "low", "close", "adj_close"]] *= 1.1
-                frame.to_csv(path, index=False)
+            move_prices(cfg.data.snapshot_dir, cfg.tickers, day)
         records.append(run(validate(cfg), tmp_path / name))
         panels.append(daily_panel(pd.read_csv(tmp_path / name / "forecasts.csv")))
     (a, b), t = panels, pd.Timestamp(day)

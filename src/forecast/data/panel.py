@@ -14,6 +14,7 @@ from __future__ import annotations
 import logging
 import sys
 from dataclasses import dataclass, replace
+from functools import cached_property
 from typing import Any
 
 import numpy as np
@@ -22,6 +23,7 @@ import torch
 
 from forecast.config.schema import DataConfig
 from forecast.data.dataset import WindowedData
+from forecast.data.labels import above_median
 from forecast.data.loading import Loaded, load_frame, price_column
 from forecast.data.notices import warn
 from forecast.data.splits import fixed_day_split
@@ -47,6 +49,11 @@ class Panel:
 
     def frames(self) -> dict[str, pd.DataFrame]:
         return {t: x.frame for t, x in self.loaded.items()}
+
+    @cached_property
+    def above_median(self) -> dict[str, np.ndarray]:
+        """Each ticker's labels for ``data.target=above_median`` (:mod:`forecast.data.labels`), once a run."""
+        return above_median(self.frames())
 
     def describe(self) -> dict[str, Any]:
         """Return the run record's fields on the data: sources, the modelled column (of the first ticker), dates

@@ -17,7 +17,6 @@ from forecast.config.schema import ForecastConfig, ModelConfig, TrainerConfig
 from forecast.config.target import is_classifier
 from forecast.data.dataset import WindowedData, windows_for
 from forecast.data.folds import Unit
-from forecast.data.labels import above_median
 from forecast.data.panel import Panel, training_sets, with_index
 from forecast.data.splits import SplitBounds
 from forecast.diagnostics.gradient_flow import gradient_by_lag
@@ -94,7 +93,7 @@ def fit_unit(
     rolled forward keeps each ticker's scaler and bands from the unit it was trained on."""
     keep = previous if not unit.refit and previous is not None else None
     index = {t: i for i, t in enumerate(panel.loaded)} if s.model.ticker_embedding else {}
-    labels = above_median(panel.frames()) if is_classifier(s.target) else {}
+    labels = panel.above_median if is_classifier(s.target) else {}
     datas = {}
     for ticker, bounds in unit.members.items():
         kept = keep.tickers.get(ticker) if keep is not None else None
