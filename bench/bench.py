@@ -23,6 +23,9 @@ Every measurement runs in a fresh process; timed alternatives alternate within o
   (the same training and one inference pass over every window), per cell (target ratio <= 1.3).
 * ``sweep`` (skip with ``--no-sweep``): the 27-job ``experiment=cells`` sweep at one epoch a job under the basic
   and joblib launchers: wall time and worker seconds per job outside training.
+* ``costs`` (skip with ``--no-costs``; ``bench/costs.py``): what conformal and adaptive intervals add to a run,
+  per run, ticker and fold (the shipped universe on one split, a 20-fold backtest of ^GSPC), and the portfolio
+  evaluation's cost on the universe with 0 and 100 random rankings.
 * ``ddp`` (skip with ``--no-ddp``; ``bench/ddp.py``): one global model on the shipped universe trained by two
   processes of one thread (``trainer.strategy=ddp``) against one process of one thread and one of two threads.
 * ``universe`` (skip with ``--no-universe``): a global model's data path on 500 generated tickers x 6,000 days
@@ -46,6 +49,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import cells as cells_mod
+import printing
 import processes
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -139,87 +143,6 @@ def cuda_line(cuda: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def print_table(results: dict[str, Any]) -> None:
-    m = results["machine"]
-    print(f"{m['cpu']}, {m['cores']} cores, AVX-512 {'yes' if m['avx512'] else 'no'}, torch {m['torch']}")
-    head = (
-        f"{'cell':5} {'kernel':11} {'params':>7} {'s/epoch':>8} {'bare':>7} {'ratio':>6} {'stock':>7} "
-        f"{'GFLOP/s':>8} {'of mm':>6} {'1 win ms':>8} {'1000 ms':>8}"
-    )
-    print(head)
-    for cell, r in results["cells"].items():
-        print(
-            f"{cell:5} {r['kernel']:11} {r['n_params']:>7} {r['seconds_per_epoch']:>8.3f} "
-            f"{r['bare_seconds_per_epoch']:>7.3f} {r['ratio_vs_bare']:>6.3f} {r['torch_seconds_per_epoch']:>7.3f} "
-            f"{r['gflops_per_s']:>8.2f} {r['fraction_of_matmul']:>6.1%} "
-            f"{r['latency_ms']['one_window']:>8.2f} {r['latency_ms']['batch_1000']:>8.1f}"
-        )
-    for size, r in results["sizes"].items():
-        g, lstm = r["gru"], r["lstm"]
-        print(
-            f"{size:>6}: GRU {g['seconds_per_epoch']:.3f} s ({g['fraction_of_matmul']:.0%} of mm), LSTM "
-            f"{lstm['seconds_per_epoch']:.3f} s ({lstm['fraction_of_matmul']:.0%} of mm): GRU/LSTM {r['ratio']:.2f}"
-        )
-        if "lstm_fast" in r:
-            print(
-                f"{'':>6}  fast LSTM {r['lstm_fast']['seconds_per_epoch']:.3f} s: fast/oneDNN "
-                f"{r['lstm_fast_vs_stock']:.2f}; GRU/LSTM on the same technique {r['ratio_same_technique']:.2f}"
-            )
-    p = results["phases"]
-    print("run phases (s): " + ", ".join(f"{k} {v:.2f}" for k, v in p.items()))
-    f = results["future"]
-    print(
-        f"future path (s): exchange_calendars import {f['exchange_calendars_import']:.3f}, intervals + path + files "
-        f"{f['intervals_path_and_files']:.3f}; predict process {f['predict_wall']:.2f}"
-    )
-    for cell, r in results.get("rss", {}).items():
-        print(f"peak RSS {cell}: run {r['run_mb']:.0f} MB, bare loop {r['bare_mb']:.0f} MB, ratio {r['ratio']:.2f}")
-    for launcher, r in results.get("sweep", {}).items():
-        print(
-            f"sweep {launcher}: {r['completed']}/{r['jobs']} jobs in {r['wall']:.0f} s, {r['seconds_per_job']:.2f} s a "
-            f"job, {r['outside_training_per_job']:.2f} worker-s a job outside training"
-        )
-    if "universe" in results:
-        u = results["universe"]
-        print(
-            f"universe: {u['tickers']} tickers x {u['days']} days: peak RSS {u['peak_rss_mb']:.0f} MB, "
-            f"{u['windows_per_second']:.0f} windows/s pooled vs {u['materialised_windows_per_second']:.0f} "
-            f"materialised (ratio {u['ratio']:.2f}), {u['seconds_per_epoch']:.0f} s an epoch"
-        )
-    if "shipped" in results:
-        s, r = results["shipped"], results["shipped"]["run"]
-        print(
-            f"shipped S&P 500: {s['tickers']} tickers, {s['train_windows']:,} training windows (built in "
-            f"{s['build_seconds']:.1f} s); windows/s and s an epoch by batch:"
-        )
-        for cell, rates in s["windows_per_second"].items():
-            cols = ", ".join(f"{b} {v:.0f}/s {s['seconds_per_epoch'][cell][b]:.0f} s" for b, v in rates.items())
-            print(f"  {cell}: {cols}")
-        print(
-            f"  a run (1 epoch of {r['samples']} windows): {r['wall']:.0f} s, peak RSS {r['peak_rss_mb']:.0f} MB, "
-            f"folder {r['folder_mb']:.0f} MB"
-        )
-    if "ddp" in results:
-        d = results["ddp"]
-        rates = ", ".join(f"{k} {v:.0f}/s" for k, v in d["windows_per_second"].items())
-        print(
-            f"ddp on the shipped universe ({d['model']}, global batch 64): {rates}; 2 processes / 1 thread "
-            f"{d['scaling_2_processes']:.2f}x, / 1 process of 2 threads {d['ddp_vs_2_threads']:.2f}x"
-        )
-    if "backtest" in results:
-        b = results["backtest"]
-        print(
-            f"backtest: {b['folds']} folds in {b['backtest_wall']:.0f} s ({b['seconds_per_fold']:.1f} s a fold); "
-            f"ratio to {b['folds']} single runs {b['ratio_to_single_runs']:.2f}"
-        )
-    if "cuda" in results:
-        c = results["cuda"]
-        print(
-            f"cuda ({c['gpu']}, {c['date']}): epoch / bare "
-            + ", ".join(f"{k} {v:.2f}" for k, v in c["ratio_vs_bare"].items())
-        )
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=5)
@@ -230,6 +153,7 @@ def main() -> None:
     parser.add_argument("--no-universe", action="store_true", help="skip the generated 500-ticker universe")
     parser.add_argument("--no-shipped", action="store_true", help="skip the shipped S&P 500 universe (about 5 min)")
     parser.add_argument("--no-sweep", action="store_true", help="skip the 27-job sweeps")
+    parser.add_argument("--no-costs", action="store_true", help="skip the intervals' and portfolio's costs (3 min)")
     parser.add_argument("--no-ddp", action="store_true", help="skip data-parallel training on the universe (4 min)")
     parser.add_argument("--one-cell", help=argparse.SUPPRESS)  # internal: measure one cell, print JSON
     parser.add_argument("--sizes", action="store_true", help=argparse.SUPPRESS)  # internal: the size table
@@ -277,6 +201,12 @@ def main() -> None:
             [sys.executable, str(ROOT / "bench" / "shipped.py")], check=True, capture_output=True, text=True
         )
         results["shipped"] = json.loads(out.stdout.strip().splitlines()[-1])
+    if not args.no_costs and args.device == "cpu":
+        step("what intervals and the portfolio add: the universe and a 20-fold backtest (about 3 min)")
+        out = subprocess.run(
+            [sys.executable, str(ROOT / "bench" / "costs.py")], check=True, capture_output=True, text=True
+        )
+        results["costs"] = json.loads(out.stdout.strip().splitlines()[-1])
     if not args.no_ddp and args.device == "cpu":
         step("one model on the shipped universe: 2 ddp processes against 1 process (about 4 min)")
         out = subprocess.run(
@@ -298,7 +228,7 @@ def main() -> None:
     if args.device == "cpu" and cuda.exists():  # measured on a lent GPU by bench/gpu_check.sh
         results["cuda"] = cuda_line(json.loads(cuda.read_text()))
     args.out.write_text(json.dumps(results, indent=2) + "\n")
-    print_table(results)
+    printing.print_table(results)
     print(f"written: {args.out}")
 
 

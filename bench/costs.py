@@ -1,0 +1,147 @@
+"""``make bench`` part: what intervals and the portfolio evaluation add to a run, on real prices.
+
+Run by ``bench/bench.py`` in its own process; alone: ``python bench/costs.py``. The model is replaced by one that
+forecasts no move (its inference is measured elsewhere), so every figure is the evaluation's own cost; each
+alternative is timed in turn, medians of ``--repeats``:
+
+* ``intervals``: ``ticker_forecasts`` of every unit (the forecast table with its drift and ridge baselines) with
+  ``forecast.intervals=none``, ``conformal`` and ``adaptive``, and the run's adaptive walk through each ticker's units
+  (``adaptive_tables``, as :func:`forecast.pipeline.fitting.adapt`), for two runs: the shipped S&P 500 universe on
+  one split (``scope=global``) and a 20-fold walk-forward backtest of ^GSPC; per run, per ticker and per fold.
+  Conformal and adaptive both pay the EWMA and GARCH volatility columns (the coverage baselines' inputs).
+* ``portfolio``: :func:`forecast.evaluation.portfolio.evaluate` on the universe's test table (ranked by the ridge
+  baseline's forecast, a real ranking), with no random rankings and with the default 100.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import statistics
+import time
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import torch
+from torch import nn
+
+ROOT = Path(__file__).resolve().parents[1]
+METHODS = ("none", "conformal", "adaptive")
+
+
+class NoMove(nn.Module):
+    """A forecaster of no move (scaled return 0): the table's rows at no inference cost."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x.new_zeros(x.shape[0], 1)
+
+
+def units_of(universe: bool) -> tuple[dict[str, pd.DataFrame], list[Any]]:
+    """Return the frames and the units of the run: the universe on one split, or ^GSPC's 20-fold backtest."""
+    from forecast.config.schema import Config, Source
+    from forecast.data.folds import plan_units
+    from forecast.data.panel import load_panel
+    from forecast.data.shipped import read_universe
+    from forecast.data.sources import snapshot_dir
+
+    if universe:
+        tickers = list(read_universe(snapshot_dir(None) / "sp500_2021_04.parquet").rows)
+        cfg = Config(scope="global", tickers=tickers)
+        cfg.data.source, cfg.data.snapshot_file = Source.snapshot, "sp500_2021_04.parquet"
+    else:
+        cfg = Config(ticker="^GSPC")
+        cfg.backtest.kind, cfg.backtest.folds = "walk_forward", 20
+    cfg.data.offline = True
+    panel, units = plan_units(load_panel(cfg.tickers if universe else [cfg.ticker], cfg.data), cfg.backtest, 60, 1)
+    return panel.frames(), units
+
+
+def tables(frames: dict[str, pd.DataFrame], units: list[Any], method: str) -> dict[str, list[Any]]:
+    """Return each ticker's (table, bands) per unit, as a run with ``forecast.intervals=method`` builds them."""
+    from forecast.config.schema import ForecastConfig, ModelConfig
+    from forecast.data.dataset import windows_for
+    from forecast.evaluation.forecasts import ticker_forecasts
+
+    model, f, out = NoMove().eval(), ForecastConfig(intervals=method), {}
+    for unit in units:
+        for ticker, bounds in unit.members.items():
+            data = windows_for(frames[ticker], 60, 1, bounds)
+            table, bands, _ = ticker_forecasts(data, model, torch.device("cpu"), ModelConfig(), f, None)
+            out.setdefault(ticker, []).append((table.assign(ticker=ticker, fold=unit.fold), bands))
+    return out
+
+
+def walk(built: dict[str, list[Any]]) -> None:
+    """The run's adaptive walk: every ticker's units in date order."""
+    from forecast.evaluation.adaptive import adaptive_tables
+
+    for own in built.values():
+        bands = own[-1][1]
+        adaptive_tables([t for t, _ in own], bands.levels_wanted, bands.vol, bands.gamma)
+
+
+def timed(work: Any) -> tuple[float, Any]:
+    start = time.perf_counter()
+    out = work()
+    return time.perf_counter() - start, out
+
+
+def interval_costs(universe: bool, repeats: int) -> tuple[dict[str, Any], pd.DataFrame]:
+    """Return the seconds of each interval method for one run, per ticker and per fold; and the run's table."""
+    frames, units = units_of(universe)
+    seconds: dict[str, list[float]] = {m: [] for m in (*METHODS, "adaptive_walk")}
+    built: dict[str, list[Any]] = {}
+    for rep in range(repeats + 1):  # the first round pays one-time imports (arch) and is not counted
+        taken: dict[str, float] = {}
+        for method in METHODS:
+            taken[method], built[method] = timed(lambda m=method: tables(frames, units, m))
+        taken["adaptive_walk"] = timed(lambda: walk(built["adaptive"]))[0]
+        for key, value in taken.items():
+            seconds[key] += [value] if rep else []
+    med = {k: statistics.median(v) for k, v in seconds.items()}
+    tickers = len(built["none"])
+    rows = sum(len(t) for own in built["none"].values() for t, _ in own)
+    adaptive = med["adaptive"] + med["adaptive_walk"]
+    out = {
+        "tickers": tickers,
+        "folds": len(units),
+        "rows": rows,
+        "seconds": med,
+        "conformal_added": med["conformal"] - med["none"],
+        "adaptive_added": adaptive - med["none"],
+        "adaptive_added_per_ticker": (adaptive - med["none"]) / tickers,
+        "adaptive_added_per_fold": (adaptive - med["none"]) / len(units),
+    }
+    table = pd.concat([t for own in built["none"].values() for t, _ in own], ignore_index=True)
+    return out, table
+
+
+def portfolio_costs(table: pd.DataFrame, repeats: int) -> dict[str, Any]:
+    """Return the seconds of the portfolio evaluation of ``table`` with 0 and 100 random rankings."""
+    from forecast.config.schema import PortfolioConfig
+    from forecast.evaluation.portfolio import evaluate
+
+    ranked = table.assign(predicted=table["linear"])
+    out: dict[str, Any] = {"test_rows": int((table["split"] == "test").sum())}
+    for draws in (0, 100):
+        taken = [timed(lambda d=draws: evaluate(ranked, PortfolioConfig(draws=d), 0))[0] for _ in range(repeats)]
+        out[f"seconds_draws_{draws}"] = statistics.median(taken)
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeats", type=int, default=3)
+    args = parser.parse_args()
+    torch.set_num_threads(1)
+    logging.disable(logging.WARNING)  # the data checks' warnings about real crashes: not what is measured here
+    gspc, _ = interval_costs(False, args.repeats)
+    universe, table = interval_costs(True, args.repeats)
+    result = {"gspc_backtest": gspc, "universe": universe, "portfolio": portfolio_costs(table, args.repeats)}
+    print(json.dumps(result))
+
+
+if __name__ == "__main__":
+    main()
