@@ -21,7 +21,7 @@ Every measurement runs in a fresh process; timed alternatives alternate within o
   intervals, scores, the dated path, ``future.csv`` and its plot).
 * ``rss``: peak RSS of ``python -m forecast model=<cell> trainer.max_epochs=3`` against ``bench/bare_loop.py``
   (the same training and one inference pass over every window), per cell (target ratio <= 1.3).
-* ``sweep`` (skip with ``--no-sweep``): the 27-job ``experiment=cells`` sweep at one epoch a job under the basic
+* ``sweep`` (skip with ``--no-sweep``): the 75-job ``experiment=cells`` sweep at one epoch a job under the basic
   and joblib launchers: wall time and worker seconds per job outside training.
 * ``costs`` (skip with ``--no-costs``; ``bench/costs.py``): what conformal and adaptive intervals add to a run,
   per run, ticker and fold (the shipped universe on one split, a 20-fold backtest of ^GSPC), and the portfolio
@@ -152,7 +152,7 @@ def main() -> None:
     parser.add_argument("--no-backtest", action="store_true", help="skip the 20-fold backtest timing")
     parser.add_argument("--no-universe", action="store_true", help="skip the generated 500-ticker universe")
     parser.add_argument("--no-shipped", action="store_true", help="skip the shipped S&P 500 universe (about 5 min)")
-    parser.add_argument("--no-sweep", action="store_true", help="skip the 27-job sweeps")
+    parser.add_argument("--no-sweep", action="store_true", help="skip the 75-job sweeps")
     parser.add_argument("--no-costs", action="store_true", help="skip the intervals' and portfolio's costs (3 min)")
     parser.add_argument("--no-ddp", action="store_true", help="skip data-parallel training on the universe (4 min)")
     parser.add_argument("--one-cell", help=argparse.SUPPRESS)  # internal: measure one cell, print JSON
@@ -187,7 +187,7 @@ def main() -> None:
         step("peak RSS per cell")
         results["rss"] = processes.measure_rss(tuple(cells))
     if not args.no_sweep:
-        step("the 27-job cells sweep under basic and joblib (a few minutes)")
+        step("the 75-job cells sweep under basic and joblib (about 4 min)")
         results["sweep"] = processes.measure_sweep()
     if not args.no_universe:
         step("a 500-ticker universe")

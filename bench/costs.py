@@ -19,6 +19,7 @@ import argparse
 import json
 import logging
 import statistics
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -27,7 +28,9 @@ import pandas as pd
 import torch
 from torch import nn
 
-ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import shipped
+
 METHODS = ("none", "conformal", "adaptive")
 
 
@@ -40,31 +43,28 @@ class NoMove(nn.Module):
 
 def units_of(universe: bool) -> tuple[dict[str, pd.DataFrame], list[Any]]:
     """Return the frames and the units of the run: the universe on one split, or ^GSPC's 20-fold backtest."""
-    from forecast.config.schema import Config, Source
+    from forecast.config.schema import Config
     from forecast.data.folds import plan_units
     from forecast.data.panel import load_panel
-    from forecast.data.shipped import read_universe
-    from forecast.data.sources import snapshot_dir
 
     if universe:
-        tickers = list(read_universe(snapshot_dir(None) / "sp500_2021_04.parquet").rows)
-        cfg = Config(scope="global", tickers=tickers)
-        cfg.data.source, cfg.data.snapshot_file = Source.snapshot, "sp500_2021_04.parquet"
-    else:
-        cfg = Config(ticker="^GSPC")
-        cfg.backtest.kind, cfg.backtest.folds = "walk_forward", 20
-    cfg.data.offline = True
-    panel, units = plan_units(load_panel(cfg.tickers if universe else [cfg.ticker], cfg.data), cfg.backtest, 60, 1)
+        return shipped.universe_units()
+    cfg = Config(ticker="^GSPC")
+    cfg.backtest.kind, cfg.backtest.folds, cfg.data.offline = "walk_forward", 20, True
+    panel, units = plan_units(load_panel([cfg.ticker], cfg.data), cfg.backtest, 60, 1)
     return panel.frames(), units
 
 
-def tables(frames: dict[str, pd.DataFrame], units: list[Any], method: str) -> dict[str, list[Any]]:
+Built = dict[str, list[tuple[pd.DataFrame, Any]]]  # ticker -> (table, bands) per unit
+
+
+def tables(frames: dict[str, pd.DataFrame], units: list[Any], method: str) -> Built:
     """Return each ticker's (table, bands) per unit, as a run with ``forecast.intervals=method`` builds them."""
     from forecast.config.schema import ForecastConfig, ModelConfig
     from forecast.data.dataset import windows_for
     from forecast.evaluation.forecasts import ticker_forecasts
 
-    model, f, out = NoMove().eval(), ForecastConfig(intervals=method), {}
+    model, f, out = NoMove().eval(), ForecastConfig(intervals=method), Built()
     for unit in units:
         for ticker, bounds in unit.members.items():
             data = windows_for(frames[ticker], 60, 1, bounds)
@@ -73,7 +73,7 @@ def tables(frames: dict[str, pd.DataFrame], units: list[Any], method: str) -> di
     return out
 
 
-def walk(built: dict[str, list[Any]]) -> None:
+def walk(built: Built) -> None:
     """The run's adaptive walk: every ticker's units in date order."""
     from forecast.evaluation.adaptive import adaptive_tables
 
@@ -92,7 +92,7 @@ def interval_costs(universe: bool, repeats: int) -> tuple[dict[str, Any], pd.Dat
     """Return the seconds of each interval method for one run, per ticker and per fold; and the run's table."""
     frames, units = units_of(universe)
     seconds: dict[str, list[float]] = {m: [] for m in (*METHODS, "adaptive_walk")}
-    built: dict[str, list[Any]] = {}
+    built: dict[str, Built] = {}
     for rep in range(repeats + 1):  # the first round pays one-time imports (arch) and is not counted
         taken: dict[str, float] = {}
         for method in METHODS:
@@ -104,7 +104,7 @@ def interval_costs(universe: bool, repeats: int) -> tuple[dict[str, Any], pd.Dat
     tickers = len(built["none"])
     rows = sum(len(t) for own in built["none"].values() for t, _ in own)
     adaptive = med["adaptive"] + med["adaptive_walk"]
-    out = {
+    out: dict[str, Any] = {
         "tickers": tickers,
         "folds": len(units),
         "rows": rows,
@@ -133,7 +133,7 @@ def portfolio_costs(table: pd.DataFrame, repeats: int) -> dict[str, Any]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--repeats", type=int, default=2)
     args = parser.parse_args()
     torch.set_num_threads(1)
     logging.disable(logging.WARNING)  # the data checks' warnings about real crashes: not what is measured here

@@ -70,9 +70,9 @@ def measure_rss(cells: tuple[str, ...]) -> dict[str, Any]:
 
 
 def measure_sweep(launchers: tuple[str, ...] = ("basic", "joblib")) -> dict[str, Any]:
-    """The 27-job ``experiment=cells`` sweep at one epoch a job, under each launcher: wall time, and per job the
-    worker seconds outside training ((wall x workers - total training) / jobs; basic runs one worker, in-process;
-    joblib one process per core)."""
+    """The ``experiment=cells`` sweep (75 jobs: five cells x five series x three seeds) at one epoch a job, under
+    each launcher: wall time, and per job the worker seconds outside training ((wall x workers - total training) /
+    jobs; basic runs one worker, in-process; joblib one process per core)."""
     out: dict[str, Any] = {}
     with tempfile.TemporaryDirectory() as tmp:
         for launcher in launchers:

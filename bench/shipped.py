@@ -30,21 +30,31 @@ ROOT = Path(__file__).resolve().parents[1]
 CELLS, BATCHES = ("gru", "lstm"), (64, 256, 1024)
 
 
-def training_windows() -> tuple[Any, Any, int, float]:
-    """Return the pool's training and validation samples, its ticker count and the seconds it took to build them."""
+def universe_units(cfg: Any = None) -> tuple[dict[str, Any], list[Any]]:
+    """Return the frames and units of a global run over the shipped universe (``cfg``: a ``Config`` whose backtest
+    and window to use, by default the defaults), as ``universe=sp500_2021_04 scope=global`` plans them."""
     from forecast.config.schema import Config, Source
-    from forecast.data.dataset import windows_for
     from forecast.data.folds import plan_units
-    from forecast.data.panel import load_panel, training_sets
+    from forecast.data.panel import load_panel
     from forecast.data.shipped import read_universe
     from forecast.data.sources import snapshot_dir
 
-    start = time.perf_counter()
-    universe = read_universe(snapshot_dir(None) / "sp500_2021_04.parquet")
-    cfg = Config(scope="global", tickers=list(universe.rows))
+    cfg = cfg or Config()
+    cfg.scope, cfg.tickers = "global", list(read_universe(snapshot_dir(None) / "sp500_2021_04.parquet").rows)
     cfg.data.source, cfg.data.snapshot_file, cfg.data.offline = Source.snapshot, "sp500_2021_04.parquet", True
     panel, units = plan_units(load_panel(cfg.tickers, cfg.data), cfg.backtest, cfg.window, cfg.horizon)
-    frames = panel.frames()
+    return panel.frames(), units
+
+
+def training_windows() -> tuple[Any, Any, int, float]:
+    """Return the pool's training and validation samples, its ticker count and the seconds it took to build them."""
+    from forecast.config.schema import Config
+    from forecast.data.dataset import windows_for
+    from forecast.data.panel import training_sets
+
+    start = time.perf_counter()
+    cfg = Config()
+    frames, units = universe_units(cfg)
     datas = [windows_for(frames[t], cfg.window, cfg.horizon, b) for t, b in units[0].members.items()]
     train, val = training_sets(datas, 1, "windows")
     return train, val, len(datas), time.perf_counter() - start
