@@ -30,6 +30,7 @@ from torch import nn
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import shipped
+from cells import median_time
 
 METHODS = ("none", "conformal", "adaptive")
 
@@ -126,8 +127,9 @@ def portfolio_costs(table: pd.DataFrame, repeats: int) -> dict[str, Any]:
     ranked = table.assign(predicted=table["linear"])
     out: dict[str, Any] = {"test_rows": int((table["split"] == "test").sum())}
     for draws in (0, 100):
-        taken = [timed(lambda d=draws: evaluate(ranked, PortfolioConfig(draws=d), 0))[0] for _ in range(repeats)]
-        out[f"seconds_draws_{draws}"] = statistics.median(taken)
+        out[f"seconds_draws_{draws}"] = median_time(
+            lambda d=draws: evaluate(ranked, PortfolioConfig(draws=d), 0), repeats
+        )
     return out
 
 
