@@ -97,8 +97,10 @@ def persistence_table(prices: np.ndarray, n_train: int, n_val: int) -> pd.DataFr
     origins = np.arange(n_train - 1, len(prices) - 1)
     columns, _ = row_volatility(prices, (0, n_train), origins, 1)
     split = np.where(origins + 1 < n_train + n_val, "val", "test")
+    dates = pd.bdate_range("2000-01-03", periods=len(prices)).strftime("%Y-%m-%d").to_numpy()
     return pd.DataFrame({"step": 1, "split": split, "actual": prices[origins + 1], "predicted": prices[origins],
-                         "day": origins + 1, **columns})  # fmt: skip
+                         "day": origins + 1, "origin_date": dates[origins], "date": dates[origins + 1],
+                         **columns})  # fmt: skip
 
 
 def test_after_a_volatility_switch_static_bands_under_cover_and_adaptive_ones_hold() -> None:

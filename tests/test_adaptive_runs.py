@@ -76,6 +76,30 @@ def test_a_split_runs_bands_up_to_a_day_do_not_move_when_later_prices_do(
 
 
 @pytest.mark.parametrize("tickers", [[], ["AAPL", "MSFT", "GOOG"]], ids=["local", "pool"])
+def test_at_horizon_5_no_band_or_forecast_from_an_origin_up_to_a_test_day_moves_with_later_prices(
+    adaptive_config: Config, tmp_path: Path, tickers: list[str]
+) -> None:
+    """The issue's probe: prices x1.5 after the first test day of fold 2. The last origins of fold 1 (steps 2-5)
+    have outcomes after that day: their scores may join the window only on those later days, never before."""
+    adaptive_config.horizon = 5
+    adaptive_config.backtest = BacktestConfig(kind="walk_forward", folds=3, test_days=21, val_days=42)
+    cfg = global_backtest(adaptive_config, tickers) if tickers else adaptive_config
+    run(cfg, tmp_path / "a")
+    table = pd.read_csv(tmp_path / "a" / "forecasts.csv")
+    test = table[table["split"] == "test"]
+    day = test.loc[test["fold"] == 2, "origin_date"].min()
+    move_prices_after(cfg, tickers or ["AAPL"], day, 1.5)
+    run(cfg, tmp_path / "b")
+    moved = pd.read_csv(tmp_path / "b" / "forecasts.csv")
+    early = (table["origin_date"] <= day).to_numpy()
+    assert early.sum() > 0 and (~early).sum() > 0
+    columns = ["origin_date", "date", "step", "predicted", *BANDS]
+    pd.testing.assert_frame_equal(table.loc[early, columns], moved.loc[early, columns], check_exact=True)
+    later = ~early & (table["split"] == "test").to_numpy()
+    assert not np.allclose(table.loc[later, "upper_90"], moved.loc[later, "upper_90"])
+
+
+@pytest.mark.parametrize("tickers", [[], ["AAPL", "MSFT", "GOOG"]], ids=["local", "pool"])
 def test_a_backtests_bands_before_a_change_in_later_prices_do_not_move(
     adaptive_config: Config, tmp_path: Path, tickers: list[str]
 ) -> None:

@@ -54,35 +54,60 @@ def quantile(ordered: list[float], level: float) -> tuple[float, bool]:
     return ordered[k - 1], False
 
 
+class Walk:
+    """One step's online walk through rows in date order, across any number of calls (the parts of a run: the
+    first unit's validation rows, then every unit's test rows). A row joins the window and moves the level only
+    once its outcome is known, on the first later origin on or after its outcome's day, whichever part that origin
+    lies in; rows still unresolved at the end of a part wait for the next one (:meth:`finish` resolves them)."""
+
+    def __init__(self, level: float, gamma: float, state: Online) -> None:
+        self.level, self.gamma = level, gamma
+        self.window: deque[float] = deque(state.scores[-WINDOW:])
+        self.ordered = sorted(self.window)
+        self.alpha, self.capped = state.alpha, state.capped
+        self.pending: deque[tuple[float, float, int]] = deque()  # (score, q, day its outcome is known)
+
+    def learn(self, known: float, used: float) -> None:
+        if math.isnan(known):  # an outcome not known yet moves nothing
+            return
+        self.alpha += self.gamma * ((1 - self.level) - float(known > used))
+        bisect.insort(self.ordered, known)
+        self.window.append(known)
+        if len(self.window) > WINDOW:
+            self.ordered.pop(bisect.bisect_left(self.ordered, self.window.popleft()))
+
+    def walk(self, scores: np.ndarray, made: np.ndarray, known: np.ndarray) -> np.ndarray:
+        """Return the quantile ``q`` of every row: ``made`` is each row's origin day, ``known`` the day its
+        outcome is known (any increasing integer days, ``known > made``); rows are in date order."""
+        q = np.empty(len(scores))
+        for i, score in enumerate(scores):
+            while self.pending and self.pending[0][2] <= made[i]:
+                self.learn(*self.pending.popleft()[:2])
+            q[i], was_capped = quantile(self.ordered, 1 - self.alpha)
+            self.capped += was_capped
+            self.pending.append((float(score), q[i], int(known[i])))
+        return q
+
+    def finish(self) -> Online:
+        """Return the state once every walked row's outcome is known (the end of the run's or predict's data)."""
+        while self.pending:
+            self.learn(*self.pending.popleft()[:2])
+        return Online(self.alpha, list(self.window), self.capped)
+
+
 def run_online(scores: np.ndarray, step: int, level: float, gamma: float, state: Online) -> tuple[np.ndarray, Online]:
     """Return the quantile ``q`` of every row of one step (rows: consecutive origins, oldest first) and the state
     after the last row's outcome is known. Row ``i``'s outcome is known from row ``i + step`` on: only then does it
     join the window and move the level. A NaN score (an outcome not known yet) moves nothing."""
-    window: deque[float] = deque(state.scores[-WINDOW:])
-    ordered = sorted(window)
-    alpha, capped = state.alpha, state.capped
-    q = np.empty(len(scores))
-    pending: deque[tuple[float, float]] = deque()  # (score, q) of rows whose outcome is not known yet
+    walk = Walk(level, gamma, state)
+    made = np.arange(len(scores))
+    q = walk.walk(scores, made, made + step)
+    return q, walk.finish()
 
-    def learn(known: float, used: float) -> None:
-        nonlocal alpha
-        if math.isnan(known):
-            return
-        alpha += gamma * ((1 - level) - float(known > used))
-        bisect.insort(ordered, known)
-        window.append(known)
-        if len(window) > WINDOW:
-            ordered.pop(bisect.bisect_left(ordered, window.popleft()))
 
-    for i, score in enumerate(scores):
-        if len(pending) >= step:  # the row ``step`` origins back: its outcome is known at this origin
-            learn(*pending.popleft())
-        q[i], was_capped = quantile(ordered, 1 - alpha)
-        capped += was_capped
-        pending.append((float(score), q[i]))
-    while pending:  # after the last row every outcome of these rows is known
-        learn(*pending.popleft())
-    return q, Online(alpha, list(window), capped)
+def day_numbers(dates: pd.Series) -> np.ndarray:
+    """Return ``YYYY-MM-DD`` dates as integer days (ordered as the dates are)."""
+    return pd.to_datetime(dates.to_numpy()).to_numpy().astype("datetime64[D]").astype(np.int64)
 
 
 def adaptive_tables(
@@ -103,18 +128,20 @@ def adaptive_tables(
         for table in out:
             table[f"lower_{name}"] = table[f"upper_{name}"] = np.nan
         for step in steps:
-            state = Online(1 - level)
+            walker = Walk(level, gamma, Online(1 - level))
             for part, (k, rows) in enumerate(walk):
                 t = out[k]
                 mask = (rows & (t["step"] == step)).to_numpy()
                 sigma = t.loc[mask, f"vol_{vol}"].to_numpy()
                 score = np.abs(log_residuals(t.loc[mask]).to_numpy()) / sigma
                 if part == 1:
-                    state.capped = 0  # count capped days from the first test row on
-                q, state = run_online(score, step, level, gamma, state)
+                    walker.capped = 0  # count capped days from the first test row on
+                made, known = day_numbers(t.loc[mask, "origin_date"]), day_numbers(t.loc[mask, "date"])
+                q = walker.walk(score, made, known)
                 centre = t.loc[mask, "predicted"].to_numpy()
                 t.loc[mask, f"lower_{name}"] = centre * np.exp(-q * sigma)
                 t.loc[mask, f"upper_{name}"] = centre * np.exp(q * sigma)
+            state = walker.finish()  # the walk's end: every outcome walked is known
             per_step.append(state)
         states[name] = per_step
     return out, states
