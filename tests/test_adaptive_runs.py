@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 from pathlib import Path
 
 import numpy as np
@@ -116,7 +117,9 @@ def test_a_backtests_bands_before_a_change_in_later_prices_do_not_move(
     assert not np.allclose(table.loc[~early, "upper_90"], moved.loc[~early, "upper_90"])
 
 
-def test_predict_continues_the_adaptive_state_through_newer_prices(adaptive_config: Config, tmp_path: Path) -> None:
+def test_predict_continues_the_adaptive_state_through_newer_prices(
+    adaptive_config: Config, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
     snapshot = Path(str(adaptive_config.data.snapshot_dir)) / "AAPL.csv"
     full = pd.read_csv(snapshot)
     full.iloc[:-30].to_csv(snapshot, index=False)  # the run ends six weeks before the prices do
@@ -125,7 +128,11 @@ def test_predict_continues_the_adaptive_state_through_newer_prices(adaptive_conf
     assert (same / "future.csv").read_bytes() == (tmp_path / "a" / "future.csv").read_bytes()
     newer = tmp_path / "aapl.csv"
     full.to_csv(newer, index=False)
-    out = pd.read_csv(predict(tmp_path / "a", ["data.source=csv", f"data.path={newer}"]) / "future.csv")
+    with caplog.at_level(logging.INFO):
+        out = pd.read_csv(predict(tmp_path / "a", ["data.source=csv", f"data.path={newer}"]) / "future.csv")
+    line = next(r.getMessage() for r in caplog.records if "these bands covered" in r.getMessage())
+    walked_span = f"on the 30 sessions walked since the run, {full['date'].iloc[-30]}..{full['date'].iloc[-1]})"
+    assert walked_span in line  # the bands shown were walked through those days: their coverage, not the run's
     assert out["last_date"].iloc[0] == full["date"].iloc[-1]
     assert (out["lower_90"] < out["predicted"]).all() and (out["predicted"] < out["upper_90"]).all()
     payload = load_checkpoint(tmp_path / "a" / "model.pt")
@@ -134,7 +141,9 @@ def test_predict_continues_the_adaptive_state_through_newer_prices(adaptive_conf
     c = adaptive_config
     forecaster = Forecaster.load(payload, c.model, tuple(c.data.features), c.window, c.horizon, torch.device("cpu"))
     frame = read_csv_prices(newer, "AAPL").loc["2008-01-01":]
-    caught = forecaster.caught_up(forecaster.tickers["AAPL"], frame, torch.device("cpu"))
+    caught, walked = forecaster.caught_up(forecaster.tickers["AAPL"], frame, torch.device("cpu"))
+    assert walked.days == 30 and (walked.first, walked.last) == (full["date"].iloc[-30], full["date"].iloc[-1])
+    assert 0 < walked.coverage["90"] <= 1 and f"these bands covered {100 * walked.coverage['90']:.1f}%" in line
     assert caught.as_of == full["date"].iloc[-1] and caught.vol_state != stored["vol_state"]
     for step, (before, after) in enumerate(zip(stored["online"]["90"], caught.online["90"], strict=True), start=1):
         known = 31 - step  # outcomes of the 30 new origins (the old last close among them) the prices hold

@@ -26,6 +26,7 @@ from forecast.store.fields import (
     LagCheck,
     LevelScores,
     Scores,
+    StepCoverage,
     TickerScores,
 )
 from forecast.store.record import RunRecord
@@ -45,7 +46,7 @@ def backtest_record() -> RunRecord:
         intervals=IntervalScores(
             method="conformal",
             span="2018-01-02..2018-12-31",
-            levels={"90": LevelScores(coverage=0.868)},
+            levels={"90": LevelScores(coverage=0.868, by_step={"1": StepCoverage(by_fold={"1": 0.95, "2": 0.524})})},
             by_fold={"1": {"90": 0.95}, "2": {"90": 0.524}},
         ),
         backtest=BacktestScores(folds=2, won=1, by_fold=folds, sign_test_p=1.0),
@@ -68,6 +69,24 @@ def test_coverage_lines_say_which_span_and_the_path_quotes_the_bands_it_shows() 
     assert headline(record)[-2].endswith(
         "90% intervals (these bands covered 86.8% on the test span, 2018-01-02..2018-12-31):"
     )
+
+
+def test_the_worst_fold_is_the_worst_over_steps_for_every_level() -> None:
+    """Pooled over steps fold 2 covers 0.75 at 90%; step 2 alone covers 0.60 there (the worse), and 80% bands' worst
+    cell is fold 1 at step 1. Each level names its own worst fold and step."""
+    record = backtest_record()
+    assert record.intervals is not None
+    record.intervals.levels = {
+        "90": LevelScores(coverage=0.85, by_step={"1": StepCoverage(by_fold={"1": 0.95, "2": 0.9}),
+                                                  "2": StepCoverage(by_fold={"1": 0.9, "2": 0.6})}),
+        "80": LevelScores(coverage=0.78, by_step={"1": StepCoverage(by_fold={"1": 0.7, "2": 0.8}),
+                                                  "2": StepCoverage(by_fold={"1": 0.75, "2": 0.9})}),
+    }  # fmt: skip
+    record.intervals.by_fold = {"1": {"90": 0.925, "80": 0.725}, "2": {"90": 0.75, "80": 0.85}}
+    assert interval_lines(record) == [
+        "90% intervals (conformal): test coverage 85.0% over 2018-01-02..2018-12-31, worst fold 60.0% (step 2, fold 2 "
+        "of 2, 2018-07-02..2018-12-31), 80% bands' worst fold 70.0% (step 1, fold 1 of 2, 2018-01-02..2018-06-29)"
+    ]
 
 
 def test_a_close_only_series_is_called_unadjusted_in_the_path() -> None:

@@ -109,6 +109,10 @@ def predict(run_dir: Path, overrides: list[str], out_root: Path | None = None) -
             own = (record.get("tickers") or {}).get(ticker) or {}
             covered = own.get("coverage") or {}
             span = f"on its test span, {own.get('first_test_date')}..{own.get('last_test_date')}"
+        walked = forecaster.walked.get(ticker)
+        if walked is not None:  # adaptive bands walked through newer days: the coverage of the bands shown
+            covered = walked.coverage
+            span = f"on the {walked.days} sessions walked since the run, {walked.first}..{walked.last}"
         frame, last = frames[ticker], str(frames[ticker].index[-1].date())
         warn_if_stale(ticker, frame, forecaster.tickers[ticker].train_end, str(record.get("last_date")))
         rows = [{str(k): v for k, v in row.items()} for row in path.to_dict(orient="records")]

@@ -159,11 +159,23 @@ def final_scales(bands: Any) -> dict[str, list[float]]:
     return out
 
 
+@dataclass
+class Walked:
+    """What a catch-up walk saw: per level name, the share of the walked rows (every step whose outcome the prices
+    hold) inside the bands walked; the origins walked and the first and last of their outcome days."""
+
+    coverage: dict[str, float]
+    days: int
+    first: str
+    last: str
+
+
 def catch_up(
     bands: Any, prices: np.ndarray, start: int, predicted: np.ndarray
-) -> tuple[dict[str, list[dict]], VolState]:
+) -> tuple[dict[str, list[dict]], VolState, dict[str, float]]:
     """Continue adaptive ``bands`` through the days after their state's (``predict`` on newer prices): return the
-    online state per level and the volatility state at the last of ``prices``.
+    online state per level and the volatility state at the last of ``prices``, and per level the coverage of the
+    bands walked on the rows whose outcomes ``prices`` holds.
 
     ``start`` is the index in ``prices`` of the state's last close; ``predicted`` the model's price paths
     ``(n, steps)`` from the origins ``start .. start + n - 1``. Each step's rows whose outcome ``prices`` holds are
@@ -175,15 +187,17 @@ def catch_up(
     n, steps = predicted.shape
     k = np.arange(1, steps + 1)
     variance = ewma[:n, None] * k if bands.vol == "ewma" else state.garch.horizon_variance(garch[:n], steps)
-    online = {}
+    online, coverage = {}, {}
     for name, per_step in bands.online.items():
-        out = []
+        out, hits, rows = [], 0, 0
         for h, saved in enumerate(per_step, start=1):
             known = np.arange(n)[start + np.arange(n) + h < len(prices)]
             actual = prices[start + known + h]
             score = np.abs(np.log(actual / predicted[known, h - 1])) / np.sqrt(variance[known, h - 1])
             before = Online(saved["alpha"], list(saved["scores"]), saved["capped"])
-            _, after = run_online(score, h, float(name) / 100, bands.gamma, before)
+            q, after = run_online(score, h, float(name) / 100, bands.gamma, before)
+            hits, rows = hits + int((score <= q).sum()), rows + len(score)
             out.append(asdict(after))
         online[name] = out
-    return online, state.then(returns)
+        coverage[name] = hits / rows if rows else math.nan
+    return online, state.then(returns), coverage

@@ -8,6 +8,7 @@ forecast volatility of the log return to the row's step) and ``z`` the Gaussian 
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
@@ -67,10 +68,43 @@ def rolling_coverage(test: pd.DataFrame, name: str, window: int = ROLLING) -> pd
 
 
 def with_coverage(scores: IntervalScores, test: pd.DataFrame) -> IntervalScores:
-    """Return ``scores`` with the coverage per fold and per volatility tercile of its levels over ``test``."""
+    """Return ``scores`` with the coverage per fold and per volatility tercile of its levels over ``test``, pooled
+    over the steps and at each step (a step's worst fold can lie far below the pooled one)."""
     levels = list(scores.levels)
     scores.by_fold, scores.by_tercile = coverage_by(test, levels, "fold"), coverage_by(test, levels, "vol_tercile")
+    for step, part in test.groupby("step"):
+        folds, terciles = coverage_by(part, levels, "fold"), coverage_by(part, levels, "vol_tercile")
+        for name, level in scores.levels.items():
+            at = level.by_step[str(step)]
+            at.by_fold = {k: v[name] for k, v in folds.items()}
+            at.by_tercile = {k: v[name] for k, v in terciles.items()}
     return scores
+
+
+@dataclass
+class WorstFold:
+    """The fold and step where one level's coverage fell furthest: its coverage, the fold and the step."""
+
+    level: str
+    coverage: float
+    fold: str
+    step: str
+
+
+def worst_folds(scores: IntervalScores) -> list[WorstFold]:
+    """Return, per level (widest first), the lowest coverage of any fold at any step (none for a single split)."""
+    out = []
+    for name in sorted(scores.levels, key=float, reverse=True):
+        cells = [
+            (cover, fold, step)
+            for step, at in scores.levels[name].by_step.items()
+            for fold, cover in at.by_fold.items()
+            if len(at.by_fold) > 1
+        ]
+        if cells:
+            cover, fold, step = min(cells, key=lambda c: (c[0], int(c[1]), int(c[2])))
+            out.append(WorstFold(name, cover, fold, step))
+    return out
 
 
 def scored_intervals(

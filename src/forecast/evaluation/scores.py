@@ -14,10 +14,10 @@ from forecast.store.fields import (
     BaselineScores,
     DieboldMariano,
     IntervalScores,
-    IntervalStep,
     LagCheck,
     LevelScores,
     Scores,
+    StepCoverage,
     StepScores,
 )
 
@@ -103,7 +103,7 @@ def interval_scores(
         )
         steps = scores.groupby("step").mean()
         per_step = {
-            str(s): IntervalStep(*(float(row[k]) for k in ("coverage", "width", "winkler")))
+            str(s): StepCoverage(*(float(row[k]) for k in ("coverage", "width", "winkler")))
             for s, row in steps.iterrows()
         }
         pooled = {k: float(scores[k].mean()) for k in ("coverage", "width", "winkler")}

@@ -9,7 +9,7 @@ run again.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +21,7 @@ from forecast.data.dataset import latest_window
 from forecast.data.panel import Panel
 from forecast.data.scaling import Standardizer
 from forecast.errors import ConfigError
-from forecast.evaluation.adaptive import catch_up
+from forecast.evaluation.adaptive import Walked, catch_up
 from forecast.evaluation.classifier import probability_path
 from forecast.evaluation.future import Bands, future_path
 from forecast.evaluation.predict import predict_returns, price_columns
@@ -54,6 +54,7 @@ class Forecaster:
     best_epoch: int
     tickers: dict[str, TickerState]
     probabilities: bool = False  # data.target=above_median: the model forecasts a probability, not returns
+    walked: dict[str, Walked] = field(default_factory=dict)  # adaptive bands walked through newer days, per ticker
 
     @classmethod
     def of(cls, fit: Fit, panel: Panel, features: tuple[str, ...], m: ModelConfig) -> Forecaster:
@@ -79,7 +80,7 @@ class Forecaster:
             )
         bands = state.bands
         if bands.method == "adaptive" and bands.online and str(frame.index[-1].date()) > bands.as_of:
-            bands = self.caught_up(state, frame, device)
+            bands, self.walked[ticker] = self.caught_up(state, frame, device)
         args = (state.scaler, self.horizon, self.strategy, bands, calendar, device)
         latest = self.window_at(state, frame)
         return future_path(self.model, latest, frame.index[-1], float(frame["adj_close"].iloc[-1]), *args)
@@ -91,17 +92,21 @@ class Forecaster:
             latest = torch.cat([latest, torch.full((1, self.window, 1), float(state.index))], dim=-1)
         return latest
 
-    def caught_up(self, state: TickerState, frame: pd.DataFrame, device: torch.device) -> Bands:
-        """Return adaptive bands continued through the days of ``frame`` after their state's last close: the
-        model's forecast from each of those origins, scored as its outcomes arrive (evaluation.adaptive.catch_up)."""
+    def caught_up(self, state: TickerState, frame: pd.DataFrame, device: torch.device) -> tuple[Bands, Walked]:
+        """Return adaptive bands continued through the days of ``frame`` after their state's last close (the
+        model's forecast from each of those origins, scored as its outcomes arrive: evaluation.adaptive.catch_up),
+        and what the walk saw: the coverage of the bands walked, on which days."""
         start = int(frame.index.searchsorted(pd.Timestamp(state.bands.as_of)))
         origins = range(start, len(frame) - 1)  # the last close has no outcome yet
         windows = torch.cat([self.window_at(state, frame.iloc[: o + 1]) for o in origins])
         scaled = predict_returns(self.model, windows, self.horizon, self.strategy, device)
         closes = frame["adj_close"].to_numpy()
         predicted = price_columns(closes[start : len(frame) - 1], scaled, state.scaler, state.bands.taus)["predicted"]
-        online, vol = catch_up(state.bands, closes, start, predicted)
-        return replace(state.bands, online=online, vol_state=vol.to_list(), as_of=str(frame.index[-1].date()))
+        online, vol, coverage = catch_up(state.bands, closes, start, predicted)
+        days = frame.index[start + 1 :]
+        walked = Walked(coverage, len(origins), str(days[0].date()), str(days[-1].date()))
+        bands = replace(state.bands, online=online, vol_state=vol.to_list(), as_of=str(frame.index[-1].date()))
+        return bands, walked
 
     def paths(self, frames: dict[str, pd.DataFrame], calendar: str, device: torch.device) -> dict[str, pd.DataFrame]:
         """Return each ticker's path from its last close, in the order of ``frames``."""

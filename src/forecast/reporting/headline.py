@@ -6,6 +6,7 @@ from dataclasses import asdict
 from typing import Any
 
 from forecast.data.loading import price_words
+from forecast.evaluation.coverage import worst_folds
 from forecast.reporting.classifier_lines import classifier_lines
 from forecast.reporting.money_lines import portfolio_lines
 from forecast.store.fields import FuturePath
@@ -89,11 +90,14 @@ def interval_lines(record: RunRecord) -> list[str]:
         return []
     top = max(iv.levels, key=float)
     parts = [f"{top}% intervals ({iv.method}): test coverage {100 * iv.levels[top].coverage:.1f}% over {iv.span}"]
-    if len(iv.by_fold) > 1:
-        fold, worst = min(iv.by_fold.items(), key=lambda kv: kv[1][top])
-        dates = record.backtest.by_fold.get(fold) if record.backtest else None
+    for worst in worst_folds(iv):
+        dates = record.backtest.by_fold.get(worst.fold) if record.backtest else None
         span = f", {dates.first_date}..{dates.last_date}" if dates else ""
-        parts.append(f"worst fold {100 * worst[top]:.1f}% (fold {fold} of {len(iv.by_fold)}{span})")
+        steps = f"step {worst.step}, " if len(iv.levels[worst.level].by_step) > 1 else ""
+        level = "" if worst.level == top else f"{worst.level}% bands' "
+        parts.append(
+            f"{level}worst fold {100 * worst.coverage:.1f}% ({steps}fold {worst.fold} of {len(iv.by_fold)}{span})"
+        )
     if "high" in iv.by_tercile:
         parts.append(f"high-volatility days {100 * iv.by_tercile['high'][top]:.1f}%")
     if iv.capped:

@@ -82,10 +82,18 @@ class IntervalStep:
 
 
 @dataclass
+class StepCoverage(IntervalStep):
+    """One level's interval scores at one step, with that step's coverage per fold and per volatility tercile."""
+
+    by_fold: dict[str, float] = field(default_factory=dict)
+    by_tercile: dict[str, float] = field(default_factory=dict)
+
+
+@dataclass
 class LevelScores(IntervalStep):
     """One level's interval scores pooled over the steps, and per step ('1'..'H')."""
 
-    by_step: dict[str, IntervalStep] = field(default_factory=dict)
+    by_step: dict[str, StepCoverage] = field(default_factory=dict)
 
 
 @dataclass

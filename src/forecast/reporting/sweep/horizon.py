@@ -64,7 +64,7 @@ def interval_section(done: pd.DataFrame) -> list[str]:
         "steps). Conformal intervals are calibrated on the validation span only; a quantile head's come from its "
         "own quantiles. CRPS: Gaussian with the validation RMS log residual (conformal) or the quantile-score "
         "approximation (quantile head), so the two methods' CRPS are not on one footing. At the widest level: the "
-        "worst fold's coverage (backtests), coverage on high-volatility days (trailing 21-session volatility in the "
+        "worst fold's coverage at any step (backtests), coverage on high-volatility days (trailing 21-session volatility in the "
         "top tercile of the training span's), the GARCH and EWMA Gaussian bands' coverage around the same "
         "forecasts, the best method by Winkler score at matched coverage, and the runs whose exchangeability "
         "alarm fired.",
@@ -77,10 +77,12 @@ def interval_section(done: pd.DataFrame) -> list[str]:
 def regimes(part: pd.DataFrame, top: str) -> dict[str, str]:
     """Return the widest level's coverage in the worst fold and on high-volatility days, the baselines' coverage,
     the best method (most frequent over seeds) and how many runs' alarm fired, for one group of jobs."""
-    folds = [c for c in part.columns if re.fullmatch(rf"intervals_by_fold_\d+_{re.escape(top)}", c)]
+    level = re.escape(top)
+    folds = [c for c in part.columns if re.fullmatch(rf"intervals_levels_{level}_by_step_\d+_by_fold_\d+", c)]
+    folds = folds or [c for c in part.columns if re.fullmatch(rf"intervals_by_fold_\d+_{level}", c)]  # older records
     out = {}
     if folds:
-        out["worst fold"] = mean_sd(100 * part[folds].apply(pd.to_numeric).min(axis=1), 3)
+        out["worst fold, any step"] = mean_sd(100 * part[folds].apply(pd.to_numeric).min(axis=1), 3)
     if f"intervals_by_tercile_high_{top}" in part:
         out["high-vol days"] = mean_sd(100 * pd.to_numeric(part[f"intervals_by_tercile_high_{top}"]), 3)
     for vol in ("garch", "ewma"):
