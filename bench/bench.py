@@ -66,6 +66,7 @@ def measure_future(repeats: int) -> dict[str, Any]:
 
     from forecast.data.dataset import build_windows, latest_window
     from forecast.data.sources import REPO_DATA, read_csv_prices
+    from forecast.evaluation.adaptive import Control
     from forecast.evaluation.future import add_intervals, bands_for, future_path, row_sigmas
     from forecast.evaluation.predict import forecast_table, predict_returns
     from forecast.evaluation.scores import interval_scores
@@ -87,7 +88,7 @@ def measure_future(repeats: int) -> dict[str, Any]:
     table = forecast_table(data, predict_returns(model, data.inputs, 1, "direct", cpu))
 
     def added() -> None:
-        bands = bands_for("mse", "conformal", [0.8, 0.9], [], table, "ewma", 0.02)
+        bands = bands_for("mse", "conformal", [0.8, 0.9], [], table, "ewma", Control())
         scored = add_intervals(table, bands)
         test = scored[scored["split"] == "test"]
         interval_scores(test, bands.levels(), "conformal", row_sigmas(test, bands), [])

@@ -6,7 +6,7 @@ alternative is timed in turn, medians of ``--repeats``:
 
 * ``intervals``: ``ticker_forecasts`` of every unit (the forecast table with its drift and ridge baselines) with
   ``forecast.intervals=none``, ``conformal`` and ``adaptive``, and the run's adaptive walk through each ticker's units
-  (``adaptive_tables``, as :func:`forecast.pipeline.fitting.adapt`), for two runs: the shipped S&P 500 universe on
+  (``online_tables``, as :func:`forecast.pipeline.fitting.adapt`), for two runs: the shipped S&P 500 universe on
   one split (``scope=global``) and a 20-fold walk-forward backtest of ^GSPC; per run, per ticker and per fold.
   Conformal and adaptive both pay the EWMA and GARCH volatility columns (the coverage baselines' inputs).
 * ``portfolio``: :func:`forecast.evaluation.portfolio.evaluate` on the universe's test table (ranked by the ridge
@@ -76,11 +76,11 @@ def tables(frames: dict[str, pd.DataFrame], units: list[Any], method: str) -> Bu
 
 def walk(built: Built) -> None:
     """The run's adaptive walk: every ticker's units in date order."""
-    from forecast.evaluation.adaptive import adaptive_tables
+    from forecast.evaluation.online import control_of, online_tables
 
     for own in built.values():
         bands = own[-1][1]
-        adaptive_tables([t for t, _ in own], bands.levels_wanted, bands.vol, bands.gamma)
+        online_tables([t for t, _ in own], bands.levels_wanted, bands.vol, control_of(bands))
 
 
 def timed(work: Any) -> tuple[float, Any]:

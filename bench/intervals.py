@@ -24,9 +24,10 @@ import pandas as pd
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 
-from forecast.evaluation.adaptive import adaptive_tables  # noqa: E402
-from forecast.evaluation.coverage import covered, gaussian_bands  # noqa: E402
+from forecast.evaluation.adaptive import Control  # noqa: E402
+from forecast.evaluation.coverage import after_breaks, covered, gaussian_bands  # noqa: E402
 from forecast.evaluation.intervals import conformal_scale, winkler  # noqa: E402
+from forecast.evaluation.online import online_tables  # noqa: E402
 from forecast.evaluation.volatility import row_volatility, volatility_terciles  # noqa: E402
 
 END = "2002-12-31"  # validation data end here; every target's test span starts later
@@ -96,7 +97,7 @@ def choose() -> None:
         tests = [t[t["split"] == "test"] for t in tables]
         rows[f"{vol.upper()} Gaussian"] = summary([gaussian_bands(t, vol, ["90"]) for t in tests])
         for gamma in GAMMAS:
-            walked = [adaptive_tables([t], [0.9], vol, gamma)[0][0] for t in tables]
+            walked = [online_tables([t], [0.9], vol, Control(gamma=gamma)).tables[0] for t in tables]
             rows[f"adaptive, {vol}, gamma {gamma}"] = summary([w[w["split"] == "test"] for w in walked])
     print(pd.DataFrame(rows).T.round(1).to_markdown())
 
@@ -126,8 +127,10 @@ def targets(folders: list[Path]) -> None:
                 terc: dict[str, float] = {}
                 if "vol_tercile" in part:
                     terc = {str(k): float(v) for k, v in inside.groupby(part["vol_tercile"]).mean().items()}
+                lehman = after_breaks(part, ["90"], ["2008-09-15"]).get("2008-09-15")
                 rows[(name, str(step), method)] = {
                     "pooled": 100 * inside.mean(),
+                    "after 2008-09-15": 100 * lehman.coverage["90"] if lehman else np.nan,
                     "worst fold": 100 * folds.min(),
                     "folds within 5": 100 * np.mean(np.abs(folds - 0.9) <= 0.05),
                     "median width %": 100 * float(np.median(width(part))),
@@ -135,14 +138,41 @@ def targets(folders: list[Path]) -> None:
                 }
     frame = pd.DataFrame(rows).T
     frame.index.names = ["run", "step", "method"]
-    order = {"conformal": 0, "adaptive": 1, "garch": 2, "ewma": 3, "quantile": 4}
+    order = {"conformal": 0, "adaptive": 1, "pid": 2, "garch": 3, "ewma": 4, "quantile": 5}
     frame = frame.reset_index().sort_values(
         ["run", "step", "method"], key=lambda c: c.map(order) if c.name == "method" else c
     )
     frame = frame.drop_duplicates(["run", "step", "method"])  # each run scores the same baselines
-    numbers = ["pooled", "worst fold", "folds within 5", "median width %"]
+    numbers = ["pooled", "after 2008-09-15", "worst fold", "folds within 5", "median width %"]
     frame[numbers] = frame[numbers].astype(float).round(2)
     print(frame.to_markdown(index=False))
+    paths(folders)
+
+
+def paths(folders: list[Path]) -> None:
+    """Print the path bands' joint coverage and median width beside Bonferroni's, for runs with path bands."""
+    rows = []
+    for folder in folders:
+        record = json.loads((folder / "metrics.json").read_text())
+        for level, p in (
+            (record.get("intervals") or {}).get("path", {}).items() if record.get("status") == "completed" else []
+        ):
+            rows.append(
+                {
+                    "run": f"{record['ticker']} h{record['horizon']}",
+                    "method": record["intervals"]["method"],
+                    "level": level,
+                    "paths": p["paths"],
+                    "joint (path bands)": 100 * p["joint"],
+                    "median width %": p["width"],
+                    "joint (Bonferroni)": 100 * p["bonferroni_joint"],
+                    "Bonferroni width %": p["bonferroni_width"],
+                    "joint (per-step bands)": 100 * p["steps_joint"],
+                }
+            )
+    if rows:
+        print()
+        print(pd.DataFrame(rows).round(2).to_markdown(index=False))
 
 
 if __name__ == "__main__":

@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pandas as pd
 import pytest
 
-from forecast.evaluation.adaptive import CAP, Online, adaptive_tables, quantile, run_online
+from forecast.evaluation.adaptive import CAP, Control, Online, quantile
+from forecast.evaluation.coverage import AFTER_BREAK, after_breaks, path_scores
 from forecast.evaluation.exchangeability import alarm
 from forecast.evaluation.intervals import conformal_scale
+from forecast.evaluation.online import online_tables, run_online
+from forecast.evaluation.pid import saturation
 from forecast.evaluation.volatility import Garch, VolState, ewma_variance, row_volatility, volatility_terciles
 from tests.conftest import SNAPSHOT
 
@@ -17,7 +22,9 @@ def test_the_online_update_matches_a_worked_example() -> None:
     """Known scores 1..20, level 0.9, alpha 0.1, gamma 0.1. Day 1: q = the 19th of 20 (ceil(21 x 0.9)) = 19; its
     score 25 misses, alpha = 0.1 + 0.1 (0.1 - 1) = 0.01. Day 2: level 0.99 asks for the 22nd of 21 scores: capped
     at 2 x 25 = 50; 5 is covered, alpha = 0.02. Day 3: the 23rd of 22: capped, 50; 3 covered, alpha = 0.03."""
-    q, after = run_online(np.array([25.0, 5.0, 3.0]), 1, 0.9, 0.1, Online(0.1, [float(v) for v in range(1, 21)]))
+    q, after = run_online(
+        np.array([25.0, 5.0, 3.0]), 1, 0.9, Control(gamma=0.1), Online(0.1, [float(v) for v in range(1, 21)])
+    )
     assert q.tolist() == [19.0, 50.0, 50.0]
     assert after.alpha == pytest.approx(0.03, abs=1e-12)
     assert after.capped == 2
@@ -26,10 +33,63 @@ def test_the_online_update_matches_a_worked_example() -> None:
 
 def test_a_two_step_band_learns_an_outcome_two_origins_later() -> None:
     """Step 2: day 2's band still knows nothing of day 1's outcome (q stays 19); day 3's does (alpha 0.01: capped)."""
-    q, after = run_online(np.array([25.0, 5.0, 3.0]), 2, 0.9, 0.1, Online(0.1, [float(v) for v in range(1, 21)]))
+    q, after = run_online(
+        np.array([25.0, 5.0, 3.0]), 2, 0.9, Control(gamma=0.1), Online(0.1, [float(v) for v in range(1, 21)])
+    )
     assert q.tolist() == [19.0, 19.0, 50.0]
     assert after.capped == 1
     assert after.alpha == pytest.approx(0.1 - 0.09 + 0.01 + 0.01, abs=1e-12)  # 5 < 19 and 3 < 50 were covered
+
+
+def test_pid_control_matches_a_worked_example() -> None:
+    """Known scores 1..20, level 0.9 (target miss 0.1), lr 0.5, ki 1, csat 1. Day 1: p starts at the conformal
+    quantile, the 19th of 20 = 19; no error yet, so q = 19; 25 misses: p = 19 + 0.5 (1 - 0.1) = 19.45, E = 0.9,
+    t = 2. Day 2: q = 19.45 + tan(0.9 log 2 / 2); 5 is covered: p = 19.45 - 0.05 = 19.4, E = 0.8, t = 3. Day 3:
+    q = 19.4 + tan(0.8 log 3 / 3); 30 misses: p = 19.85, E = 1.7."""
+    control = Control("pid", lr=0.5, ki=1.0, csat=1.0)
+    q, after = run_online(
+        np.array([25.0, 5.0, 3.0 * 10]), 1, 0.9, control, Online(0.1, [float(v) for v in range(1, 21)])
+    )
+    assert q.tolist() == pytest.approx(
+        [19.0, 19.45 + math.tan(0.9 * math.log(2) / 2), 19.4 + math.tan(0.8 * math.log(3) / 3)], abs=1e-12
+    )
+    assert (after.p, after.errors, after.seen, after.capped) == pytest.approx((19.85, 1.7, 3, 0), abs=1e-12)
+    assert after.alpha == 0.1  # the level stays at its target: PID moves the quantile
+    assert saturation(400.0, 3, 1.0, 1.0) == math.inf  # the integrator saturates: the band is then capped
+    q, _ = run_online(np.array([25.0]), 1, 0.9, control, Online(0.1, [1.0] * 20, p=19.0, errors=400.0, seen=3))
+    assert q.tolist() == [CAP * 1.0]
+
+
+def test_path_bands_joint_coverage_by_hand() -> None:
+    """Two origins of three steps: origin A's steps all inside its path band, origin B's second step outside it:
+    joint coverage 1/2. The per-step bands (narrower) miss A's third step too: 0/2. Bonferroni's (wider): 2/2."""
+    test = pd.DataFrame({"origin_date": ["A"] * 3 + ["B"] * 3, "step": [1, 2, 3] * 2, "persistence": 100.0,
+                         "actual": [100.0, 101.0, 104.0, 100.0, 108.0, 100.0]})  # fmt: skip
+    test["path_lower_90"], test["path_upper_90"] = 95.0, 105.0
+    test["lower_90"], test["upper_90"] = 97.0, 103.0
+    test["bonferroni_lower_90"], test["bonferroni_upper_90"] = 90.0, 110.0
+    scores = path_scores(test, ["90"])["90"]
+    assert (scores.joint, scores.steps_joint, scores.bonferroni_joint, scores.paths) == (0.5, 0.0, 1.0, 2)
+    assert (scores.width, scores.bonferroni_width) == (10.0, 20.0)
+
+
+def test_the_path_walk_scores_each_origin_by_its_worst_step_once_its_last_step_is_known() -> None:
+    """Rows of 2 steps: a path's score is the larger of its steps' normalised scores, and the path band of both
+    steps scales that one quantile by each step's own volatility."""
+    prices = garch_prices(1400, switch=10_000, scale=1.0, seed=1)
+    origins = np.arange(1000, 1397)
+    columns, _ = row_volatility(prices, (0, 1000), origins, 2)
+    dates = pd.bdate_range("2000-01-03", periods=len(prices)).strftime("%Y-%m-%d").to_numpy()
+    day = (origins[:, None] + np.array([1, 2])).ravel()
+    table = pd.DataFrame({"step": np.tile([1, 2], len(origins)), "split": np.repeat(np.where(origins < 1200, "val", "test"), 2),
+                          "actual": prices[day], "predicted": np.repeat(prices[origins], 2), "persistence": np.repeat(prices[origins], 2), "date": dates[day],
+                          "origin_date": np.repeat(dates[origins], 2), **columns})  # fmt: skip
+    (out,) = online_tables([table], [0.9], "ewma", Control(gamma=0.02), path=True).tables
+    test = out[out["split"] == "test"]
+    q = np.log(test["path_upper_90"] / test["predicted"]) / test["vol_ewma"]
+    assert np.allclose(q.to_numpy().reshape(-1, 2)[:, 0], q.to_numpy().reshape(-1, 2)[:, 1], rtol=1e-9)
+    joint = path_scores(test, ["90"])["90"]
+    assert abs(joint.joint - 0.9) < 0.06 and joint.width < joint.bonferroni_width
 
 
 def test_a_band_is_never_infinite() -> None:
@@ -106,7 +166,7 @@ def persistence_table(prices: np.ndarray, n_train: int, n_val: int) -> pd.DataFr
 def test_after_a_volatility_switch_static_bands_under_cover_and_adaptive_ones_hold() -> None:
     prices = garch_prices(3000, switch=2000, scale=2.5, seed=0)
     table = persistence_table(prices, n_train=1000, n_val=500)
-    (adaptive,), _ = adaptive_tables([table], [0.9], "garch", 0.005)
+    (adaptive,) = online_tables([table], [0.9], "garch", Control(gamma=0.005)).tables
     test = adaptive[adaptive["split"] == "test"]
     after = (test["day"] >= 2000).to_numpy()
     inside = ((test["lower_90"] <= test["actual"]) & (test["actual"] <= test["upper_90"])).to_numpy()
@@ -117,6 +177,27 @@ def test_after_a_volatility_switch_static_bands_under_cover_and_adaptive_ones_ho
     assert abs(inside.mean() - 0.9) <= 0.03
     assert abs(inside[after].mean() - 0.9) <= 0.08
     assert (test["upper_90"] > test["lower_90"]).all() and np.isfinite(test[["lower_90", "upper_90"]]).all().all()
+
+
+def test_coverage_after_a_break_is_scored_on_the_next_20_sessions_from_its_date() -> None:
+    """A volatility break at day 2000 (a known date): the measure pools the 20 test sessions from that date on,
+    the break day included; a break before the test span or after it is not scored."""
+    prices = garch_prices(3000, switch=2000, scale=2.5, seed=0)
+    table = persistence_table(prices, n_train=1000, n_val=500)
+    (adaptive,) = online_tables([table], [0.9], "garch", Control(gamma=0.005)).tables
+    test = adaptive[adaptive["split"] == "test"]
+    day = test.loc[test["day"] == 2000, "date"].iloc[0]
+    scores = after_breaks(test, ["90"], ["2000-01-03", day, "2030-01-02"])
+    assert list(scores) == [day] and scores[day].sessions == AFTER_BREAK == 20
+    first = test[(test["day"] >= 2000) & (test["day"] < 2020)]
+    inside = (first["lower_90"] <= first["actual"]) & (first["actual"] <= first["upper_90"])
+    assert scores[day].coverage["90"] == float(inside.mean())
+    static = after_breaks(
+        test.assign(lower_90=test["predicted"] * 0.99, upper_90=test["predicted"] * 1.01), ["90"], [day]
+    )
+    assert static[day].coverage["90"] < scores[day].coverage["90"]  # a fixed 1% band under-covers after the break
+    late = test["date"].iloc[-5]  # 5 sessions left in the span: all of them are scored
+    assert after_breaks(test, ["90"], [late])[late].sessions == 5
 
 
 def test_volatility_terciles_are_cut_on_the_training_span() -> None:

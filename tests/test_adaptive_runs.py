@@ -76,13 +76,19 @@ def test_a_split_runs_bands_up_to_a_day_do_not_move_when_later_prices_do(
     assert not np.allclose(table.loc[~early, "upper_90"], moved.loc[~early, "upper_90"])
 
 
-@pytest.mark.parametrize("tickers", [[], ["AAPL", "MSFT", "GOOG"]], ids=["local", "pool"])
+@pytest.mark.parametrize(
+    ("tickers", "method"),
+    [([], "adaptive"), (["AAPL", "MSFT", "GOOG"], "adaptive"), ([], "pid"), (["AAPL", "MSFT", "GOOG"], "pid")],
+    ids=["local-adaptive", "pool-adaptive", "local-pid", "pool-pid"],
+)
 def test_at_horizon_5_no_band_or_forecast_from_an_origin_up_to_a_test_day_moves_with_later_prices(
-    adaptive_config: Config, tmp_path: Path, tickers: list[str]
+    adaptive_config: Config, tmp_path: Path, tickers: list[str], method: str
 ) -> None:
     """The issue's probe: prices x1.5 after the first test day of fold 2. The last origins of fold 1 (steps 2-5)
-    have outcomes after that day: their scores may join the window only on those later days, never before."""
+    have outcomes after that day: their scores may join the window only on those later days, never before. The
+    path bands (known once a path's last step is) and Bonferroni's bands are probed alike."""
     adaptive_config.horizon = 5
+    adaptive_config.forecast.intervals, adaptive_config.forecast.path_bands = method, True
     adaptive_config.backtest = BacktestConfig(kind="walk_forward", folds=3, test_days=21, val_days=42)
     cfg = global_backtest(adaptive_config, tickers) if tickers else adaptive_config
     run(cfg, tmp_path / "a")
@@ -94,7 +100,13 @@ def test_at_horizon_5_no_band_or_forecast_from_an_origin_up_to_a_test_day_moves_
     moved = pd.read_csv(tmp_path / "b" / "forecasts.csv")
     early = (table["origin_date"] <= day).to_numpy()
     assert early.sum() > 0 and (~early).sum() > 0
-    columns = ["origin_date", "date", "step", "predicted", *BANDS]
+    paths = [
+        f"{kind}{side}_{level}"
+        for kind in ("path_", "bonferroni_")
+        for side in ("lower", "upper")
+        for level in ("80", "90")
+    ]
+    columns = ["origin_date", "date", "step", "predicted", *BANDS, *paths]
     pd.testing.assert_frame_equal(table.loc[early, columns], moved.loc[early, columns], check_exact=True)
     later = ~early & (table["split"] == "test").to_numpy()
     assert not np.allclose(table.loc[later, "upper_90"], moved.loc[later, "upper_90"])

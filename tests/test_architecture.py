@@ -65,10 +65,36 @@ def test_the_top_holds_only_entry_points_and_errors() -> None:
     assert folders == sorted(k for k in LAYERS if k not in ("errors", "entry points"))
 
 
+MODULE_LINES = 300  # one concept a module; split by meaning, never to pass a count
+FUNCTION_LINES = 60  # a function fits on a screen
+LONG_FUNCTIONS: dict[str, str] = {  # named exceptions, each with its reason (issue 38 removes them one by one)
+    "reporting/sweep/report.py:build_report": "the report's sections in reading order; issue 38 splits it",
+    "training/loop.py:fit": "the training loop read top to bottom; issue 38 splits it",
+    "__main__.py:main": "compose, guard, run with the process lifecycle; issue 38 moves the plumbing out",
+    "config/checks.py:validate": "the cross-field checks in one place; issue 38 moves them beside their sections",
+    "predict.py:predict": "the predict command's steps; issue 38 splits it",
+    "tuned.py:main": "the tuned comparison's command steps; issue 38 splits it",
+}
+
+
+def function_sizes() -> dict[str, int]:
+    out = {}
+    for path in modules():
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+                out[f"{path.relative_to(SRC)}:{node.name}"] = (node.end_lineno or node.lineno) - node.lineno + 1
+    return out
+
+
 def test_every_module_is_small_and_formatted_by_the_formatter_alone() -> None:
     sizes = {str(p.relative_to(SRC)): len(p.read_text().splitlines()) for p in modules()}
-    assert {name: n for name, n in sizes.items() if n >= 200} == {}
+    assert {name: n for name, n in sizes.items() if n > MODULE_LINES} == {}
     assert [str(p) for p in modules() if "fmt: skip" in p.read_text()] == []
+
+
+def test_functions_fit_on_a_screen_or_are_named_with_their_reason() -> None:
+    long = {name for name, n in function_sizes().items() if n > FUNCTION_LINES}
+    assert long == set(LONG_FUNCTIONS) & long
 
 
 def test_the_run_reads_as_a_recipe() -> None:

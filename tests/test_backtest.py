@@ -225,6 +225,7 @@ def test_global_folds_run_in_parallel_and_roll_forward(backtest_config: Config, 
     one, two = (pd.read_csv(tmp_path / d / "forecasts.csv") for d in ("one", "two"))
     pd.testing.assert_frame_equal(one, two, rtol=1e-4)
     cfg.backtest.n_jobs, cfg.backtest.refit_every = 1, 0  # fold 1's model and each ticker's bands, rolled forward
+    cfg.forecast.intervals = "conformal"  # fixed scales, so the rolled-forward bands show as one ratio
     run(cfg, tmp_path / "rolled")
     rolled = pd.read_csv(tmp_path / "rolled" / "forecasts.csv").query("step == 2")
     ratio = (rolled["lower_90"] / rolled["predicted"]).round(12)

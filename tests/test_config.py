@@ -80,7 +80,7 @@ def test_each_cell_group_selects_its_cell(cell: str) -> None:
         (["model.loss=mae"], "model.loss='mae' is unknown: choose mse|quantile|bce"),
         (
             ["forecast.intervals=bootstrap"],
-            "forecast.intervals='bootstrap' is unknown: choose conformal|adaptive|none",
+            "forecast.intervals='bootstrap' is unknown: choose adaptive|pid|conformal|none",
         ),
         (["forecast.vol=har"], "forecast.vol='har' is unknown: choose ewma|garch"),
         *[
@@ -122,6 +122,37 @@ def test_each_cell_group_selects_its_cell(cell: str) -> None:
             )
             for levels in ("[]", "[0.9,0.8]", "[0.5,1.0]", "[0.8,0.8]")
         ],
+        *[
+            (
+                [f"forecast.{key}={value}"],
+                f"forecast.{key} must be a finite number {sign} 0, {what} (got {float(value)}): "
+                f"e.g. forecast.{key}={example}",
+            )
+            for key, sign, what, example in (
+                ("pid_lr", ">", "the quantile tracking's step", "0.05"),
+                ("pid_ki", ">=", "the error integrator's gain, 0 for none", "2"),
+                ("pid_csat", ">", "the integrator's saturation constant", "0.5"),
+            )
+            for value in ("-1", "inf", "nan", *(["0"] if sign == ">" else []))
+        ],
+        *[
+            (
+                ["forecast.path_bands=true", *more],
+                "forecast.path_bands=true bands a whole multi-step path: it needs horizon > 1 and "
+                f"forecast.intervals=adaptive|pid (got {got})",
+            )
+            for more, got in (
+                ([], "horizon=1, forecast.intervals=adaptive"),
+                (["horizon=5", "forecast.intervals=conformal"], "horizon=5, forecast.intervals=conformal"),
+            )
+        ],
+        *[
+            (
+                [f"forecast.breaks=[2008-09-15,{day}]"],
+                f"forecast.breaks holds {day!r}, not a YYYY-MM-DD date: e.g. forecast.breaks=[2008-09-15,2020-02-24]",
+            )
+            for day in ("2020-02-30", "2020-2-24", "Lehman", "24/02/2020")
+        ],
         (
             ["trainer.checkpoint_every=-1"],
             "trainer.checkpoint_every must be >= 0, 0 = by device (got -1)",
@@ -141,7 +172,10 @@ def test_bad_values_fail_with_one_line(overrides: list[str], message: str) -> No
     assert "\n" not in str(info.value)
 
 
-@pytest.mark.parametrize("good", [["calendar=XLON"], ["model.strategy=recursive"], ["model.loss=quantile"]])
+@pytest.mark.parametrize(
+    "good",
+    [["calendar=XLON"], ["model.strategy=recursive"], ["model.loss=quantile"], ["forecast.breaks=[2008-09-15]"]],
+)
 def test_good_forecast_settings_pass(good: list[str]) -> None:
     validate(composed(*good))
 

@@ -16,6 +16,7 @@ from forecast.config.schema import TrainerConfig
 from forecast.data.calendar import next_sessions
 from forecast.data.dataset import WindowedData, build_windows, latest_window
 from forecast.errors import DataError
+from forecast.evaluation.adaptive import Control
 from forecast.evaluation.future import Bands, add_intervals, bands_for, future_path, row_sigmas
 from forecast.evaluation.intervals import conformal_scale, crps_gaussian, pinball, winkler
 from forecast.evaluation.predict import forecast_table, predict_returns
@@ -98,7 +99,7 @@ def trained(data: WindowedData, loss: str) -> tuple[RecurrentForecaster, pd.Data
     settings = TrainerConfig(max_epochs=8, lr=1e-2, progress=False, patience=50)
     fit(model, data.part("train"), data.part("val"), settings, loss_fn=loss_for(loss, TAUS))
     table = forecast_table(data, predict_returns(model, data.inputs, 1, "direct", CPU), TAUS)
-    bands = bands_for(loss, "conformal", [0.8, 0.9], TAUS, table, "ewma", 0.02)
+    bands = bands_for(loss, "conformal", [0.8, 0.9], TAUS, table, "ewma", Control())
     return model, add_intervals(table, bands), bands
 
 
@@ -129,7 +130,7 @@ def test_conformal_scales_read_the_validation_span_only(walk: WindowedData) -> N
     moved = table.drop(columns=[c for c in table if c.startswith(("lower_", "upper_"))])
     test = moved["split"] == "test"
     moved.loc[test, "actual"] *= np.exp(np.random.default_rng(1).normal(0, 0.2, int(test.sum())))
-    again = bands_for("mse", "conformal", [0.8, 0.9], TAUS, moved, "ewma", 0.02)
+    again = bands_for("mse", "conformal", [0.8, 0.9], TAUS, moved, "ewma", Control())
     assert again == bands
 
 

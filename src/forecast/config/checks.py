@@ -5,6 +5,8 @@ Each failing check raises :class:`ConfigError` with one line that names the key 
 
 from __future__ import annotations
 
+import math
+
 from forecast.config.limits import validate_limits
 from forecast.config.portfolio import validate_portfolio
 from forecast.config.schema import (
@@ -137,9 +139,40 @@ def validate_forecast(cfg: Config) -> None:
         f"forecast.levels must be increasing coverage levels strictly between 0 and 1 (got {levels}): "
         "e.g. forecast.levels=[0.8,0.9]",
     )
+    for key, value, least, what, example in (
+        ("pid_lr", f.pid_lr, 0, "the quantile tracking's step", "0.05"),
+        ("pid_ki", f.pid_ki, None, "the error integrator's gain, 0 for none", "2"),
+        ("pid_csat", f.pid_csat, 0, "the integrator's saturation constant", "0.5"),
+    ):
+        floor = value > 0 if least == 0 else value >= 0
+        require(
+            math.isfinite(value) and floor,
+            f"forecast.{key} must be a finite number {'>' if least == 0 else '>='} 0, {what} (got {value}): "
+            f"e.g. forecast.{key}={example}",
+        )
+    require(
+        not f.path_bands or (cfg.horizon > 1 and f.intervals in ("adaptive", "pid")),
+        "forecast.path_bands=true bands a whole multi-step path: it needs horizon > 1 and forecast.intervals=adaptive"
+        f"|pid (got horizon={cfg.horizon}, forecast.intervals={f.intervals})",
+    )
+    for day in f.breaks:
+        require(
+            is_date(day),
+            f"forecast.breaks holds {day!r}, not a YYYY-MM-DD date: e.g. forecast.breaks=[2008-09-15,2020-02-24]",
+        )
     if m.loss == "quantile":  # the head learns every level's pair of quantiles too: no level is dropped
         m.quantiles = sorted(set(q) | {round((1 - a) / 2, 9) for a in levels} | {round((1 + a) / 2, 9) for a in levels})
     check_calendar(cfg.calendar)
+
+
+def is_date(value: object) -> bool:
+    """Return whether ``value`` is a real calendar date written ``YYYY-MM-DD``."""
+    import datetime as dt
+
+    try:
+        return dt.date.fromisoformat(str(value)).isoformat() == str(value)
+    except ValueError:
+        return False
 
 
 def check_calendar(code: str) -> None:

@@ -17,7 +17,16 @@ FEATURES = ("log_return", "hl_range", "log_volume")
 TARGETS = ("log_return", "above_median")  # see config/target.py
 STRATEGIES = ("direct", "recursive")
 LOSSES = ("mse", "quantile", "bce")  # bce: set by data.target=above_median
-INTERVALS = ("conformal", "adaptive", "none")
+INTERVALS = ("adaptive", "pid", "conformal", "none")
+BREAKS = (  # market breaks whose next 20 sessions' interval coverage is scored (docs/forecasting.md lists why)
+    "2001-09-17",
+    "2008-09-15",
+    "2010-05-06",
+    "2011-08-08",
+    "2015-08-24",
+    "2018-02-05",
+    "2020-02-24",
+)
 VOLATILITIES = ("ewma", "garch")  # what normalises adaptive intervals' scores
 SCOPES = ("local", "global")  # one model per ticker | one model over the windows of every ticker in ``tickers``
 SAMPLINGS = ("windows", "tickers")
@@ -127,12 +136,17 @@ class TrainerConfig:
 class ForecastConfig:
     """The ``forecast:`` block of ``conf/config.yaml``: intervals of the future path and of the test forecasts."""
 
-    intervals: str = "conformal"
+    intervals: str = "adaptive"
     levels: list[float] = field(default_factory=lambda: [0.8, 0.9])
     train_rows: bool = False
     vol: str = "ewma"
     gamma: float = 0.02
     ewma_lambda: float = 0.94
+    breaks: list[str] = field(default_factory=lambda: list(BREAKS))
+    pid_lr: float = 0.05
+    pid_ki: float = 2.0
+    pid_csat: float = 0.5
+    path_bands: bool = False
 
 
 @dataclass

@@ -14,10 +14,11 @@ import numpy as np
 import pandas as pd
 
 from forecast.evaluation.scores import interval_scores
-from forecast.store.fields import IntervalScores
+from forecast.store.fields import BreakCoverage, IntervalScores, PathScores
 
 VOL_BASELINES = ("ewma", "garch")
 ROLLING = 63  # sessions of the rolling coverage (a quarter)
+AFTER_BREAK = 20  # sessions scored from each market break on (forecast.breaks)
 MATCHED = 0.03  # a method is compared on Winkler when its coverage is within this of the level
 
 
@@ -124,3 +125,57 @@ def scored_intervals(
     if levels:
         out.best = best_method({method: out, **out.baselines}, max(levels, key=float))
     return out
+
+
+def after_breaks(test: pd.DataFrame, levels: list[str], breaks: list[str]) -> dict[str, BreakCoverage]:
+    """Return, per break date (``YYYY-MM-DD``) inside the test span, each level's coverage over the rows whose
+    outcome falls in the first :data:`AFTER_BREAK` test sessions from that date on (the break day included)."""
+    days = np.sort(test["date"].unique())
+    out = {}
+    for day in breaks:
+        if not len(days) or not days[0] <= day <= days[-1]:
+            continue
+        first = days[days >= day][:AFTER_BREAK]
+        rows = test[test["date"].isin(first)]
+        out[day] = BreakCoverage(len(first), {name: float(covered(rows, name).mean()) for name in levels})
+    return out
+
+
+def with_breaks(scores: IntervalScores, test: pd.DataFrame, breaks: list[str]) -> IntervalScores:
+    """Return ``scores`` with the coverage after each break, its own and its volatility baselines'."""
+    levels = list(scores.levels)
+    scores.after_breaks = after_breaks(test, levels, breaks)
+    for vol, base in scores.baselines.items():
+        base.after_breaks = after_breaks(gaussian_bands(test, vol, levels), levels, breaks)
+    return scores
+
+
+def path_scores(test: pd.DataFrame, levels: list[str]) -> dict[str, PathScores]:
+    """Return, per level, the joint coverage of whole test paths (every step inside at once) for the path bands,
+    the per-step bands and the Bonferroni bands, and the median widths (% of the origin's close); empty when the
+    table has no path bands. A path is one origin of one ticker."""
+    if not levels or f"path_lower_{levels[0]}" not in test:
+        return {}
+    keys = [test[c].to_numpy() for c in ("ticker", "origin_date") if c in test]
+
+    def joint(prefix: str, name: str) -> float:
+        inside = (test[f"{prefix}lower_{name}"] <= test["actual"]) & (test["actual"] <= test[f"{prefix}upper_{name}"])
+        return float(inside.groupby(keys).all().mean())
+
+    def width(prefix: str, name: str) -> float:
+        return float(
+            (100 * (test[f"{prefix}upper_{name}"] - test[f"{prefix}lower_{name}"]) / test["persistence"]).median()
+        )
+
+    paths = int(test.groupby(keys).ngroups)
+    return {
+        name: PathScores(
+            joint("path_", name),
+            width("path_", name),
+            joint("", name),
+            joint("bonferroni_", name),
+            width("bonferroni_", name),
+            paths,
+        )
+        for name in levels
+    }

@@ -15,6 +15,7 @@ from torch import nn
 from forecast.config.schema import ForecastConfig, ModelConfig
 from forecast.data.dataset import WindowedData
 from forecast.data.scaling import returns_to_paths
+from forecast.evaluation.adaptive import ONLINE, Control
 from forecast.evaluation.baselines import drift_returns, linear_returns
 from forecast.evaluation.classifier import classifier_table
 from forecast.evaluation.future import Bands, add_intervals, bands_for
@@ -37,13 +38,14 @@ def ticker_forecasts(
     last = data.prices[data.origin[rows]]
     table["drift"] = returns_to_paths(last, drift_returns(data)[rows], data.scaler).ravel()
     table["linear"] = returns_to_paths(last, linear[rows], data.scaler).ravel()
-    bands = bands or bands_for(m.loss, f.intervals, f.levels, m.quantiles, table, f.vol, f.gamma)
+    control = Control(f.intervals, f.gamma, f.pid_lr, f.pid_ki, f.pid_csat)
+    bands = bands or bands_for(m.loss, f.intervals, f.levels, m.quantiles, table, f.vol, control, f.path_bands)
     if f.intervals != "none":  # the volatility baselines, and the inputs of adaptive bands
         train = (data.bounds.train_start, data.bounds.n_train)
         columns, state = row_volatility(data.prices, train, data.origin[rows], data.horizon, f.ewma_lambda)
         table = table.assign(
             **columns, vol_tercile=np.repeat(volatility_terciles(data.prices, train, data.origin[rows]), data.horizon)
         )
-        if bands.method == "adaptive":  # the state at the unit's last close; the run's walk adds the levels
+        if bands.method in ONLINE:  # the state at the unit's last close; the run's walk adds the levels
             bands = replace(bands, vol_state=state.to_list(), as_of=str(data.dates[-1].date()))
     return add_intervals(table, bands), bands, alpha

@@ -16,7 +16,7 @@ from torch import nn
 
 from forecast.data.calendar import next_sessions
 from forecast.data.scaling import Standardizer
-from forecast.evaluation.adaptive import final_scales
+from forecast.evaluation.adaptive import ONLINE, Control
 from forecast.evaluation.intervals import (
     apply_scales,
     conformal_quantile,
@@ -25,6 +25,7 @@ from forecast.evaluation.intervals import (
     level_name,
     supported,
 )
+from forecast.evaluation.online import final_scales
 from forecast.evaluation.predict import predict_returns, price_columns
 
 
@@ -41,10 +42,13 @@ class Bands:
     cqr: dict[str, list[float]] = field(default_factory=dict)  # quantile head: level -> log widening per step (CQR)
     vol: str = ""  # adaptive: the volatility model that normalises the scores (ewma | garch)
     gamma: float = 0.0  # adaptive: the step size of the level's online update
+    pid: list[float] = field(default_factory=list)  # pid: the gains lr, ki, csat (evaluation.pid)
     vol_state: list[float] = field(default_factory=list)  # adaptive: see evaluation.volatility.VolState.to_list
     online: dict[str, list[dict[str, Any]]] = field(default_factory=dict)  # adaptive: level -> per step state
     as_of: str = ""  # adaptive: the last close the state has seen
     levels_wanted: list[float] = field(default_factory=list)  # adaptive: the levels the run asked for
+    path: bool = False  # online: path bands of the whole path as well (evaluation.online)
+    path_online: dict[str, dict[str, Any]] = field(default_factory=dict)  # online: level -> the path bands' state
 
     def pairs(self) -> list[tuple[float, float]]:
         """Return the quantile head's symmetric (low, high) quantile pairs, e.g. (0.05, 0.95) for 90%."""
@@ -55,7 +59,7 @@ class Bands:
         """Return the level names these bands give intervals for (e.g. '80', '90')."""
         if self.method == "quantile":
             return [level_name(high - low) for low, high in self.pairs()]
-        return [level_name(a) for a in self.levels_wanted] if self.method == "adaptive" else list(self.scales)
+        return [level_name(a) for a in self.levels_wanted] if self.method in ONLINE else list(self.scales)
 
 
 def bands_for(
@@ -65,7 +69,8 @@ def bands_for(
     quantiles: list[float],
     table: pd.DataFrame,
     vol: str,
-    gamma: float,
+    control: Control,
+    path: bool = False,
 ) -> Bands:
     """Return the bands of a run: its quantile head's, conformal ones from the table's validation rows, or
     adaptive ones (whose levels the run's walk through its units sets: :func:`forecast.pipeline.fitting.adapt`)."""
@@ -74,8 +79,9 @@ def bands_for(
         return replace(bands, cqr=cqr_widening(table, bands.pairs()))
     if intervals == "conformal":
         return Bands("conformal", scales=conformal_scales(table, levels), sigmas=gaussian_sigmas(table))
-    if intervals == "adaptive":
-        return Bands("adaptive", vol=vol, gamma=gamma, levels_wanted=list(levels))
+    if intervals in ONLINE:
+        pid = [control.lr, control.ki, control.csat] if intervals == "pid" else []
+        return Bands(intervals, vol=vol, gamma=control.gamma, pid=pid, levels_wanted=list(levels), path=path)
     return Bands()
 
 
@@ -104,7 +110,7 @@ def cqr_widening(table: pd.DataFrame, pairs: list[tuple[float, float]]) -> dict[
 def row_sigmas(rows: pd.DataFrame, bands: Bands) -> np.ndarray | None:
     """Return the Gaussian scale of each row for the CRPS: conformal bands' step scale, adaptive bands' volatility
     forecast; None otherwise."""
-    if bands.method == "adaptive":
+    if bands.method in ONLINE:
         return rows[f"vol_{bands.vol}"].to_numpy()
     return np.asarray(bands.sigmas)[rows["step"].to_numpy() - 1] if bands.sigmas else None
 
@@ -119,8 +125,13 @@ def add_intervals(table: pd.DataFrame, bands: Bands) -> pd.DataFrame:
             name = level_name(high - low)
             widen = np.exp(np.asarray(bands.cqr.get(name, [0.0] * int(table["step"].max())))[table["step"] - 1])
             table[f"lower_{name}"], table[f"upper_{name}"] = table[f"q{low:g}"] / widen, table[f"q{high:g}"] * widen
-    if bands.method == "adaptive" and bands.online:  # a path from the last close: the final state's bands
-        return pd.concat([table, apply_scales(table["predicted"], table["step"], final_scales(bands))], axis=1)
+    if bands.method in ONLINE and bands.online:  # a path from the last close: the final state's bands
+        scales = final_scales(bands)
+        steps = {k: v for k, v in scales.items() if not k.startswith("path_")}
+        paths = {k.removeprefix("path_"): v for k, v in scales.items() if k.startswith("path_")}
+        own = apply_scales(table["predicted"], table["step"], steps)
+        whole = apply_scales(table["predicted"], table["step"], paths).add_prefix("path_")
+        return pd.concat([table, own, whole], axis=1)
     return table
 
 

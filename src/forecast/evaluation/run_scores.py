@@ -13,9 +13,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from forecast.evaluation.adaptive import ONLINE
 from forecast.evaluation.backtest import fold_scores
 from forecast.evaluation.classifier import classifier_scores
-from forecast.evaluation.coverage import scored_intervals
+from forecast.evaluation.coverage import path_scores, scored_intervals, with_breaks
 from forecast.evaluation.exchangeability import alarm
 from forecast.evaluation.future import Bands, row_sigmas
 from forecast.evaluation.intervals import log_residuals
@@ -53,9 +54,10 @@ def run_table(parts: list[TickerTable], pooled: bool) -> tuple[pd.DataFrame, np.
 
 
 def score_run(
-    parts: list[TickerTable], tickers: list[str], horizon: int, scope: str
+    parts: list[TickerTable], tickers: list[str], horizon: int, scope: str, breaks: list[str]
 ) -> tuple[pd.DataFrame, dict[str, Any]]:
-    """Return the forecast table and the record's scoring fields (see the module doc); ``tickers``: the pool's order."""
+    """Return the forecast table and the record's scoring fields (see the module doc); ``tickers``: the pool's order;
+    ``breaks``: the market breaks whose next sessions' interval coverage is scored."""
     table, sigmas = run_table(parts, pooled=scope == "global")
     if "probability" in table:  # data.target=above_median: scored as a classifier, not in prices
         return table, {"classifier": classifier_scores(table)}
@@ -75,6 +77,9 @@ def score_run(
             out["backtest"] = fold_scores(table, horizon)
     if "intervals" in out:
         out["intervals"].alarm = watched(parts, bands)
+        test = table[table["split"] == "test"]
+        with_breaks(out["intervals"], test, breaks)
+        out["intervals"].path = path_scores(test, levels)
     return table, out
 
 
@@ -87,7 +92,7 @@ def watched(parts: list[TickerTable], bands: Bands) -> Alarm:
     rows += [p.table[(p.table["step"] == 1) & (p.table["split"] == "test")] for p in parts]
     days = pd.concat(rows, ignore_index=True)
     score = log_residuals(days).abs()
-    if bands.method == "adaptive":
+    if bands.method in ONLINE:
         score = score / days[f"vol_{bands.vol}"]
     daily = score.groupby(days["date"].to_numpy()).mean().sort_index()
     if daily.empty:

@@ -103,7 +103,7 @@ def interval_scores(
         )
         steps = scores.groupby("step").mean()
         per_step = {
-            str(s): StepCoverage(*(float(row[k]) for k in ("coverage", "width", "winkler")))
+            str(s): StepCoverage(float(row["coverage"]), float(row["width"]), float(row["winkler"]))
             for s, row in steps.iterrows()
         }
         pooled = {k: float(scores[k].mean()) for k in ("coverage", "width", "winkler")}

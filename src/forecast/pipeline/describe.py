@@ -31,10 +31,12 @@ def gradient_flow(fit: Fit, s: FitSettings, device: torch.device) -> pd.DataFram
     return flow_table(fit.model, *probe(data, fit.model, device), loss, fit.grad_init)
 
 
-def score_run(fits: list[Fit], panel: Panel, horizon: int, scope: str) -> tuple[pd.DataFrame, dict[str, Any]]:
+def score_run(
+    fits: list[Fit], panel: Panel, s: FitSettings, horizon: int, scope: str
+) -> tuple[pd.DataFrame, dict[str, Any]]:
     """Return the forecast table and the record's scoring fields (:mod:`forecast.evaluation.run_scores`)."""
     parts = [TickerTable(f.unit.fold, t, tf.table, tf.bands) for f in fits for t, tf in f.tickers.items()]
-    table, out = run_scores.score_run(parts, panel.tickers, horizon, scope)
+    table, out = run_scores.score_run(parts, panel.tickers, horizon, scope, list(s.forecast.breaks))
     linear = out.get("baselines", {}).get("linear")
     if linear is not None:  # the ridge penalty of each unit (a pool's: the median over its tickers), edges counted
         alphas = {str(f.unit.fold): [tf.linear_alpha for tf in f.tickers.values()] for f in fits}

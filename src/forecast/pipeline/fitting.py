@@ -21,9 +21,10 @@ from forecast.data.panel import Panel, training_sets, with_index
 from forecast.data.splits import SplitBounds
 from forecast.diagnostics.gradient_flow import gradient_by_lag
 from forecast.diagnostics.memory import release_freed
-from forecast.evaluation.adaptive import adaptive_tables
+from forecast.evaluation.adaptive import ONLINE
 from forecast.evaluation.forecasts import ticker_forecasts
 from forecast.evaluation.future import Bands
+from forecast.evaluation.online import control_of, online_tables
 from forecast.models.recurrent import RecurrentForecaster, build_model
 from forecast.training.distributed import Ranks
 from forecast.training.losses import loss_for
@@ -144,9 +145,12 @@ def adapt(fits: list[Fit]) -> None:
     for ticker in dict.fromkeys(t for fit in fits for t in fit.tickers):
         own = [fit.tickers[ticker] for fit in fits if ticker in fit.tickers]
         bands = own[-1].bands
-        if bands.method != "adaptive":
+        if bands.method not in ONLINE:
             return
-        tables, states = adaptive_tables([tf.table for tf in own], bands.levels_wanted, bands.vol, bands.gamma)
-        for tf, table in zip(own, tables, strict=True):
+        tables = [tf.table for tf in own]
+        walked = online_tables(tables, bands.levels_wanted, bands.vol, control_of(bands), bands.path)
+        for tf, table in zip(own, walked.tables, strict=True):
             tf.table = table
-        own[-1].bands = replace(bands, online={k: [asdict(s) for s in v] for k, v in states.items()})
+        online = {k: [asdict(s) for s in v] for k, v in walked.states.items()}
+        paths = {k: asdict(s) for k, s in walked.paths.items()}
+        own[-1].bands = replace(bands, online=online, path_online=paths)

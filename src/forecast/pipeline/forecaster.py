@@ -21,9 +21,10 @@ from forecast.data.dataset import latest_window
 from forecast.data.panel import Panel
 from forecast.data.scaling import Standardizer
 from forecast.errors import ConfigError
-from forecast.evaluation.adaptive import Walked, catch_up
+from forecast.evaluation.adaptive import ONLINE
 from forecast.evaluation.classifier import probability_path
 from forecast.evaluation.future import Bands, future_path
+from forecast.evaluation.online import catch_up
 from forecast.evaluation.predict import predict_returns, price_columns
 from forecast.models.recurrent import RecurrentForecaster, build_model
 from forecast.pipeline.fitting import Fit
@@ -31,6 +32,18 @@ from forecast.store.atomic import write_with
 from forecast.training.checkpoint import load_checkpoint
 
 MODEL_FORMAT = 2  # the version of model.pt's layout
+
+
+@dataclass(frozen=True)
+class Walked:
+    """What ``predict``'s walk of online bands through newer days saw: per level name, the share of the walked
+    rows (every step whose outcome the prices hold) inside the bands walked; the origins walked, and the first and
+    last of their outcome days."""
+
+    coverage: dict[str, float]
+    days: int
+    first: str
+    last: str
 
 
 @dataclass
@@ -79,7 +92,7 @@ class Forecaster:
                 self.model, latest, frame.index[-1], float(frame["adj_close"].iloc[-1]), calendar, device
             )
         bands = state.bands
-        if bands.method == "adaptive" and bands.online and str(frame.index[-1].date()) > bands.as_of:
+        if bands.method in ONLINE and bands.online and str(frame.index[-1].date()) > bands.as_of:
             bands, self.walked[ticker] = self.caught_up(state, frame, device)
         args = (state.scaler, self.horizon, self.strategy, bands, calendar, device)
         latest = self.window_at(state, frame)
@@ -102,10 +115,11 @@ class Forecaster:
         scaled = predict_returns(self.model, windows, self.horizon, self.strategy, device)
         closes = frame["adj_close"].to_numpy()
         predicted = price_columns(closes[start : len(frame) - 1], scaled, state.scaler, state.bands.taus)["predicted"]
-        online, vol, coverage = catch_up(state.bands, closes, start, predicted)
+        online, paths, vol, coverage = catch_up(state.bands, closes, start, predicted)
         days = frame.index[start + 1 :]
         walked = Walked(coverage, len(origins), str(days[0].date()), str(days[-1].date()))
-        bands = replace(state.bands, online=online, vol_state=vol.to_list(), as_of=str(frame.index[-1].date()))
+        as_of = str(frame.index[-1].date())
+        bands = replace(state.bands, online=online, path_online=paths, vol_state=vol.to_list(), as_of=as_of)
         return bands, walked
 
     def paths(self, frames: dict[str, pd.DataFrame], calendar: str, device: torch.device) -> dict[str, pd.DataFrame]:

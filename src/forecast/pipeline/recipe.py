@@ -52,7 +52,7 @@ def run(cfg: Config, out_dir: Path, overrides: Sequence[str] = ()) -> RunRecord:
         return RunRecord(status="completed", reason="trained with rank 0, which wrote the run")
     forecaster = Forecaster.of(fits[-1], panel, s.features, cfg.model)
     paths = forecaster.paths(panel.frames(), cfg.calendar, device)
-    flow, (table, scores) = gradient_flow(fits[-1], s, device), score_run(fits, panel, cfg.horizon, cfg.scope)
+    flow, (table, scores) = gradient_flow(fits[-1], s, device), score_run(fits, panel, s, cfg.horizon, cfg.scope)
     curves = trade(cfg.portfolio, cfg.seed, table, scores) if cfg.scope == "global" else None
     record = describe(s, cfg.data.target, cfg.scope, panel, fits, device, flow, scores)
     record.future = FuturePath.of(str(panel.calendar[-1].date()), paths, pooled=cfg.scope == "global")

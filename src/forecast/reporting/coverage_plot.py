@@ -42,8 +42,12 @@ def plot_rolling_coverage(test: pd.DataFrame, scores: IntervalScores, title: str
             ax.plot(
                 pd.to_datetime(line.index), 100 * line.to_numpy(), color=COLOURS[vol], lw=1.0, alpha=0.8, label=label
             )
-    if scores.alarm.crossed:
+    first_shown = pd.to_datetime(own.index[0])
+    if scores.alarm.crossed and pd.Timestamp(scores.alarm.crossed) >= first_shown:
         ax.axvline(pd.Timestamp(scores.alarm.crossed), color="tab:red", lw=1.0, label="exchangeability alarm")
+    elif scores.alarm.crossed:  # it fired before the first date drawn: marked at the left edge, with its date
+        label = f"exchangeability alarm on {scores.alarm.crossed} (before this chart)"
+        ax.axvline(first_shown, color="tab:red", lw=2.5, ls=":", label=label)
     ax.set(ylabel=f"coverage of the last {ROLLING} sessions (%)", xlabel="test day")
     ax.set_ylim(max(0.0, min(ax.get_ylim()[0], nominal - 20)), 100.5)
     ax.legend(fontsize=8, loc="lower left")

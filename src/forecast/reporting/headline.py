@@ -6,6 +6,7 @@ from dataclasses import asdict
 from typing import Any
 
 from forecast.data.loading import price_words
+from forecast.evaluation.adaptive import ONLINE
 from forecast.evaluation.coverage import worst_folds
 from forecast.reporting.classifier_lines import classifier_lines
 from forecast.reporting.money_lines import portfolio_lines
@@ -100,6 +101,8 @@ def interval_lines(record: RunRecord) -> list[str]:
         )
     if "high" in iv.by_tercile:
         parts.append(f"high-volatility days {100 * iv.by_tercile['high'][top]:.1f}%")
+    for day, after in iv.after_breaks.items():
+        parts.append(f"{100 * after.coverage[top]:.1f}% in the {after.sessions} sessions from the break of {day}")
     if iv.capped:
         parts.append(f"{iv.capped} band-days capped")
     line = ", ".join(parts)
@@ -107,7 +110,20 @@ def interval_lines(record: RunRecord) -> list[str]:
         others = ", ".join(f"{m.upper()} {100 * b.levels[top].coverage:.1f}%" for m, b in iv.baselines.items())
         line += f"; Gaussian bands on {others}; best by Winkler at matched coverage: {iv.best}"
     lines = [line]
-    if iv.alarm.crossed:
+    for name, path in iv.path.items():
+        lines.append(
+            f"{name}% path bands (every step inside at once): {100 * path.joint:.1f}% of {path.paths} test paths, "
+            f"median width {path.width:.2f}% of the close; Bonferroni's {100 * path.bonferroni_joint:.1f}% at "
+            f"{path.bonferroni_width:.2f}%; the per-step {name}% bands held whole paths {100 * path.steps_joint:.1f}%"
+        )
+    if iv.alarm.crossed and iv.method in ONLINE:
+        lines.append(
+            f"warning: the volatility-normalised errors stopped looking exchangeable on {iv.alarm.crossed} "
+            f"(conformal test martingale over 100, watched from {iv.alarm.first}): the volatility model missed a "
+            "change that the bands' online level must absorb, so coverage may dip until it has; see "
+            "plots/rolling_coverage.png"
+        )
+    elif iv.alarm.crossed:
         lines.append(
             f"warning: the errors stopped looking exchangeable on {iv.alarm.crossed} (conformal test martingale "
             f"over 100, watched from {iv.alarm.first}): bands calibrated before then may not cover; see "

@@ -107,6 +107,29 @@ class Alarm:
 
 
 @dataclass
+class BreakCoverage:
+    """Coverage per level name over the first sessions from a market break on (``forecast.breaks``), pooled over
+    the steps (and tickers) whose outcome falls in them; ``sessions``: how many of them the test span holds."""
+
+    sessions: int = 0
+    coverage: dict[str, float] = field(default_factory=dict)
+
+
+@dataclass
+class PathScores:
+    """Bands of a whole path at one level (``forecast.path_bands``): the share of test paths with every step inside
+    at once, for the path bands, the per-step bands and the Bonferroni split; their median width in % of the
+    origin's close over every step; ``paths``: the origins counted."""
+
+    joint: float = NAN
+    width: float = NAN
+    steps_joint: float = NAN
+    bonferroni_joint: float = NAN
+    bonferroni_width: float = NAN
+    paths: int = 0
+
+
+@dataclass
 class IntervalScores:
     """How the intervals were made, their scores per level name ('80', '90'), CRPS (log-price units), a quantile
     head's pinball losses, coverage per fold and volatility tercile, capped days, the baselines, the best, the alarm."""
@@ -122,6 +145,8 @@ class IntervalScores:
     baselines: dict[str, IntervalScores] = field(default_factory=dict)
     best: str = ""
     alarm: Alarm = field(default_factory=Alarm)
+    after_breaks: dict[str, BreakCoverage] = field(default_factory=dict)  # break date -> coverage just after it
+    path: dict[str, PathScores] = field(default_factory=dict)  # level name -> whole-path bands (path_bands=true)
 
 
 @dataclass
