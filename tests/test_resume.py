@@ -33,6 +33,18 @@ def _status(job: Path) -> str | None:
         return None
 
 
+def _alive(job: Path) -> bool:
+    """Return whether ``job``'s record says running in a process that still exists."""
+    try:
+        record = json.loads((job / "metrics.json").read_text())
+        if record.get("status") != "running":
+            return False
+        os.kill(int(record["pid"]), 0)
+    except (OSError, ValueError, KeyError, TypeError):
+        return False
+    return True
+
+
 def _comparable(summary: Path) -> pd.DataFrame:
     return pd.read_csv(summary).drop(columns=MEASURED_ON_THE_MACHINE)
 
@@ -61,23 +73,27 @@ def test_a_killed_sweep_resumes_to_the_summary_of_an_uninterrupted_one(tmp_path:
     assert whole.returncode == 0, whole.stderr[-2000:]
     killed = tmp_path / "killed"
     sweep = start_forecast("-m", "experiment=cells_quick", *launcher, f"hydra.sweep.dir={killed}", cwd=tmp_path)
-    deadline = time.time() + 300
-    while time.time() < deadline:  # two jobs completed and another under way: SIGKILL, which nothing catches
-        statuses = [_status(j) for j in sorted(killed.glob("*_AAPL_*"))] if killed.is_dir() else []
-        if statuses.count("completed") >= 2 and "running" in statuses:
+    deadline, first_seen = time.time() + 300, {}
+    while time.time() < deadline:  # two jobs completed and another just started: SIGKILL, which nothing catches
+        jobs = {j: _status(j) for j in sorted(killed.glob("*_AAPL_*"))} if killed.is_dir() else {}
+        for job in (j for j, status in jobs.items() if status == "running"):
+            first_seen.setdefault(job, time.time())
+        fresh = [j for j, status in jobs.items() if status == "running" and time.time() - first_seen[j] < 1.0]
+        every = len(jobs) == 6 and "running" in jobs.values()  # submitit starts all six at once: none is fresh
+        if list(jobs.values()).count("completed") >= 2 and (fresh or every):  # an old job may end before it hears
             break
         time.sleep(0.05)
     os.kill(sweep.pid, signal.SIGKILL)
     sweep.wait(timeout=60)  # not communicate: the workers still hold its pipes for a few seconds
+    time.sleep(0 if not launcher else 11)  # a worker hears of it within 0.5 s and exits within 10 s more
     deadline = time.time() + 30  # a launcher's worker sees its sweep gone, records its job interrupted and exits
-    while any(_status(j) == "running" for j in killed.glob("*_AAPL_*")) and time.time() < deadline:
+    while any(_alive(j) for j in killed.glob("*_AAPL_*")) and time.time() < deadline:
         time.sleep(0.1)
     statuses = [_status(j) for j in sorted(killed.glob("*_AAPL_*"))]
     kept = sorted(j for j in killed.glob("*_AAPL_*") if _status(j) == "completed")
-    stopped = (
-        statuses.count("running") if not launcher else statuses.count("interrupted")
-    )  # basic: in the killed process
-    assert len(kept) >= 2 and stopped >= 1 and len(kept) + stopped == len(statuses)
+    stopped = len(statuses) - len(kept)  # interrupted, or killed before it could say so (still "running")
+    interrupted = statuses.count("running") if not launcher else statuses.count("interrupted")
+    assert len(kept) >= 2 and interrupted >= 1, statuses  # basic: in the killed process
     assert not (killed / "summary.csv").exists()
     before = {job: _files(job) for job in kept}
 
