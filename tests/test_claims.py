@@ -20,7 +20,7 @@ def test_smaller_absolute_but_larger_squared_errors_is_not_a_win() -> None:
     assert verdict.verdict == "not supported"
     assert verdict.evidence == (
         "0 of 1 ticker/cell groups significantly better (squared error), 1 significantly worse; after "
-        "Benjamini-Hochberg at 5%: 0 better, 1 worse; AAPL gru: MAE skill 21%, DM statistic +2.96, p 0.003, 12 folds"
+        "Benjamini-Hochberg at 5%: 0 better, 1 worse; AAPL gru: MAE skill 21%, DM (squared errors) statistic +2.96, p 0.003, 12 folds"
     )
 
 

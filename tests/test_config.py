@@ -76,6 +76,10 @@ def test_each_cell_group_selects_its_cell(cell: str) -> None:
             "(got 0.8 + 0.15 + 0.15 = 1.1)",
         ),
         (["data.features=[hl_range]"], "data.features must start with log_return"),
+        (
+            ["model.forget_bias=nan"],
+            "model.forget_bias must be a finite number or null (got nan): e.g. model.forget_bias=1.0",
+        ),
         (["model.strategy=multi"], "model.strategy='multi' is unknown: choose direct|recursive"),
         (["model.loss=mae"], "model.loss='mae' is unknown: choose mse|quantile|bce"),
         (
@@ -86,9 +90,10 @@ def test_each_cell_group_selects_its_cell(cell: str) -> None:
         *[
             (
                 [f"forecast.gamma={g}"],
-                f"forecast.gamma must be > 0, the online update's step (got {float(g)}): e.g. forecast.gamma=0.02",
+                f"forecast.gamma must be a finite number > 0, the online update's step (got {float(g)}): e.g. "
+                "forecast.gamma=0.02",
             )
-            for g in ("0", "-0.01")
+            for g in ("0", "-0.01", "inf", "nan")
         ],
         *[
             (

@@ -48,9 +48,34 @@ def test_the_dm_test_of_a_differential_is_the_dm_test_of_its_errors() -> None:
 
     rng = np.random.default_rng(1)
     e1, e2 = rng.normal(size=200), rng.normal(scale=1.2, size=200)
-    assert dm_test(e1**2 - e2**2, 2) == diebold_mariano(e1, e2, 2)
+    assert dm_test(e1**2 - e2**2, 2) | {"per_day": 1.0} == diebold_mariano(e1, e2, 2)
     assert dm_test(np.array([1.0, 2.0])) == {
         "statistic": pytest.approx(np.nan, nan_ok=True),
         "p_value": pytest.approx(np.nan, nan_ok=True),
         "n": 2,
     }
+
+
+def test_a_pooled_dm_test_counts_days_not_ticker_days() -> None:
+    """Thirty tickers that share each day's news are one observation a day, not thirty."""
+    from forecast.evaluation.honesty import diebold_mariano, dm_test
+
+    rng = np.random.default_rng(3)
+    days = np.repeat(np.arange(250), 30)
+    e1, e2 = rng.normal(size=250), rng.normal(scale=1.1, size=250)
+    same = diebold_mariano(np.repeat(e1, 30), np.repeat(e2, 30), 1, days)
+    assert same == pytest.approx(
+        diebold_mariano(e1, e2, 1) | {"per_day": 30.0}
+    )  # 30 copies of a ticker: that ticker's test
+    assert same["n"] == 250
+    rng = np.random.default_rng(4)
+    news = rng.normal(size=250).repeat(30)  # the day's news, which every ticker's forecast misses
+    luck = rng.normal(scale=0.3, size=250).repeat(30)  # how well the model happens to read that day's news
+    model = news * (1 + luck) + rng.normal(scale=0.5, size=7500)
+    persistence = news + rng.normal(scale=0.5, size=7500)
+    pooled = diebold_mariano(model, persistence, 1, days)
+    naive = diebold_mariano(model, persistence, 1)  # ticker-days as if independent
+    daily = (model**2 - persistence**2).reshape(250, 30).mean(axis=1)
+    assert pooled == pytest.approx(dm_test(daily, 1) | {"per_day": 30.0})
+    assert (pooled["n"], naive["n"]) == (250, 7500)
+    assert (round(naive["p_value"], 4), round(pooled["p_value"], 4)) == (0.0153, 0.4673)  # a false win, then none

@@ -124,7 +124,10 @@ def test_fold_wins_come_with_their_tests_and_noise_wins_none_significantly() -> 
 def test_the_baseline_line_says_which_way_its_test_points() -> None:
     drift = BaselineScores(Scores(mae=0.8474), skill=0.01, dm=DieboldMariano(statistic=0.4, p_value=0.24))
     line = comparison_lines(RunRecord(baselines={"drift": drift}))
-    assert line == ["baselines on the same days: drift MAE 0.8474 (model skill +1.0%; DM: model worse, p 0.24)"]
+    assert line == [
+        "baselines on the same days: drift MAE 0.8474 (model skill +1.0% on absolute errors; DM on squared errors: model "
+        "worse, p 0.24)"
+    ]
 
 
 def test_per_ticker_counts_stand_beside_their_benjamini_hochberg_counts() -> None:
@@ -156,14 +159,15 @@ def test_a_global_headline_prints_its_counts_and_the_drift_only_warning() -> Non
         test=Scores(mae=0.01),
         persistence_test=Scores(mae=0.0101),
         skill_vs_persistence=0.0099,
-        dm_vs_persistence=DieboldMariano(statistic=-0.5, p_value=0.6),
+        dm_vs_persistence=DieboldMariano(statistic=-0.5, p_value=0.6, n=250, per_day=2.0),
         lag_check=LagCheck(same_sign_share=0.97, corr_returns=0.01, drift_only=True),
         ticker_tests=TickerTests(tickers=2, ahead=1, better=0, worse=1, better_bh=0, worse_bh=0, drift_only=2),
     )
     assert pool_lines(record)[:2] == [
         "AAA+BBB gru (one model over 2 tickers) pooled test MAE 0.01000 of the last close vs persistence 0.01010: "
-        "skill +1.0% (DM: model better, p 0.6); ahead of persistence on 1 of 2 tickers (skill -2.0% BBB .. +1.0% "
-        "AAA), significantly better on 0 and worse on 1 (Diebold-Mariano at 5%; 0 and 0 after Benjamini-Hochberg)",
+        "skill +1.0% on absolute errors (DM on squared errors of each day's mean over its 2 tickers: model better, "
+        "p 0.6, 250 days); ahead of persistence on 1 of 2 tickers (skill -2.0% BBB .. +1.0% AAA), significantly "
+        "better on 0 and worse on 1 (Diebold-Mariano on squared errors at 5%; 0 and 0 after Benjamini-Hochberg)",
         "warning: the model predicts the average drift, not the moves, on 2 of 2 tickers (pooled: predicted moves "
         "of one sign on 97% of test days, correlation with the actual moves 0.01)",
     ]

@@ -113,6 +113,7 @@ def test_positions_for_a_day_use_the_forecasts_of_the_day_before_only(quick_conf
     cfg = quick_config
     cfg.scope, cfg.tickers, cfg.forecast.intervals = "global", ["AAPL", "MSFT", "IBM", "GOOG"], "none"
     cfg.portfolio.k, cfg.portfolio.draws = [1, 2], 20
+    cfg.portfolio.baselines, cfg.portfolio.forest_trees, cfg.portfolio.forest_depth = ["logistic", "forest"], 5, 3
     day = "2012-09-04"
     records, panels = [], []
     for name in ("base", "moved"):
@@ -124,6 +125,10 @@ def test_positions_for_a_day_use_the_forecasts_of_the_day_before_only(quick_conf
     assert t in a.forecast.index and a.forecast.index[0] < t  # a test day, not the first
     earlier = a.forecast.index <= t
     pd.testing.assert_frame_equal(a.forecast[earlier], b.forecast[earlier], check_exact=True)
+    pd.testing.assert_frame_equal(a.previous[earlier], b.previous[earlier], check_exact=True)  # short-term reversal
+    assert list(a.baselines) == ["logistic", "forest"] and a.baselines["forest"].notna().all().all()
+    for name in ("logistic", "forest"):  # fitted on the training span, fed returns up to the day before
+        pd.testing.assert_frame_equal(a.baselines[name][earlier], b.baselines[name][earlier], check_exact=True)
     for k in (1, 2):
         np.testing.assert_array_equal(positions(a.forecast.loc[[t]].to_numpy(), k),
                                       positions(b.forecast.loc[[t]].to_numpy(), k))  # fmt: skip
@@ -131,6 +136,7 @@ def test_positions_for_a_day_use_the_forecasts_of_the_day_before_only(quick_conf
     base, moved = (r.portfolio for r in records)
     assert base is not None and moved is not None and base.long_short["1"].gross.days > 100
     assert base.long_short["1"].gross.mean_pct != moved.long_short["1"].gross.mean_pct
+    assert list(base.baselines) == ["str", "logistic", "forest"] and list(base.baselines["str"]) == ["1", "2"]
     assert (tmp_path / "base" / "plots" / "portfolio.png").exists()
 
 
@@ -143,6 +149,11 @@ def test_the_headline_gives_each_k_before_and_after_costs_beside_the_random_band
         "long-short k=1: -0.500% a day before costs, -0.633% after 5 bp per half-turn (Newey-West t -0.54, Sharpe "
         "-2.87, max drawdown 4.8%); random rankings 5-95%: -1.392..+1.717% after costs",
         "equal-weight pool held long: +0.458% a day (Sharpe 100.82)",
+        "like Fischer & Krauss, k=1: 33.33% of the picks on the right side of the day's median (all stocks 41.67%); "
+        "-0.700% a day after 4 half-turns a day; no breakeven cost (it loses before costs); before costs by era: "
+        "..2009 -0.500% (t n/a), 2010..2015 -0.500% (t n/a)",
+        "short-term reversal k=1: +1.333% a day before costs (Newey-West t 1.87); +1.233% after costs; breakeven "
+        "66.7 bp per half-turn",
     ]
     assert portfolio_lines(RunRecord()) == []
 
@@ -161,7 +172,11 @@ def test_the_report_sets_each_jobs_portfolios_beside_the_papers_row(tmp_path: Pa
     assert len(table) == 4  # header, rule, the job's k=1, the paper's k=10
     cells = [[c.strip() for c in row.split("|")[1:-1]] for row in table[2:]]
     assert cells[0][:6] == ["0_lstm", "lstm 1x25", "1", "-0.500", "-0.633", "-0.538"]  # Newey-West t after costs
-    assert cells[1] == ["Fischer & Krauss 2018", "lstm 1x25 classifier", "10", "0.460", "0.260", "", "5.800", *[""] * 6]
+    assert cells[1][:7] == ["Fischer & Krauss 2018", "lstm 1x25 classifier", "10", "0.460", "0.260", "", "5.800"]
+    header = [c.strip() for c in table[0].split("|")[1:-1]]
+    assert header[13:] == ["picks right %", "after 4 half-turns %/day", "breakeven bp", "before costs ..2009",
+                           "before costs 2010..2015"]  # fmt: skip
+    assert cells[1][13:] == ["", "0.260", "11.500", "", ""]  # the paper's cost convention; its breakeven, derived
     assert money_section(tmp_path, pd.DataFrame({"job": ["1_gru"]})) == []
 
 
@@ -179,3 +194,18 @@ def test_random_rankings_sorted_once_equal_the_rule_run_on_each_draw() -> None:
             g, _, n = long_short(draws.random(realised.shape), realised, k, 5e-4)
             np.testing.assert_array_equal(gross, g)
             np.testing.assert_array_equal(net, n)
+
+
+def test_a_k_that_no_day_can_hold_says_so_instead_of_a_zero_return(caplog: pytest.LogCaptureFixture) -> None:
+    """Two of four tickers dropped out: k=2 needs 4 ranked stocks a day and the pool has 2, so nothing trades."""
+    from forecast.reporting.money_lines import portfolio_lines
+    from forecast.store.record import RunRecord
+
+    table = hand_table()
+    record, _ = evaluate(table[table["ticker"].isin(["A", "B"])], PortfolioConfig(k=[1, 2], draws=0), seed=0)
+    assert (record.long_short["1"].days_traded, record.long_short["2"].days_traded, record.most_ranked) == (3, 0, 2)
+    idle = (
+        "long-short k=2: never traded: no test day had 4 ranked stocks (at most 2); lower portfolio.k or widen the pool"
+    )
+    assert [r.getMessage() for r in caplog.records if r.levelname == "WARNING"] == [idle]
+    assert portfolio_lines(RunRecord(portfolio=record))[1] == idle

@@ -87,8 +87,9 @@ def test_every_report_file_exists_and_failures_are_listed(sweep: Path) -> None:
         assert f"## {title}" in report
     assert "**Verdict: supported.** GRU 929 vs LSTM 1,233 parameters (75% of LSTM's)" in report
     assert report.count("no source has prices for ZZZZ") == 6
-    assert "## Prediction intervals on the test span" in report and "| AAPL     | gru    | conformal |" in report
+    assert "## Prediction intervals on the test span" in report and "| AAPL     | gru    | adaptive |" in report
     assert "## Error growth with the forecast step" not in report  # horizon 1: one step only
+    assert "## Best models after every comparison" in report and "over 6 jobs" in report  # 3 cells x 2 seeds
     summary_md = (sweep / "summary.md").read_text()
     assert "6 completed, 6 failed or interrupted, of 12 jobs." in summary_md
     assert "gru vs lstm" in summary_md  # Diebold-Mariano between cells

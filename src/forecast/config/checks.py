@@ -27,6 +27,9 @@ from forecast.errors import require
 __all__ = ["normalise_ticker", "validate"]
 
 
+SCALINGS = ("per_ticker", "pooled")
+
+
 def validate(cfg: Config, multirun: bool = False) -> Config:
     """Check value ranges and combinations; return ``cfg`` with normalised tickers.
 
@@ -47,6 +50,15 @@ def validate(cfg: Config, multirun: bool = False) -> Config:
     require(m.num_layers >= 1, f"model.num_layers must be >= 1 (got {m.num_layers})")
     require(0.0 <= m.dropout < 1.0, f"model.dropout must be in [0, 1) (got {m.dropout})")
     require(
+        0.0 <= m.io_dropout < 1.0,
+        f"model.io_dropout must be in [0, 1), the share of inputs and last states dropped in training (got "
+        f"{m.io_dropout}): e.g. model.io_dropout=0.1",
+    )
+    require(
+        m.forget_bias is None or math.isfinite(m.forget_bias),
+        f"model.forget_bias must be a finite number or null (got {m.forget_bias}): e.g. model.forget_bias=1.0",
+    )
+    require(
         m.forget_bias is None or not m.cell.startswith("min"),
         f"model.forget_bias applies to model=lstm only; {m.cell}'s gates have no forget bias to set (got "
         f"{m.forget_bias}): leave it null",
@@ -62,6 +74,7 @@ def validate(cfg: Config, multirun: bool = False) -> Config:
         require(name in FEATURES, f"data.features has unknown feature {name!r}: choose from {list(FEATURES)}")
     require(len(d.features) > 0 and d.features[0] == "log_return", "data.features must start with log_return")
     require(len(set(d.features)) == len(d.features), f"data.features has duplicates: {list(d.features)}")
+    require(d.scaling in SCALINGS, f"data.scaling={d.scaling!r} is unknown: choose data.scaling={'|'.join(SCALINGS)}")
     require(d.target in TARGETS, f"data.target={d.target!r} is unknown: choose from {list(TARGETS)}")
     validate_target(cfg)
     fracs = (d.train_frac, d.val_frac, d.test_frac)
@@ -112,13 +125,6 @@ def validate_forecast(cfg: Config) -> None:
     require(f.intervals in INTERVALS, f"forecast.intervals={f.intervals!r} is unknown: choose {'|'.join(INTERVALS)}")
     require(f.vol in VOLATILITIES, f"forecast.vol={f.vol!r} is unknown: choose {'|'.join(VOLATILITIES)}")
     require(
-        f.gamma > 0, f"forecast.gamma must be > 0, the online update's step (got {f.gamma}): e.g. forecast.gamma=0.02"
-    )
-    require(
-        0 < f.ewma_lambda < 1,
-        f"forecast.ewma_lambda must be in (0, 1), the EWMA's daily decay (got {f.ewma_lambda}): e.g. 0.94",
-    )
-    require(
         m.strategy == "direct" or list(cfg.data.features) == ["log_return"],
         "model.strategy=recursive feeds the model its own predicted returns, so data.features must be "
         f"[log_return] alone (got {list(cfg.data.features)})",
@@ -139,17 +145,45 @@ def validate_forecast(cfg: Config) -> None:
         f"forecast.levels must be increasing coverage levels strictly between 0 and 1 (got {levels}): "
         "e.g. forecast.levels=[0.8,0.9]",
     )
-    for key, value, least, what, example in (
-        ("pid_lr", f.pid_lr, 0, "the quantile tracking's step", "0.05"),
-        ("pid_ki", f.pid_ki, None, "the error integrator's gain, 0 for none", "2"),
-        ("pid_csat", f.pid_csat, 0, "the integrator's saturation constant", "0.5"),
+    validate_online(cfg)
+    if m.loss == "quantile":  # the head learns every level's pair of quantiles too: no level is dropped
+        m.quantiles = sorted(set(q) | {round((1 - a) / 2, 9) for a in levels} | {round((1 + a) / 2, 9) for a in levels})
+    check_calendar(cfg.calendar)
+
+
+def validate_online(cfg: Config) -> None:
+    """Check the online bands' gains (ACI's step, PID's three), the path bands' needs and the break dates."""
+    f = cfg.forecast
+    require(
+        math.isfinite(f.gamma) and f.gamma > 0,
+        f"forecast.gamma must be a finite number > 0, the online update's step (got {f.gamma}): e.g. "
+        "forecast.gamma=0.02",
+    )
+    require(
+        0 < f.ewma_lambda < 1,
+        f"forecast.ewma_lambda must be in (0, 1), the EWMA's daily decay (got {f.ewma_lambda}): e.g. 0.94",
+    )
+    for value, positive, message in (
+        (
+            f.pid_lr,
+            True,
+            "forecast.pid_lr must be a finite number > 0, the quantile tracking's step (got {}): "
+            "e.g. forecast.pid_lr=0.05",
+        ),
+        (
+            f.pid_ki,
+            False,
+            "forecast.pid_ki must be a finite number >= 0, the error integrator's gain, 0 for none "
+            "(got {}): e.g. forecast.pid_ki=2",
+        ),
+        (
+            f.pid_csat,
+            True,
+            "forecast.pid_csat must be a finite number > 0, the integrator's saturation constant "
+            "(got {}): e.g. forecast.pid_csat=0.5",
+        ),
     ):
-        floor = value > 0 if least == 0 else value >= 0
-        require(
-            math.isfinite(value) and floor,
-            f"forecast.{key} must be a finite number {'>' if least == 0 else '>='} 0, {what} (got {value}): "
-            f"e.g. forecast.{key}={example}",
-        )
+        require(math.isfinite(value) and (value > 0 if positive else value >= 0), message.format(value))
     require(
         not f.path_bands or (cfg.horizon > 1 and f.intervals in ("adaptive", "pid")),
         "forecast.path_bands=true bands a whole multi-step path: it needs horizon > 1 and forecast.intervals=adaptive"
@@ -160,9 +194,6 @@ def validate_forecast(cfg: Config) -> None:
             is_date(day),
             f"forecast.breaks holds {day!r}, not a YYYY-MM-DD date: e.g. forecast.breaks=[2008-09-15,2020-02-24]",
         )
-    if m.loss == "quantile":  # the head learns every level's pair of quantiles too: no level is dropped
-        m.quantiles = sorted(set(q) | {round((1 - a) / 2, 9) for a in levels} | {round((1 + a) / 2, 9) for a in levels})
-    check_calendar(cfg.calendar)
 
 
 def is_date(value: object) -> bool:

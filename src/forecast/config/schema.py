@@ -79,6 +79,7 @@ class ModelConfig:
     hidden_size: int = 64
     num_layers: int = 2
     dropout: float = 0.0
+    io_dropout: float = 0.0
     forget_bias: float | None = None
     impl: str = "auto"
     strategy: str = "direct"
@@ -97,6 +98,7 @@ class DataConfig:
     end: str | None = None
     features: list[str] = field(default_factory=lambda: ["log_return"])
     target: str = "log_return"
+    scaling: str = "per_ticker"
     train_frac: float = 0.70
     val_frac: float = 0.15
     test_frac: float = 0.15

@@ -131,6 +131,13 @@ def windows_for(
     )
 
 
+def pooled_scaler(frames: list[pd.DataFrame], bounds: list[SplitBounds], features: tuple[str, ...]) -> Standardizer:
+    """Return one mean and deviation per feature over every frame's training span (``data.scaling=pooled``, as
+    Fischer & Krauss 2018 standardise): the rows each ticker's own scaler would be fitted on, stacked."""
+    rows = [feature_rows(f, features)[b.train_start + 1 : b.n_train] for f, b in zip(frames, bounds, strict=True)]
+    return Standardizer.fit(np.concatenate(rows))
+
+
 def latest_window(frame: pd.DataFrame, features: tuple[str, ...], scaler: Standardizer, window: int) -> torch.Tensor:
     """Return ``(1, window, n_features)``: the newest window of ``frame`` scaled with a fitted ``scaler``.
 

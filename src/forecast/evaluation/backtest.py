@@ -30,9 +30,11 @@ def fold_scores(table: pd.DataFrame, horizon: int) -> BacktestScores:
         linear = float(np.mean(np.abs(actual - part["linear"].to_numpy()))) if "linear" in part else float("nan")
         first, last = str(part["date"].min()), str(part["date"].max())  # a pooled fold holds many tickers
         scale = part["persistence"].to_numpy() if "ticker" in part else 1.0
-        dm = diebold_mariano(
-            (actual - part["predicted"].to_numpy()) / scale, (actual - part["persistence"].to_numpy()) / scale, horizon
+        model, pers_errors = (
+            (actual - part["predicted"].to_numpy()) / scale,
+            (actual - part["persistence"].to_numpy()) / scale,
         )
+        dm = diebold_mariano(model, pers_errors, horizon, part["date"].to_numpy())
         by_fold[str(fold)] = FoldScores(
             first, last, len(part), mae, pers, skill(mae, pers), skill(mae, linear), dm["p_value"], dm["statistic"]
         )

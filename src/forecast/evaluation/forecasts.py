@@ -23,13 +23,18 @@ from forecast.evaluation.predict import forecast_table, predict_returns, predict
 from forecast.evaluation.volatility import row_volatility, volatility_terciles
 
 
+def forecast_rows(data: WindowedData, train_rows: bool) -> np.ndarray:
+    """Return the samples a forecast table holds: validation and test (and training with ``train_rows``)."""
+    return np.flatnonzero(data.split >= (0 if train_rows else 1))
+
+
 def ticker_forecasts(
     data: WindowedData, model: nn.Module, device: torch.device, m: ModelConfig, f: ForecastConfig, bands: Bands | None
 ) -> tuple[pd.DataFrame, Bands, float]:
     """Return the forecast table of every validation and test origin (and training origin with
     ``forecast.train_rows``) and step of ``data``, with ``drift``, ``linear`` and interval columns; the bands (``bands``
     kept from an earlier unit, or calibrated on the validation rows); and the ridge penalty chosen on validation."""
-    rows = np.flatnonzero(data.split >= (0 if f.train_rows else 1))
+    rows = forecast_rows(data, f.train_rows)
     inputs = data.windows().select(torch.from_numpy(rows)).materialise()[0]
     if m.loss == "bce":  # data.target=above_median: probabilities, no price baselines or bands
         return classifier_table(data, predict_scaled(model, inputs, device), rows), Bands(), math.nan

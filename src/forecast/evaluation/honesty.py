@@ -6,15 +6,36 @@ import math
 from typing import Any
 
 import numpy as np
+import pandas as pd
 
 
-def diebold_mariano(e1: np.ndarray, e2: np.ndarray, horizon: int = 1) -> dict[str, Any]:
+def diebold_mariano(e1: np.ndarray, e2: np.ndarray, horizon: int = 1, days: Any = None) -> dict[str, Any]:
     """Return the Diebold-Mariano test of equal accuracy (squared-error loss) with the HLN correction.
 
-    ``e1``, ``e2``: forecast errors of two methods on the same dates. ``statistic < 0`` means method 1 has
-    the smaller loss. See :func:`dm_test` for the statistic.
+    ``e1``, ``e2``: forecast errors of two methods on the same rows. ``statistic < 0`` means method 1 has
+    the smaller loss. See :func:`dm_test` for the statistic. With ``days`` (each row's date), the test runs on
+    each day's mean loss differential: tickers forecast on one day share its news, so a pool's ticker-days are
+    not independent observations; ``n`` is then days, and ``per_day`` the mean rows a day.
     """
-    return dm_test(np.asarray(e1, dtype=np.float64) ** 2 - np.asarray(e2, dtype=np.float64) ** 2, horizon)
+    d = np.asarray(e1, dtype=np.float64) ** 2 - np.asarray(e2, dtype=np.float64) ** 2
+    daily, per_day = by_day(d, days)
+    return dm_test(daily, horizon) | {"per_day": per_day}
+
+
+def by_day(d: np.ndarray, days: Any) -> tuple[np.ndarray, float]:
+    """Return the mean of ``d`` per day in date order (``d`` itself without ``days``) and the mean rows a day."""
+    if days is None or len(d) == 0:
+        return d, 1.0
+    frame = pd.DataFrame({"d": d, "day": np.asarray(days)}).groupby("day", sort=True)["d"]
+    means = frame.mean().to_numpy()
+    return means, len(d) / len(means)
+
+
+def move_correlation(actual: np.ndarray, predicted: np.ndarray, last: np.ndarray) -> float:
+    """Return the correlation of the predicted and the actual moves from the last close, in percent of it: the
+    one definition every line and plot of a run uses (NaN when the predicted moves do not vary)."""
+    moves_pred, moves_actual = predicted / last - 1, actual / last - 1
+    return float(np.corrcoef(moves_pred, moves_actual)[0, 1]) if moves_pred.std() > 0 else math.nan
 
 
 def dm_test(d: np.ndarray, horizon: int = 1) -> dict[str, Any]:
@@ -40,18 +61,45 @@ def dm_test(d: np.ndarray, horizon: int = 1) -> dict[str, Any]:
     return {"statistic": float(statistic), "p_value": float(2 * stdtr(n - 1, -abs(statistic))), "n": n}
 
 
+def clark_west(actual: np.ndarray, nested: np.ndarray, larger: np.ndarray, horizon: int = 1, days: Any = None) -> dict:
+    """Return Clark & West's (2007) MSPE-adjusted test that the ``larger`` model beats the model it nests.
+
+    Under the null the nested model is right and the larger one only adds noise, so DM's squared-error
+    differential is biased against the larger model; Clark and West add back ``(nested - larger) ** 2``:
+    ``f = (actual - nested) ** 2 - ((actual - larger) ** 2 - (nested - larger) ** 2)``. The statistic is the
+    t-ratio of ``f``'s mean with Newey-West (Bartlett, ``horizon - 1`` lags) errors, one-sided: p = 1 - Phi(t),
+    small when the larger model is better. With ``days``, ``f`` is each day's mean first (as
+    :func:`diebold_mariano`); ``n`` counts the values tested.
+    """
+    from scipy.special import ndtr
+
+    actual, nested, larger = (np.asarray(v, dtype=np.float64) for v in (actual, nested, larger))
+    f = (actual - nested) ** 2 - ((actual - larger) ** 2 - (nested - larger) ** 2)
+    f = by_day(f, days)[0]
+    n = f.size
+    if n < 3:
+        return {"statistic": math.nan, "p_value": math.nan, "n": n}
+    centred = f - f.mean()
+    lags = range(1, horizon)
+    variance = (centred @ centred + 2 * sum((1 - k / horizon) * (centred[k:] @ centred[:-k]) for k in lags)) / n / n
+    if variance <= 0:
+        return {"statistic": 0.0, "p_value": 0.5, "n": n}
+    statistic = f.mean() / math.sqrt(variance)
+    return {"statistic": float(statistic), "p_value": float(1 - ndtr(statistic)), "n": n}
+
+
 def lag_illusion(actual: np.ndarray, predicted: np.ndarray, last: np.ndarray) -> dict[str, Any]:
     """Return whether the price forecast is mostly a delayed copy of the series.
 
     ``corr_lag0`` = corr(predicted[t], actual[t]); ``corr_lag1`` = corr(predicted[t], actual[t-1]) (the last
-    known price); ``corr_returns`` = corr(predicted move, actual move) from the last known price. A
+    known price); ``corr_returns`` = :func:`move_correlation`. A
     forecast that tracks yesterday's price at least as closely as today's, with no skill on the moves,
     only looks good on a price chart.
     """
     corr_lag0 = float(np.corrcoef(predicted, actual)[0, 1])
     corr_lag1 = float(np.corrcoef(predicted, last)[0, 1])
-    moves_pred, moves_actual = predicted - last, actual - last
-    corr_ret = float(np.corrcoef(moves_pred, moves_actual)[0, 1]) if moves_pred.std() > 0 else math.nan
+    moves_pred, moves_actual = predicted / last - 1, actual / last - 1
+    corr_ret = move_correlation(actual, predicted, last)
     delayed = corr_lag1 >= corr_lag0 and not (corr_ret > 0.1)
     verdict = (
         "delayed copy: the forecast follows yesterday's price more closely than today's and does not predict the moves"
@@ -77,7 +125,8 @@ def drift_check(moves_pred: np.ndarray, moves_actual: np.ndarray) -> dict[str, A
     95% of the days, or are uncorrelated (below 0.05) with the actual moves. Such a model can still show a small
     positive skill and a directional accuracy near the share of up days, from the drift alone."""
     same_sign = float(max(np.mean(moves_pred > 0), np.mean(moves_pred < 0)))
-    corr = float(np.corrcoef(moves_pred, moves_actual)[0, 1]) if moves_pred.std() > 0 else 0.0
+    corr = move_correlation(moves_actual + 1, moves_pred + 1, np.ones_like(moves_pred))
+    corr = 0.0 if math.isnan(corr) else corr
     drift_only = bool(same_sign >= DRIFT_SIGN_SHARE or not (corr >= DRIFT_MIN_CORR))
     return {"same_sign_share": same_sign, "drift_only": drift_only}
 

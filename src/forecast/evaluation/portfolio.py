@@ -11,6 +11,7 @@ which carry the pool's survivorship bias as the model does) and the equal-weight
 
 from __future__ import annotations
 
+import logging
 import math
 from dataclasses import dataclass
 
@@ -18,35 +19,67 @@ import numpy as np
 import pandas as pd
 
 from forecast.config.schema import PortfolioConfig
-from forecast.store.portfolio_fields import LongShort, PortfolioRecord, PortfolioScores
+from forecast.evaluation.overfitting import BLOCKS, backtest_overfitting, deflated_sharpe, moments, sharpe
+from forecast.evaluation.paper_measures import (
+    accuracy_all,
+    breakeven_bps,
+    by_era,
+    fixed_cost_net,
+    selection_accuracy,
+)
+from forecast.store.portfolio_fields import LongShort, PortfolioRecord, PortfolioScores, Selection
 
+log = logging.getLogger("forecast")
 TRADING_DAYS = 252
 SPLIT_YEAR = "2010-01-01"  # the paper's break: from 2010 on, returns fluctuate around zero after costs
 
 
+BASELINE_COLUMNS = {"logistic": "probability_logistic", "forest": "probability_forest"}  # models.classic
+
+
 @dataclass(frozen=True)
 class DailyPanel:
-    """Test days x tickers: the forecast return for each day (made the session before) and the realised return."""
+    """Test days x tickers: the forecast return for each day (made the session before), the realised return, the
+    return of the day before (what short-term reversal ranks by) and the baselines' forecasts."""
 
     forecast: pd.DataFrame
     realised: pd.DataFrame
     period: pd.Series  # date -> trading period (the backtest fold; 0 for a single split)
+    previous: pd.DataFrame  # the realised return of the session before each test day (any split's rows)
+    baselines: dict[str, pd.DataFrame]  # logistic, forest: their probabilities, where the table has them
 
 
 def daily_panel(table: pd.DataFrame) -> DailyPanel:
     """Return the test days' forecasts (``predicted / persistence - 1`` or a classifier's ``probability``) and
     realised returns (``actual / persistence - 1``) of a pooled table (step 1; persistence: the origin's close)."""
-    rows = table[(table["split"] == "test") & (table["step"] == 1)]
+    steps = table[table["step"] == 1]
+    rows = steps[steps["split"] == "test"]
     base = rows["persistence"].to_numpy(dtype=float)
     frame = rows.assign(
         forecast=(rows["probability"] if "probability" in rows else rows["predicted"] / base - 1).to_numpy(float),
         realised=rows["actual"].to_numpy(dtype=float) / base - 1,
     )
-    wide = frame.pivot_table(index="date", columns="ticker", values=["forecast", "realised"], aggfunc="last")
+    extra = [c for c in BASELINE_COLUMNS.values() if c in frame]
+    wide = frame.pivot_table(index="date", columns="ticker", values=["forecast", "realised", *extra], aggfunc="last")
     period = frame.groupby("date")["fold"].max() if "fold" in frame else pd.Series(0, index=wide.index)
     wide.index, period.index = pd.to_datetime(wide.index), pd.to_datetime(period.index)
     forecast, realised = pd.DataFrame(wide["forecast"]), pd.DataFrame(wide["realised"])
-    return DailyPanel(forecast, realised, period.sort_index())
+    every = steps.assign(realised=steps["actual"].to_numpy(float) / steps["persistence"].to_numpy(float) - 1)
+    day = every.pivot_table(index="date", columns="ticker", values="realised", aggfunc="last")
+    day.index = pd.to_datetime(day.index)
+    previous = day.shift(1).reindex(index=forecast.index, columns=forecast.columns)  # a day's prices, any split
+    baselines = {
+        name: pd.DataFrame(wide[c]).reindex(columns=forecast.columns)
+        for name, c in BASELINE_COLUMNS.items()
+        if c in extra
+    }
+    return DailyPanel(forecast, realised, period.sort_index(), previous, baselines)
+
+
+def short_term_reversal(panel: DailyPanel) -> np.ndarray:
+    """Return STR's scores, days x tickers: minus each stock's return of the session before (the day's losers
+    ranked highest; Jegadeesh 1990, Lehmann 1990, the rule-based benchmark of Fischer & Krauss 2018)."""
+    return -panel.previous.to_numpy(dtype=float)
 
 
 def positions(scores: np.ndarray, k: int) -> np.ndarray:
@@ -132,6 +165,8 @@ def summary(returns: np.ndarray, turnover: np.ndarray | None = None) -> Portfoli
         positive_share=float((r > 0).mean()),
         turnover=float(np.mean(turnover)) if turnover is not None else math.nan,
         days=len(r),
+        skew=moments(r)[0],
+        kurtosis=moments(r)[1],
     )
 
 
@@ -143,52 +178,113 @@ class Curves:
     net: dict[int, pd.Series]
     random_band: tuple[pd.Series, pd.Series]
     pool: pd.Series
+    daily: pd.DataFrame  # by test day: gross, net, net_fixed of the model and each baseline per k (portfolio.csv)
 
 
 def evaluate(table: pd.DataFrame, p: PortfolioConfig, seed: int) -> tuple[PortfolioRecord, Curves]:
-    """Return the record's ``portfolio`` (the long-short portfolio per ``k``, the equal-weight pool held long) and
-    the plot's curves, from a pooled forecast table (see the module doc); random rankings are seeded with ``seed``."""
-    ks, cost_bps, draws = sorted(p.k), p.cost_bps, p.draws
+    """Return the record's ``portfolio`` (the long-short portfolio per ``k``, the same rule on the baselines'
+    rankings, the equal-weight pool held long) and the plot's curves, from a pooled forecast table (see the module
+    doc); random rankings are seeded with ``seed``."""
+    ks, cost = sorted(p.k), p.cost_bps / 1e4
     panel = daily_panel(table)
     scores, realised = panel.forecast.to_numpy(), panel.realised.to_numpy()
-    dates, cost = panel.forecast.index, cost_bps / 1e4
-    early = np.asarray(dates < pd.Timestamp(SPLIT_YEAR))
-    out, curves = {}, {}
+    dates = pd.DatetimeIndex(panel.forecast.index)
+    out, curves, nets = {}, {}, []
+    daily: dict[str, np.ndarray] = {}
     band = (pd.Series(dtype=float), pd.Series(dtype=float))
-    random = random_rankings(realised, ks, cost, draws, seed)
+    random = random_rankings(realised, ks, cost, p.draws, seed)
     for k in ks:
-        gross, turnover, net = long_short(scores, realised, k, cost)
-        drawn = random[k]
-        means_gross, means_net = (np.array([100 * d[i].mean() for d in drawn]) for i in (0, 1))
-        periods: dict[str, dict[str, float | str]] = {
-            str(p): {
-                "first_date": str(dates[mask][0].date()),
-                "gross_pct": _mean_pct(gross[mask]),
-                "net_pct": _mean_pct(net[mask]),
-            }
-            for p in sorted(panel.period.unique())
-            if (mask := np.asarray(panel.period.reindex(dates) == p)).any()
-        }
-        out[str(k)] = LongShort(
-            gross=summary(gross, turnover),
-            net=summary(net, turnover),
-            gross_before_2010_pct=_mean_pct(gross[early]),
-            net_before_2010_pct=_mean_pct(net[early]),
-            gross_from_2010_pct=_mean_pct(gross[~early]),
-            net_from_2010_pct=_mean_pct(net[~early]),
-            by_period=periods,
-            random_gross_pct=_percentiles(means_gross),
-            random_net_pct=_percentiles(means_net),
-            beats_random_share=float((means_net < 100 * net.mean()).mean()) if draws else math.nan,
-        )
+        out[str(k)], series = long_short_scores(scores, realised, k, cost, panel, random[k])
+        net = series["net"]
+        nets.append(net)
+        daily |= {f"model_{name}_{k}": values for name, values in series.items()}
         curves[k] = pd.Series(np.cumprod(1 + net) - 1, index=dates)
-        if k == min(ks) and draws:
-            paths = np.cumprod(1 + np.stack([n for _, n in drawn]), axis=1) - 1
+        if k == min(ks) and p.draws:
+            paths = np.cumprod(1 + np.stack([n for _, n in random[k]]), axis=1) - 1
             low, high = np.percentile(paths, [5, 95], axis=0)
             band = (pd.Series(low, index=dates), pd.Series(high, index=dates))
     pool = np.nanmean(realised, axis=1)
-    pooled = Curves(curves, band, pd.Series(np.cumprod(1 + pool) - 1, index=dates))
-    return PortfolioRecord(cost_bps=cost_bps, draws=draws, long_short=out, pool=summary(pool)), pooled
+    record = PortfolioRecord(cost_bps=p.cost_bps, draws=p.draws, long_short=out, pool=summary(pool))
+    record.selection = selection(np.stack(nets, axis=1), [str(k) for k in ks]) if len(ks) > 1 else None
+    record.accuracy_all = accuracy_all(scores, realised)
+    record.most_ranked = int((~np.isnan(scores) & ~np.isnan(realised)).sum(axis=1).max(initial=0))
+    for k in (k for k in ks if out[str(k)].days_traded == 0):
+        log.warning(idle_line(k, record.most_ranked))
+    ranked = {"str": short_term_reversal(panel)} | {n: f.to_numpy(float) for n, f in panel.baselines.items()}
+    for name, rank in ranked.items():
+        record.baselines[name] = {}
+        for k in ks:
+            record.baselines[name][str(k)], series = long_short_scores(rank, realised, k, cost, panel, [])
+            daily |= {f"{name}_{kind}_{k}": values for kind, values in series.items()}
+    table = pd.DataFrame(daily, index=dates).rename_axis("date")
+    return record, Curves(curves, band, pd.Series(np.cumprod(1 + pool) - 1, index=dates), table)
+
+
+def long_short_scores(
+    scores: np.ndarray,
+    realised: np.ndarray,
+    k: int,
+    cost: float,
+    panel: DailyPanel,
+    drawn: list[tuple[np.ndarray, np.ndarray]],
+) -> tuple[LongShort, dict[str, np.ndarray]]:
+    """Return the scores of the long-short rule on ``scores`` at ``k`` (beside the random ``drawn`` rankings'
+    gross and net returns, when there are any) and its daily returns: ``gross``, ``net``, ``net_fixed``."""
+    weights = positions(np.where(np.isnan(realised), np.nan, scores), k)
+    gross, turnover, net = trade(weights, realised, cost)
+    fixed = fixed_cost_net(gross, weights, cost)
+    dates = pd.DatetimeIndex(panel.forecast.index)
+    early = np.asarray(dates < pd.Timestamp(SPLIT_YEAR))
+    means_gross, means_net = (np.array([100 * d[i].mean() for d in drawn]) for i in (0, 1))
+    periods: dict[str, dict[str, float | str]] = {
+        str(p): {
+            "first_date": str(dates[mask][0].date()),
+            "gross_pct": _mean_pct(gross[mask]),
+            "net_pct": _mean_pct(net[mask]),
+            "net_fixed_pct": _mean_pct(fixed[mask]),
+        }
+        for p in sorted(panel.period.unique())
+        if (mask := np.asarray(panel.period.reindex(dates) == p)).any()
+    }
+    scored = LongShort(
+        gross=summary(gross, turnover),
+        net=summary(net, turnover),
+        gross_before_2010_pct=_mean_pct(gross[early]),
+        net_before_2010_pct=_mean_pct(net[early]),
+        gross_from_2010_pct=_mean_pct(gross[~early]),
+        net_from_2010_pct=_mean_pct(net[~early]),
+        by_period=periods,
+        random_gross_pct=_percentiles(means_gross),
+        random_net_pct=_percentiles(means_net),
+        beats_random_share=float((means_net < 100 * net.mean()).mean()) if drawn else math.nan,
+        days_traded=int((weights != 0).any(axis=1).sum()),
+        selection_accuracy=selection_accuracy(weights, realised),
+        net_fixed_pct=_mean_pct(fixed),
+        breakeven_bps=breakeven_bps(gross, turnover),
+        by_era=by_era(gross, net, fixed, dates),
+    )
+    return scored, {"gross": gross, "net": net, "net_fixed": fixed}
+
+
+def idle_line(k: int, most: int) -> str:
+    """Return the line of a ``k`` that never traded: no test day ranked ``2k`` stocks."""
+    return (
+        f"long-short k={k}: never traded: no test day had {2 * k} ranked stocks (at most {most}); lower portfolio.k "
+        "or widen the pool"
+    )
+
+
+def selection(nets: np.ndarray, names: list[str], trials: int | None = None) -> Selection:
+    """Return the deflated Sharpe ratio of each column of daily net returns ``nets`` (the columns are the trials,
+    unless ``trials`` counts more) and the probability of backtest overfitting of picking the best column."""
+    sharpes = np.array([sharpe(nets[:, i]) for i in range(nets.shape[1])])
+    variance = float(np.nanvar(sharpes, ddof=1))
+    n = trials or nets.shape[1]
+    deflated = {
+        name: deflated_sharpe(sharpes[i], len(nets), *moments(nets[:, i]), n, variance) for i, name in enumerate(names)
+    }
+    pbo, halves = backtest_overfitting(nets)
+    return Selection(n, variance, deflated, pbo, BLOCKS if halves else 0, halves)
 
 
 def _mean_pct(r: np.ndarray) -> float:

@@ -7,6 +7,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from forecast.evaluation.comparisons import run_comparisons
 from forecast.evaluation.honesty import diebold_mariano, lag_illusion
 from forecast.evaluation.intervals import crps_from_quantiles, crps_gaussian, pinball, winkler
 from forecast.evaluation.metrics import error_metrics, skill
@@ -45,10 +46,12 @@ def evaluate(table: pd.DataFrame, horizon: int) -> dict[str, Any]:
         out["skill_vs_persistence_val"] = skill(out["val"].mae, out["persistence_val"].mae)
     test = final[final["split"] == "test"]
     actual, pred, last = (test[c].to_numpy() for c in ("actual", "predicted", "persistence"))
-    out["dm_vs_persistence"] = DieboldMariano(**diebold_mariano(actual - pred, actual - last, horizon))
+    days = test["date"].to_numpy()  # a pool's tickers of one day: one observation
+    out["dm_vs_persistence"] = DieboldMariano(**diebold_mariano(actual - pred, actual - last, horizon, days))
     out["lag_check"] = LagCheck(**lag_illusion(actual, pred, last))
     out["by_step"] = by_step(table[table["split"] == "test"])
     out["baselines"] = baseline_scores(test, horizon)
+    out["comparisons"] = run_comparisons(test, horizon)
     return out
 
 
@@ -63,7 +66,7 @@ def baseline_scores(test: pd.DataFrame, horizon: int) -> dict[str, BaselineScore
         if name in test:
             base = test[name].to_numpy()
             scores = error_metrics(actual, base, last)
-            dm = diebold_mariano(actual - pred, actual - base, horizon)
+            dm = diebold_mariano(actual - pred, actual - base, horizon, test["date"].to_numpy())
             out[name] = BaselineScores(Scores(**scores), skill(model_mae, scores["mae"]), DieboldMariano(**dm))
     return out
 

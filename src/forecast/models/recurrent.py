@@ -21,6 +21,11 @@ class RecurrentForecaster(nn.Module):
 
     With ``ticker_embedding=E > 0`` (a global model over ``n_tickers``) the inputs' last column is the ticker's
     index: it is replaced by a learned ``E``-vector of that ticker at every time step.
+
+    ``io_dropout`` drops that share of the inputs and of the last state before the head in training (Fischer &
+    Krauss's dropout on a one-layer model). Recurrent dropout (on the state between time steps) is not offered: the
+    fused kernels (torch's and :mod:`forecast.models.fast`) run the whole sequence in one call, with no hook
+    between steps.
     """
 
     def __init__(
@@ -37,6 +42,7 @@ class RecurrentForecaster(nn.Module):
         quantiles: int = 0,
         n_tickers: int = 0,
         ticker_embedding: int = 0,
+        io_dropout: float = 0.0,
     ) -> None:
         super().__init__()
         if cell not in CELLS:
@@ -50,6 +56,7 @@ class RecurrentForecaster(nn.Module):
             dropout=dropout if num_layers > 1 else 0.0,
         )
         self.horizon, self.quantiles = horizon, quantiles
+        self.drop = nn.Dropout(io_dropout) if io_dropout > 0 else nn.Identity()
         self.head = nn.Linear(hidden_size, horizon * max(1, quantiles))
         if forget_bias is not None and cell == "lstm":
             set_forget_bias(self.rnn, forget_bias)
@@ -58,8 +65,8 @@ class RecurrentForecaster(nn.Module):
         if self.embed is not None:
             vectors = self.embed(x[:, -1, -1].long()).unsqueeze(1).expand(-1, x.shape[1], -1)
             x = torch.cat([x[..., :-1], vectors], dim=-1)
-        out, _ = self.rnn(x)  # (batch, window, hidden)
-        y = self.head(out[:, -1])  # (batch, horizon * max(1, quantiles))
+        out, _ = self.rnn(self.drop(x))  # (batch, window, hidden)
+        y = self.head(self.drop(out[:, -1]))  # (batch, horizon * max(1, quantiles))
         if self.quantiles:
             return y.view(-1, self.horizon, self.quantiles).sort(dim=-1).values  # (batch, horizon, quantiles)
         return y
@@ -100,5 +107,6 @@ def build_model(
         quantiles=len(m.quantiles) if m.loss == "quantile" else 0,
         n_tickers=n_tickers,
         ticker_embedding=m.ticker_embedding if n_tickers else 0,
+        io_dropout=m.io_dropout,
     )
     return model.to(device)

@@ -5,7 +5,7 @@ every origin and step beside the drift and linear baselines, with intervals cali
 from __future__ import annotations
 
 import logging
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -13,18 +13,20 @@ import numpy as np
 import pandas as pd
 import torch
 
-from forecast.config.schema import ForecastConfig, ModelConfig, TrainerConfig
+from forecast.config.portfolio import PortfolioConfig
+from forecast.config.schema import DataConfig, ForecastConfig, ModelConfig, TrainerConfig
 from forecast.config.target import is_classifier
-from forecast.data.dataset import WindowedData, windows_for
+from forecast.data.dataset import WindowedData, pooled_scaler, windows_for
 from forecast.data.folds import Unit
 from forecast.data.panel import Panel, training_sets, with_index
 from forecast.data.splits import SplitBounds
 from forecast.diagnostics.gradient_flow import gradient_by_lag
 from forecast.diagnostics.memory import release_freed
 from forecast.evaluation.adaptive import ONLINE
-from forecast.evaluation.forecasts import ticker_forecasts
+from forecast.evaluation.forecasts import forecast_rows, ticker_forecasts
 from forecast.evaluation.future import Bands
 from forecast.evaluation.online import control_of, online_tables
+from forecast.models.classic import ClassicSettings, classic_columns, fit_classic
 from forecast.models.recurrent import RecurrentForecaster, build_model
 from forecast.training.distributed import Ranks
 from forecast.training.losses import loss_for
@@ -48,6 +50,26 @@ class FitSettings:
     seed: int
     train_tickers: int = 0  # a pool: train on its first N tickers only (0 = all); every ticker is forecast
     target: str = "log_return"  # data.target: above_median trains on labels (data.labels), not returns
+    scaling: str = "per_ticker"  # data.scaling: pooled = one scaler over every training ticker's training rows
+    classic: ClassicSettings = field(default_factory=ClassicSettings)  # portfolio.baselines
+
+    @classmethod
+    def of(
+        cls,
+        m: ModelConfig,
+        t: TrainerConfig,
+        f: ForecastConfig,
+        d: DataConfig,
+        p: PortfolioConfig,
+        window: int,
+        horizon: int,
+        seed: int,
+        train_tickers: int,
+    ) -> FitSettings:
+        """Return the settings from the config's typed parts."""
+        classic = ClassicSettings(tuple(p.baselines), p.forest_trees, p.forest_depth, seed)
+        inputs = (tuple(d.features), window, horizon, seed, train_tickers, d.target, d.scaling)
+        return cls(m, t, f, *inputs, classic)
 
 
 @dataclass
@@ -71,6 +93,7 @@ class Fit:
     grad_init: np.ndarray  # gradient norm by lag before training
     tickers: dict[str, TickerFit]
     trainers: tuple[str, ...]  # the tickers whose training windows the model was fitted on
+    classic: dict[str, Any] = field(default_factory=dict)  # portfolio.baselines fitted on the same span
 
 
 def probe(data: WindowedData, model: RecurrentForecaster, device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
@@ -94,27 +117,12 @@ def fit_unit(
     rolled forward keeps each ticker's scaler and bands from the unit it was trained on."""
     keep = previous if not unit.refit and previous is not None else None
     index = {t: i for i, t in enumerate(panel.loaded)} if s.model.ticker_embedding else {}
-    labels = panel.above_median if is_classifier(s.target) else {}
-    datas = {}
-    for ticker, bounds in unit.members.items():
-        kept = keep.tickers.get(ticker) if keep is not None else None
-        frame = panel.loaded[ticker].frame
-        scaler = kept.data.scaler if kept else None
-        name = ticker if len(unit.members) > 1 else ""
-        data = windows_for(frame, s.window, s.horizon, bounds, s.features, scaler, name, labels.get(ticker))
-        datas[ticker] = with_index(data, index[ticker]) if index else data
+    labels = panel.above_median if is_classifier(s.target) or s.classic.names else {}
     first = panel.tickers[: s.train_tickers] if s.train_tickers else panel.tickers
-    trainers = tuple(t for t in first if t in datas) if keep is None else keep.trainers
-    counts = [sum(datas[t].counts()["train"] for t in trainers if t in datas)]
-    counts += [sum(d.counts()[k] for d in datas.values()) for k in ("val", "test")]
-    log.info(
-        "%s: %d/%d/%d train/val/test windows%s%s%s",
-        f"fold {unit.fold}" if unit.fold else "split",
-        *counts,
-        f" over {len(datas)} tickers" if len(datas) > 1 else "",
-        f" (trained on the first {len(trainers)})" if len(trainers) < len(datas) else "",
-        "" if keep is None else " (the previous fold's model rolled forward)",
-    )
+    trainers = tuple(t for t in first if t in unit.members) if keep is None else keep.trainers
+    datas = unit_datas(s, panel, unit, keep, trainers, labels)
+    datas = {t: with_index(d, index[t]) for t, d in datas.items()} if index else datas
+    log_counts(unit, datas, trainers, keep is not None)
     if keep is None:
         seed_everything(s.seed)
         model = build_model(s.model, len(s.features) + bool(index), s.horizon, device, len(index))
@@ -124,17 +132,78 @@ def fit_unit(
         trained = train(model, sets, s.trainer, device, out_dir, config, loss)
         trained_on = unit.bounds
         release_freed()  # the training steps' workspaces
+        classic = fit_comparisons(s.classic, datas, trainers, labels)
     else:
         model, trained, grad_init, trained_on = keep.model, keep.trained, keep.grad_init, keep.trained_on
+        classic = keep.classic
     tickers = {}
     forecast = datas if Ranks.current().main else {}  # trainer.strategy=ddp: rank 0 alone forecasts
     for i, (ticker, data) in enumerate(forecast.items(), start=1):
         kept = keep.tickers.get(ticker) if keep is not None else None
         table, bands, alpha = ticker_forecasts(data, model, device, s.model, s.forecast, kept.bands if kept else None)
+        if classic:  # the comparison models' probabilities on the same rows
+            origins = data.origin[forecast_rows(data, s.forecast.train_rows)]
+            table = table.assign(**classic_columns(classic, data.prices, origins, data.horizon))
         tickers[ticker] = TickerFit(data, bands, table, alpha)
         if i % RELEASE_EVERY == 0:
             release_freed()
-    return Fit(unit, model, trained, trained_on, grad_init, tickers, trainers)
+    return Fit(unit, model, trained, trained_on, grad_init, tickers, trainers, classic)
+
+
+def unit_datas(
+    s: FitSettings,
+    panel: Panel,
+    unit: Unit,
+    keep: Fit | None,
+    trainers: tuple[str, ...],
+    labels: dict[str, np.ndarray],
+) -> dict[str, WindowedData]:
+    """Return every member ticker's windows on the unit's bounds, scaled with the scaler of the model rolled
+    forward (``keep``), else one pooled over the ``trainers`` (``data.scaling=pooled``), else each its own."""
+    pooled = (
+        pooled_scaler([panel.loaded[t].frame for t in trainers], [unit.members[t] for t in trainers], s.features)
+        if s.scaling == "pooled" and keep is None
+        else None
+    )
+    datas = {}
+    for ticker, bounds in unit.members.items():
+        kept = keep.tickers.get(ticker) if keep is not None else None
+        scaler = kept.data.scaler if kept else pooled
+        name = ticker if len(unit.members) > 1 else ""
+        target = labels.get(ticker) if is_classifier(s.target) else None
+        frame = panel.loaded[ticker].frame
+        datas[ticker] = windows_for(frame, s.window, s.horizon, bounds, s.features, scaler, name, target)
+    return datas
+
+
+def log_counts(unit: Unit, datas: dict[str, WindowedData], trainers: tuple[str, ...], rolled: bool) -> None:
+    """Log the unit's train/val/test windows (and how many tickers trained, and whether the model rolled forward)."""
+    counts = [sum(datas[t].counts()["train"] for t in trainers if t in datas)]
+    counts += [sum(d.counts()[k] for d in datas.values()) for k in ("val", "test")]
+    log.info(
+        "%s: %d/%d/%d train/val/test windows%s%s%s",
+        f"fold {unit.fold}" if unit.fold else "split",
+        *counts,
+        f" over {len(datas)} tickers" if len(datas) > 1 else "",
+        f" (trained on the first {len(trainers)})" if len(trainers) < len(datas) else "",
+        " (the previous fold's model rolled forward)" if rolled else "",
+    )
+
+
+def fit_comparisons(
+    c: ClassicSettings, datas: dict[str, WindowedData], trainers: tuple[str, ...], labels: dict[str, np.ndarray]
+) -> dict[str, Any]:
+    """Return the comparison models of ``portfolio.baselines`` fitted on the trainers' training origins (none
+    when it names none)."""
+    if not c.names:
+        return {}
+    spans = [(datas[t].prices, datas[t].origin[datas[t].split == 0], labels[t]) for t in trainers]
+    return fit_classic(c, spans, threads())
+
+
+def threads() -> int:
+    """Return the CPU threads torch uses here (the forest's workers: one job's share)."""
+    return max(1, torch.get_num_threads())
 
 
 def adapt(fits: list[Fit]) -> None:

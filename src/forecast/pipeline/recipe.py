@@ -25,6 +25,7 @@ from forecast.pipeline.fitting import Fit, FitSettings, adapt, fit_unit
 from forecast.pipeline.forecaster import Forecaster
 from forecast.reporting.portfolio_plot import plot_portfolio
 from forecast.reporting.run_files import write_run_files
+from forecast.store.atomic import write_csv
 from forecast.store.fields import FuturePath
 from forecast.store.record import RunRecord
 from forecast.training.distributed import Ranks
@@ -41,8 +42,8 @@ def run(cfg: Config, out_dir: Path, overrides: Sequence[str] = ()) -> RunRecord:
     name, scope = pool_name(tickers), cfg.scope
     RunRecord(pid=os.getpid(), ticker=name, scope=scope, overrides=list(overrides), config=config).write(out_dir)
     device = start_job(cfg.seed, cfg.trainer.threads, cfg.device.value, cfg.trainer.strategy)
-    inputs = (tuple(cfg.data.features), cfg.window, cfg.horizon, cfg.seed, cfg.train_tickers, cfg.data.target)
-    s = FitSettings(cfg.model, cfg.trainer, cfg.forecast, *inputs)
+    sizes = (cfg.window, cfg.horizon, cfg.seed, cfg.train_tickers)
+    s = FitSettings.of(cfg.model, cfg.trainer, cfg.forecast, cfg.data, cfg.portfolio, *sizes)
     with collected(fold=len(tickers) > 1) as notices:  # a pool's per-ticker warnings: one line per kind
         panel, units = plan_units(load_panel(tickers, cfg.data), cfg.backtest, cfg.window, cfg.horizon)
         clock.lap("data")
@@ -79,7 +80,10 @@ def trade(p: PortfolioConfig, seed: int, table: pd.DataFrame, scores: dict[str, 
 def draw_portfolio(
     curves: portfolio.Curves | None, cost_bps: float, plots: str, record: RunRecord, out_dir: Path
 ) -> None:
-    """Draw ``plots/portfolio.png`` of a run that traded its forecasts (unless ``plots=none``)."""
+    """Write ``portfolio.csv`` (each test day's returns of the model and the baselines per ``k``) and draw
+    ``plots/portfolio.png`` (unless ``plots=none``) of a run that traded its forecasts."""
+    if curves is not None:
+        write_csv(out_dir / "portfolio.csv", curves.daily.reset_index())
     if curves is not None and plots != "none":
         title = f"{record.ticker} {record.model}: long-short portfolios of the test forecasts"
         plot_portfolio(curves, cost_bps, title, out_dir / "plots" / "portfolio.png")

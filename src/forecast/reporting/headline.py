@@ -24,8 +24,8 @@ def headline(record: RunRecord) -> list[str]:
     test, pers = record.test, record.persistence_test
     skill, up = 100 * (record.skill_vs_persistence or 0.0), 100 * (record.up_fraction_test or 0.0)
     lines = [
-        f"{record.ticker} {record.model} test MAE {test.mae:.4f} vs persistence {pers.mae:.4f}: skill {skill:+.1f}%, "
-        f"directional accuracy {100 * test.directional_accuracy:.1f}% (up days {up:.1f}%)"
+        f"{record.ticker} {record.model} test MAE {test.mae:.4f} vs persistence {pers.mae:.4f}: skill {skill:+.1f}% "
+        f"on absolute errors, directional accuracy {100 * test.directional_accuracy:.1f}% (up days {up:.1f}%)"
     ]
     lag = record.lag_check
     if lag.drift_only:
@@ -71,11 +71,27 @@ def comparison_lines(record: RunRecord, digits: int = 4) -> list[str]:
             f"fold {100 * b.skill_mean:+.1f}% ± {100 * b.skill_sd:.1f}"
         )
     base = [
-        f"{name} MAE {v.test.mae:.{digits}f} (model skill {100 * v.skill:+.1f}%; DM: model "
+        f"{name} MAE {v.test.mae:.{digits}f} (model skill {100 * v.skill:+.1f}% on absolute errors; DM on squared "
+        "errors: model "
         f"{direction(v.dm.statistic)}, p {v.dm.p_value:.2g})"
         for name, v in record.baselines.items()
     ]
-    return lines + ([f"baselines on the same days: {'; '.join(base)}"] if base else [])
+    return lines + ([f"baselines on the same days: {'; '.join(base)}"] if base else []) + best_set_lines(record)
+
+
+def best_set_lines(record: RunRecord) -> list[str]:
+    """Return the model confidence set of the model and its baselines, and Clark-West against persistence."""
+    c = record.comparisons
+    if c is None or not c.confidence_set.p_values:
+        return []
+    m = c.confidence_set
+    p_values = ", ".join(f"{name} {p:.2g}" for name, p in m.p_values.items())
+    clark = ", ".join(f"{name} p {v.p_value:.2g}" for name, v in c.clark_west.items())
+    return [
+        f"best after every comparison: the {100 * m.level:.0f}% model confidence set on {m.loss} holds "
+        f"{', '.join(m.included)} of {m.models} models (MCS p-values {p_values}; {m.days} days, stationary "
+        f"bootstrap, mean block {m.block}); Clark-West against persistence, which each nests (one-sided): {clark}"
+    ]
 
 
 def direction(statistic: float) -> str:
@@ -171,10 +187,11 @@ def pool_lines(record: RunRecord, shown: int = 5) -> list[str]:
     lines = [
         f"{record.ticker} {record.model} (one model over {plural(len(record.pool), 'ticker')}) pooled test MAE "
         f"{test.mae:.5f} of the last close vs persistence {pers.mae:.5f}: skill "
-        f"{100 * (record.skill_vs_persistence or 0):+.1f}% (DM: model {direction(dm.statistic)}, p "
-        f"{dm.p_value:.2g}); ahead of persistence on {won} of {len(skills)} tickers (skill {100 * skills[0][0]:+.1f}% "
-        f"{skills[0][1]} .. {100 * skills[-1][0]:+.1f}% {skills[-1][1]}), significantly better on {tests.better} and "
-        f"worse on {tests.worse} (Diebold-Mariano at 5%; {tests.better_bh} and {tests.worse_bh} after "
+        f"{100 * (record.skill_vs_persistence or 0):+.1f}% on absolute errors (DM on squared errors of each day's mean "
+        f"over its {dm.per_day:.3g} tickers: model {direction(dm.statistic)}, p {dm.p_value:.2g}, {dm.n} days); "
+        f"ahead of persistence on {won} of {len(skills)} tickers (skill {100 * skills[0][0]:+.1f}% {skills[0][1]} .. "
+        f"{100 * skills[-1][0]:+.1f}% {skills[-1][1]}), significantly better on {tests.better} and worse on "
+        f"{tests.worse} (Diebold-Mariano on squared errors at 5%; {tests.better_bh} and {tests.worse_bh} after "
         "Benjamini-Hochberg)"
     ]
     lag = record.lag_check

@@ -9,6 +9,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from forecast.evaluation.honesty import move_correlation
 from forecast.store.atomic import write_with
 from forecast.store.fields import BacktestScores
 
@@ -77,21 +78,28 @@ def plot_forecast(
     mae = float((test["actual"] - test["predicted"]).abs().mean())
     pers = float((test["actual"] - test["persistence"]).abs().mean())
     ax.set_title(
-        f"{title}\ntest MAE {mae:.4g} vs persistence {pers:.4g}: skill {100 * (1 - mae / pers):+.2f}%, DM p {dm_p:.2g}",
+        f"{title}\ntest MAE {mae:.4g} vs persistence {pers:.4g}: skill {100 * (1 - mae / pers):+.2f}% "
+        f"(absolute errors), DM p {dm_p:.2g} (squared errors)",
         fontsize=10,
     )
     zoom.set_title("last 60 test days", fontsize=10)
     zoom.set_xlabel("date")
+    plot_moves(moves, test)
+    return save(fig, path, tight=False)
+
+
+def plot_moves(moves: Any, test: pd.DataFrame) -> None:
+    """Draw the predicted against the actual moves from the last close (%), titled with their correlation (the
+    definition the terminal's lines use, :func:`forecast.evaluation.honesty.move_correlation`)."""
     predicted = 100 * (test["predicted"] / test["persistence"] - 1)
     actual = 100 * (test["actual"] / test["persistence"] - 1)
-    corr = float(np.corrcoef(predicted, actual)[0, 1]) if predicted.std() > 0 else math.nan
+    corr = move_correlation(*(test[c].to_numpy() for c in ("actual", "predicted", "persistence")))
     moves.scatter(predicted, actual, s=6, alpha=0.5, color="tab:blue")
     moves.axhline(0, color="black", lw=0.6)
     moves.axvline(0, color="black", lw=0.6)
     moves.set(xlabel="predicted move from the last close (%)", ylabel="actual move (%)")
     moves.set_title(f"moves: correlation {corr:.2f}", fontsize=10)
     moves.grid(alpha=0.3)
-    return save(fig, path, tight=False)
 
 
 def plot_loss(log: pd.DataFrame, best_epoch: int, path: Path) -> Path:

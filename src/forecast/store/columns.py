@@ -18,7 +18,7 @@ NOT_COLUMNS = {
     *("pool", "tickers", "skipped", "notices", "portfolio"),  # portfolio: the report reads it from metrics.json
 }
 # Nested fields that are None when a run has none (no intervals, a single split): no column then.
-OPTIONAL = {"intervals", "backtest", "ticker_tests", "classifier"}
+OPTIONAL = {"intervals", "backtest", "ticker_tests", "classifier", "comparisons"}
 # What varies between the jobs of a sweep besides the seed, and where each lives in the config.
 DIMENSIONS = {
     "ticker": ("ticker",),

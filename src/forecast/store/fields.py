@@ -34,11 +34,66 @@ class StepScores(Scores):
 
 @dataclass
 class DieboldMariano:
-    """Diebold-Mariano test (squared-error loss, HLN correction); ``statistic < 0``: the first method is better."""
+    """Diebold-Mariano test (squared-error loss, HLN correction); ``statistic < 0``: the first method is better.
+    ``n`` counts days: a pool's test runs on each day's mean loss differential over its ``per_day`` tickers."""
 
     statistic: float = NAN
     p_value: float = NAN
     n: int = 0
+    per_day: float = 1.0
+
+
+@dataclass
+class ClarkWest:
+    """Clark & West's (2007) test of a larger model against the model it nests (MSPE-adjusted, one-sided, HAC):
+    ``statistic > 0`` favours the larger model; ``n`` counts days, as :class:`DieboldMariano`."""
+
+    nested: str = ""
+    statistic: float = NAN
+    p_value: float = NAN
+    n: int = 0
+
+
+@dataclass
+class ConfidenceSet:
+    """A model confidence set (Hansen, Lunde & Nason 2011) at ``level`` on a loss: the models included, each one's
+    MCS p-value, how many models went in and the days, block length and resamples of its stationary bootstrap."""
+
+    level: float = NAN
+    loss: str = ""
+    models: int = 0
+    days: int = 0
+    block: int = 0
+    reps: int = 0
+    included: list[str] = field(default_factory=list)
+    p_values: dict[str, float] = field(default_factory=dict)
+
+
+@dataclass
+class Superiority:
+    """Hansen's SPA test of "some of ``models`` beats ``benchmark``" (lower, consistent and upper p-values) and
+    Romano-Wolf's StepM: the models that do at family-wise error ``size``."""
+
+    benchmark: str = ""
+    loss: str = ""
+    models: int = 0
+    days: int = 0
+    block: int = 0
+    reps: int = 0
+    p_lower: float = NAN
+    p_consistent: float = NAN
+    p_upper: float = NAN
+    size: float = NAN
+    superior: list[str] = field(default_factory=list)
+
+
+@dataclass
+class Comparisons:
+    """One run's model against every baseline at once: their model confidence set (squared errors, by day) and
+    Clark-West's test of each model that nests persistence against it (``model``, ``drift``, ``linear``)."""
+
+    confidence_set: ConfidenceSet = field(default_factory=ConfidenceSet)
+    clark_west: dict[str, ClarkWest] = field(default_factory=dict)
 
 
 @dataclass

@@ -18,6 +18,7 @@ from forecast.store.classifier_fields import ClassifierScores
 from forecast.store.fields import (
     BacktestScores,
     BaselineScores,
+    Comparisons,
     DieboldMariano,
     FuturePath,
     IntervalScores,
@@ -89,6 +90,7 @@ class RunRecord:
     intervals: IntervalScores | None = None  # per level coverage/width/Winkler, CRPS (None: forecast.intervals=none)
     future: FuturePath | None = None  # the path from the last close (as in future.csv)
     baselines: dict[str, BaselineScores] = field(default_factory=dict)  # drift and linear: scores, skill, DM
+    comparisons: Comparisons | None = None  # the model confidence set of model and baselines, Clark-West
     backtest: BacktestScores | None = None  # walk-forward: folds, folds won, per-fold scores
     pool: list[str] = field(default_factory=list)  # a global run: the tickers that took part, in order
     train_pool_size: int | None = None  # a global run: how many of them (the first) the model was trained on

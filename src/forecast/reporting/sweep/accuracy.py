@@ -34,7 +34,10 @@ def _beats(done: pd.DataFrame, claim: str, skill_col: str, dm_prefix: str) -> Ve
         ps, stats = [*ps, p], [*stats, stat]
         folds = pd.to_numeric(part.get("backtest_folds", pd.Series(dtype=float))).max()
         on = f", {int(folds)} folds" if folds == folds else ""  # NaN for single splits
-        lines.append(f"{ticker} {cell}: MAE skill {mean_sd(100 * skill, 2)}%, DM statistic {stat:+.2f}, p {p:.2g}{on}")
+        lines.append(
+            f"{ticker} {cell}: MAE skill {mean_sd(100 * skill, 2)}%, DM (squared errors) statistic {stat:+.2f}, "
+            f"p {p:.2g}{on}"
+        )
     groups = done.groupby(["ticker", "cell"]).ngroups
     n = significant_counts(np.array(ps), np.array(stats))  # the verdict counts the groups that survive BH
     verdict = SUPPORTED if n["better_bh"] == groups else NOT_SUPPORTED if n["better_bh"] == 0 else INCONCLUSIVE

@@ -61,9 +61,10 @@ def interval_section(done: pd.DataFrame) -> list[str]:
         "## Prediction intervals on the test span",
         "",
         "Empirical coverage (%) against the nominal level, mean width and Winkler score (price units, pooled over "
-        "steps). Conformal intervals are calibrated on the validation span only; a quantile head's come from its "
-        "own quantiles. CRPS: Gaussian with the validation RMS log residual (conformal) or the quantile-score "
-        "approximation (quantile head), so the two methods' CRPS are not on one footing. At the widest level: the "
+        "steps). Split conformal intervals are calibrated on the validation span only; adaptive and PID bands start "
+        "there and learn each outcome on the day it is known; a quantile head's come from its own quantiles. CRPS: "
+        "Gaussian with the validation RMS log residual (conformal) or the quantile-score approximation (quantile "
+        "head), so the two methods' CRPS are not on one footing. At the widest level: the "
         "worst fold's coverage at any step (backtests), coverage on high-volatility days (trailing 21-session "
         "volatility in the top tercile of the training span's), the GARCH and EWMA Gaussian bands' coverage around "
         "the same forecasts, the best method by Winkler score at matched coverage, and the runs whose exchangeability "

@@ -8,6 +8,7 @@ from typing import Any
 
 import pandas as pd
 
+from forecast.reporting.sweep.best import deflated_section
 from forecast.reporting.sweep.summary import markdown_table
 from forecast.store.record import read_record
 
@@ -19,6 +20,8 @@ PAPER = {
     "before costs %/day": 0.46,
     "after costs %/day": 0.26,
     "Sharpe before costs": 5.8,
+    "after 4 half-turns %/day": 0.26,  # their cost convention: 0.46 - 4 x 0.05
+    "breakeven bp": 11.5,  # derived, not printed there: 0.46% / 4 half-turns
 }
 
 
@@ -49,6 +52,10 @@ def money_section(sweep_dir: Path, done: pd.DataFrame) -> list[str]:
                     "random 5-95%, before costs": f"{gross['p5']:+.3f}..{gross['p95']:+.3f}" if gross else "",
                     "random 5-95%, after costs": f"{band['p5']:+.3f}..{band['p95']:+.3f}" if band else "",
                     "share of random beaten": ls["beats_random_share"],
+                    "picks right %": 100 * ls.get("selection_accuracy", float("nan")),
+                    "after 4 half-turns %/day": ls.get("net_fixed_pct", float("nan")),
+                    "breakeven bp": ls.get("breakeven_bps", float("nan")),
+                    **{f"before costs {era}": e["gross_pct"] for era, e in (ls.get("by_era") or {}).items()},
                 }
             )
     lines = classifier_section(records)
@@ -69,6 +76,7 @@ def money_section(sweep_dir: Path, done: pd.DataFrame) -> list[str]:
         "",
         markdown_table(table, floatfmt=".3f"),
         "",
+        *deflated_section(done, records),
     ]
 
 

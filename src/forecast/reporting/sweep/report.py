@@ -11,7 +11,9 @@ import pandas as pd
 from forecast.reporting.sweep import learning
 from forecast.reporting.sweep import plots as sweep_plots
 from forecast.reporting.sweep import pools as pool_report
+from forecast.reporting.sweep.ablation import ablation_section
 from forecast.reporting.sweep.accuracy import baseline_table, lag_illusion_text
+from forecast.reporting.sweep.best import best_section
 from forecast.reporting.sweep.claims import ALL_CLAIMS
 from forecast.reporting.sweep.horizon import interval_section, step_section
 from forecast.reporting.sweep.html import to_html
@@ -120,6 +122,7 @@ def build_report(sweep_dir: Path, out: Path | None = None) -> Path:
             lag_illusion_text(done),
         ],
     )
+    lines += best_section(sweep_dir, done)
     sweep_plots.plot_cost(done, plots_dir / "cost_by_cell.png")
     lines += _section("Accuracy against a linear autoregression", verdicts["beats_linear"], baseline_table(done))
     lines += _section("Parameters", verdicts["fewer_parameters"], ["![cost](plots/cost_by_cell.png)"])
@@ -170,6 +173,7 @@ def build_report(sweep_dir: Path, out: Path | None = None) -> Path:
         ]
     lines += _section("Gradient flow", verdicts["gates_keep_gradients"], body)
     lines += step_section(done, plots_dir) + interval_section(done) + money_section(sweep_dir, done)
+    lines += ablation_section(sweep_dir, done)
     lines += ["## Failed jobs", "", markdown_table(failed), ""]
     return _write_report(out, lines)
 
