@@ -278,7 +278,8 @@ def selection(nets: np.ndarray, names: list[str], trials: int | None = None) -> 
     """Return the deflated Sharpe ratio of each column of daily net returns ``nets`` (the columns are the trials,
     unless ``trials`` counts more) and the probability of backtest overfitting of picking the best column."""
     sharpes = np.array([sharpe(nets[:, i]) for i in range(nets.shape[1])])
-    variance = float(np.nanvar(sharpes, ddof=1))
+    finite = sharpes[np.isfinite(sharpes)]
+    variance = float(np.var(finite, ddof=1)) if len(finite) > 1 else math.nan  # a k that never traded has none
     n = trials or nets.shape[1]
     deflated = {
         name: deflated_sharpe(sharpes[i], len(nets), *moments(nets[:, i]), n, variance) for i, name in enumerate(names)
