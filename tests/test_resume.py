@@ -122,10 +122,12 @@ def test_resume_refuses_a_changed_config_a_running_job_and_a_folder_that_is_no_s
     before = {p: p.stat().st_mtime_ns for p in (tmp_path / "s").rglob("*") if p.is_file()}
     refused = forecast(str(tmp_path / "s"), cwd=tmp_path, module="forecast.resume")
     assert refused.returncode == 1
-    assert refused.stderr.splitlines()[-1] == (
-        f"error: the config of the sweep in {tmp_path / 's'} changed since it ran (window: 30 -> 20): resume "
-        "refuses to mix two configs in one sweep; start a new sweep folder"
-    )
+    assert refused.stderr.splitlines() == [  # one line: "resuming" is printed only once the config is found unchanged
+        (
+            f"error: the config of the sweep in {tmp_path / 's'} changed since it ran (window: 30 -> 20): resume "
+            "refuses to mix two configs in one sweep; start a new sweep folder"
+        )
+    ]
     assert {p: p.stat().st_mtime_ns for p in (tmp_path / "s").rglob("*") if p.is_file()} == before
 
     job = sorted((tmp_path / "s").glob("0_*"))[0]

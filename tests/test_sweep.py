@@ -338,3 +338,21 @@ def test_a_sweep_into_a_folder_holding_another_sweep_is_refused_before_anything_
         "choose another folder (hydra.sweep.dir=...) or move that one away"
     ]
     assert {p: p.stat().st_mtime_ns for p in sweep.rglob("*") if p.is_file()} == before
+
+
+@pytest.mark.parametrize(
+    ("args", "jobs"),
+    [(["universe=snapshot"], 5), (["tickers=[AAPL,MSFT]", "ticker=AAPL,MSFT"], 2)],
+)
+def test_a_sweep_of_identical_global_jobs_is_refused_before_any_runs(
+    tmp_path: Path, args: list[str], jobs: int
+) -> None:
+    done = forecast("-m", "scope=global", *args, f"hydra.sweep.dir={tmp_path / 's'}", cwd=tmp_path)
+    assert (done.returncode, done.stderr.splitlines()) == (
+        1,
+        [
+            "error: scope=global trains one model on the pool and ignores ticker, but this sweep runs a job per "
+            f"ticker ({jobs} identical jobs): add ticker=AAPL (one value), or sweep something else"
+        ],
+    )
+    assert not (tmp_path / "s").exists() or not any((tmp_path / "s").glob("*_*"))

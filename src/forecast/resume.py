@@ -20,21 +20,19 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m forecast.resume", description=__doc__.splitlines()[0])
     parser.add_argument("sweep_dir", type=Path, help="the folder a python -m forecast -m sweep wrote")
     args = parser.parse_args(argv)
-    from forecast.store.resume import RESUME_ENV, ResumeError, hydra_files, plan, put_back
+    from forecast.store.resume import RESUME_ENV, RESUME_LINE_ENV, ResumeError, hydra_files, plan, put_back
 
     try:
         found = plan(args.sweep_dir)
     except ResumeError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
-    print(
+    line = (
         f"resuming {found.folder}: {len(found.kept)} completed job(s) kept, {len(found.rerun)} failed or "
-        "interrupted job(s) and any never started run again",
-        file=sys.stderr,
-        flush=True,
-    )
+        "interrupted job(s) and any never started run again"
+    )  # printed by the relaunched sweep once it has checked that the config is the same (one line either way)
     command = [sys.executable, "-m", "forecast", "-m", *found.overrides, *found.hydra_overrides]
-    env = os.environ | {RESUME_ENV: str(found.folder)}
+    env = os.environ | {RESUME_ENV: str(found.folder), RESUME_LINE_ENV: line}
     saved = hydra_files(found.kept)
     try:
         return subprocess.call(command, cwd=found.cwd, env=env)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 from pathlib import Path
 from typing import Any
 
@@ -73,7 +74,7 @@ class RunFolderGuard(Callback):
         import sys
 
         from forecast.store.folders import sweep_occupant
-        from forecast.store.resume import changes, resuming
+        from forecast.store.resume import RESUME_LINE_ENV, changes, resuming
 
         folder = resolved_folder(config, "sweep")
         if folder is not None and resuming(folder):
@@ -87,7 +88,11 @@ class RunFolderGuard(Callback):
                     flush=True,
                 )
                 raise SystemExit(1)
+            print(os.environ.get(RESUME_LINE_ENV, f"resuming {folder}"), file=sys.stderr, flush=True)
             return  # its own folder: completed jobs are kept (see forecast.store.resume)
+        if message := global_ticker_sweep(config):
+            print(f"error: {message}", file=sys.stderr, flush=True)
+            raise SystemExit(1)
         if folder is not None and (taken := sweep_occupant(folder)):
             print(
                 f"error: {folder} {taken}: a sweep never writes over another sweep's jobs; choose another folder "
@@ -96,3 +101,22 @@ class RunFolderGuard(Callback):
                 flush=True,
             )
             raise SystemExit(1)
+
+
+def global_ticker_sweep(config: DictConfig) -> str | None:
+    """Return why a sweep of ``scope=global`` jobs over several ``ticker`` values is refused (each job trains the
+    same model on the same pool: ``universe=snapshot`` sweeps ``ticker``), or None."""
+    from omegaconf import OmegaConf
+
+    if OmegaConf.select(config, "scope") != "global":
+        return None
+    swept = str(OmegaConf.select(config, "hydra.sweeper.params.ticker", default="") or "")
+    task = OmegaConf.select(config, "hydra.overrides.task", default=[]) or []
+    given = [o.split("=", 1)[1] for o in task if o.startswith("ticker=")]  # the command line's, if any
+    values = (given[-1] if given else swept).split(",")
+    if len(values) < 2:
+        return None
+    return (
+        f"scope=global trains one model on the pool and ignores ticker, but this sweep runs a job per ticker "
+        f"({len(values)} identical jobs): add ticker=AAPL (one value), or sweep something else"
+    )

@@ -19,6 +19,7 @@ from forecast.store.folders import job_dirs, occupant
 from forecast.store.record import read_record
 
 RESUME_ENV = "FORECAST_RESUME"  # set for the relaunched sweep: the absolute folder it resumes
+RESUME_LINE_ENV = "FORECAST_RESUME_LINE"  # what it prints once its config is found unchanged
 COMPARED = ("hydra.sweeper", "hydra.launcher", "hydra.sweep.subdir")  # besides the whole task config
 
 
