@@ -11,7 +11,8 @@ import pytest
 from forecast.config.checks import validate
 from forecast.config.schema import Config, PortfolioConfig
 from forecast.errors import ConfigError
-from forecast.evaluation.portfolio import daily_panel, evaluate, long_short, newey_west_t, positions
+from forecast.evaluation.daily_returns import newey_west_t
+from forecast.evaluation.portfolio import daily_panel, evaluate, long_short, positions
 from forecast.pipeline.recipe import run
 from tests.helpers import move_prices
 

@@ -16,7 +16,8 @@ import pandas as pd
 import torch
 
 from forecast.data.dataset import SPLITS, WindowedData
-from forecast.evaluation.portfolio import SPLIT_YEAR, newey_west_t
+from forecast.evaluation.daily_returns import newey_west_t
+from forecast.evaluation.portfolio import SPLIT_YEAR
 from forecast.store.classifier_fields import ClassifierScores
 
 EPS = 1e-7  # probabilities are clipped to [EPS, 1 - EPS] in the log loss

@@ -21,6 +21,7 @@ import math
 import numpy as np
 import pandas as pd
 
+from forecast.evaluation.daily_returns import annual_sharpe, newey_west_t
 from forecast.store.portfolio_fields import EraScores
 
 PAPER_HALF_TURNS = 4  # both legs replaced every day, as the paper charges
@@ -81,8 +82,6 @@ def era_masks(dates: pd.DatetimeIndex) -> dict[str, np.ndarray]:
 
 def by_era(gross: np.ndarray, net: np.ndarray, fixed: np.ndarray, dates: pd.DatetimeIndex) -> dict[str, EraScores]:
     """Return the scores of each era that has test days (see the module doc)."""
-    from forecast.evaluation.portfolio import TRADING_DAYS, newey_west_t
-
     out = {}
     for name, mask in era_masks(dates).items():
         g, n, f = gross[mask], net[mask], fixed[mask]
@@ -92,16 +91,11 @@ def by_era(gross: np.ndarray, net: np.ndarray, fixed: np.ndarray, dates: pd.Date
             days=int(mask.sum()),
             gross_pct=float(100 * g.mean()),
             gross_t=newey_west_t(g),
-            gross_sharpe=_sharpe(g, TRADING_DAYS),
+            gross_sharpe=annual_sharpe(g),
             net_pct=float(100 * n.mean()),
             net_t=newey_west_t(n),
-            net_sharpe=_sharpe(n, TRADING_DAYS),
+            net_sharpe=annual_sharpe(n),
             net_fixed_pct=float(100 * f.mean()),
             net_fixed_t=newey_west_t(f),
         )
     return out
-
-
-def _sharpe(r: np.ndarray, days: int) -> float:
-    sd = r.std(ddof=1) if len(r) > 1 else math.nan
-    return float(r.mean() / sd * math.sqrt(days)) if sd and sd > 0 else math.nan

@@ -19,6 +19,7 @@ import numpy as np
 import pandas as pd
 
 from forecast.config.schema import PortfolioConfig
+from forecast.evaluation.daily_returns import annual_sharpe, newey_west_t
 from forecast.evaluation.overfitting import BLOCKS, backtest_overfitting, deflated_sharpe, moments, sharpe
 from forecast.evaluation.paper_measures import (
     accuracy_all,
@@ -30,7 +31,6 @@ from forecast.evaluation.paper_measures import (
 from forecast.store.portfolio_fields import LongShort, PortfolioRecord, PortfolioScores, Selection
 
 log = logging.getLogger("forecast")
-TRADING_DAYS = 252
 SPLIT_YEAR = "2010-01-01"  # the paper's break: from 2010 on, returns fluctuate around zero after costs
 
 
@@ -136,31 +136,18 @@ def random_rankings(
     return out
 
 
-def newey_west_t(returns: np.ndarray) -> float:
-    """Return the t-statistic of the mean with Newey-West standard errors (Bartlett kernel, ``floor(4 (n/100)^(2/9))``
-    lags)."""
-    n = len(returns)
-    if n < 3:
-        return math.nan
-    e = returns - returns.mean()
-    lags = int(4 * (n / 100) ** (2 / 9))
-    variance = e @ e / n + 2 * sum((1 - j / (lags + 1)) * (e[j:] @ e[:-j]) / n for j in range(1, lags + 1))
-    return float(returns.mean() / math.sqrt(variance / n)) if variance > 0 else math.nan
-
-
 def summary(returns: np.ndarray, turnover: np.ndarray | None = None) -> PortfolioScores:
     """Return the scores of a daily return series: mean (percent), Newey-West t, annualised Sharpe, maximum drawdown
     of the compounded path (percent), share of positive days and mean daily turnover."""
     r = np.asarray(returns, dtype=float)
     if len(r) == 0:
         return PortfolioScores()
-    sd = r.std(ddof=1) if len(r) > 1 else math.nan
     wealth = np.cumprod(1 + r)
     drawdown = 1 - wealth / np.maximum.accumulate(np.maximum(wealth, 1.0))
     return PortfolioScores(
         mean_pct=float(100 * r.mean()),
         t_newey_west=newey_west_t(r),
-        sharpe=float(r.mean() / sd * math.sqrt(TRADING_DAYS)) if sd and sd > 0 else math.nan,
+        sharpe=annual_sharpe(r),
         max_drawdown_pct=float(100 * drawdown.max()),
         positive_share=float((r > 0).mean()),
         turnover=float(np.mean(turnover)) if turnover is not None else math.nan,

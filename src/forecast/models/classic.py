@@ -11,8 +11,9 @@ the label, written to the forecast table beside the network's as ``probability_l
 
 The logistic regression standardises its inputs on the training rows (scikit-learn's ``StandardScaler``) and
 keeps scikit-learn's default L2 penalty (``C = 1``). The random forest takes ``sqrt(31) = 5`` inputs a split, as
-Krauss et al. did; their 1,000 trees of depth 20 cost about an hour a study period on 2 cores, so the trees and
-the depth are options (``portfolio.forest_trees``, ``portfolio.forest_depth``), each tree on a bootstrap sample.
+Krauss et al. did; their 1,000 trees of depth 20 cost ten times the default's 100 (35 s a study period on 2 cores),
+so the trees and the depth are options (``portfolio.forest_trees``, ``portfolio.forest_depth``), each tree on a
+bootstrap sample.
 """
 
 from __future__ import annotations

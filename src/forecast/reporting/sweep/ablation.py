@@ -15,8 +15,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from forecast.evaluation.daily_returns import newey_west_t
 from forecast.evaluation.paper_measures import era_masks
-from forecast.evaluation.portfolio import newey_west_t
+from forecast.reporting.sweep.money import shown
 from forecast.store.record import read_record
 
 STEP_KEY = "ablation="
@@ -75,7 +76,7 @@ def ablation_section(sweep_dir: Path, done: pd.DataFrame) -> list[str]:
     base = [(name, first) for name in COMPARISONS if f"{name}_gross_{k}" in first]
     comparisons = [row for name, daily in base for row in era_rows(name, daily, name, k, None)]
     ratio = ratios(rows, comparisons, steps[0][0], steps[-1][0])
-    table = pd.DataFrame(rows + comparisons).map(_shown)
+    table = pd.DataFrame(rows + comparisons).map(shown)
     return [
         "## Fischer & Krauss, step by step",
         "",
@@ -104,9 +105,3 @@ def ratios(rows: list[dict[str, Any]], comparisons: list[dict[str, Any]], first:
 def _ratio(mine: float, theirs: float) -> str:
     """Return ``mine / theirs``, or why not: a ratio to a comparison that earned nothing says nothing."""
     return f"{mine / theirs:.2f}" if theirs > 0 else f"n/a (it earned {theirs:+.3f}%)"
-
-
-def _shown(value: Any) -> Any:
-    if isinstance(value, float):
-        return "" if np.isnan(value) else f"{value:.3f}" if abs(value) < 100 else f"{value:.0f}"
-    return value

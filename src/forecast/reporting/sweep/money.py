@@ -61,7 +61,7 @@ def money_section(sweep_dir: Path, done: pd.DataFrame) -> list[str]:
     lines = classifier_section(records)
     if not rows:
         return lines
-    table = pd.DataFrame([*rows, PAPER]).map(_shown)
+    table = pd.DataFrame([*rows, PAPER]).map(shown)
     return [
         *lines,
         "## Forecasts in money: long-short portfolios",
@@ -122,7 +122,7 @@ def classifier_section(records: dict[str, dict[str, Any]]) -> list[str]:
     ]
 
 
-def _shown(value: Any) -> Any:
+def shown(value: Any) -> Any:
     """Return a float with 3 decimals, an absent one blank, anything else as it is."""
     if isinstance(value, float):
         return "" if pd.isna(value) else f"{value:.3f}"
