@@ -29,10 +29,10 @@ def sync(device: Any) -> None:
 
 def flops_per_epoch(cell: str, windows: int, window: int, layers: int, hidden: int) -> float:
     """Training FLOPs of an epoch: 3 x forward, forward = windows x steps x the gate GEMMs of every layer."""
-    from forecast.models.registry import GATES
+    from forecast.models.registry import REGISTRY
 
     recurrent = 0 if cell.startswith("min") else hidden  # the minimal cells' gates read the input only
-    per_step = sum(2 * GATES[cell] * hidden * (n_in + recurrent) for n_in in (1, *[hidden] * (layers - 1)))
+    per_step = sum(2 * REGISTRY[cell].gates * hidden * (n_in + recurrent) for n_in in (1, *[hidden] * (layers - 1)))
     return 3.0 * windows * window * per_step
 
 
@@ -40,10 +40,10 @@ def matmul_gflops(cell: str, batch: int, hidden: int, device: Any) -> float:
     """GFLOP/s of a float32 ``torch.mm`` of one step's shape: (batch x 2H) @ (2H x gates*H), repeated."""
     import torch
 
-    from forecast.models.registry import GATES
+    from forecast.models.registry import REGISTRY
 
     a = torch.randn(batch, 2 * hidden, device=device)
-    b = torch.randn(2 * hidden, GATES[cell] * hidden, device=device)
+    b = torch.randn(2 * hidden, REGISTRY[cell].gates * hidden, device=device)
 
     def burst() -> None:
         for _ in range(200):
@@ -51,7 +51,7 @@ def matmul_gflops(cell: str, batch: int, hidden: int, device: Any) -> float:
         sync(device)
 
     burst()
-    return 2 * batch * 2 * hidden * GATES[cell] * hidden / (median_time(burst, 5) / 200) / 1e9
+    return 2 * batch * 2 * hidden * REGISTRY[cell].gates * hidden / (median_time(burst, 5) / 200) / 1e9
 
 
 def default_data(device: Any) -> Any:

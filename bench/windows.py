@@ -25,9 +25,9 @@ sys.path.insert(0, str(ROOT / "src"))
 
 from forecast.diagnostics.memory import hold_freed_memory  # noqa: E402
 from forecast.models.recurrent import RecurrentForecaster  # noqa: E402
-from forecast.models.registry import resolve_impl  # noqa: E402
+from forecast.models.registry import REGISTRY, resolve_impl  # noqa: E402
 
-CELLS = ("rnn", "lstm", "gru", "mingru", "minlstm")
+CELLS = tuple(REGISTRY)
 WINDOWS = (60, 128, 256, 512, 1024)
 EPOCH = 2228  # AAPL's training windows at the defaults
 PAIRS = {"mingru": "gru", "minlstm": "lstm"}

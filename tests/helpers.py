@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
+from dataclasses import asdict
 from pathlib import Path
+
+from forecast.store.atomic import _clean
+from forecast.store.record import RunRecord
 
 
 def _env() -> dict[str, str]:
@@ -41,3 +46,13 @@ def move_prices(snapshot_dir: str | Path, tickers: list[str], day: str, factor: 
         frame = pd.read_csv(path)
         frame.loc[frame["date"] == day, ["open", "high", "low", "close", "adj_close"]] *= factor
         frame.to_csv(path, index=False)
+
+
+def read_back(folder: Path) -> RunRecord:
+    """Return the typed record of ``folder``, after asserting that it holds every field of ``metrics.json``: written
+    again, it gives the same JSON (nothing dropped, nothing changed)."""
+    record = RunRecord.read(folder)
+    assert record is not None
+    stored = json.loads((folder / "metrics.json").read_text())
+    assert json.loads(json.dumps(_clean(asdict(record)))) == stored
+    return record

@@ -116,3 +116,54 @@ def test_below_the_run_no_function_takes_the_whole_config() -> None:
                 if any(ast.unparse(a) == Config.__name__ for a in annotations):
                     takers.append(f"{path.relative_to(SRC)}:{node.name}")
     assert takers == ["pipeline/recipe.py:run"]
+
+
+UNTYPED = "dict[str, Any]"
+
+
+def test_evaluation_and_the_pipeline_return_typed_values() -> None:
+    """Scores travel as dataclasses (``RunScores`` and what it holds), never as dicts keyed by field name."""
+    untyped = []
+    for path in modules():
+        if unit(path) not in ("evaluation", "pipeline"):
+            continue
+        for node in ast.walk(ast.parse(path.read_text())):
+            returns = getattr(node, "returns", None)
+            if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef) and returns and UNTYPED in ast.unparse(returns):
+                untyped.append(f"{path.relative_to(SRC)}:{node.name}")
+    assert untyped == []
+
+
+def test_the_record_is_read_back_typed_in_one_place() -> None:
+    """``metrics.json`` is parsed only by ``RunRecord.read``; every reader gets the dataclass."""
+    readers = [str(p.relative_to(SRC)) for p in modules() if "RECORD_FILE).read_text" in p.read_text()]
+    assert readers == ["store/record.py"]
+    assert not [str(p.relative_to(SRC)) for p in modules() if "read_record" in p.read_text()]
+
+
+def test_the_scores_a_run_measures_are_fields_of_its_record_alike() -> None:
+    from dataclasses import MISSING, fields
+
+    from forecast.store.record import RunRecord, RunScores
+
+    record = {f.name: f for f in fields(RunRecord)}
+    for f in fields(RunScores):
+        mine = record[f.name]
+        assert (f.type, f.default, f.default_factory) == (mine.type, mine.default, mine.default_factory), f.name
+        assert f.default is not MISSING or f.default_factory is not MISSING
+
+
+def test_the_registry_is_the_one_place_that_lists_cells() -> None:
+    from forecast.config.schema import CELLS
+    from forecast.models.registry import REGISTRY
+
+    assert tuple(REGISTRY) == CELLS
+    yamls = sorted(p.stem for p in (SRC.parents[1] / "conf" / "model").glob("*.yaml") if not p.stem.startswith("_"))
+    assert yamls == sorted(CELLS)
+    named = [str(p.relative_to(SRC)) for p in modules() if '"minlstm"' in p.read_text()]
+    assert named == [  # the names the config checks, the registry, and the two that are about a minimal cell itself
+        "config/schema.py",
+        "models/minimal.py",  # its own two kinds
+        "models/registry.py",
+        "reporting/sweep/minimal.py",  # the claim that each is as accurate as its full cell
+    ]

@@ -22,6 +22,7 @@ from forecast.evaluation.baselines import ridge_fit
 from forecast.evaluation.metrics import error_metrics
 from forecast.pipeline.recipe import run
 from tests.conftest import random_walk
+from tests.helpers import read_back
 
 
 def bounds(**settings: object) -> list[tuple[SplitBounds, bool]]:
@@ -153,8 +154,9 @@ def test_folds_before_a_change_in_later_prices_do_not_move(backtest_config: Conf
 def test_pooled_and_per_fold_scores_match_forecasts_csv(backtest_config: Config, tmp_path: Path) -> None:
     record = run(backtest_config, tmp_path / "run")
     saved = json.loads((tmp_path / "run" / "metrics.json").read_text())
+    assert read_back(tmp_path / "run").backtest == record.backtest
     final = pd.read_csv(tmp_path / "run" / "forecasts.csv").query("step == 2")
-    pooled = error_metrics(*(final[c].to_numpy() for c in ("actual", "predicted", "persistence")))
+    pooled = asdict(error_metrics(*(final[c].to_numpy() for c in ("actual", "predicted", "persistence"))))
     assert saved["test"] == pytest.approx(pooled, rel=1e-12)
     for fold, part in final.groupby("fold"):
         mine = saved["backtest"]["by_fold"][str(fold)]

@@ -19,7 +19,7 @@ from forecast.errors import ConfigError
 from forecast.evaluation.classifier import classifier_scores, log_loss
 from forecast.evaluation.portfolio import daily_panel
 from forecast.pipeline.recipe import run
-from tests.helpers import move_prices
+from tests.helpers import move_prices, read_back
 
 DAYS = pd.to_datetime(["2020-01-02", "2020-01-03", "2020-01-06", "2020-01-07"])
 
@@ -128,6 +128,7 @@ def test_a_classifier_run_forecasts_probabilities_that_see_no_later_price(quick_
         tables.append(pd.read_csv(tmp_path / name / "forecasts.csv"))
     base, moved = tables
     assert records[0].loss == "bce" and records[0].target == "above_median"
+    assert read_back(tmp_path / "base").classifier == records[0].classifier
     assert list(base.columns) == [
         "ticker", "date", "split", "actual", "persistence", "origin_date", "step", "probability", "above_median"
     ]  # fmt: skip

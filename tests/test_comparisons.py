@@ -78,13 +78,13 @@ def test_clark_west_by_hand_on_a_small_nested_example() -> None:
     f = np.array([2.0, 4, 12, 24])
     t = f.mean() / math.sqrt(((f - f.mean()) ** 2).sum() / 4 / 4)  # 10.5 / sqrt(299 / 16)
     result = clark_west(actual, nested, larger)
-    assert result["statistic"] == pytest.approx(t) == pytest.approx(2.42892, abs=1e-5)
-    assert result["p_value"] == pytest.approx(0.5 * math.erfc(t / math.sqrt(2)))  # one-sided: 1 - Phi(t)
-    assert result["n"] == 4
+    assert result.statistic == pytest.approx(t) == pytest.approx(2.42892, abs=1e-5)
+    assert result.p_value == pytest.approx(0.5 * math.erfc(t / math.sqrt(2)))  # one-sided: 1 - Phi(t)
+    assert result.n == 4
     lagged = clark_west(actual, nested, larger, horizon=2)  # one Bartlett-weighted autocovariance, weight 1/2
     centred = f - f.mean()
     variance = (centred @ centred + 2 * 0.5 * (centred[1:] @ centred[:-1])) / 4 / 4
-    assert lagged["statistic"] == pytest.approx(f.mean() / math.sqrt(variance))
+    assert lagged.statistic == pytest.approx(f.mean() / math.sqrt(variance))
 
 
 def test_a_run_compares_its_model_with_every_baseline_by_day() -> None:

@@ -54,13 +54,13 @@ def test_diebold_mariano_matches_the_formula_and_its_limits() -> None:
     d = e1**2 - e2**2
     n = d.size
     expected = d.mean() / np.sqrt(d.var() / n) * np.sqrt((n - 1) / n)
-    assert out["statistic"] == pytest.approx(expected)
-    assert out["statistic"] < 0 and out["p_value"] < 0.01
+    assert out.statistic == pytest.approx(expected)
+    assert out.statistic < 0 and out.p_value < 0.01
     same = diebold_mariano(e1, e1)
-    assert (same["statistic"], same["p_value"]) == (0.0, 1.0)
+    assert (same.statistic, same.p_value) == (0.0, 1.0)
     swapped = diebold_mariano(e2, e1)
-    assert swapped["statistic"] == pytest.approx(-out["statistic"])
-    assert swapped["p_value"] == pytest.approx(out["p_value"])
+    assert swapped.statistic == pytest.approx(-out.statistic)
+    assert swapped.p_value == pytest.approx(out.p_value)
 
 
 def test_lag_illusion_flags_a_delayed_copy_not_a_real_forecast() -> None:
@@ -68,9 +68,9 @@ def test_lag_illusion_flags_a_delayed_copy_not_a_real_forecast() -> None:
     price = 100 * np.exp(np.cumsum(rng.normal(0, 0.01, 500)))
     last, actual = price[:-1], price[1:]
     copy = lag_illusion(actual, last * (1 + rng.normal(0, 1e-4, last.size)), last)
-    assert copy["delayed_copy"] is True and copy["corr_lag1"] > copy["corr_lag0"]
+    assert copy.delayed_copy is True and copy.corr_lag1 > copy.corr_lag0
     oracle = lag_illusion(actual, actual + rng.normal(0, 0.01, actual.size), last)
-    assert oracle["delayed_copy"] is False and oracle["corr_returns"] > 0.9
+    assert oracle.delayed_copy is False and oracle.corr_returns > 0.9
 
 
 def test_a_model_that_only_predicts_the_drift_is_flagged() -> None:
@@ -78,8 +78,8 @@ def test_a_model_that_only_predicts_the_drift_is_flagged() -> None:
     price = 100 * np.exp(np.cumsum(rng.normal(0.0005, 0.01, 500)))
     last, actual = price[:-1], price[1:]
     drift = lag_illusion(actual, last * np.exp(0.0005 + rng.normal(0, 1e-5, last.size)), last)
-    assert drift["drift_only"] is True and drift["same_sign_share"] == 1.0
+    assert drift.drift_only is True and drift.same_sign_share == 1.0
     noise = lag_illusion(actual, last * np.exp(rng.normal(0, 0.01, last.size)), last)  # moves of both signs, no skill
-    assert noise["drift_only"] is True and noise["same_sign_share"] < 0.6
+    assert noise.drift_only is True and noise.same_sign_share < 0.6
     oracle = lag_illusion(actual, actual + rng.normal(0, 0.01, actual.size), last)
-    assert oracle["drift_only"] is False and oracle["same_sign_share"] < 0.6
+    assert oracle.drift_only is False and oracle.same_sign_share < 0.6

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import logging
 from dataclasses import replace
 from pathlib import Path
@@ -26,7 +25,7 @@ from forecast.pipeline.fitting import FitSettings, fit_unit
 from forecast.pipeline.recipe import run
 from forecast.training.loop import epoch_order
 from tests.conftest import random_walk
-from tests.helpers import forecast
+from tests.helpers import forecast, read_back
 
 CPU = torch.device("cpu")
 
@@ -243,6 +242,7 @@ def test_a_global_run_scores_each_ticker_and_the_pool(quick_config: Config, tmp_
     out.mkdir()
     record = run(validate(cfg), out)
     assert record.status == "completed" and record.scope == "global" and record.ticker == "AAPL+MSFT+GOOG"
+    assert read_back(out).tickers["GOOG"].test.mae == record.tickers["GOOG"].test.mae
     assert record.pool == ["AAPL", "MSFT", "GOOG"] and set(record.tickers) == set(record.pool)
     table = pd.read_csv(out / "forecasts.csv")
     assert list(table["ticker"].unique()) == record.pool
@@ -274,8 +274,9 @@ def test_the_command_line_runs_a_global_backtest_that_predict_reads_per_ticker(t
     done = forecast(*args, *folds, "trainer.max_epochs=1", "data.start=2010-01-01", "model.ticker_embedding=3",
                     f"hydra.run.dir={out}", cwd=tmp_path)  # fmt: skip
     assert done.returncode == 0, done.stderr
-    record = json.loads((out / "metrics.json").read_text())
-    assert (record["status"], record["ticker"], record["pool"]) == ("completed", "AAPL+MSFT", ["AAPL", "MSFT"])
+    record = read_back(out)
+    assert (record.status, record.ticker, record.pool) == ("completed", "AAPL+MSFT", ["AAPL", "MSFT"])
+    assert record.tickers["MSFT"].backtest is not None and len(record.tickers["MSFT"].backtest.by_fold) == 2
     assert "AAPL+MSFT lstm (one model over 2 tickers) pooled test MAE " in done.stdout
     assert "walk-forward backtest: 2 folds from 2013-01-03 to 2013-03-01 (scores above pooled over them)" in done.stdout
     whole = forecast(str(out), module="forecast.predict", cwd=tmp_path)  # the last fold's model, every ticker

@@ -78,8 +78,8 @@ def test_run_writes_a_complete_consistent_folder(quick_config: Config, tmp_path:
     assert table["date"].is_monotonic_increasing and set(table["split"]) == {"val", "test"}  # training rows: an option
     for split in ("val", "test"):
         part = table[table["split"] == split]
-        recomputed = error_metrics(
-            part["actual"].to_numpy(), part["predicted"].to_numpy(), part["persistence"].to_numpy()
+        recomputed = asdict(
+            error_metrics(part["actual"].to_numpy(), part["predicted"].to_numpy(), part["persistence"].to_numpy())
         )
         for k, v in recomputed.items():
             assert saved[split][k] == pytest.approx(v, rel=1e-9), (split, k)
@@ -178,7 +178,7 @@ def test_a_multi_step_run_scores_every_step_and_ends_with_a_dated_path(quick_con
     test = table[table["split"] == "test"]
     for step, part in test.groupby("step"):
         scores = asdict(record.by_step[str(step)])
-        recomputed = error_metrics(*(part[c].to_numpy() for c in ("actual", "predicted", "persistence")))
+        recomputed = asdict(error_metrics(*(part[c].to_numpy() for c in ("actual", "predicted", "persistence"))))
         assert {k: scores[k] for k in recomputed} == pytest.approx(recomputed, rel=1e-12)
         pers = (part["actual"] - part["persistence"]).abs().mean()
         assert scores["skill"] == pytest.approx(1 - recomputed["mae"] / pers, rel=1e-12)

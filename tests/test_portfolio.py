@@ -14,7 +14,7 @@ from forecast.errors import ConfigError
 from forecast.evaluation.daily_returns import newey_west_t
 from forecast.evaluation.portfolio import daily_panel, evaluate, long_short, positions
 from forecast.pipeline.recipe import run
-from tests.helpers import move_prices
+from tests.helpers import move_prices, read_back
 
 # three days, four tickers: each origin's close is 100, so forecasts and returns read off directly
 FORECASTS = {"A": [1.0, 2.0, -1.0], "B": [-1.0, 0.5, 0.0], "C": [0.5, -2.0, -0.5], "D": [0.0, 0.0, 3.0]}
@@ -123,6 +123,11 @@ def test_positions_for_a_day_use_the_forecasts_of_the_day_before_only(quick_conf
         records.append(run(validate(cfg), tmp_path / name))
         panels.append(daily_panel(pd.read_csv(tmp_path / name / "forecasts.csv")))
     (a, b), t = panels, pd.Timestamp(day)
+    typed = read_back(tmp_path / "base").portfolio
+    assert (
+        typed is not None
+        and typed.baselines["forest"]["2"].net.days == records[0].portfolio.baselines["forest"]["2"].net.days
+    )
     assert t in a.forecast.index and a.forecast.index[0] < t  # a test day, not the first
     earlier = a.forecast.index <= t
     pd.testing.assert_frame_equal(a.forecast[earlier], b.forecast[earlier], check_exact=True)

@@ -13,7 +13,7 @@ import torch
 from forecast.config.schema import Config
 from forecast.pipeline.recipe import run
 from forecast.predict import main, predict
-from tests.helpers import forecast
+from tests.helpers import forecast, read_back
 
 
 @pytest.fixture
@@ -30,6 +30,7 @@ def refusal(capsys: pytest.CaptureFixture[str], *argv: str) -> str:
 
 
 def test_predict_reproduces_the_runs_future_bit_for_bit(trained_run: Path) -> None:
+    assert read_back(trained_run).horizon == 2
     out = predict(trained_run, [])
     assert out.parent == trained_run / "predictions"
     assert (out / "future.csv").read_bytes() == (trained_run / "future.csv").read_bytes()

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import json
+import math
 import os
 import stat
 from dataclasses import asdict
@@ -13,7 +13,7 @@ from forecast.store.atomic import UMASK, write_json
 from forecast.store.columns import columns, dimensions, flatten
 from forecast.store.fields import Scores
 from forecast.store.folders import occupant
-from forecast.store.record import RunRecord, read_record
+from forecast.store.record import RunRecord
 
 
 def test_columns_come_from_the_record_definition() -> None:
@@ -28,10 +28,10 @@ def test_columns_come_from_the_record_definition() -> None:
 def test_a_record_round_trips_through_metrics_json(tmp_path: Path) -> None:
     record = RunRecord(status="completed", ticker="AAPL", test=Scores(mae=1.5, rmse=2.0, mape=3.0, n=4))
     record.write(tmp_path)
-    back = read_record(tmp_path)
-    assert back == json.loads(json.dumps(asdict(record)).replace("NaN", "null"))
-    assert flatten(back)["test_mae"] == 1.5 and flatten(back)["test_directional_accuracy"] is None
-    assert read_record(tmp_path / "absent") is None
+    back = RunRecord.read(tmp_path)
+    assert back == record  # NaN read back as NaN, every nested field its dataclass
+    assert flatten(asdict(back))["test_mae"] == 1.5 and math.isnan(flatten(asdict(back))["test_directional_accuracy"])
+    assert RunRecord.read(tmp_path / "absent") is None
 
 
 def test_the_summary_takes_ticker_and_cell_from_the_record_not_the_command_line(tmp_path: Path) -> None:
@@ -49,7 +49,7 @@ def test_the_summary_takes_ticker_and_cell_from_the_record_not_the_command_line(
     assert jobs["reason"].iloc[2] == "no final record: still running (pid 4242) or killed"
     assert jobs["overrides"].iloc[0] == "ticker=aapl" and jobs["seed"].iloc[0] == 2
     assert set(columns()) <= set(jobs.columns)
-    assert dimensions({"config": config})["hidden_size"] == 8
+    assert dimensions(RunRecord(config=config))["hidden_size"] == 8
 
 
 def test_result_files_get_the_mode_a_plain_write_gives(tmp_path: Path) -> None:

@@ -289,16 +289,21 @@ def test_records_without_their_measurements_are_listed_and_the_report_is_still_b
         ("91_bare", {"status": "completed"}),
         ("92_typed", {**good, "window": "sixty"}),
         ("93_nan", {**good, "test": {**good["test"], "mae": None}}),
+        ("94_deep", {**good, "tickers": {"AAPL": {"baselines": {"drift": {"skill": "high"}}}}}),
+        ("95_no_status", {k: v for k, v in good.items() if k != "status"}),
     ):
         (copy / name).mkdir()
         (copy / name / "metrics.json").write_text(json.dumps(record))
     build_report(copy)
     summary = pd.read_csv(copy / "summary.csv").set_index("job")
-    assert summary.loc[["90_empty", "91_bare", "92_typed", "93_nan"], "reason"].tolist() == [
+    assert summary.loc[[p.name for p in sorted(copy.glob("9?_*"))], "reason"].tolist() == [
         "metrics.json is unreadable (truncated or not a JSON object): the job's results are unknown",
         "metrics.json says completed but its model is missing: the job's results are unknown",
-        "metrics.json says completed but its window is a str: the job's results are unknown",
+        "metrics.json says completed but its window is a str, not a whole number: the job's results are unknown",
         "metrics.json says completed but its test.mae is not a number: the job's results are unknown",
+        "metrics.json says completed but its tickers.AAPL.baselines.drift.skill is a str, not a number: the job's "
+        "results are unknown",
+        "metrics.json is damaged (its status is missing): the job's results are unknown",
     ]
     assert "91_bare" in (copy / "report.md").read_text()  # listed among the failed jobs
 

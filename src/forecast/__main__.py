@@ -85,7 +85,7 @@ def main(cfg: DictConfig) -> float | None:
         if multirun and (done := kept(out_dir)) is not None:  # python -m forecast.resume: a completed job stands
             leave_untouched(out_dir)
             log.info("kept: %s completed before this resume", out_dir)
-            return done.get("best_val_loss")
+            return done.best_val_loss
         config = plain(cfg)
         typed = typed_config(cfg, multirun)
         if typed.trainer.threads == 0:

@@ -20,7 +20,7 @@ from typing import Any
 from forecast.config.checks import validate
 from forecast.config.schema import Config
 from forecast.errors import ConfigError, DataError, ForecastError
-from forecast.store.record import read_record
+from forecast.store.fields import TickerScores
 
 log = logging.getLogger("forecast")
 # what may change between training and a later forecast: where the prices come from, the calendar, the device
@@ -67,24 +67,19 @@ def predict(run_dir: Path, overrides: list[str], out_root: Path | None = None) -
     from forecast.pipeline.forecaster import Forecaster, read_model
     from forecast.reporting.headline import path_lines, shown_coverage
     from forecast.reporting.run_files import write_future
-    from forecast.store.predictions import agree, check_record, predictions_root
+    from forecast.store.predictions import agree, completed_run, predictions_root
     from forecast.training.runtime import resolve_device
 
-    record = read_record(run_dir)
-    if record is None or record.get("status") != "completed" or not (run_dir / "model.pt").exists():
-        raise ConfigError(
-            f"{run_dir} holds no completed run (a metrics.json saying completed, and model.pt): train one"
-        )
-    check_record(run_dir, record)
+    record = completed_run(run_dir)
     root = predictions_root(run_dir, out_root)
     refuse_learnt(overrides)  # before the model loads
     payload = read_model(run_dir / "model.pt")
-    agree(run_dir, record, payload)
+    agree(run_dir, record, payload["config"])
     cfg = run_config(payload["config"], overrides)
     device = resolve_device(cfg.device.value)  # as a run resolves it (auto: cuda, then mps, then cpu)
     features = tuple(cfg.data.features)
     forecaster = Forecaster.load(payload, cfg.model, features, cfg.window, cfg.horizon, device)
-    pooled = record.get("scope") == "global"
+    pooled = record.scope == "global"
     tickers = chosen(cfg.ticker, list(forecaster.tickers), pooled, any(o.startswith("ticker=") for o in overrides))
     frames, sources = {}, {}
     for ticker in tickers:
@@ -105,16 +100,16 @@ def predict(run_dir: Path, overrides: list[str], out_root: Path | None = None) -
     lines: list[str] = []
     for ticker, path in paths.items():
         covered, span = shown_coverage(record)
-        if record.get("scope") == "global":  # the ticker's own test coverage, not the pool's
-            own = (record.get("tickers") or {}).get(ticker) or {}
-            covered = own.get("coverage") or {}
-            span = f"on its test span, {own.get('first_test_date')}..{own.get('last_test_date')}"
+        if record.scope == "global":  # the ticker's own test coverage, not the pool's
+            own = record.tickers.get(ticker) or TickerScores()
+            covered = own.coverage
+            span = f"on its test span, {own.first_test_date}..{own.last_test_date}"
         walked = forecaster.walked.get(ticker)
         if walked is not None:  # adaptive bands walked through newer days: the coverage of the bands shown
             covered = walked.coverage
             span = f"on the {walked.days} sessions walked since the run, {walked.first}..{walked.last}"
         frame, last = frames[ticker], str(frames[ticker].index[-1].date())
-        warn_if_stale(ticker, frame, forecaster.tickers[ticker].train_end, str(record.get("last_date")))
+        warn_if_stale(ticker, frame, forecaster.tickers[ticker].train_end, str(record.last_date))
         rows = [{str(k): v for k, v in row.items()} for row in path.to_dict(orient="records")]
         lines += path_lines(ticker, cfg.model.cell, last, rows, covered, span, price_words(price_column(frame)))
     out = root / dt.datetime.now().strftime("%Y-%m-%d_%H-%M-%S-%f")

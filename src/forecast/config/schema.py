@@ -37,7 +37,7 @@ CELLS = (
     "gru",
     "mingru",
     "minlstm",
-)  # each has a conf/model/<cell>.yaml and a module in models/registry.py
+)  # each has a conf/model/<cell>.yaml and its entry in models/registry.REGISTRY (a test holds them equal)
 IMPLS = ("auto", "torch", "fast")  # how a cell runs: see models/registry.resolve_impl
 
 

@@ -36,7 +36,7 @@ def fold_scores(table: pd.DataFrame, horizon: int) -> BacktestScores:
         )
         dm = diebold_mariano(model, pers_errors, horizon, part["date"].to_numpy())
         by_fold[str(fold)] = FoldScores(
-            first, last, len(part), mae, pers, skill(mae, pers), skill(mae, linear), dm["p_value"], dm["statistic"]
+            first, last, len(part), mae, pers, skill(mae, pers), skill(mae, linear), dm.p_value, dm.statistic
         )
     skills = np.array([f.skill for f in by_fold.values()])
     significant = [f for f in by_fold.values() if f.dm_p_value < ALPHA]

@@ -22,7 +22,7 @@ import numpy as np
 import pandas as pd
 
 from forecast.evaluation.honesty import clark_west
-from forecast.store.fields import ClarkWest, Comparisons, ConfidenceSet, Superiority
+from forecast.store.fields import Comparisons, ConfidenceSet, Superiority
 
 REPS = 1000  # bootstrap resamples
 SIZE = 0.1  # the confidence set's size: the set of best models at 90%
@@ -118,7 +118,7 @@ def run_comparisons(test: pd.DataFrame, horizon: int) -> Comparisons:
     forecasts |= {name: test[name].to_numpy() for name in ("drift", "linear") if name in test}
     losses = pd.DataFrame({name: (actual - f) ** 2 for name, f in forecasts.items()})
     clark = {
-        name: ClarkWest("persistence", **clark_west(actual, last, f, horizon, days))
+        name: clark_west(actual, last, f, horizon, days, "persistence")
         for name, f in forecasts.items()
         if name != "persistence"
     }

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from forecast.store.fields import ClarkWest, DieboldMariano, LagCheck
 
-def diebold_mariano(e1: np.ndarray, e2: np.ndarray, horizon: int = 1, days: Any = None) -> dict[str, Any]:
+
+def diebold_mariano(e1: np.ndarray, e2: np.ndarray, horizon: int = 1, days: Any = None) -> DieboldMariano:
     """Return the Diebold-Mariano test of equal accuracy (squared-error loss) with the HLN correction.
 
     ``e1``, ``e2``: forecast errors of two methods on the same rows. ``statistic < 0`` means method 1 has
@@ -19,7 +22,7 @@ def diebold_mariano(e1: np.ndarray, e2: np.ndarray, horizon: int = 1, days: Any 
     """
     d = np.asarray(e1, dtype=np.float64) ** 2 - np.asarray(e2, dtype=np.float64) ** 2
     daily, per_day = by_day(d, days)
-    return dm_test(daily, horizon) | {"per_day": per_day}
+    return replace(dm_test(daily, horizon), per_day=per_day)
 
 
 def by_day(d: np.ndarray, days: Any) -> tuple[np.ndarray, float]:
@@ -38,7 +41,7 @@ def move_correlation(actual: np.ndarray, predicted: np.ndarray, last: np.ndarray
     return float(np.corrcoef(moves_pred, moves_actual)[0, 1]) if moves_pred.std() > 0 else math.nan
 
 
-def dm_test(d: np.ndarray, horizon: int = 1) -> dict[str, Any]:
+def dm_test(d: np.ndarray, horizon: int = 1) -> DieboldMariano:
     """Return the Diebold-Mariano test that the loss differential ``d`` (method 1's loss minus method 2's, one value
     per date) has mean zero. The long-run variance uses autocovariances up to lag ``horizon - 1``; the
     Harvey-Leybourne-Newbold (1997) small-sample factor is applied and the p-value (two-sided) comes from Student's t
@@ -49,19 +52,21 @@ def dm_test(d: np.ndarray, horizon: int = 1) -> dict[str, Any]:
     d = np.asarray(d, dtype=np.float64)
     n = d.size
     if n < 3:
-        return {"statistic": math.nan, "p_value": math.nan, "n": n}
+        return DieboldMariano(math.nan, math.nan, n)
     centred = d - d.mean()
     gamma = [centred @ centred / n] + [centred[k:] @ centred[:-k] / n for k in range(1, horizon)]
     variance = (gamma[0] + 2 * sum(gamma[1:])) / n
     if variance <= 0:
-        return {"statistic": 0.0, "p_value": 1.0, "n": n}
+        return DieboldMariano(0.0, 1.0, n)
     dm = d.mean() / math.sqrt(variance)
     hln = math.sqrt((n + 1 - 2 * horizon + horizon * (horizon - 1) / n) / n)
     statistic = dm * hln
-    return {"statistic": float(statistic), "p_value": float(2 * stdtr(n - 1, -abs(statistic))), "n": n}
+    return DieboldMariano(float(statistic), float(2 * stdtr(n - 1, -abs(statistic))), n)
 
 
-def clark_west(actual: np.ndarray, nested: np.ndarray, larger: np.ndarray, horizon: int = 1, days: Any = None) -> dict:
+def clark_west(
+    actual: np.ndarray, nested: np.ndarray, larger: np.ndarray, horizon: int = 1, days: Any = None, name: str = ""
+) -> ClarkWest:
     """Return Clark & West's (2007) MSPE-adjusted test that the ``larger`` model beats the model it nests.
 
     Under the null the nested model is right and the larger one only adds noise, so DM's squared-error
@@ -69,7 +74,7 @@ def clark_west(actual: np.ndarray, nested: np.ndarray, larger: np.ndarray, horiz
     ``f = (actual - nested) ** 2 - ((actual - larger) ** 2 - (nested - larger) ** 2)``. The statistic is the
     t-ratio of ``f``'s mean with Newey-West (Bartlett, ``horizon - 1`` lags) errors, one-sided: p = 1 - Phi(t),
     small when the larger model is better. With ``days``, ``f`` is each day's mean first (as
-    :func:`diebold_mariano`); ``n`` counts the values tested.
+    :func:`diebold_mariano`); ``n`` counts the values tested; ``name`` names the nested model in the result.
     """
     from scipy.special import ndtr
 
@@ -78,17 +83,17 @@ def clark_west(actual: np.ndarray, nested: np.ndarray, larger: np.ndarray, horiz
     f = by_day(f, days)[0]
     n = f.size
     if n < 3:
-        return {"statistic": math.nan, "p_value": math.nan, "n": n}
+        return ClarkWest(name, math.nan, math.nan, n)
     centred = f - f.mean()
     lags = range(1, horizon)
     variance = (centred @ centred + 2 * sum((1 - k / horizon) * (centred[k:] @ centred[:-k]) for k in lags)) / n / n
     if variance <= 0:
-        return {"statistic": 0.0, "p_value": 0.5, "n": n}
+        return ClarkWest(name, 0.0, 0.5, n)
     statistic = f.mean() / math.sqrt(variance)
-    return {"statistic": float(statistic), "p_value": float(1 - ndtr(statistic)), "n": n}
+    return ClarkWest(name, float(statistic), float(1 - ndtr(statistic)), n)
 
 
-def lag_illusion(actual: np.ndarray, predicted: np.ndarray, last: np.ndarray) -> dict[str, Any]:
+def lag_illusion(actual: np.ndarray, predicted: np.ndarray, last: np.ndarray) -> LagCheck:
     """Return whether the price forecast is mostly a delayed copy of the series.
 
     ``corr_lag0`` = corr(predicted[t], actual[t]); ``corr_lag1`` = corr(predicted[t], actual[t-1]) (the last
@@ -106,29 +111,23 @@ def lag_illusion(actual: np.ndarray, predicted: np.ndarray, last: np.ndarray) ->
         if delayed
         else "not a delayed copy"
     )
-    return {
-        "corr_lag0": corr_lag0,
-        "corr_lag1": corr_lag1,
-        "corr_returns": corr_ret,
-        "delayed_copy": delayed,
-        "verdict": verdict,
-        **drift_check(moves_pred, moves_actual),
-    }
+    return LagCheck(corr_lag0, corr_lag1, corr_ret, delayed, verdict, *drift_check(moves_pred, moves_actual))
 
 
 DRIFT_SIGN_SHARE = 0.95  # predicted moves of one sign on at least this share of days: a constant drift
 DRIFT_MIN_CORR = 0.05  # predicted moves correlated with actual moves below this: no information on the moves
 
 
-def drift_check(moves_pred: np.ndarray, moves_actual: np.ndarray) -> dict[str, Any]:
-    """Return whether the model only predicts the average drift: its predicted moves keep one sign on at least
-    95% of the days, or are uncorrelated (below 0.05) with the actual moves. Such a model can still show a small
-    positive skill and a directional accuracy near the share of up days, from the drift alone."""
+def drift_check(moves_pred: np.ndarray, moves_actual: np.ndarray) -> tuple[float, bool]:
+    """Return the share of days whose predicted move has the majority sign, and whether the model only predicts
+    the average drift: its predicted moves keep one sign on at least 95% of the days, or are uncorrelated (below
+    0.05) with the actual moves. Such a model can still show a small positive skill and a directional accuracy near
+    the share of up days, from the drift alone."""
     same_sign = float(max(np.mean(moves_pred > 0), np.mean(moves_pred < 0)))
     corr = move_correlation(moves_actual + 1, moves_pred + 1, np.ones_like(moves_pred))
     corr = 0.0 if math.isnan(corr) else corr
     drift_only = bool(same_sign >= DRIFT_SIGN_SHARE or not (corr >= DRIFT_MIN_CORR))
-    return {"same_sign_share": same_sign, "drift_only": drift_only}
+    return same_sign, drift_only
 
 
 def benjamini_hochberg(p_values: np.ndarray, q: float = 0.05) -> np.ndarray:

@@ -7,7 +7,7 @@ accuracy are unchanged, and skill and the Diebold-Mariano tests compare the same
 
 from __future__ import annotations
 
-from typing import Any
+import math
 
 import numpy as np
 import pandas as pd
@@ -17,6 +17,7 @@ from forecast.evaluation.coverage import covered, scored_intervals
 from forecast.evaluation.honesty import benjamini_hochberg, significant_counts
 from forecast.evaluation.scores import evaluate
 from forecast.store.fields import BaselineBrief, TickerScores
+from forecast.store.record import RunScores
 from forecast.store.ticker_tests import TickerTests
 
 PRICE_PREFIXES = ("actual", "predicted", "persistence", "drift", "linear", "lower_", "upper_", "q0")
@@ -40,21 +41,21 @@ def pooled_scores(
     sigmas: np.ndarray | None,
     taus: list[float],
     capped: int = 0,
-) -> dict[str, Any]:
-    """Return the record's scoring fields for the pooled, relative ``table`` (all tickers; see the module doc).
+) -> RunScores:
+    """Return the run's scores for the pooled, relative ``table`` (all tickers; see the module doc).
 
     ``sigmas``: the conformal scale of each test row (None otherwise), in the order of the test rows."""
     rel = relative(table)
     with np.errstate(invalid="ignore", divide="ignore"):  # the relative last close is 1: no price correlation
         out = evaluate(rel, horizon)
-    lag = out["lag_check"]
+    lag = out.lag_check
     lag.corr_lag0 = lag.corr_lag1 = float("nan")
     lag.delayed_copy = None
     lag.verdict = "pooled over tickers: moves compared (corr_returns, drift_only); the delayed-copy check is per ticker"
     if method != "none":
-        out["intervals"] = scored_intervals(rel[rel["split"] == "test"], levels, method, sigmas, taus, capped)
+        out.intervals = scored_intervals(rel[rel["split"] == "test"], levels, method, sigmas, taus, capped)
     if "fold" in rel:
-        out["backtest"] = fold_scores(rel, horizon)
+        out.backtest = fold_scores(rel, horizon)
     return out
 
 
@@ -64,13 +65,13 @@ def ticker_scores(table: pd.DataFrame, horizon: int, levels: list[str]) -> Ticke
     test = table[(table["split"] == "test") & (table["step"] == horizon)]
     coverage = {name: float(covered(test, name).mean()) for name in levels}
     return TickerScores(
-        test=scores["test"],
-        persistence_test=scores["persistence_test"],
-        skill_vs_persistence=scores["skill_vs_persistence"],
-        dm_vs_persistence=scores["dm_vs_persistence"],
-        delayed_copy=scores["lag_check"].delayed_copy,
-        drift_only=scores["lag_check"].drift_only,
-        baselines={n: BaselineBrief(b.test.mae, b.skill, b.dm.p_value) for n, b in scores["baselines"].items()},
+        test=scores.test,
+        persistence_test=scores.persistence_test,
+        skill_vs_persistence=math.nan if scores.skill_vs_persistence is None else scores.skill_vs_persistence,
+        dm_vs_persistence=scores.dm_vs_persistence,
+        delayed_copy=scores.lag_check.delayed_copy,
+        drift_only=scores.lag_check.drift_only,
+        baselines={n: BaselineBrief(b.test.mae, b.skill, b.dm.p_value) for n, b in scores.baselines.items()},
         coverage=coverage,
         first_test_date=str(test["date"].iloc[0]) if len(test) else None,
         last_test_date=str(test["date"].iloc[-1]) if len(test) else None,

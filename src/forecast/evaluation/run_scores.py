@@ -8,7 +8,6 @@ origin's close, and each ticker in its own price units. A backtest's table holds
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -23,6 +22,7 @@ from forecast.evaluation.intervals import log_residuals
 from forecast.evaluation.pooled import pooled_scores, ticker_scores, ticker_tests
 from forecast.evaluation.scores import evaluate
 from forecast.store.fields import Alarm
+from forecast.store.record import RunScores
 
 
 @dataclass(frozen=True)
@@ -55,31 +55,31 @@ def run_table(parts: list[TickerTable], pooled: bool) -> tuple[pd.DataFrame, np.
 
 def score_run(
     parts: list[TickerTable], tickers: list[str], horizon: int, scope: str, breaks: list[str]
-) -> tuple[pd.DataFrame, dict[str, Any]]:
+) -> tuple[pd.DataFrame, RunScores]:
     """Return the forecast table and the record's scoring fields (see the module doc); ``tickers``: the pool's order;
     ``breaks``: the market breaks whose next sessions' interval coverage is scored."""
     table, sigmas = run_table(parts, pooled=scope == "global")
     if "probability" in table:  # data.target=above_median: scored as a classifier, not in prices
-        return table, {"classifier": classifier_scores(table)}
+        return table, RunScores(classifier=classifier_scores(table))
     bands = parts[-1].bands
     levels, method, taus = bands.levels(), bands.method, bands.taus
     capped = sum(s["capped"] for p in parts for per_step in p.bands.online.values() for s in per_step)
     if scope == "global":
         out = pooled_scores(table, horizon, levels, method, sigmas, taus, capped)
         groups = dict(tuple(table.groupby("ticker", sort=False)))
-        out["tickers"] = {t: ticker_scores(groups[t].drop(columns="ticker"), horizon, levels) for t in tickers}
-        out["ticker_tests"] = ticker_tests(out["tickers"])
+        out.tickers = {t: ticker_scores(groups[t].drop(columns="ticker"), horizon, levels) for t in tickers}
+        out.ticker_tests = ticker_tests(out.tickers)
     else:
         out = evaluate(table, horizon)
         if method != "none":
-            out["intervals"] = scored_intervals(table[table["split"] == "test"], levels, method, sigmas, taus, capped)
+            out.intervals = scored_intervals(table[table["split"] == "test"], levels, method, sigmas, taus, capped)
         if "fold" in table:
-            out["backtest"] = fold_scores(table, horizon)
-    if "intervals" in out:
-        out["intervals"].alarm = watched(parts, bands)
+            out.backtest = fold_scores(table, horizon)
+    if out.intervals is not None:
+        out.intervals.alarm = watched(parts, bands)
         test = table[table["split"] == "test"]
-        with_breaks(out["intervals"], test, breaks)
-        out["intervals"].path = path_scores(test, levels)
+        with_breaks(out.intervals, test, breaks)
+        out.intervals.path = path_scores(test, levels)
     return table, out
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from dataclasses import asdict
 
 import numpy as np
 import pandas as pd
@@ -13,18 +13,16 @@ from forecast.evaluation.intervals import crps_from_quantiles, crps_gaussian, pi
 from forecast.evaluation.metrics import error_metrics, skill
 from forecast.store.fields import (
     BaselineScores,
-    DieboldMariano,
     IntervalScores,
-    LagCheck,
     LevelScores,
-    Scores,
     StepCoverage,
     StepScores,
 )
+from forecast.store.record import RunScores
 
 
-def evaluate(table: pd.DataFrame, horizon: int) -> dict[str, Any]:
-    """Return the scoring fields of a :class:`forecast.store.record.RunRecord` from a forecast table.
+def evaluate(table: pd.DataFrame, horizon: int) -> RunScores:
+    """Return the scores of a run (:class:`forecast.store.record.RunScores`) from a forecast table.
 
     ``table`` has one row per origin and step (``split``, ``step``, ``actual``, ``predicted``, ``persistence``;
     see ``evaluation.predict.forecast_table``). The headline scores are those of the last step (``horizon``
@@ -32,26 +30,25 @@ def evaluate(table: pd.DataFrame, horizon: int) -> dict[str, Any]:
     Diebold-Mariano test of model vs persistence (autocovariances up to lag ``horizon - 1``), the lag illusion.
     """
     final = table[table["step"] == horizon]
-    out: dict[str, Any] = {}
-    for split in ("val", "test"):
-        part = final[final["split"] == split]
-        if part.empty:  # a backtest's table holds test rows only
-            continue
-        actual, last = part["actual"].to_numpy(), part["persistence"].to_numpy()
-        out[split] = Scores(**error_metrics(actual, part["predicted"].to_numpy(), last))
-        out[f"persistence_{split}"] = Scores(**error_metrics(actual, last, last))
-        out[f"up_fraction_{split}"] = float((actual > last).mean())
-    out["skill_vs_persistence"] = skill(out["test"].mae, out["persistence_test"].mae)
-    if "val" in out:
-        out["skill_vs_persistence_val"] = skill(out["val"].mae, out["persistence_val"].mae)
+    out = RunScores()
+    val = final[final["split"] == "val"]
+    if not val.empty:  # a backtest's table holds test rows only
+        actual, last = val["actual"].to_numpy(), val["persistence"].to_numpy()
+        out.val = error_metrics(actual, val["predicted"].to_numpy(), last)
+        out.persistence_val = error_metrics(actual, last, last)
+        out.up_fraction_val = float((actual > last).mean())
+        out.skill_vs_persistence_val = skill(out.val.mae, out.persistence_val.mae)
     test = final[final["split"] == "test"]
     actual, pred, last = (test[c].to_numpy() for c in ("actual", "predicted", "persistence"))
+    out.test, out.persistence_test = error_metrics(actual, pred, last), error_metrics(actual, last, last)
+    out.up_fraction_test = float((actual > last).mean())
+    out.skill_vs_persistence = skill(out.test.mae, out.persistence_test.mae)
     days = test["date"].to_numpy()  # a pool's tickers of one day: one observation
-    out["dm_vs_persistence"] = DieboldMariano(**diebold_mariano(actual - pred, actual - last, horizon, days))
-    out["lag_check"] = LagCheck(**lag_illusion(actual, pred, last))
-    out["by_step"] = by_step(table[table["split"] == "test"])
-    out["baselines"] = baseline_scores(test, horizon)
-    out["comparisons"] = run_comparisons(test, horizon)
+    out.dm_vs_persistence = diebold_mariano(actual - pred, actual - last, horizon, days)
+    out.lag_check = lag_illusion(actual, pred, last)
+    out.by_step = by_step(table[table["split"] == "test"])
+    out.baselines = baseline_scores(test, horizon)
+    out.comparisons = run_comparisons(test, horizon)
     return out
 
 
@@ -67,7 +64,7 @@ def baseline_scores(test: pd.DataFrame, horizon: int) -> dict[str, BaselineScore
             base = test[name].to_numpy()
             scores = error_metrics(actual, base, last)
             dm = diebold_mariano(actual - pred, actual - base, horizon, test["date"].to_numpy())
-            out[name] = BaselineScores(Scores(**scores), skill(model_mae, scores["mae"]), DieboldMariano(**dm))
+            out[name] = BaselineScores(scores, skill(model_mae, scores.mae), dm)
     return out
 
 
@@ -79,7 +76,7 @@ def by_step(test: pd.DataFrame) -> dict[str, StepScores]:
         model = error_metrics(actual, part["predicted"].to_numpy(), last)
         persistence_mae = float(np.mean(np.abs(actual - last)))
         out[str(step)] = StepScores(
-            **model, persistence_mae=persistence_mae, skill=skill(model["mae"], persistence_mae)
+            **asdict(model), persistence_mae=persistence_mae, skill=skill(model.mae, persistence_mae)
         )
     return out
 

@@ -19,7 +19,7 @@ bootstrap sample.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Protocol
 
 import numpy as np
 
@@ -53,15 +53,21 @@ def examples(prices: np.ndarray, origins: np.ndarray, labels: np.ndarray) -> tup
     return x[keep], y[keep].astype(np.int64)
 
 
+class Classifier(Protocol):
+    """A fitted scikit-learn classifier: what the forecast table needs of it."""
+
+    def predict_proba(self, x: np.ndarray) -> np.ndarray: ...
+
+
 def fit_classic(
     s: ClassicSettings, spans: list[tuple[np.ndarray, np.ndarray, np.ndarray]], threads: int
-) -> dict[str, Any]:
+) -> dict[str, Classifier]:
     """Return each named model fitted on ``spans``: per ticker its prices, its training origins and its labels."""
     if not s.names:
         return {}
     pairs = [examples(prices, origins, labels) for prices, origins, labels in spans]
     x, y = np.concatenate([p[0] for p in pairs]), np.concatenate([p[1] for p in pairs])
-    fitted: dict[str, Any] = {}
+    fitted: dict[str, Classifier] = {}
     if "logistic" in s.names:
         from sklearn.linear_model import LogisticRegression
         from sklearn.pipeline import make_pipeline
@@ -79,7 +85,7 @@ def fit_classic(
 
 
 def classic_columns(
-    fitted: dict[str, Any], prices: np.ndarray, origins: np.ndarray, horizon: int
+    fitted: dict[str, Classifier], prices: np.ndarray, origins: np.ndarray, horizon: int
 ) -> dict[str, np.ndarray]:
     """Return each fitted model's probability of the label for ``origins``, repeated over the ``horizon``'s steps
     as the forecast table's rows are (NaN where a lag is missing)."""

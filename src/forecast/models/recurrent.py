@@ -7,7 +7,7 @@ from torch import nn
 
 from forecast.config.schema import ModelConfig
 from forecast.errors import ConfigError
-from forecast.models.registry import CELLS, recurrent_module, resolve_impl
+from forecast.models.registry import REGISTRY, recurrent_module, resolve_impl
 
 
 class RecurrentForecaster(nn.Module):
@@ -45,8 +45,8 @@ class RecurrentForecaster(nn.Module):
         io_dropout: float = 0.0,
     ) -> None:
         super().__init__()
-        if cell not in CELLS:
-            raise ConfigError(f"model.cell={cell!r} is unknown: choose one of {', '.join(CELLS)}")
+        if cell not in REGISTRY:
+            raise ConfigError(f"model.cell={cell!r} is unknown: choose one of {', '.join(REGISTRY)}")
         self.embed = nn.Embedding(n_tickers, ticker_embedding) if ticker_embedding else None
         self.rnn = recurrent_module(cell, impl)(
             input_size=n_features - 1 + ticker_embedding if ticker_embedding else n_features,

@@ -1,31 +1,59 @@
-"""Cell registry: a new recurrent cell is one entry here plus one ``conf/model/<name>.yaml``."""
+"""Cell registry: a new recurrent cell is one entry in :data:`REGISTRY` plus its ``conf/model/<name>.yaml`` and its
+name in ``forecast.config.schema.CELLS`` (the config layer checks names without importing models; a test holds
+the two lists equal), and a kernel where it has one."""
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Callable
+from dataclasses import dataclass
 from functools import partial
+from typing import TYPE_CHECKING
 
-import torch
-from torch import nn
-
-from forecast.config.schema import CELLS as CELL_NAMES
 from forecast.errors import ConfigError
-from forecast.models.fast.layers import FastGRU, FastRNN, kernel_name
-from forecast.models.fast.lstm import FastLSTM
-from forecast.models.minimal import MinimalRecurrent
 
-CELLS: dict[str, Callable[..., nn.Module]] = dict(
-    zip(
-        CELL_NAMES,
-        (nn.RNN, nn.LSTM, nn.GRU, partial(MinimalRecurrent, "mingru"), partial(MinimalRecurrent, "minlstm")),
-        strict=True,
-    )
-)
-FAST_CELLS: dict[str, Callable[..., nn.Module]] = {"rnn": FastRNN, "gru": FastGRU, "lstm": FastLSTM}
-AUTO_FAST = ("rnn", "gru")  # where auto takes the fast path on CPU
-CPP_ONLY = ("lstm",)  # fast cells without a TorchScript fallback (where C++ does not build, nn.LSTM is faster)
-SCAN_CELLS = ("mingru", "minlstm")  # input-only gates: a parallel scan in PyTorch (forecast.models.minimal)
-GATES: dict[str, int] = {"rnn": 1, "lstm": 4, "gru": 3, "mingru": 2, "minlstm": 3}  # weight blocks per layer
+if TYPE_CHECKING:  # the registry is read by the report and the bench without loading torch
+    import torch
+    from torch import nn
+
+
+@dataclass(frozen=True)
+class Cell:
+    """One recurrent cell: its stock module and its hand-written fast module (``"package.module:Name"``, imported
+    when a model is built; ``fast`` "": none) with the leading arguments the module takes, how ``model.impl=auto``
+    runs it on CPU (``fast``, ``torch`` or ``scan``: the minimal cells' own module), whether the fast module needs
+    the C++ build, its colour in the report's plots and its weight blocks per layer (for the bench's FLOPs)."""
+
+    module: str
+    fast: str
+    auto_cpu: str
+    cpp_only: bool
+    colour: str
+    gates: int
+    args: tuple[str, ...] = ()
+
+
+MINIMAL = "forecast.models.minimal:MinimalRecurrent"
+REGISTRY: dict[str, Cell] = {
+    "rnn": Cell("torch.nn:RNN", "forecast.models.fast.layers:FastRNN", "fast", False, "tab:green", 1),
+    "lstm": Cell("torch.nn:LSTM", "forecast.models.fast.lstm:FastLSTM", "torch", True, "tab:blue", 4),
+    "gru": Cell("torch.nn:GRU", "forecast.models.fast.layers:FastGRU", "fast", False, "tab:orange", 3),
+    "mingru": Cell(MINIMAL, "", "scan", False, "tab:purple", 2, ("mingru",)),
+    "minlstm": Cell(MINIMAL, "", "scan", False, "tab:brown", 3, ("minlstm",)),
+}
+
+
+def imported(path: str) -> Callable[..., nn.Module]:
+    """Return the class named by ``"package.module:Name"``."""
+    module, name = path.split(":")
+    return getattr(importlib.import_module(module), name)
+
+
+def kernel_name() -> str:
+    """Return the kernel of the fast path here (``cpp`` or ``torchscript``; see ``models.fast.layers``)."""
+    from forecast.models.fast.layers import kernel_name as name
+
+    return name()
 
 
 def resolve_impl(cell: str, impl: str, device: torch.device) -> str:
@@ -37,34 +65,44 @@ def resolve_impl(cell: str, impl: str, device: torch.device) -> str:
     of its epoch on 2 threads and 1.08 on one: ``make bench``), cuDNN on CUDA. ``fast`` LSTM is the same-technique
     reference for the GRU-vs-LSTM speed claim and needs the C++ build.
     """
-    if impl == "fast" and cell in SCAN_CELLS:
+    entry = REGISTRY[cell]
+    if impl == "fast" and not entry.fast:
         raise ConfigError(
             f"model.impl=fast has no {cell} kernel (the minimal cells have their own scan): use "
             "model.impl=auto or torch"
         )
-    if impl == "fast" and cell in CPP_ONLY and kernel_name() != "cpp":
+    if impl == "fast" and entry.cpp_only and kernel_name() != "cpp":
         raise ConfigError(
             f"model.impl=fast for {cell} needs the C++ kernels, which did not build here (python -m "
             "forecast.models.fast.build says why): use model.impl=auto or torch"
         )
-    if cell in SCAN_CELLS:
+    if entry.auto_cpu == "scan":
         return "scan"
     if impl == "auto":
-        return "fast" if cell in AUTO_FAST and device.type == "cpu" else "torch"
+        return "fast" if entry.auto_cpu == "fast" and device.type == "cpu" else "torch"
     return impl
 
 
 def recurrent_module(cell: str, impl: str) -> Callable[..., nn.Module]:
     """Return the module class for ``cell`` under the resolved ``impl``."""
-    return FAST_CELLS[cell] if impl == "fast" else CELLS[cell]  # "scan": the minimal cells' own module
+    entry = REGISTRY[cell]
+    module = imported(entry.fast if impl == "fast" and entry.fast else entry.module)  # "scan": its own module
+    return partial(module, *entry.args) if entry.args else module
 
 
 def kernel_of(impl: str, device: torch.device) -> str:
     """Return the kernel a resolved ``impl`` runs on ``device``: ``cpp`` or ``torchscript`` (the fast path), ``scan``
-    (the minimal cells),
-    ``cudnn`` (stock modules on CUDA with cuDNN) or ``torch`` (stock modules elsewhere: oneDNN LSTM on CPU)."""
+    (the minimal cells), ``cudnn`` (stock modules on CUDA with cuDNN) or ``torch`` (stock modules elsewhere: oneDNN
+    LSTM on CPU)."""
     if impl == "fast":
         return kernel_name()
     if impl == "scan":  # the minimal cells: the fused C++ loop on CPU where it is built, else the parallel scan
         return "cpp" if device.type == "cpu" and kernel_name() == "cpp" else "scan"
+    import torch
+
     return "cudnn" if device.type == "cuda" and torch.backends.cudnn.is_available() else "torch"
+
+
+def colour(cell: str) -> str:
+    """Return the colour of ``cell`` in the report's plots (grey for a name the registry does not know)."""
+    return REGISTRY[cell].colour if cell in REGISTRY else "tab:gray"

@@ -19,7 +19,7 @@ from forecast.models.recurrent import count_parameters
 from forecast.models.registry import kernel_of, resolve_impl
 from forecast.pipeline.fitting import Fit, FitSettings, probe
 from forecast.store.fields import WindowCounts
-from forecast.store.record import RunRecord
+from forecast.store.record import RunRecord, RunScores
 from forecast.training.losses import loss_for
 
 
@@ -33,17 +33,17 @@ def gradient_flow(fit: Fit, s: FitSettings, device: torch.device) -> pd.DataFram
 
 def score_run(
     fits: list[Fit], panel: Panel, s: FitSettings, horizon: int, scope: str
-) -> tuple[pd.DataFrame, dict[str, Any]]:
+) -> tuple[pd.DataFrame, RunScores]:
     """Return the forecast table and the record's scoring fields (:mod:`forecast.evaluation.run_scores`)."""
     parts = [TickerTable(f.unit.fold, t, tf.table, tf.bands) for f in fits for t, tf in f.tickers.items()]
     table, out = run_scores.score_run(parts, panel.tickers, horizon, scope, list(s.forecast.breaks))
-    linear = out.get("baselines", {}).get("linear")
+    linear = out.baselines.get("linear")
     if linear is not None:  # the ridge penalty of each unit (a pool's: the median over its tickers), edges counted
         alphas = {str(f.unit.fold): [tf.linear_alpha for tf in f.tickers.values()] for f in fits}
         linear.penalties = {unit: float(np.median(a)) for unit, a in alphas.items()}
         linear.at_edge = sum(at_edge(a) for a_list in alphas.values() for a in a_list)
     fits_once = {id(f.trained): f.trained.result for f in fits}.values()  # a model rolled forward counts once
-    out["best_val_loss"] = float(np.mean([r.best_val_loss for r in fits_once]))
+    out.best_val_loss = float(np.mean([r.best_val_loss for r in fits_once]))
     return table, out
 
 
@@ -55,7 +55,7 @@ def describe(
     fits: list[Fit],
     device: torch.device,
     flow: pd.DataFrame,
-    scores: dict[str, Any],
+    scores: RunScores,
 ) -> RunRecord:
     """Return the completed run's record: what ran (the newest unit's model), on what data, at what cost, and its
     ``scores``."""
@@ -95,5 +95,5 @@ def describe(
         **last.trained.costs(),
         **panel.describe(),
         **pooled,
-        **scores,
+        **scores.fields(),
     )

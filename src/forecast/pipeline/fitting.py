@@ -26,7 +26,7 @@ from forecast.evaluation.adaptive import ONLINE
 from forecast.evaluation.forecasts import forecast_rows, ticker_forecasts
 from forecast.evaluation.future import Bands
 from forecast.evaluation.online import control_of, online_tables
-from forecast.models.classic import ClassicSettings, classic_columns, fit_classic
+from forecast.models.classic import ClassicSettings, Classifier, classic_columns, fit_classic
 from forecast.models.recurrent import RecurrentForecaster, build_model
 from forecast.training.distributed import Ranks
 from forecast.training.losses import loss_for
@@ -93,7 +93,7 @@ class Fit:
     grad_init: np.ndarray  # gradient norm by lag before training
     tickers: dict[str, TickerFit]
     trainers: tuple[str, ...]  # the tickers whose training windows the model was fitted on
-    classic: dict[str, Any] = field(default_factory=dict)  # portfolio.baselines fitted on the same span
+    classic: dict[str, Classifier] = field(default_factory=dict)  # portfolio.baselines fitted on the same span
 
 
 def probe(data: WindowedData, model: RecurrentForecaster, device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
@@ -192,7 +192,7 @@ def log_counts(unit: Unit, datas: dict[str, WindowedData], trainers: tuple[str, 
 
 def fit_comparisons(
     c: ClassicSettings, datas: dict[str, WindowedData], trainers: tuple[str, ...], labels: dict[str, np.ndarray]
-) -> dict[str, Any]:
+) -> dict[str, Classifier]:
     """Return the comparison models of ``portfolio.baselines`` fitted on the trainers' training origins (none
     when it names none)."""
     if not c.names:

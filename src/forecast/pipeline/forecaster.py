@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, TypedDict, cast
 
 import pandas as pd
 import torch
@@ -128,7 +128,7 @@ class Forecaster:
 
     def save(self, path: Path, config: dict[str, Any]) -> None:
         """Atomically write ``model.pt`` (weights on CPU; see the module doc)."""
-        payload = {
+        payload: ModelFile = {
             "format": MODEL_FORMAT,
             "state_dict": {k: v.detach().cpu() for k, v in self.model.state_dict().items()},
             "config": config,
@@ -143,7 +143,7 @@ class Forecaster:
     @classmethod
     def load(
         cls,
-        payload: dict[str, Any],
+        payload: ModelFile,
         m: ModelConfig,
         features: tuple[str, ...],
         window: int,
@@ -173,7 +173,18 @@ class Forecaster:
         return cls(model, features, window, horizon, m.strategy, embedded, best, tickers, m.loss == "bce")
 
 
-def read_model(path: Path) -> dict[str, Any]:
+class ModelFile(TypedDict):
+    """The ``model.pt`` payload (see the module doc): its format, the weights, the run's resolved config, the best
+    epoch, and per ticker its index, scaler, bands and the last day of its training data."""
+
+    format: int
+    state_dict: dict[str, torch.Tensor]
+    config: dict[str, Any]
+    best_epoch: int
+    tickers: dict[str, dict[str, Any]]
+
+
+def read_model(path: Path) -> ModelFile:
     """Return the ``model.pt`` payload at ``path``; raise :class:`ConfigError` in one line for a file that cannot be
     loaded safely (a crafted pickle, a truncated file) or another format."""
     import pickle
@@ -190,4 +201,4 @@ def read_model(path: Path) -> dict[str, Any]:
             f"{path} has format {payload.get('format')!r}; this version reads model.pt format {MODEL_FORMAT} "
             "(one layout for one ticker or a pool): train the run again"
         )
-    return payload
+    return cast(ModelFile, payload)

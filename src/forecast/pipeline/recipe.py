@@ -27,7 +27,7 @@ from forecast.reporting.portfolio_plot import plot_portfolio
 from forecast.reporting.run_files import write_run_files
 from forecast.store.atomic import write_csv
 from forecast.store.fields import FuturePath
-from forecast.store.record import RunRecord
+from forecast.store.record import RunRecord, RunScores
 from forecast.training.distributed import Ranks
 from forecast.training.runtime import exit_with_parent, start_job
 
@@ -69,11 +69,11 @@ def run(cfg: Config, out_dir: Path, overrides: Sequence[str] = ()) -> RunRecord:
     return record
 
 
-def trade(p: PortfolioConfig, seed: int, table: pd.DataFrame, scores: dict[str, Any]) -> portfolio.Curves | None:
-    """A global run with ``portfolio.k``: put its forecasts in money (``scores["portfolio"]``); return the curves."""
+def trade(p: PortfolioConfig, seed: int, table: pd.DataFrame, scores: RunScores) -> portfolio.Curves | None:
+    """A global run with ``portfolio.k``: put its forecasts in money (``scores.portfolio``); return the curves."""
     if not p.k:
         return None
-    scores["portfolio"], curves = portfolio.evaluate(table, p, seed)
+    scores.portfolio, curves = portfolio.evaluate(table, p, seed)
     return curves
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict
 from typing import Any
 
 from forecast.data.loading import price_words
@@ -10,7 +9,7 @@ from forecast.evaluation.adaptive import ONLINE
 from forecast.evaluation.coverage import worst_folds
 from forecast.reporting.classifier_lines import classifier_lines
 from forecast.reporting.money_lines import portfolio_lines
-from forecast.store.fields import FuturePath
+from forecast.store.fields import FoldScores, FuturePath, IntervalScores
 from forecast.store.record import RunRecord
 from forecast.store.ticker_tests import TickerTests
 
@@ -34,7 +33,7 @@ def headline(record: RunRecord) -> list[str]:
             f"{100 * lag.same_sign_share:.0f}% of test days, correlation with the actual moves {lag.corr_returns:.2f})"
         )
     future = record.future or FuturePath()
-    shown, span = shown_coverage(asdict(record))
+    shown, span = shown_coverage(record)
     words = price_words(record.price_column or "adj_close")
     path = path_lines(record.ticker or "", record.model or "", future.last_date, future.path, shown, span, words)
     return lines + comparison_lines(record) + interval_lines(record) + path
@@ -45,16 +44,15 @@ def coverage(record: RunRecord) -> dict[str, float]:
     return {name: level.coverage for name, level in (record.intervals.levels if record.intervals else {}).items()}
 
 
-def shown_coverage(record: dict[str, Any]) -> tuple[dict[str, float], str]:
+def shown_coverage(record: RunRecord) -> tuple[dict[str, float], str]:
     """Return the test coverage per level of the bands a future path shows, and where it was measured: a backtest's
-    last fold (the bands printed are its), else the test span (``record``: ``metrics.json`` as a dict)."""
-    iv = record.get("intervals") or {}
-    folds = iv.get("by_fold") or {}
-    if len(folds) > 1:
-        last = max(folds, key=int)
-        fold = ((record.get("backtest") or {}).get("by_fold") or {}).get(last) or {}
-        return dict(folds[last]), f"in the last fold, {fold.get('first_date')}..{fold.get('last_date')}"
-    return {k: v["coverage"] for k, v in (iv.get("levels") or {}).items()}, f"on the test span, {iv.get('span')}"
+    last fold (the bands printed are its), else the test span."""
+    iv = record.intervals or IntervalScores()
+    if len(iv.by_fold) > 1:
+        last = max(iv.by_fold, key=int)
+        fold = (record.backtest.by_fold if record.backtest else {}).get(last) or FoldScores()
+        return dict(iv.by_fold[last]), f"in the last fold, {fold.first_date}..{fold.last_date}"
+    return {k: v.coverage for k, v in iv.levels.items()}, f"on the test span, {iv.span}"
 
 
 def comparison_lines(record: RunRecord, digits: int = 4) -> list[str]:

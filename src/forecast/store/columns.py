@@ -59,9 +59,9 @@ def columns() -> list[str]:
     return list(flatten(asdict(RunRecord())))
 
 
-def dimensions(record: dict[str, Any]) -> dict[str, Any]:
+def dimensions(record: RunRecord) -> dict[str, Any]:
     """Return the sweep dimensions of a job from its record's config (the normalised ticker and cell first)."""
-    config = record.get("config") or {}
+    config = record.config
     out: dict[str, Any] = {}
     for name, path in DIMENSIONS.items():
         node: Any = config
@@ -70,8 +70,8 @@ def dimensions(record: dict[str, Any]) -> dict[str, Any]:
         out[name] = node
     out["seed"] = config.get("seed")
     out["scope"] = out["scope"] or "local"
-    pool = len(record.get("pool") or out["pool_size"] or [])
-    out["pool_size"] = (record.get("train_pool_size") or pool) if out["scope"] == "global" else 1
-    out["ticker"] = record.get("ticker") or out["ticker"]
-    out["cell"] = record.get("model") or out["cell"]
+    pool = len(record.pool or out["pool_size"] or [])
+    out["pool_size"] = (record.train_pool_size or pool) if out["scope"] == "global" else 1
+    out["ticker"] = record.ticker or out["ticker"]
+    out["cell"] = record.model or out["cell"]
     return out

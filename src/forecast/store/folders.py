@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from forecast.store.record import RECORD_FILE, read_record
+from forecast.store.decode import RecordError
+from forecast.store.record import RECORD_FILE, RunRecord
 
 FOLDER_FIX = "choose another folder (hydra.run.dir=...) or move that one away"
 RUN_FOLDER: list[Path] = []  # a single run's folder once the guard found it free (Hydra makes it right after)
@@ -21,15 +22,18 @@ def occupant(folder: Path) -> str:
     a running one whose process is alive. A failed or interrupted run's folder may be reused (resumed into)."""
     import os
 
-    record = read_record(folder)
+    try:
+        record = RunRecord.read(folder)
+    except RecordError:
+        return ""  # a damaged record holds no result (the summary lists it as failed)
     if record is None:
         return ""
-    config = record.get("config") or {}
-    what = f"{(config.get('model') or {}).get('cell')} on {record.get('ticker')}, seed {config.get('seed')}"
-    if record.get("status") == "completed":
+    config = record.config
+    what = f"{(config.get('model') or {}).get('cell')} on {record.ticker}, seed {config.get('seed')}"
+    if record.status == "completed":
         return f"already holds a completed run ({what})"
-    pid = record.get("pid")
-    if record.get("status") == "running" and isinstance(pid, int) and pid != os.getpid():
+    pid = record.pid
+    if record.status == "running" and pid is not None and pid != os.getpid():
         try:
             os.kill(pid, 0)
         except ProcessLookupError:

@@ -7,6 +7,8 @@ from pathlib import Path
 from typing import Any
 
 from forecast.errors import ConfigError
+from forecast.store.decode import RecordError
+from forecast.store.record import RECORD_FILE, RunRecord
 
 
 def predictions_root(run_dir: Path, out_root: Path | None) -> Path:
@@ -25,10 +27,10 @@ def predictions_root(run_dir: Path, out_root: Path | None) -> Path:
     return root
 
 
-def agree(run_dir: Path, record: dict[str, Any], payload: dict[str, Any]) -> None:
-    """Refuse a ``model.pt`` whose config names another ticker (or pool) than the run's ``metrics.json``."""
-    stored = payload.get("config") or {}
-    config = record.get("config") or {}
+def agree(run_dir: Path, record: RunRecord, stored: dict[str, Any]) -> None:
+    """Refuse a ``model.pt`` whose config (``stored``) names another ticker (or pool) than the run's
+    ``metrics.json``."""
+    config = record.config
     mine = (config.get("ticker"), config.get("tickers"), config.get("scope"))
     theirs = (stored.get("ticker"), stored.get("tickers"), stored.get("scope"))
     if mine != theirs:
@@ -40,15 +42,21 @@ def agree(run_dir: Path, record: dict[str, Any], payload: dict[str, Any]) -> Non
         )
 
 
-RECORD_TABLES = ("config", "intervals", "tickers", "backtest")  # the record's fields predict reads: tables or null
-
-
-def check_record(run_dir: Path, record: dict[str, Any]) -> None:
-    """Refuse a ``metrics.json`` whose fields that predict reads are not tables (a damaged or hand-edited record)."""
-    for key in RECORD_TABLES:
-        value = record.get(key)
-        if value is not None and not isinstance(value, dict):
+def completed_run(run_dir: Path) -> RunRecord:
+    """Return the record of a completed run in ``run_dir`` (with its ``model.pt``); refuse a folder without one, or
+    a ``metrics.json`` with a field of the wrong kind (a damaged or hand-edited record)."""
+    try:
+        record = RunRecord.read(run_dir)
+    except RecordError as exc:
+        if exc.field == "status":
+            record = None
+        else:
             raise ConfigError(
-                f"{run_dir / 'metrics.json'} has {key} as a {type(value).__name__}, not a table: the record is "
-                "damaged; train the run again"
-            )
+                f"{run_dir / RECORD_FILE} has {exc.field} as a {exc.found}, not {exc.expected}: the record is damaged; "
+                "train the run again"
+            ) from None
+    if record is None or record.status != "completed" or not (run_dir / "model.pt").exists():
+        raise ConfigError(
+            f"{run_dir} holds no completed run (a metrics.json saying completed, and model.pt): train one"
+        )
+    return record

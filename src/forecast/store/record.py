@@ -9,12 +9,13 @@ are the dataclasses of :mod:`forecast.store.fields`; nothing else keeps a list o
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
 from forecast.store.atomic import write_json
 from forecast.store.classifier_fields import ClassifierScores
+from forecast.store.decode import RecordError, decode
 from forecast.store.fields import (
     BacktestScores,
     BaselineScores,
@@ -33,6 +34,37 @@ from forecast.store.ticker_tests import TickerTests
 
 RECORD_FILE = "metrics.json"
 STATUSES = ("running", "completed", "failed", "interrupted")
+
+
+@dataclass
+class RunScores:
+    """What evaluation measures of a run: the scoring fields of :class:`RunRecord`, each of the same name, type and
+    default there (a test holds them equal), filled by ``evaluation`` and set into the record by ``describe``."""
+
+    val: Scores = field(default_factory=Scores)
+    test: Scores = field(default_factory=Scores)
+    persistence_val: Scores = field(default_factory=Scores)
+    persistence_test: Scores = field(default_factory=Scores)
+    up_fraction_val: float | None = None
+    up_fraction_test: float | None = None
+    skill_vs_persistence: float | None = None
+    skill_vs_persistence_val: float | None = None
+    dm_vs_persistence: DieboldMariano = field(default_factory=DieboldMariano)
+    lag_check: LagCheck = field(default_factory=LagCheck)
+    by_step: dict[str, StepScores] = field(default_factory=dict)
+    intervals: IntervalScores | None = None
+    baselines: dict[str, BaselineScores] = field(default_factory=dict)
+    comparisons: Comparisons | None = None
+    backtest: BacktestScores | None = None
+    tickers: dict[str, TickerScores] = field(default_factory=dict)
+    ticker_tests: TickerTests | None = None
+    portfolio: PortfolioRecord | None = None
+    classifier: ClassifierScores | None = None
+    best_val_loss: float | None = None
+
+    def fields(self) -> dict[str, Any]:
+        """Return the scores by field name, as :class:`RunRecord` takes them (the values themselves, not copies)."""
+        return {f.name: getattr(self, f.name) for f in fields(self)}
 
 
 @dataclass
@@ -110,12 +142,21 @@ class RunRecord:
         """Atomically write this record as ``folder/metrics.json``; return its path."""
         return write_json(folder / RECORD_FILE, asdict(self))
 
-
-def read_record(folder: Path) -> dict[str, Any] | None:
-    """Return the record in ``folder`` as a dict, or None when there is none or it is not readable JSON."""
-    path = folder / RECORD_FILE
-    try:
-        payload = json.loads(path.read_text())
-    except (OSError, ValueError):
-        return None
-    return payload if isinstance(payload, dict) else None
+    @classmethod
+    def read(cls, folder: Path) -> RunRecord | None:
+        """Return the record in ``folder`` with every nested field typed, or None when there is none or it is not a
+        JSON object. A field of the wrong kind raises :class:`RecordError`, whose ``status`` is the one the file
+        states ('' when it states none)."""
+        try:
+            payload = json.loads((folder / RECORD_FILE).read_text())
+        except (OSError, ValueError):
+            return None
+        if not isinstance(payload, dict):
+            return None
+        if payload.get("status") not in STATUSES:
+            raise RecordError("status", payload.get("status"), f"one of {', '.join(STATUSES)}", "status" not in payload)
+        try:
+            return decode(cls, payload)
+        except RecordError as exc:
+            exc.status = payload["status"] if isinstance(payload.get("status"), str) else ""
+            raise

@@ -15,8 +15,9 @@ from pathlib import Path
 from typing import Any
 
 from forecast.errors import ForecastError
+from forecast.store.decode import RecordError
 from forecast.store.folders import job_dirs, occupant
-from forecast.store.record import read_record
+from forecast.store.record import RunRecord
 
 RESUME_ENV = "FORECAST_RESUME"  # set for the relaunched sweep: the absolute folder it resumes
 RESUME_LINE_ENV = "FORECAST_RESUME_LINE"  # what it prints once its config is found unchanged
@@ -69,8 +70,7 @@ def plan(folder: Path) -> Plan:
     if not any(o.startswith("hydra.sweep.dir=") for o in found.hydra_overrides):  # the default, dated folder
         found.hydra_overrides.append(f"hydra.sweep.dir={found.folder}")
     for job in job_dirs(folder):
-        record = read_record(job) or {}
-        if record.get("status") == "completed":
+        if completed(job) is not None:
             found.kept.append(job)
         elif taken := occupant(job):
             raise ResumeError(f"{job} {taken}: wait for it to end, or stop it, before resuming")
@@ -84,12 +84,18 @@ def resuming(folder: Path) -> bool:
     return os.environ.get(RESUME_ENV) == str(folder.resolve())
 
 
-def kept(job: Path) -> dict[str, Any] | None:
-    """Return the record of ``job`` if this sweep resumes its folder and the job completed before, else None."""
-    if not resuming(job.parent):
+def completed(job: Path) -> RunRecord | None:
+    """Return the record of ``job`` when it completed (a damaged record is no result: its job is run again)."""
+    try:
+        record = RunRecord.read(job)
+    except RecordError:
         return None
-    record = read_record(job)
-    return record if record and record.get("status") == "completed" else None
+    return record if record is not None and record.status == "completed" else None
+
+
+def kept(job: Path) -> RunRecord | None:
+    """Return the record of ``job`` if this sweep resumes its folder and the job completed before, else None."""
+    return completed(job) if resuming(job.parent) else None
 
 
 def hydra_files(jobs: list[Path]) -> dict[Path, tuple[bytes, int]]:

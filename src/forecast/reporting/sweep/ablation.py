@@ -18,7 +18,7 @@ import pandas as pd
 from forecast.evaluation.daily_returns import newey_west_t
 from forecast.evaluation.paper_measures import era_masks
 from forecast.reporting.sweep.money import shown
-from forecast.store.record import read_record
+from forecast.store.record import RunRecord
 
 STEP_KEY = "ablation="
 COMPARISONS = ("str", "logistic", "forest")  # short-term reversal, logistic regression, random forest
@@ -28,8 +28,8 @@ def steps_of(sweep_dir: Path, done: pd.DataFrame) -> list[tuple[str, str, pd.Dat
     """Return ``(job, step, daily returns)`` of each completed ablation job with a ``portfolio.csv``, in order."""
     out = []
     for job in done["job"]:
-        record = read_record(sweep_dir / str(job)) or {}
-        step = next((o.split("=", 1)[1] for o in record.get("overrides") or [] if o.startswith(STEP_KEY)), None)
+        record = RunRecord.read(sweep_dir / str(job)) or RunRecord()
+        step = next((o.split("=", 1)[1] for o in record.overrides if o.startswith(STEP_KEY)), None)
         daily = sweep_dir / str(job) / "portfolio.csv"
         if step is not None and daily.is_file():
             out.append((str(job), step, pd.read_csv(daily, index_col="date", parse_dates=["date"])))

@@ -14,6 +14,7 @@ import pandas as pd
 
 from forecast.evaluation.comparisons import SIZE, SPA_SIZE, confidence_set, superiority
 from forecast.reporting.sweep.summary import markdown_table, varying_dimensions
+from forecast.store.record import RunRecord
 
 log = logging.getLogger(__name__)
 BASELINES = ("persistence", "drift", "linear")
@@ -94,19 +95,18 @@ def _tests(jobs: dict[str, pd.DataFrame], part: pd.DataFrame, horizon: int) -> d
     }
 
 
-def deflated_section(done: pd.DataFrame, records: dict[str, dict]) -> list[str]:
+def deflated_section(done: pd.DataFrame, records: dict[str, RunRecord]) -> list[str]:
     """Return the deflated Sharpe ratio of every job's and ``k``'s net returns, with every portfolio the sweep
     traded counted as a trial (none when fewer than two were)."""
     from forecast.evaluation.overfitting import deflated_sharpe
 
     trials = []
     for job in done["job"].astype(str):
-        p = (records.get(job) or {}).get("portfolio") or {}
-        for k, ls in (p.get("long_short") or {}).items():
-            net = ls.get("net") or {}
-            trials.append({"job": job, "k": k, **{f: net.get(f, math.nan) for f in ("sharpe", "days", "skew")}})
-            trials[-1]["kurtosis"] = net.get("kurtosis", math.nan)
-            trials[-1]["pbo"] = (p.get("selection") or {}).get("pbo", math.nan)
+        p = records[job].portfolio if job in records else None
+        for k, ls in (p.long_short if p else {}).items():
+            n, pbo = ls.net, p.selection.pbo if p and p.selection else math.nan
+            trials.append({"job": job, "k": k, "sharpe": n.sharpe, "days": n.days, "skew": n.skew})
+            trials[-1] |= {"kurtosis": n.kurtosis, "pbo": pbo}
     if len(trials) < 2:
         return []
     frame = pd.DataFrame(trials)

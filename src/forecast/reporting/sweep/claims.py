@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pandas as pd
 
+from forecast.models.registry import REGISTRY
 from forecast.reporting.sweep.accuracy import beats_linear, beats_persistence
 from forecast.reporting.sweep.summary import mean_sd, varying_dimensions
 from forecast.reporting.sweep.verdicts import INCONCLUSIVE, NOT_SUPPORTED, SUPPORTED, Verdict
@@ -174,7 +175,8 @@ def gates_keep_gradients(done: pd.DataFrame) -> Verdict:
     base = base[base["window"] == base["window"].max()]  # the lag is bounded by the window: compare at the longest
     verdict = gated_vs_rnn(base, "effective_memory_lag", better="higher")
     # the minimal cells' gates ignore h, so how far back they reach is shown too (not part of the verdict)
-    cells = ("rnn", "lstm", "gru", *(c for c in ("mingru", "minlstm") if c in set(base["cell"])))
+    gated = ("rnn", "lstm", "gru")
+    cells = (*gated, *(c for c in REGISTRY if c not in gated and c in set(base["cell"])))
     evidence = (
         f"window {int(base['window'].max())}, "
         + "effective memory lag after training (largest lag whose gradient is >= 1% of lag 1): "

@@ -12,6 +12,7 @@ common moves.
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -51,13 +52,13 @@ def compare(sweep_dir: Path, jobs: pd.DataFrame) -> dict[str, Any]:
     d = d.dropna()
     ticker, date = d.index.str.split(" ", n=1).str[0], d.index.str.split(" ", n=1).str[1]
     pooled = dm_test(d.groupby(date).mean().sort_index().to_numpy())
-    tests = pd.DataFrame([dm_test(part.to_numpy()) for _, part in d.groupby(ticker)])
+    tests = pd.DataFrame([asdict(dm_test(part.to_numpy())) for _, part in d.groupby(ticker)])
     significant = benjamini_hochberg(tests["p_value"].to_numpy(), ALPHA)
     lstm_better, raw = tests["statistic"] < 0, tests["p_value"] < ALPHA
     return {
         "tickers": len(tests),
-        "statistic": pooled["statistic"],
-        "p": pooled["p_value"],
+        "statistic": pooled.statistic,
+        "p": pooled.p_value,
         "lstm_bh": int((significant & lstm_better).sum()),
         "gru_bh": int((significant & ~lstm_better).sum()),
         "lstm_raw": int((raw & lstm_better).sum()),

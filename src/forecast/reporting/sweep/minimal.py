@@ -4,6 +4,7 @@ the dates both forecast), counted after Benjamini-Hochberg control at 5%."""
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from pathlib import Path
 
 import pandas as pd
@@ -30,7 +31,7 @@ def as_accurate(sweep_dir: Path, done: pd.DataFrame, small: str, full: str) -> V
     for ticker, part in done[done["cell"].isin([small, full])].groupby("ticker"):
         d = (squared(sweep_dir, part[part["cell"] == small]) - squared(sweep_dir, part[part["cell"] == full])).dropna()
         if len(d) > 2:
-            tests[ticker] = dm_test(d.to_numpy())
+            tests[ticker] = asdict(dm_test(d.to_numpy()))
     if not tests:
         return None
     frame = pd.DataFrame(tests).T

@@ -3,14 +3,15 @@
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
 from forecast.reporting.sweep.best import deflated_section
-from forecast.reporting.sweep.summary import markdown_table
-from forecast.store.record import read_record
+from forecast.reporting.sweep.summary import completed_records, markdown_table
+from forecast.store.record import RunRecord
 
 # Fischer & Krauss (2018), LSTM, k = 10, 1992-2015: the figures of theirs we could check (abstract and section 4)
 PAPER = {
@@ -28,34 +29,32 @@ PAPER = {
 def money_section(sweep_dir: Path, done: pd.DataFrame) -> list[str]:
     """Return the section's lines (none when no job traded its forecasts), after the classifiers' accuracy."""
     rows: list[dict[str, Any]] = []
-    cost, records = None, {str(job): read_record(sweep_dir / str(job)) or {} for job in done["job"]}
-    for job in done.itertuples():
-        record = records[str(job.job)]
-        p = record.get("portfolio")
-        if not isinstance(p, dict) or not isinstance(p.get("long_short"), dict):
+    cost, records = math.nan, completed_records(sweep_dir, done)
+    for job, record in records.items():
+        if record.portfolio is None:
             continue
-        cost, size = p.get("cost_bps"), cell_name(record)
-        for k, ls in p["long_short"].items():
-            band, gross = ls.get("random_net_pct") or {}, ls.get("random_gross_pct") or {}
+        cost, size = record.portfolio.cost_bps, cell_name(record)
+        for k, ls in record.portfolio.long_short.items():
+            band, gross = ls.random_net_pct, ls.random_gross_pct
             rows.append(
                 {
-                    "job": job.job,
+                    "job": job,
                     "cell": size,
                     "k": int(k),
-                    "before costs %/day": ls["gross"]["mean_pct"],
-                    "after costs %/day": ls["net"]["mean_pct"],
-                    "Newey-West t after": ls["net"]["t_newey_west"],
-                    "Sharpe before costs": ls["gross"]["sharpe"],
-                    "Sharpe after": ls["net"]["sharpe"],
-                    "before 2010, after costs": ls["net_before_2010_pct"],
-                    "from 2010, after costs": ls["net_from_2010_pct"],
+                    "before costs %/day": ls.gross.mean_pct,
+                    "after costs %/day": ls.net.mean_pct,
+                    "Newey-West t after": ls.net.t_newey_west,
+                    "Sharpe before costs": ls.gross.sharpe,
+                    "Sharpe after": ls.net.sharpe,
+                    "before 2010, after costs": ls.net_before_2010_pct,
+                    "from 2010, after costs": ls.net_from_2010_pct,
                     "random 5-95%, before costs": f"{gross['p5']:+.3f}..{gross['p95']:+.3f}" if gross else "",
                     "random 5-95%, after costs": f"{band['p5']:+.3f}..{band['p95']:+.3f}" if band else "",
-                    "share of random beaten": ls["beats_random_share"],
-                    "picks right %": 100 * ls.get("selection_accuracy", float("nan")),
-                    "after 4 half-turns %/day": ls.get("net_fixed_pct", float("nan")),
-                    "breakeven bp": ls.get("breakeven_bps", float("nan")),
-                    **{f"before costs {era}": e["gross_pct"] for era, e in (ls.get("by_era") or {}).items()},
+                    "share of random beaten": ls.beats_random_share,
+                    "picks right %": 100 * ls.selection_accuracy,
+                    "after 4 half-turns %/day": ls.net_fixed_pct,
+                    "breakeven bp": ls.breakeven_bps,
+                    **{f"before costs {era}": e.gross_pct for era, e in ls.by_era.items()},
                 }
             )
     lines = classifier_section(records)
@@ -80,31 +79,31 @@ def money_section(sweep_dir: Path, done: pd.DataFrame) -> list[str]:
     ]
 
 
-def cell_name(record: dict[str, Any]) -> str:
+def cell_name(record: RunRecord) -> str:
     """Return a job's cell and size, e.g. ``lstm 1x25``, and ``classifier`` for data.target=above_median."""
-    m = (record.get("config") or {}).get("model", {})
-    kind = " classifier" if record.get("target") == "above_median" else ""
-    return f"{record.get('model')} {m.get('num_layers', '?')}x{m.get('hidden_size', '?')}{kind}"
+    m = record.config.get("model", {})
+    kind = " classifier" if record.target == "above_median" else ""
+    return f"{record.model} {m.get('num_layers', '?')}x{m.get('hidden_size', '?')}{kind}"
 
 
-def classifier_section(records: dict[str, dict[str, Any]]) -> list[str]:
+def classifier_section(records: dict[str, RunRecord]) -> list[str]:
     """Return the table of the classifier jobs' accuracy against chance (none when no job is a classifier)."""
     rows = []
     for job, record in records.items():
-        c = record.get("classifier")
-        if not isinstance(c, dict):
+        c = record.classifier
+        if c is None:
             continue
         rows.append(
             {
                 "job": job,
                 "cell": cell_name(record),
-                "test accuracy %": _fmt(c["accuracy_test"], "{:.2f}", 100),
-                "Newey-West t": _fmt(c["accuracy_t"], "{:.2f}"),
-                "p": _fmt(c["accuracy_p_value"], "{:.2g}"),
-                "log loss (coin 0.69315)": _fmt(c["log_loss_test"], "{:.5f}"),
-                "before 2010 %": _fmt(c["accuracy_before_2010"], "{:.2f}", 100),
-                "from 2010 %": _fmt(c["accuracy_from_2010"], "{:.2f}", 100),
-                "test forecasts": f"{c['n_test']:,} on {c['days_test']:,} days",
+                "test accuracy %": _fmt(c.accuracy_test, "{:.2f}", 100),
+                "Newey-West t": _fmt(c.accuracy_t, "{:.2f}"),
+                "p": _fmt(c.accuracy_p_value, "{:.2g}"),
+                "log loss (coin 0.69315)": _fmt(c.log_loss_test, "{:.5f}"),
+                "before 2010 %": _fmt(c.accuracy_before_2010, "{:.2f}", 100),
+                "from 2010 %": _fmt(c.accuracy_from_2010, "{:.2f}", 100),
+                "test forecasts": f"{c.n_test or 0:,} on {c.days_test or 0:,} days",
             }
         )
     if not rows:

@@ -7,17 +7,16 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from forecast.models.registry import REGISTRY, colour
 from forecast.reporting.plots import save, subplots
-
-CELL_COLOURS = {"rnn": "tab:green", "lstm": "tab:blue", "gru": "tab:orange"}
 
 
 def _colour(cell: str) -> str:
-    return CELL_COLOURS.get(cell, "tab:purple")
+    return colour(cell)
 
 
 def _cells(done: pd.DataFrame) -> list[str]:
-    order = [c for c in CELL_COLOURS if c in set(done["cell"])]
+    order = [c for c in REGISTRY if c in set(done["cell"])]
     return order + sorted(set(done["cell"]) - set(order))
 
 

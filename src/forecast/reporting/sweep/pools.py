@@ -17,7 +17,8 @@ from forecast.evaluation.honesty import diebold_mariano
 from forecast.reporting.plots import save, subplots
 from forecast.reporting.sweep.summary import mean_sd, test_errors
 from forecast.reporting.sweep.verdicts import INCONCLUSIVE, NOT_SUPPORTED, SUPPORTED, Verdict
-from forecast.store.record import read_record
+from forecast.store.fields import DieboldMariano
+from forecast.store.record import RunRecord
 
 ALPHA = 0.05  # a Diebold-Mariano median p-value below this is a difference
 
@@ -26,16 +27,15 @@ def pools(sweep_dir: Path, done: pd.DataFrame) -> pd.DataFrame:
     """Return the completed global jobs: job, cell, seed, pool (tuple), pool_size, and each ticker's test MAE."""
     rows = []
     for job in done[done["scope"] == "global"].itertuples():
-        record = read_record(sweep_dir / str(job.job)) or {}
-        tickers = record.get("tickers") or {}
-        maes = {t: v["test"]["mae"] for t, v in tickers.items()}
-        maes |= {f"{t} persistence": v["persistence_test"]["mae"] for t, v in tickers.items()}
-        pool = tuple(record.get("pool") or [])
+        record = RunRecord.read(sweep_dir / str(job.job)) or RunRecord()
+        maes = {t: v.test.mae for t, v in record.tickers.items()}
+        maes |= {f"{t} persistence": v.persistence_test.mae for t, v in record.tickers.items()}
+        pool = tuple(record.pool)
         rows.append({"job": job.job, "cell": job.cell, "seed": job.seed, "pool": pool, "pool_size": len(pool), **maes})
     return pd.DataFrame(rows)
 
 
-def paired_dm(sweep_dir: Path, a: pd.DataFrame, b: pd.DataFrame, tickers: set[str]) -> list[dict[str, float]]:
+def paired_dm(sweep_dir: Path, a: pd.DataFrame, b: pd.DataFrame, tickers: set[str]) -> list[DieboldMariano]:
     """Return per seed the DM test of job ``a``'s vs job ``b``'s relative test errors on ``tickers`` (same days)."""
     out = []
     for seed in sorted(set(a["seed"]) & set(b["seed"])):
@@ -47,11 +47,11 @@ def paired_dm(sweep_dir: Path, a: pd.DataFrame, b: pd.DataFrame, tickers: set[st
     return out
 
 
-def judge(tests: list[dict[str, float]]) -> tuple[str, float, float]:
+def judge(tests: list[DieboldMariano]) -> tuple[str, float, float]:
     """Return (verdict that the first method is more accurate, mean statistic, median p) over seed pairs."""
     if not tests:
         return INCONCLUSIVE, np.nan, np.nan
-    stat, p = float(np.mean([t["statistic"] for t in tests])), float(np.median([t["p_value"] for t in tests]))
+    stat, p = float(np.mean([t.statistic for t in tests])), float(np.median([t.p_value for t in tests]))
     if p < ALPHA:
         return (SUPPORTED if stat < 0 else NOT_SUPPORTED), stat, p
     return INCONCLUSIVE, stat, p

@@ -3,42 +3,42 @@
 from __future__ import annotations
 
 import logging
+import math
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
 from forecast.store.columns import DIMENSIONS, columns, dimensions, flatten
+from forecast.store.decode import RecordError
 from forecast.store.folders import job_dirs
-from forecast.store.record import RECORD_FILE, read_record
+from forecast.store.record import RECORD_FILE, RunRecord
 
 log = logging.getLogger(__name__)
 
 
-MEASURED = {"model": str, "test": dict, "persistence_test": dict, "config": dict}  # a completed record has these
-TYPED = {"window": int, "seed": int, "horizon": int}  # and these, where present, of this type
-
-
-def unmeasured(record: dict[str, Any]) -> str:
-    """Return what a completed record lacks (a field missing or of the wrong type, a test MAE that is not a
-    number; a classifier's test accuracy), or "" when the report can read it."""
-    for key, kind in (*MEASURED.items(), *TYPED.items()):
-        value = record.get(key)
-        if value is None and key in TYPED:
-            continue
-        if not isinstance(value, kind) or isinstance(value, bool):
-            return f"its {key} is {'missing' if value is None else f'a {type(value).__name__}'}"
-    scored = [("classifier", "accuracy_test")] if isinstance(record.get("classifier"), dict) else []
-    for key, name in scored or [("test", "mae"), ("persistence_test", "mae")]:
-        value = record[key].get(name)
-        if not isinstance(value, (int, float)) or isinstance(value, bool):
-            return f"its {key}.{name} is not a number"
-    return ""
+def unmeasured(record: RunRecord) -> str:
+    """Return what a completed record lacks (its cell, its config, a test MAE or a classifier's test accuracy
+    that is a number), or "" when the report can read it."""
+    if record.model is None:
+        return "its model is missing"
+    if not record.config:
+        return "its config is missing"
+    if record.classifier is not None:
+        scored = {"classifier.accuracy_test": record.classifier.accuracy_test}
+    else:
+        scored = {"test.mae": record.test.mae, "persistence_test.mae": record.persistence_test.mae}
+    return next((f"its {name} is not a number" for name, v in scored.items() if v is None or math.isnan(v)), "")
 
 
 def job_row(job: Path) -> dict[str, Any]:
     """Return one job's summary row, read from its ``metrics.json`` alone (the run record)."""
-    record = read_record(job)
+    try:
+        record = RunRecord.read(job)
+    except RecordError as exc:
+        said = f"says {exc.status} but {exc}" if exc.status else f"is damaged ({exc})"
+        return {"job": job.name, "status": "failed", "reason": f"metrics.json {said}: the job's results are unknown"}
     if record is None:
         reason = (
             "metrics.json is unreadable (truncated or not a JSON object): the job's results are unknown"
@@ -46,25 +46,27 @@ def job_row(job: Path) -> dict[str, Any]:
             else "no metrics.json: the job crashed before it started"
         )
         return {"job": job.name, "status": "failed", "reason": reason}
-    status = str(record.get("status") or "failed")
+    status = record.status
     if status == "completed" and (missing := unmeasured(record)):
         return {
             "job": job.name,
             "status": "failed",
             "reason": f"metrics.json says completed but {missing}: the job's results are unknown",
         }
-    overrides = record.get("overrides")
-    row: dict[str, Any] = {
-        "job": job.name,
-        "overrides": " ".join(map(str, overrides if isinstance(overrides, list) else [])),
-    }
+    row: dict[str, Any] = {"job": job.name, "overrides": " ".join(record.overrides)}
     if status == "completed":
-        row.update(flatten(record))
+        row.update(flatten(asdict(record)))
     row.update(dimensions(record))  # the config's values (seed, window...) over the record's copies of them
-    row["status"], row["reason"] = status, record.get("reason") or ""
+    row["status"], row["reason"] = status, record.reason
     if status == "running":
-        row["reason"] = f"no final record: still running (pid {record.get('pid')}) or killed"
+        row["reason"] = f"no final record: still running (pid {record.pid}) or killed"
     return row
+
+
+def completed_records(sweep_dir: Path, done: pd.DataFrame) -> dict[str, RunRecord]:
+    """Return the typed record of each completed job of ``done`` (job name -> record), as the summary read it."""
+    records = {str(job): RunRecord.read(sweep_dir / str(job)) for job in done["job"]}
+    return {job: record for job, record in records.items() if record is not None}
 
 
 def collect_jobs(sweep_dir: Path) -> pd.DataFrame:
@@ -161,7 +163,7 @@ def pairwise_dm(sweep_dir: Path, jobs: pd.DataFrame) -> pd.DataFrame:
                 if len(ea) < 3:
                     continue
                 horizon = int(part["horizon"].iloc[0] or 1)
-                res = diebold_mariano(ea.to_numpy(), eb.to_numpy(), horizon)
+                res = asdict(diebold_mariano(ea.to_numpy(), eb.to_numpy(), horizon))
                 values = group if isinstance(group, tuple) else (group,)
                 rows.append({**dict(zip([*keys, "seed"], values, strict=True)), "pair": f"{a} vs {b}", **res})
     raw = pd.DataFrame(rows)

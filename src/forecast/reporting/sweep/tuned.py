@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from pathlib import Path
 
 import pandas as pd
@@ -22,7 +23,9 @@ def tuned_dm(sweep_dir: Path, done: pd.DataFrame) -> pd.DataFrame:
             for b in cells[i + 1 :]:
                 ea, eb = errors[a].align(errors[b], join="inner")
                 if len(ea) > 2:
-                    rows.append({"seed": seed, "pair": f"{a} vs {b}", **diebold_mariano(ea.to_numpy(), eb.to_numpy())})
+                    rows.append(
+                        {"seed": seed, "pair": f"{a} vs {b}", **asdict(diebold_mariano(ea.to_numpy(), eb.to_numpy()))}
+                    )
     if not rows:
         return pd.DataFrame()
     raw = pd.DataFrame(rows)
