@@ -6,14 +6,12 @@ import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 import pytest
 
 from forecast.config.schema import Config
-from forecast.data.sources import REPO_DATA, read_csv_prices
-
-SNAPSHOT = REPO_DATA / "snapshot"
+from forecast.data.sources import read_csv_prices
+from tests.helpers import SNAPSHOT
 
 
 @pytest.fixture(autouse=True, scope="session")
@@ -42,24 +40,6 @@ def no_network(monkeypatch: pytest.MonkeyPatch) -> None:
 def aapl() -> pd.DataFrame:
     """AAPL daily bars 2000-2013 from the shipped snapshot."""
     return read_csv_prices(SNAPSHOT / "AAPL.csv", "test")
-
-
-def random_walk(n: int = 400, seed: int = 0, start: str = "2001-01-01") -> pd.DataFrame:
-    """A generated positive price frame on business days (for unit tests only)."""
-    rng = np.random.default_rng(seed)
-    price = 50 * np.exp(np.cumsum(rng.normal(0.0003, 0.015, n)))
-    idx = pd.bdate_range(start, periods=n, name="date")
-    return pd.DataFrame(
-        {
-            "open": price,
-            "high": price * 1.01,
-            "low": price * 0.99,
-            "close": price,
-            "adj_close": price,
-            "volume": rng.integers(1_000, 10_000, n).astype(float),
-        },
-        index=idx,
-    )
 
 
 @pytest.fixture

@@ -1,4 +1,4 @@
-"""The one way tests run the command line: ``python -m forecast`` (or another module) in a subprocess."""
+"""What the tests share besides fixtures: the command line in a subprocess, a typed record read back, a random walk."""
 
 from __future__ import annotations
 
@@ -9,8 +9,14 @@ import sys
 from dataclasses import asdict
 from pathlib import Path
 
+import numpy as np
+import pandas as pd
+
+from forecast.data.sources import REPO_DATA
 from forecast.store.atomic import _clean
 from forecast.store.record import RunRecord
+
+SNAPSHOT = REPO_DATA / "snapshot"
 
 
 def _env() -> dict[str, str]:
@@ -56,3 +62,21 @@ def read_back(folder: Path) -> RunRecord:
     stored = json.loads((folder / "metrics.json").read_text())
     assert json.loads(json.dumps(_clean(asdict(record)))) == stored
     return record
+
+
+def random_walk(n: int = 400, seed: int = 0, start: str = "2001-01-01") -> pd.DataFrame:
+    """A generated positive price frame on business days (for unit tests only)."""
+    rng = np.random.default_rng(seed)
+    price = 50 * np.exp(np.cumsum(rng.normal(0.0003, 0.015, n)))
+    idx = pd.bdate_range(start, periods=n, name="date")
+    return pd.DataFrame(
+        {
+            "open": price,
+            "high": price * 1.01,
+            "low": price * 0.99,
+            "close": price,
+            "adj_close": price,
+            "volume": rng.integers(1_000, 10_000, n).astype(float),
+        },
+        index=idx,
+    )

@@ -15,7 +15,7 @@ from forecast.evaluation.intervals import conformal_scale
 from forecast.evaluation.online import online_tables, run_online
 from forecast.evaluation.pid import saturation
 from forecast.evaluation.volatility import Garch, VolState, ewma_variance, row_volatility, volatility_terciles
-from tests.conftest import SNAPSHOT
+from tests.helpers import SNAPSHOT
 
 
 def test_the_online_update_matches_a_worked_example() -> None:

@@ -21,8 +21,7 @@ from forecast.errors import ConfigError, DataError
 from forecast.evaluation.baselines import ridge_fit
 from forecast.evaluation.metrics import error_metrics
 from forecast.pipeline.recipe import run
-from tests.conftest import random_walk
-from tests.helpers import read_back
+from tests.helpers import random_walk, read_back
 
 
 def bounds(**settings: object) -> list[tuple[SplitBounds, bool]]:

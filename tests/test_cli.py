@@ -101,7 +101,7 @@ def test_a_failing_job_does_not_stop_a_sweep(tmp_path: Path) -> None:
 
 @pytest.mark.slow
 def test_csv_source_runs_and_offline_yfinance_fails_in_one_line(tmp_path: Path) -> None:
-    from tests.conftest import SNAPSHOT
+    from tests.helpers import SNAPSHOT
 
     lines = (SNAPSHOT / "MSFT.csv").read_text().splitlines()
     csv = tmp_path / "prices.csv"

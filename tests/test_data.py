@@ -17,7 +17,7 @@ from forecast.data.sources import select_dates
 from forecast.data.splits import split_bounds
 from forecast.data.validation import clean_prices
 from forecast.errors import DataError
-from tests.conftest import random_walk
+from tests.helpers import random_walk
 
 FRACS = (0.7, 0.15, 0.15)
 
@@ -153,7 +153,7 @@ def test_standardizer_round_trip_and_returns_to_paths() -> None:
 
 
 def test_zero_volume_is_missing_not_a_value_and_far_values_are_named(caplog: pytest.LogCaptureFixture) -> None:
-    from tests.conftest import random_walk
+    from tests.helpers import random_walk
 
     frame = random_walk(400, seed=5)
     frame.iloc[350, frame.columns.get_loc("volume")] = 0.0  # a data gap in the test span, as NASDAQ 2015-05-12

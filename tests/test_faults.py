@@ -250,7 +250,7 @@ def test_a_fold_worker_exits_when_its_parent_is_killed(tmp_path: Path) -> None:
     script.write_text(
         "import multiprocessing as mp, os, sys, time\n"
         "def worker(path):\n"
-        "    from forecast.training.runtime import exit_with_parent\n"
+        "    from forecast.lifecycle.workers import exit_with_parent\n"
         "    exit_with_parent(0.05)\n"
         "    open(path, 'w').write(str(os.getpid()))\n"
         "    time.sleep(120)\n"
@@ -291,7 +291,7 @@ def test_a_signal_during_slow_imports_is_raised_after_them_and_a_swallowed_one_s
     script = tmp_path / "held.py"
     script.write_text(
         "import os, signal\n"
-        "from forecast.training import signals\n"
+        "from forecast.lifecycle import signals\n"
         "signals.interrupts()\n"
         "try:\n"
         "    with signals.deferred():\n"

@@ -11,7 +11,7 @@ from forecast.config.schema import Config, DataConfig, Source
 from forecast.data.panel import load_panel
 from forecast.data.sources import load_prices
 from forecast.errors import ConfigError, DataError
-from tests.conftest import random_walk
+from tests.helpers import random_walk
 
 
 def folder_of(tmp_path: Path, tickers: list[str]) -> Path:

@@ -24,7 +24,7 @@ from forecast.evaluation.scores import interval_scores
 from forecast.models.recurrent import RecurrentForecaster
 from forecast.training.loop import fit
 from forecast.training.losses import loss_for
-from tests.conftest import random_walk
+from tests.helpers import random_walk
 
 CPU = torch.device("cpu")
 TAUS = [0.05, 0.5, 0.95]

@@ -24,8 +24,7 @@ from forecast.models.recurrent import RecurrentForecaster
 from forecast.pipeline.fitting import FitSettings, fit_unit
 from forecast.pipeline.recipe import run
 from forecast.training.loop import epoch_order
-from tests.conftest import random_walk
-from tests.helpers import forecast, read_back
+from tests.helpers import forecast, random_walk, read_back
 
 CPU = torch.device("cpu")
 

@@ -31,7 +31,7 @@ from forecast.store.fields import (
 )
 from forecast.store.record import RunRecord
 from forecast.store.ticker_tests import TickerTests
-from tests.conftest import random_walk
+from tests.helpers import random_walk
 
 PATH = [{"date": "2019-01-02", "step": 1, "predicted": 101.0, "lower_90": 95.0, "upper_90": 107.0, "last_close": 100.0}]
 

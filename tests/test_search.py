@@ -14,8 +14,7 @@ from hydra.core.override_parser.overrides_parser import OverridesParser
 from forecast.data.splits import split_bounds
 from hydra_plugins.forecast_optuna.outputs import best_yaml
 from hydra_plugins.forecast_optuna.sweeper import distribution
-from tests.conftest import SNAPSHOT
-from tests.helpers import forecast
+from tests.helpers import SNAPSHOT, forecast
 
 TINY = ("trainer.max_epochs=2", "model.num_layers=1", "data.start=2011-01-01")
 
@@ -130,6 +129,20 @@ def test_a_search_that_cannot_run_is_refused_before_its_study(changes: dict[str,
     with pytest.raises(ConfigError) as err:
         check(OptunaSweeperConf(**changes))  # type: ignore[arg-type]
     assert str(err.value) == message
+
+
+def test_a_search_without_optuna_installed_names_the_extra(monkeypatch: pytest.MonkeyPatch) -> None:
+    import importlib.util
+
+    from forecast.config.search import check
+    from forecast.errors import ConfigError
+    from hydra_plugins.forecast_optuna.config import OptunaSweeperConf
+
+    found = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "optuna" else found(name, *a))
+    with pytest.raises(ConfigError) as err:
+        check(OptunaSweeperConf())
+    assert str(err.value) == "hparams_search=optuna needs Optuna, an optional extra: pip install -e '.[search]'"
 
 
 @pytest.mark.slow

@@ -17,7 +17,7 @@ from forecast.data import yahoo
 from forecast.data.cache import CacheEntry, cache_path, read_cache, write_cache
 from forecast.data.sources import from_yfinance, load_prices, read_csv_prices
 from forecast.errors import DataError
-from tests.conftest import SNAPSHOT
+from tests.helpers import SNAPSHOT
 
 
 def yahoo_frame(n: int = 300, start: str = "2020-01-01") -> pd.DataFrame:

@@ -15,12 +15,18 @@ import logging
 import os
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from forecast.config.checks import validate
 from forecast.config.schema import Config
 from forecast.errors import ConfigError, DataError, ForecastError
 from forecast.store.fields import TickerScores
+from forecast.store.record import RunRecord
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from forecast.pipeline.forecaster import Walked
 
 log = logging.getLogger("forecast")
 # what may change between training and a later forecast: where the prices come from, the calendar, the device
@@ -60,12 +66,10 @@ def predict(run_dir: Path, overrides: list[str], out_root: Path | None = None) -
     A local run's model forecasts its ticker; a global run's model forecasts every ticker of its pool, or the one
     named by ``ticker=``."""
     from forecast.data.loading import price_column, price_words
-    from forecast.data.sources import load_prices
-    from forecast.data.validation import clean_prices
     from forecast.evaluation.staleness import warn_if_stale
     from forecast.models.registry import kernel_of, resolve_impl
     from forecast.pipeline.forecaster import Forecaster, read_model
-    from forecast.reporting.headline import path_lines, shown_coverage
+    from forecast.reporting.headline import path_lines
     from forecast.reporting.run_files import write_future
     from forecast.store.predictions import agree, completed_run, predictions_root
     from forecast.training.runtime import resolve_device
@@ -81,16 +85,7 @@ def predict(run_dir: Path, overrides: list[str], out_root: Path | None = None) -
     forecaster = Forecaster.load(payload, cfg.model, features, cfg.window, cfg.horizon, device)
     pooled = record.scope == "global"
     tickers = chosen(cfg.ticker, list(forecaster.tickers), pooled, any(o.startswith("ticker=") for o in overrides))
-    frames, sources = {}, {}
-    for ticker in tickers:
-        prices = load_prices(ticker, cfg.data)
-        frames[ticker], sources[ticker] = clean_prices(prices.frame, ticker, cfg.data.max_gap_days), prices.source
-        last_day, train_end = frames[ticker].index[-1], forecaster.tickers[ticker].train_end
-        if str(last_day.date()) < train_end:
-            raise DataError(
-                f"the prices of {ticker} end on {last_day.date()}, before the model's training data ends "
-                f"({train_end}): use prices up to {train_end} or later"
-            )
+    frames, sources = newest_prices(tickers, cfg, {t: forecaster.tickers[t].train_end for t in tickers})
     paths = forecaster.paths(frames, cfg.calendar, device)
     pooled = pooled and len(tickers) > 1
     kernel = kernel_of(resolve_impl(cfg.model.cell, cfg.model.impl, device), device)
@@ -99,15 +94,7 @@ def predict(run_dir: Path, overrides: list[str], out_root: Path | None = None) -
     log.info("prices %s from %s up to %s (%s kernel)", which, ", ".join(sorted(set(sources.values()))), newest, kernel)
     lines: list[str] = []
     for ticker, path in paths.items():
-        covered, span = shown_coverage(record)
-        if record.scope == "global":  # the ticker's own test coverage, not the pool's
-            own = record.tickers.get(ticker) or TickerScores()
-            covered = own.coverage
-            span = f"on its test span, {own.first_test_date}..{own.last_test_date}"
-        walked = forecaster.walked.get(ticker)
-        if walked is not None:  # adaptive bands walked through newer days: the coverage of the bands shown
-            covered = walked.coverage
-            span = f"on the {walked.days} sessions walked since the run, {walked.first}..{walked.last}"
+        covered, span = band_coverage(record, forecaster.walked.get(ticker), ticker)
         frame, last = frames[ticker], str(frames[ticker].index[-1].date())
         warn_if_stale(ticker, frame, forecaster.tickers[ticker].train_end, str(record.last_date))
         rows = [{str(k): v for k, v in row.items()} for row in path.to_dict(orient="records")]
@@ -123,6 +110,40 @@ def predict(run_dir: Path, overrides: list[str], out_root: Path | None = None) -
         log.info("%s", line)
     log.info("written: %s", out)
     return out
+
+
+def newest_prices(
+    tickers: list[str], cfg: Config, train_ends: dict[str, str]
+) -> tuple[dict[str, pd.DataFrame], dict[str, str]]:
+    """Return each ticker's cleaned prices and their source; refuse prices that end before the model's training
+    data does (``train_ends``: ticker -> its last training day)."""
+    from forecast.data.sources import load_prices
+    from forecast.data.validation import clean_prices
+
+    frames, sources = {}, {}
+    for ticker in tickers:
+        prices = load_prices(ticker, cfg.data)
+        frames[ticker], sources[ticker] = clean_prices(prices.frame, ticker, cfg.data.max_gap_days), prices.source
+        last_day, train_end = frames[ticker].index[-1], train_ends[ticker]
+        if str(last_day.date()) < train_end:
+            raise DataError(
+                f"the prices of {ticker} end on {last_day.date()}, before the model's training data ends "
+                f"({train_end}): use prices up to {train_end} or later"
+            )
+    return frames, sources
+
+
+def band_coverage(record: RunRecord, walked: Walked | None, ticker: str) -> tuple[dict[str, float], str]:
+    """Return the measured coverage of the bands a path shows, and where it was measured: the sessions adaptive
+    bands walked since the run, a pool ticker's own test span, or the run's (:func:`shown_coverage`)."""
+    from forecast.reporting.headline import shown_coverage
+
+    if walked is not None:  # adaptive bands walked through newer days: the coverage of the bands shown
+        return walked.coverage, f"on the {walked.days} sessions walked since the run, {walked.first}..{walked.last}"
+    if record.scope == "global":  # the ticker's own test coverage, not the pool's
+        own = record.tickers.get(ticker) or TickerScores()
+        return own.coverage, f"on its test span, {own.first_test_date}..{own.last_test_date}"
+    return shown_coverage(record)
 
 
 def chosen(ticker: str, trained: list[str], pooled: bool, named: bool) -> list[str]:

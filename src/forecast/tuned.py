@@ -63,44 +63,20 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     stamp = dt.datetime.now().strftime("%Y-%m-%d_%H-%M-%S")
     out = Path(opts["out"] or ROOT / "outputs" / "experiments" / "cells_tuned" / stamp).resolve()
-    conf = out / "conf" / "experiment"
-    conf.mkdir(parents=True, exist_ok=True)
+    (out / "conf" / "experiment").mkdir(parents=True, exist_ok=True)
     cells, summary, start = opts["cells"].split(","), {}, time.perf_counter()
     for cell in cells:
-        search = out / f"search_{cell}"
-        code = forecast(
-            "-m",
-            "hparams_search=optuna",
-            f"model={cell}",
-            f"hydra.sweeper.n_trials={opts['trials']}",
-            f"hydra.sweep.dir={search}",
-            *overrides,
-        )
-        best = search / "optuna" / "best.yaml"
-        if code != 0 or not best.exists():
-            print(f"error: the search for {cell} failed (exit {code}): see {search}", file=sys.stderr)
+        found = search(cell, opts, overrides, out)
+        if found is None:
             return 1
-        shutil.copy(best, conf / f"best_{cell}.yaml")
-        trials = json.loads((search / "optuna" / "summary.json").read_text())
-        summary[cell] = {**trials, "search_dir": str(search)}
+        summary[cell] = found
     compare = out / "compare"
     (compare).mkdir(parents=True, exist_ok=True)
     (compare / "tuned.json").write_text(
         json.dumps({"trials_per_cell": int(opts["trials"]), "cells": summary}, indent=2)
     )
-    for cell in cells:
-        code = forecast(
-            "-m",
-            f"--config-dir={out / 'conf'}",
-            f"experiment=best_{cell}",
-            f"seed={opts['seeds']}",
-            f"hydra.sweep.dir={compare}",
-            f"hydra.sweep.subdir={cell}_seed${{seed}}",
-            *overrides,
-        )
-        if code not in (0, 4):
-            print(f"error: the comparison runs of {cell} failed (exit {code})", file=sys.stderr)
-            return 1
+    if not all(rerun(cell, opts, overrides, out, compare) for cell in cells):
+        return 1
     from forecast.reporting.sweep.report import build_report
 
     report = build_report(compare)
@@ -109,6 +85,44 @@ def main(argv: list[str] | None = None) -> int:
         f"{time.perf_counter() - start:.0f} s; report: {report}"
     )
     return 0
+
+
+def search(cell: str, opts: dict[str, str], overrides: list[str], out: Path) -> dict[str, object] | None:
+    """Run ``cell``'s Optuna search into ``out/search_<cell>`` and keep its best config as an experiment; return
+    its trials' summary (None, with one line on stderr, when the search failed)."""
+    folder = out / f"search_{cell}"
+    code = forecast(
+        "-m",
+        "hparams_search=optuna",
+        f"model={cell}",
+        f"hydra.sweeper.n_trials={opts['trials']}",
+        f"hydra.sweep.dir={folder}",
+        *overrides,
+    )
+    best = folder / "optuna" / "best.yaml"
+    if code != 0 or not best.exists():
+        print(f"error: the search for {cell} failed (exit {code}): see {folder}", file=sys.stderr)
+        return None
+    shutil.copy(best, out / "conf" / "experiment" / f"best_{cell}.yaml")
+    trials = json.loads((folder / "optuna" / "summary.json").read_text())
+    return {**trials, "search_dir": str(folder)}
+
+
+def rerun(cell: str, opts: dict[str, str], overrides: list[str], out: Path, compare: Path) -> bool:
+    """Run ``cell``'s best config over the seeds into ``compare``; return whether its jobs ran (some may fail)."""
+    code = forecast(
+        "-m",
+        f"--config-dir={out / 'conf'}",
+        f"experiment=best_{cell}",
+        f"seed={opts['seeds']}",
+        f"hydra.sweep.dir={compare}",
+        f"hydra.sweep.subdir={cell}_seed${{seed}}",
+        *overrides,
+    )
+    if code not in (0, 4):
+        print(f"error: the comparison runs of {cell} failed (exit {code})", file=sys.stderr)
+        return False
+    return True
 
 
 if __name__ == "__main__":

@@ -19,6 +19,7 @@ from forecast.config.schema import (
     TARGETS,
     VOLATILITIES,
     Config,
+    ModelConfig,
 )
 from forecast.config.target import validate_target
 from forecast.config.tickers import normalise_ticker, validate_scope
@@ -40,7 +41,18 @@ def validate(cfg: Config, multirun: bool = False) -> Config:
     validate_scope(cfg, multirun)
     require(cfg.window >= 2, f"window must be at least 2 days (got window={cfg.window}): e.g. window=60")
     require(cfg.horizon >= 1, f"horizon must be at least 1 day (got horizon={cfg.horizon}): e.g. horizon=1")
-    m, d, t = cfg.model, cfg.data, cfg.trainer
+    validate_model(cfg.model)
+    validate_forecast(cfg)
+    validate_portfolio(cfg)
+    validate_backtest(cfg)
+    validate_data(cfg)
+    validate_trainer(cfg)
+    validate_limits(cfg)
+    return cfg
+
+
+def validate_model(m: ModelConfig) -> None:
+    """Check the cell, its implementation, its size and its dropout and forget-gate settings."""
     require(
         m.cell in CELLS,
         f"model.cell={m.cell!r} is unknown: choose model={'|'.join(CELLS)}",
@@ -67,9 +79,11 @@ def validate(cfg: Config, multirun: bool = False) -> Config:
         m.impl != "fast" or not m.cell.startswith("min"),
         f"model.impl=fast has no {m.cell} kernel (the minimal cells have their own scan): use model.impl=auto or torch",
     )
-    validate_forecast(cfg)
-    validate_portfolio(cfg)
-    validate_backtest(cfg)
+
+
+def validate_data(cfg: Config) -> None:
+    """Check the input features, the scaling, the target and how the days are split."""
+    d = cfg.data
     for name in d.features:
         require(name in FEATURES, f"data.features has unknown feature {name!r}: choose from {list(FEATURES)}")
     require(len(d.features) > 0 and d.features[0] == "log_return", "data.features must start with log_return")
@@ -96,6 +110,11 @@ def validate(cfg: Config, multirun: bool = False) -> Config:
         require(value is None or value >= 1, f"data.{key} must be >= 1 trading day (got {value})")
     require(d.max_gap_days >= 1, f"data.max_gap_days must be >= 1 (got {d.max_gap_days})")
     require(d.timeout_s > 0, f"data.timeout_s must be > 0 seconds (got {d.timeout_s})")
+
+
+def validate_trainer(cfg: Config) -> None:
+    """Check the optimiser's settings, the epochs, early stopping, threads, checkpoints and the strategy."""
+    t = cfg.trainer
     require(t.max_epochs >= 1, f"trainer.max_epochs must be >= 1 (got {t.max_epochs})")
     require(t.batch_size >= 1, f"trainer.batch_size must be >= 1 (got {t.batch_size}): e.g. trainer.batch_size=64")
     require(t.lr > 0, f"trainer.lr must be > 0 (got {t.lr}): e.g. trainer.lr=0.001")
@@ -113,8 +132,6 @@ def validate(cfg: Config, multirun: bool = False) -> Config:
         t.strategy == "single" or cfg.backtest.kind == "none" or cfg.backtest.n_jobs == 1,
         f"trainer.strategy=ddp trains each fold with every process: set backtest.n_jobs=1 (got {cfg.backtest.n_jobs})",
     )
-    validate_limits(cfg)
-    return cfg
 
 
 def validate_forecast(cfg: Config) -> None:

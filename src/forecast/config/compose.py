@@ -3,6 +3,7 @@ values out of range each refused in one line."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from forecast.config.checks import validate
@@ -10,10 +11,11 @@ from forecast.config.schema import Config
 from forecast.errors import ConfigError, compact_error
 
 
-def typed_config(cfg: Any, multirun: bool = False) -> Config:
+def typed_config(cfg: Any, multirun: bool = False, threads: Callable[[], int] | None = None) -> Config:
     """Return the composed ``cfg`` (an OmegaConf ``DictConfig``) as a checked :class:`Config`; raise
     :class:`ConfigError` in one line for a key the schema does not declare, an interpolation that does not resolve
-    or fit its type, or a value :func:`validate` refuses."""
+    or fit its type, or a value :func:`validate` refuses. ``threads``: what ``trainer.threads=0`` becomes (the
+    share of the cores a sweep's launcher gives the job; torch's default when not given)."""
     from omegaconf import OmegaConf
     from omegaconf.errors import OmegaConfBaseException
 
@@ -27,7 +29,10 @@ def typed_config(cfg: Any, multirun: bool = False) -> Config:
     except OmegaConfBaseException as exc:
         raise ConfigError(compact_error(exc)) from None
     assert isinstance(typed, Config)
-    return validate(typed, multirun=multirun)
+    typed = validate(typed, multirun=multirun)
+    if typed.trainer.threads == 0 and threads is not None:
+        typed.trainer.threads = threads()
+    return typed
 
 
 def plain(cfg: Any) -> dict[str, Any]:

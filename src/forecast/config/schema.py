@@ -211,5 +211,11 @@ def config_dict(cfg: Config) -> dict[str, Any]:
 def register_configs() -> None:
     """Register :class:`Config` as ``config_schema`` in Hydra's ConfigStore (``conf/config.yaml`` extends it)."""
     from hydra.core.config_store import ConfigStore
+    from omegaconf import OmegaConf
+
+    from forecast.config.tickers import path_safe, run_name
 
     ConfigStore.instance().store(name="config_schema", node=Config)
+    # Run folders are named after the ticker before any check of ours runs: keep that name inside outputs/.
+    OmegaConf.register_new_resolver("path_safe", path_safe, replace=True)
+    OmegaConf.register_new_resolver("run_name", run_name, replace=True)

@@ -11,7 +11,14 @@ SAMPLERS, DIRECTIONS, MAX_JOBS = ("tpe", "random"), ("minimize", "maximize"), 64
 
 
 def check(conf: Any) -> None:
-    """Refuse, in one line each, a search that cannot run: no trials, no workers, an unknown sampler or direction."""
+    """Refuse, in one line each, a search that cannot run: Optuna not installed, no trials, no workers, an unknown
+    sampler or direction."""
+    import importlib.util
+
+    require(
+        importlib.util.find_spec("optuna") is not None,
+        "hparams_search=optuna needs Optuna, an optional extra: pip install -e '.[search]'",
+    )
     require(
         conf.n_trials >= 1,
         f"hydra.sweeper.n_trials must be at least 1 trial (got {conf.n_trials}): e.g. hydra.sweeper.n_trials=30",

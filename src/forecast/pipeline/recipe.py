@@ -20,6 +20,7 @@ from forecast.data.notices import collected
 from forecast.data.panel import Panel, load_panel
 from forecast.diagnostics.clock import PhaseClock
 from forecast.evaluation import portfolio
+from forecast.lifecycle.workers import exit_with_parent
 from forecast.pipeline.describe import describe, gradient_flow, score_run
 from forecast.pipeline.fitting import Fit, FitSettings, adapt, fit_unit
 from forecast.pipeline.forecaster import Forecaster
@@ -29,7 +30,7 @@ from forecast.store.atomic import write_csv
 from forecast.store.fields import FuturePath
 from forecast.store.record import RunRecord, RunScores
 from forecast.training.distributed import Ranks
-from forecast.training.runtime import exit_with_parent, start_job
+from forecast.training.runtime import start_job
 
 
 def run(cfg: Config, out_dir: Path, overrides: Sequence[str] = ()) -> RunRecord:

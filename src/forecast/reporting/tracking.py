@@ -26,6 +26,16 @@ log = logging.getLogger("forecast")
 HEADLINE = ("test_mae", "skill_vs_persistence", "best_val_loss", "dm_vs_persistence_p_value")
 
 
+def finish(cfg: LoggerConfig, record: RunRecord, out_dir: Path) -> None:
+    """Print the completed run's closing lines, log it to its tracker and say where its results are."""
+    from forecast.reporting.headline import headline
+
+    for line in headline(record):
+        log.info("%s", line)
+    track(cfg, record, out_dir)
+    log.info("results: %s", out_dir)
+
+
 def track(cfg: LoggerConfig, record: RunRecord, out_dir: Path) -> None:
     """Log a completed run to ``cfg.kind``'s tracker; warn in one line when that is not possible."""
     if cfg.kind == "csv":

@@ -44,6 +44,14 @@ def occupant(folder: Path) -> str:
     return ""
 
 
+def guard(folder: Path) -> None:
+    """Refuse, in one line, to run in ``folder`` when it holds another run's results (:func:`occupant`)."""
+    from forecast.errors import FolderTaken
+
+    if taken := occupant(folder):
+        raise FolderTaken(f"{folder} {taken}: a run never writes over another run's results; {FOLDER_FIX}")
+
+
 def job_dirs(sweep_dir: Path) -> list[Path]:
     """Return the job folders of a sweep (those holding a ``metrics.json`` or Hydra's ``.hydra``), by job number."""
 

@@ -9,6 +9,7 @@ loss without running: only the missing, failed and interrupted jobs run again.
 
 from __future__ import annotations
 
+import logging
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -96,6 +97,16 @@ def completed(job: Path) -> RunRecord | None:
 def kept(job: Path) -> RunRecord | None:
     """Return the record of ``job`` if this sweep resumes its folder and the job completed before, else None."""
     return completed(job) if resuming(job.parent) else None
+
+
+def stands(job: Path) -> RunRecord | None:
+    """Return the record of ``job`` when this sweep resumes its folder and the job completed before: it stands,
+    its folder left untouched (None: run the job)."""
+    record = kept(job)
+    if record is not None:
+        leave_untouched(job)
+        logging.getLogger("forecast").info("kept: %s completed before this resume", job)
+    return record
 
 
 def hydra_files(jobs: list[Path]) -> dict[Path, tuple[bytes, int]]:

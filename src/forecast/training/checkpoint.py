@@ -1,9 +1,9 @@
-"""Checkpoints: the epoch checkpoint a run resumes from, the final ``model.pt``, and the resume policy.
+"""Checkpoints: the epoch checkpoint a run resumes from, and the resume policy.
 
 An epoch checkpoint holds the model and optimizer states, the best weights so far, the early-stopping
 counters, the epoch history and torch's random-number-generator states (training draws randomness from torch
-only: batch order and dropout). ``model.pt`` holds the best weights, the config and the scaler statistics.
-Both are loaded with ``weights_only=True`` by :func:`load_checkpoint`, so a crafted pickle is refused.
+only: batch order and dropout). The final ``model.pt`` is written by ``pipeline.forecaster.Forecaster.save``;
+both are loaded with ``weights_only=True`` by :func:`load_checkpoint`, so a crafted pickle is refused.
 """
 
 from __future__ import annotations
@@ -20,8 +20,6 @@ from torch import nn
 from forecast.errors import ConfigError
 from forecast.store.atomic import write_with
 from forecast.training.optim import Stepper
-
-MODEL_FORMAT = 1  # the version of model.pt's layout
 
 
 @dataclass
@@ -57,19 +55,6 @@ def save_checkpoint(path: Path, model: nn.Module, opt: Stepper, state: LoopState
         "best_state": state.best_state,
         "rng_cpu": torch.get_rng_state(),
         "rng_cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
-    }
-    write_with(path, lambda tmp: torch.save(payload, tmp))
-
-
-def save_model(path: Path, model: nn.Module, config: dict[str, Any], scaler: dict[str, Any], **extra: Any) -> None:
-    """Atomically write ``model.pt``: weights (on CPU), the run's config, the scaler statistics, the format, and
-    ``extra`` plain fields (best epoch, interval bands, the dates the model saw)."""
-    payload = {
-        "state_dict": {k: v.detach().cpu() for k, v in model.state_dict().items()},
-        "config": config,
-        "scaler": scaler,
-        "format": MODEL_FORMAT,
-        **extra,
     }
     write_with(path, lambda tmp: torch.save(payload, tmp))
 

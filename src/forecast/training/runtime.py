@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import os
 import random
-from collections.abc import Mapping
-from typing import Any
 
 import numpy as np
 import torch
@@ -46,60 +43,3 @@ def start_job(seed: int, threads: int, device: str, strategy: str = "single") ->
     if threads:
         torch.set_num_threads(threads)
     return join(strategy, resolve_device(device))
-
-
-def threads_per_job(launcher: Mapping[str, Any]) -> int:
-    """Return torch threads for one job from the resources its Hydra launcher gives it (0 = torch's default):
-    cores / n_jobs under joblib, ``cpus_per_task`` under submitit, ``ray.remote.num_cpus`` under Ray."""
-    target = str(launcher.get("_target_", ""))
-    if "joblib" in target:
-        cores = os.cpu_count() or 1
-        n_jobs = int(launcher.get("n_jobs") or -1)
-        parallel = cores if n_jobs < 0 else max(1, n_jobs)  # joblib's -1 means one job per core
-        return max(1, cores // parallel)
-    if "submitit" in target:
-        return int(launcher.get("cpus_per_task") or 0)
-    if "ray" in target:
-        remote = (launcher.get("ray") or {}).get("remote") or {}
-        return int(remote.get("num_cpus") or 0)
-    return 0
-
-
-WATCHED: list[bool] = []
-
-
-def exit_with_parent(interval: float = 0.5, interrupt_first: bool = False, watched: int | None = None) -> None:
-    """In a worker process (a backtest's fold, a launcher's sweep job): exit as soon as the process that started
-    it (or ``watched``, an ancestor) is gone, killed with SIGKILL it cannot stop its workers, so nothing trains on
-    for nobody. A daemon thread polls. ``interrupt_first``: send this process SIGTERM first (the job records itself
-    interrupted), and exit 10 s later whatever it does."""
-    import threading
-    import time
-
-    if WATCHED:  # a reused worker (joblib's loky) is watched once
-        return
-    WATCHED.append(True)
-    parent = os.getppid()
-
-    def alive() -> bool:
-        if watched is None:
-            return os.getppid() == parent
-        try:
-            os.kill(watched, 0)
-        except ProcessLookupError:
-            return False
-        except PermissionError:
-            pass
-        return True
-
-    def watch() -> None:
-        while alive():
-            time.sleep(interval)
-        if interrupt_first:
-            import signal
-
-            os.kill(os.getpid(), signal.SIGTERM)
-            time.sleep(10)
-        os._exit(1)
-
-    threading.Thread(target=watch, name="exit-with-parent", daemon=True).start()

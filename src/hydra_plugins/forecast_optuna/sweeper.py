@@ -68,12 +68,12 @@ class OptunaSweeper(Sweeper):
     def sweep(self, arguments: list[str]) -> Any:
         import warnings
 
+        check(self.conf)  # before the study or the sweep folder exists (and before Optuna, an optional extra)
         import optuna
         from optuna.storages._heartbeat import fail_stale_trials
 
         from hydra_plugins.forecast_optuna.storage import open_storage, tally
 
-        check(self.conf)  # before the study or the sweep folder exists
         warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)  # not the user's concern
         warnings.filterwarnings("ignore", message="Heartbeat of storage is supposed to be used with Study.optimize")
         assert self.config is not None and self.hydra_context is not None

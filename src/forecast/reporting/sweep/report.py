@@ -58,6 +58,33 @@ def build_report(sweep_dir: Path, out: Path | None = None) -> Path:
     atomic.write_csv(out / "summary.csv", jobs)
     done = jobs[jobs["status"] == "completed"].copy()
     failed = jobs[jobs["status"] != "completed"][["job", "status", "reason", "overrides"]]
+    grouped, dm = write_summary(sweep_dir, out, jobs, done, failed)
+    lines = [f"# Recurrent cells compared on daily prices: {sweep_dir.name}", ""]
+    if done.empty:
+        lines += ["No job completed; nothing to compare.", "", "## Failed jobs", "", markdown_table(failed)]
+        return _write_report(out, lines)
+    plots_dir = out / "plots"
+    verdicts = {fn.__name__: fn(done) for fn in ALL_CLAIMS}
+    curve = learning.learning_section(sweep_dir, done, plots_dir)
+    if curve is not None:
+        verdicts["learning_curve"] = curve[0]
+    minimal = minimal_verdicts(sweep_dir, done)
+    verdicts |= minimal
+    lines += opening(jobs, done, verdicts)
+    lines += accuracy_sections(sweep_dir, done, verdicts, grouped, dm, plots_dir)
+    lines += cost_sections(done, verdicts, minimal, plots_dir)
+    lines += data_sections(sweep_dir, done, verdicts, curve, plots_dir)
+    lines += gradient_section(sweep_dir, done, verdicts["gates_keep_gradients"], plots_dir)
+    lines += step_section(done, plots_dir) + interval_section(done) + money_section(sweep_dir, done)
+    lines += ablation_section(sweep_dir, done)
+    lines += ["## Failed jobs", "", markdown_table(failed), ""]
+    return _write_report(out, lines)
+
+
+def write_summary(
+    sweep_dir: Path, out: Path, jobs: pd.DataFrame, done: pd.DataFrame, failed: pd.DataFrame
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Write ``summary.md`` (the groups, the cells' pairwise DM tests, the failed jobs); return the two tables."""
     grouped, dm = grouped_table(jobs), pairwise_dm(sweep_dir, jobs)
     summary_md = [
         f"# Sweep summary: {sweep_dir.name}",
@@ -78,19 +105,13 @@ def build_report(sweep_dir: Path, out: Path | None = None) -> Path:
         "",
     ]
     atomic.write_with(out / "summary.md", lambda tmp: tmp.write_text("\n".join(summary_md)))
-    plots_dir = out / "plots"
-    verdicts = {fn.__name__: fn(done) for fn in ALL_CLAIMS} if not done.empty else {}
-    curve = learning.learning_section(sweep_dir, done, plots_dir) if not done.empty else None
-    if curve is not None:
-        verdicts["learning_curve"] = curve[0]
-    minimal = minimal_verdicts(sweep_dir, done) if not done.empty else {}
-    verdicts |= minimal
-    lines = [f"# Recurrent cells compared on daily prices: {sweep_dir.name}", ""]
-    if done.empty:
-        lines += ["No job completed; nothing to compare.", "", "## Failed jobs", "", markdown_table(failed)]
-        return _write_report(out, lines)
+    return grouped, dm
+
+
+def opening(jobs: pd.DataFrame, done: pd.DataFrame, verdicts: dict[str, Verdict]) -> list[str]:
+    """Return the report's opening: what ran, on which kernels, and the table of claims and verdicts."""
     kernels = ", ".join(sorted(set(done["kernel"].dropna().astype(str)))) or "torch"
-    lines += [
+    return [
         f"{len(done)} of {len(jobs)} jobs completed ({', '.join(sorted(done['ticker'].unique()))}; cells "
         f"{', '.join(sorted(done['cell'].unique()))}; seeds {', '.join(map(str, sorted(done['seed'].unique())))}). "
         f"Timings used the `{kernels}` recurrent kernel(s). Every number below is measured in this sweep; "
@@ -101,9 +122,21 @@ def build_report(sweep_dir: Path, out: Path | None = None) -> Path:
         *[f"| {v.claim} | **{v.verdict}** |" for v in verdicts.values()],
         "",
     ]
+
+
+def accuracy_sections(
+    sweep_dir: Path,
+    done: pd.DataFrame,
+    verdicts: dict[str, Verdict],
+    grouped: pd.DataFrame,
+    dm: pd.DataFrame,
+    plots_dir: Path,
+) -> list[str]:
+    """Return the sections on accuracy: against persistence (with the plots and the cells' DM tests), the best
+    models after every comparison, against the linear autoregression."""
     sweep_plots.plot_test_error(done, plots_dir / "test_error_by_cell.png")
     sweep_plots.plot_skill(done, plots_dir / "skill.png")
-    lines += tuned_section(sweep_dir, done)
+    lines = tuned_section(sweep_dir, done)
     lines += _section(
         "Accuracy against persistence",
         verdicts["beats_persistence"],
@@ -124,8 +157,14 @@ def build_report(sweep_dir: Path, out: Path | None = None) -> Path:
     )
     lines += best_section(sweep_dir, done)
     sweep_plots.plot_cost(done, plots_dir / "cost_by_cell.png")
-    lines += _section("Accuracy against a linear autoregression", verdicts["beats_linear"], baseline_table(done))
-    lines += _section("Parameters", verdicts["fewer_parameters"], ["![cost](plots/cost_by_cell.png)"])
+    return lines + _section("Accuracy against a linear autoregression", verdicts["beats_linear"], baseline_table(done))
+
+
+def cost_sections(
+    done: pd.DataFrame, verdicts: dict[str, Verdict], minimal: dict[str, Verdict], plots_dir: Path
+) -> list[str]:
+    """Return the sections on what the cells cost (parameters, memory, speed) and the minimal cells' claims."""
+    lines = _section("Parameters", verdicts["fewer_parameters"], ["![cost](plots/cost_by_cell.png)"])
     lines += _section(
         "Memory",
         verdicts["less_memory"],
@@ -137,21 +176,35 @@ def build_report(sweep_dir: Path, out: Path | None = None) -> Path:
     lines += _section("Speed", verdicts["faster"], [])
     for verdict in minimal.values():
         lines += _section(f"The minimal cells: {verdict.claim}", verdict, [])
+    return lines
+
+
+def data_sections(
+    sweep_dir: Path,
+    done: pd.DataFrame,
+    verdicts: dict[str, Verdict],
+    curve: tuple[Verdict, list[str]] | None,
+    plots_dir: Path,
+) -> list[str]:
+    """Return the sections on how much the cells learn from: data size, pools, a universe's learning curve and the
+    window length."""
+    body = []
     if done["train_days"].dropna().nunique() > 1:
         sweep_plots.plot_curve(done, "train_days", "training history (trading days)", plots_dir / "data_size.png", True)
         body = ["![data size](plots/data_size.png)"]
-    else:
-        body = []
-    lines += _section("Accuracy versus data size", verdicts["more_accurate_with_data"], body)
+    lines = _section("Accuracy versus data size", verdicts["more_accurate_with_data"], body)
     lines += pool_sections(sweep_dir, done, plots_dir)
     if curve is not None:
         lines += _section("Learning curve over a universe", *curve)
+    body = []
     if done["window"].nunique() > 1:
         sweep_plots.plot_curve(done, "window", "input window (days)", plots_dir / "window.png")
         body = ["![window](plots/window.png)"]
-    else:
-        body = []
-    lines += _section("Accuracy versus window length", verdicts["gated_hold_longer_windows"], body)
+    return lines + _section("Accuracy versus window length", verdicts["gated_hold_longer_windows"], body)
+
+
+def gradient_section(sweep_dir: Path, done: pd.DataFrame, verdict: Verdict, plots_dir: Path) -> list[str]:
+    """Return the section on the gradient flow across lags, with the LSTM's forget-gate biases where they vary."""
     curves, window = gradient_curves(sweep_dir, done)
     body = []
     if curves:
@@ -171,11 +224,7 @@ def build_report(sweep_dir: Path, out: Path | None = None) -> Path:
                 for label, part in lstm.groupby(init)
             ),
         ]
-    lines += _section("Gradient flow", verdicts["gates_keep_gradients"], body)
-    lines += step_section(done, plots_dir) + interval_section(done) + money_section(sweep_dir, done)
-    lines += ablation_section(sweep_dir, done)
-    lines += ["## Failed jobs", "", markdown_table(failed), ""]
-    return _write_report(out, lines)
+    return _section("Gradient flow", verdict, body)
 
 
 def pool_sections(sweep_dir: Path, done: pd.DataFrame, plots_dir: Path) -> list[str]:
