@@ -13,7 +13,7 @@ import torch
 from torch.nn.functional import mse_loss
 
 from forecast.data.dataset import build_windows
-from forecast.data.sources import REPO_DATA, read_csv_prices
+from forecast.data.sources.load import REPO_DATA, read_csv_prices
 from forecast.models.recurrent import RecurrentForecaster
 from forecast.models.registry import resolve_impl
 

@@ -65,10 +65,10 @@ def measure_future(repeats: int) -> dict[str, Any]:
     import torch
 
     from forecast.data.dataset import build_windows, latest_window
-    from forecast.data.sources import REPO_DATA, read_csv_prices
-    from forecast.evaluation.adaptive import Control
+    from forecast.data.sources.load import REPO_DATA, read_csv_prices
     from forecast.evaluation.future import add_intervals, bands_for, future_path, row_sigmas
-    from forecast.evaluation.predict import forecast_table, predict_returns
+    from forecast.evaluation.inference import forecast_table, predict_returns
+    from forecast.evaluation.intervals.adaptive import Control
     from forecast.evaluation.scores import interval_scores
     from forecast.models.recurrent import RecurrentForecaster
     from forecast.reporting.run_files import write_future

@@ -9,7 +9,7 @@ alternative is timed in turn, medians of ``--repeats``:
   (``online_tables``, as :func:`forecast.pipeline.fitting.adapt`), for two runs: the shipped S&P 500 universe on
   one split (``scope=global``) and a 20-fold walk-forward backtest of ^GSPC; per run, per ticker and per fold.
   Conformal and adaptive both pay the EWMA and GARCH volatility columns (the coverage baselines' inputs).
-* ``portfolio``: :func:`forecast.evaluation.portfolio.evaluate` on the universe's test table (ranked by the ridge
+* ``portfolio``: :func:`forecast.evaluation.money.portfolio.evaluate` on the universe's test table (ranked by the ridge
   baseline's forecast, a real ranking), with no random rankings and with the default 100.
 """
 
@@ -76,7 +76,7 @@ def tables(frames: dict[str, pd.DataFrame], units: list[Any], method: str) -> Bu
 
 def walk(built: Built) -> None:
     """The run's adaptive walk: every ticker's units in date order."""
-    from forecast.evaluation.online import control_of, online_tables
+    from forecast.evaluation.intervals.online import control_of, online_tables
 
     for own in built.values():
         bands = own[-1][1]
@@ -122,7 +122,7 @@ def interval_costs(universe: bool, repeats: int) -> tuple[dict[str, Any], pd.Dat
 def portfolio_costs(table: pd.DataFrame, repeats: int) -> dict[str, Any]:
     """Return the seconds of the portfolio evaluation of ``table`` with 0 and 100 random rankings."""
     from forecast.config.schema import PortfolioConfig
-    from forecast.evaluation.portfolio import evaluate
+    from forecast.evaluation.money.portfolio import evaluate
 
     ranked = table.assign(predicted=table["linear"])
     out: dict[str, Any] = {"test_rows": int((table["split"] == "test").sum())}

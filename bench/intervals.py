@@ -24,11 +24,11 @@ import pandas as pd
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 
-from forecast.evaluation.adaptive import Control  # noqa: E402
-from forecast.evaluation.coverage import after_breaks, covered, gaussian_bands  # noqa: E402
-from forecast.evaluation.intervals import conformal_scale, winkler  # noqa: E402
-from forecast.evaluation.online import online_tables  # noqa: E402
-from forecast.evaluation.volatility import row_volatility, volatility_terciles  # noqa: E402
+from forecast.evaluation.intervals.adaptive import Control  # noqa: E402
+from forecast.evaluation.intervals.conformal import conformal_scale, winkler  # noqa: E402
+from forecast.evaluation.intervals.coverage import after_breaks, covered, gaussian_bands  # noqa: E402
+from forecast.evaluation.intervals.online import online_tables  # noqa: E402
+from forecast.evaluation.intervals.volatility import row_volatility, volatility_terciles  # noqa: E402
 
 END = "2002-12-31"  # validation data end here; every target's test span starts later
 GAMMAS = (0.001, 0.005, 0.01, 0.02, 0.05, 0.1)
@@ -36,7 +36,7 @@ GAMMAS = (0.001, 0.005, 0.01, 0.02, 0.05, 0.1)
 
 def series() -> dict[str, np.ndarray]:
     """Return the closes up to :data:`END` of every universe ticker with at least 600 sessions there, and ^GSPC."""
-    from forecast.data.shipped import read_universe
+    from forecast.data.sources.shipped import read_universe
 
     universe = read_universe(ROOT / "data" / "snapshot" / "sp500_2021_04.parquet")
     out = {}

@@ -36,8 +36,8 @@ def universe_units(cfg: Any = None) -> tuple[dict[str, Any], list[Any]]:
     from forecast.config.schema import Config, Source
     from forecast.data.folds import plan_units
     from forecast.data.panel import load_panel
-    from forecast.data.shipped import read_universe
-    from forecast.data.sources import snapshot_dir
+    from forecast.data.sources.load import snapshot_dir
+    from forecast.data.sources.shipped import read_universe
 
     cfg = cfg or Config()
     cfg.scope, cfg.tickers = "global", list(read_universe(snapshot_dir(None) / "sp500_2021_04.parquet").rows)

@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 
 from forecast.config.schema import Config
-from forecast.data.sources import read_csv_prices
+from forecast.data.sources.load import read_csv_prices
 from tests.helpers import SNAPSHOT
 
 
@@ -33,7 +33,7 @@ def no_network(monkeypatch: pytest.MonkeyPatch) -> None:
     def refuse(*args: object, **kwargs: object) -> None:
         raise NetworkDisabled("network disabled in tests")
 
-    monkeypatch.setattr("forecast.data.yahoo.download", refuse)
+    monkeypatch.setattr("forecast.data.sources.yahoo.download", refuse)
 
 
 @pytest.fixture(scope="session")

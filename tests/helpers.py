@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from forecast.data.sources import REPO_DATA
+from forecast.data.sources.load import REPO_DATA
 from forecast.store.atomic import _clean
 from forecast.store.record import RunRecord
 

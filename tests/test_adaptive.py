@@ -8,13 +8,13 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from forecast.evaluation.adaptive import CAP, Control, Online, quantile
-from forecast.evaluation.coverage import AFTER_BREAK, after_breaks, path_scores
-from forecast.evaluation.exchangeability import alarm
-from forecast.evaluation.intervals import conformal_scale
-from forecast.evaluation.online import online_tables, run_online
-from forecast.evaluation.pid import saturation
-from forecast.evaluation.volatility import Garch, VolState, ewma_variance, row_volatility, volatility_terciles
+from forecast.evaluation.intervals.adaptive import CAP, Control, Online, quantile
+from forecast.evaluation.intervals.conformal import conformal_scale
+from forecast.evaluation.intervals.coverage import AFTER_BREAK, after_breaks, path_scores
+from forecast.evaluation.intervals.exchangeability import alarm
+from forecast.evaluation.intervals.online import online_tables, run_online
+from forecast.evaluation.intervals.pid import saturation
+from forecast.evaluation.intervals.volatility import Garch, VolState, ewma_variance, row_volatility, volatility_terciles
 from tests.helpers import SNAPSHOT
 
 
@@ -224,7 +224,7 @@ def test_a_degenerate_garch_fit_falls_back_to_riskmetrics() -> None:
     day without end (bands 2,000 times the EWMA's by 2002); such a fit is replaced by the EWMA's integrated GARCH."""
     from arch import arch_model
 
-    from forecast.data.shipped import read_universe
+    from forecast.data.sources.shipped import read_universe
 
     close = read_universe(SNAPSHOT / "sp500_2021_04.parquet").frame("IFF")["adj_close"].loc[:"2002-12-31"]
     returns = np.diff(np.log(close.to_numpy(np.float64)))[: len(close) // 2 - 127]

@@ -12,7 +12,7 @@ import pytest
 import torch
 
 from forecast.config.schema import BacktestConfig, Config
-from forecast.data.sources import read_csv_prices
+from forecast.data.sources.load import read_csv_prices
 from forecast.pipeline.forecaster import Forecaster
 from forecast.pipeline.recipe import run
 from forecast.predict import predict

@@ -17,7 +17,7 @@ from forecast.data.labels import above_median
 from forecast.data.windows import Windows
 from forecast.errors import ConfigError
 from forecast.evaluation.classifier import classifier_scores, log_loss
-from forecast.evaluation.portfolio import daily_panel
+from forecast.evaluation.money.portfolio import daily_panel
 from forecast.pipeline.recipe import run
 from tests.helpers import move_prices, read_back
 

@@ -11,7 +11,7 @@ import pytest
 
 from forecast.evaluation.comparisons import block_length, confidence_set, daily_losses, run_comparisons, superiority
 from forecast.evaluation.honesty import clark_west
-from forecast.evaluation.overfitting import backtest_overfitting, deflated_sharpe, expected_max_sharpe, moments
+from forecast.evaluation.money.overfitting import backtest_overfitting, deflated_sharpe, expected_max_sharpe, moments
 
 
 def test_the_block_is_the_cube_root_rule_and_never_shorter_than_the_horizon() -> None:
@@ -130,7 +130,7 @@ def test_the_probability_of_backtest_overfitting_on_grids_whose_answer_is_known(
 
 
 def test_a_k_grid_is_deflated_by_its_own_trials() -> None:
-    from forecast.evaluation.portfolio import selection
+    from forecast.evaluation.money.portfolio import selection
     from forecast.reporting.money_lines import selection_lines
 
     rng = np.random.default_rng(5)

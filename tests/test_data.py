@@ -13,7 +13,7 @@ from forecast.config.schema import Config
 from forecast.data.dataset import build_windows
 from forecast.data.frames import normalise_columns
 from forecast.data.scaling import Standardizer, returns_to_paths
-from forecast.data.sources import select_dates
+from forecast.data.sources.load import select_dates
 from forecast.data.splits import split_bounds
 from forecast.data.validation import clean_prices
 from forecast.errors import DataError

@@ -8,10 +8,10 @@ from pathlib import Path
 import pytest
 
 from forecast.config.schema import DataConfig
-from forecast.data import fetch, yahoo
 from forecast.data.__main__ import main, parse, universe_tickers
-from forecast.data.cache import cache_path, read_cache
-from forecast.data.fetch import FetchReport, fetch_universe, report_lines
+from forecast.data.sources import fetch, yahoo
+from forecast.data.sources.cache import cache_path, read_cache
+from forecast.data.sources.fetch import FetchReport, fetch_universe, report_lines
 from forecast.errors import ConfigError
 from tests.test_sources import yahoo_frame
 
@@ -190,7 +190,7 @@ def test_an_interrupted_report_says_how_to_resume() -> None:
 
 
 def test_the_back_off_doubles_up_to_a_minute_and_its_total_is_bounded() -> None:
-    from forecast.data.fetch import backoff, total_backoff
+    from forecast.data.sources.fetch import backoff, total_backoff
 
     assert [backoff(1.0, k) for k in range(5)] == [10.0, 20.0, 40.0, 60.0, 60.0]
     assert total_backoff(1.0, 10) == 10 + 20 + 40 + 60 * 7  # 550 s at most, said before the fetch starts

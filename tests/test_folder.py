@@ -9,7 +9,7 @@ import pytest
 from forecast.config.checks import validate
 from forecast.config.schema import Config, DataConfig, Source
 from forecast.data.panel import load_panel
-from forecast.data.sources import load_prices
+from forecast.data.sources.load import load_prices
 from forecast.errors import ConfigError, DataError
 from tests.helpers import random_walk
 

@@ -16,10 +16,10 @@ from forecast.config.schema import TrainerConfig
 from forecast.data.calendar import next_sessions
 from forecast.data.dataset import WindowedData, build_windows, latest_window
 from forecast.errors import DataError
-from forecast.evaluation.adaptive import Control
 from forecast.evaluation.future import Bands, add_intervals, bands_for, future_path, row_sigmas
-from forecast.evaluation.intervals import conformal_scale, crps_gaussian, pinball, winkler
-from forecast.evaluation.predict import forecast_table, predict_returns
+from forecast.evaluation.inference import forecast_table, predict_returns
+from forecast.evaluation.intervals.adaptive import Control
+from forecast.evaluation.intervals.conformal import conformal_scale, crps_gaussian, pinball, winkler
 from forecast.evaluation.scores import interval_scores
 from forecast.models.recurrent import RecurrentForecaster
 from forecast.training.loop import fit
@@ -176,7 +176,7 @@ def test_recursive_forecasts_feed_back_their_own_returns() -> None:
 def test_a_quantile_head_forecasts_quantiles_of_the_move_since_the_origin() -> None:
     """Step h's quantile is that of the h-day log return: price = last * exp(std * q + h * mean)."""
     from forecast.data.scaling import Standardizer
-    from forecast.evaluation.predict import price_columns
+    from forecast.evaluation.inference import price_columns
     from forecast.training.losses import pinball_loss
 
     scaler = Standardizer(mean=np.array([0.001]), std=np.array([0.02]))
@@ -194,7 +194,7 @@ def test_a_quantile_head_forecasts_quantiles_of_the_move_since_the_origin() -> N
 
 def test_a_level_the_validation_span_cannot_calibrate_is_refused_not_printed_infinite() -> None:
     from forecast.errors import ConfigError
-    from forecast.evaluation.intervals import conformal_scales
+    from forecast.evaluation.intervals.conformal import conformal_scales
 
     rng = np.random.default_rng(0)
     table = pd.DataFrame({"split": "val", "step": 1, "actual": 100 * np.exp(rng.normal(0, 0.01, 150)),

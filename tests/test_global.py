@@ -304,8 +304,8 @@ def test_the_command_line_runs_a_global_backtest_that_predict_reads_per_ticker(t
 def test_twenty_shipped_tickers_train_one_model_that_never_sees_another_tickers_future(tmp_path: Path) -> None:
     """A global run over 20 real constituents (a folder of their CSVs, cut from the shipped universe); then one
     ticker's prices change after the validation span: the weights and every other ticker's forecasts stay put."""
-    from forecast.data.shipped import read_universe
-    from forecast.data.sources import REPO_DATA
+    from forecast.data.sources.load import REPO_DATA
+    from forecast.data.sources.shipped import read_universe
     from forecast.training.checkpoint import load_checkpoint
 
     universe = read_universe(REPO_DATA / "snapshot" / "sp500_2021_04.parquet")

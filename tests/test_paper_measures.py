@@ -16,8 +16,8 @@ from forecast.data.dataset import WindowedData, pooled_scaler, windows_for
 from forecast.data.labels import above_median
 from forecast.data.splits import split_bounds
 from forecast.errors import ConfigError
-from forecast.evaluation.paper_measures import accuracy_all, selection_accuracy
-from forecast.evaluation.portfolio import daily_panel, evaluate, positions, short_term_reversal
+from forecast.evaluation.money.paper_measures import accuracy_all, selection_accuracy
+from forecast.evaluation.money.portfolio import daily_panel, evaluate, positions, short_term_reversal
 from forecast.models.classic import ClassicSettings, classic_columns, fit_classic, lagged_returns
 
 TICKERS = list("ABCDEF")

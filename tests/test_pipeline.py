@@ -136,8 +136,8 @@ def test_changing_the_test_period_moves_no_train_or_val_forecast(quick_config: C
 def test_a_forecast_for_day_t_uses_data_up_to_t_minus_1(quick_config: Config, tmp_path: Path) -> None:
     """Retrain nothing: reuse the trained weights, change one price, and see which forecasts move."""
     from forecast.data.dataset import build_windows
-    from forecast.data.sources import read_csv_prices
-    from forecast.evaluation.predict import forecast_table, predict_scaled
+    from forecast.data.sources.load import read_csv_prices
+    from forecast.evaluation.inference import forecast_table, predict_scaled
     from forecast.models.recurrent import RecurrentForecaster
 
     run(quick_config, tmp_path / "a")

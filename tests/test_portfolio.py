@@ -11,8 +11,8 @@ import pytest
 from forecast.config.checks import validate
 from forecast.config.schema import Config, PortfolioConfig
 from forecast.errors import ConfigError
-from forecast.evaluation.daily_returns import newey_west_t
-from forecast.evaluation.portfolio import daily_panel, evaluate, long_short, positions
+from forecast.evaluation.money.daily_returns import newey_west_t
+from forecast.evaluation.money.portfolio import daily_panel, evaluate, long_short, positions
 from forecast.pipeline.recipe import run
 from tests.helpers import move_prices, read_back
 
@@ -188,7 +188,7 @@ def test_the_report_sets_each_jobs_portfolios_beside_the_papers_row(tmp_path: Pa
 
 def test_random_rankings_sorted_once_equal_the_rule_run_on_each_draw() -> None:
     """The random band sorts each draw once for every k: the same positions, bit for bit, as long_short on it."""
-    from forecast.evaluation.portfolio import random_rankings
+    from forecast.evaluation.money.portfolio import random_rankings
 
     rng = np.random.default_rng(2)
     realised = rng.normal(0, 0.02, size=(60, 12))

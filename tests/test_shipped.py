@@ -12,8 +12,8 @@ import numpy as np
 import pytest
 
 from forecast.config.schema import DataConfig, Source
-from forecast.data.shipped import read_universe
-from forecast.data.sources import REPO_DATA, load_prices
+from forecast.data.sources.load import REPO_DATA, load_prices
+from forecast.data.sources.shipped import read_universe
 from forecast.errors import DataError
 
 FILE = REPO_DATA / "snapshot" / "sp500_2021_04.parquet"

@@ -13,9 +13,9 @@ import pandas as pd
 import pytest
 
 from forecast.config.schema import DataConfig, Source
-from forecast.data import yahoo
-from forecast.data.cache import CacheEntry, cache_path, read_cache, write_cache
-from forecast.data.sources import from_yfinance, load_prices, read_csv_prices
+from forecast.data.sources import yahoo
+from forecast.data.sources.cache import CacheEntry, cache_path, read_cache, write_cache
+from forecast.data.sources.load import from_yfinance, load_prices, read_csv_prices
 from forecast.errors import DataError
 from tests.helpers import SNAPSHOT
 
@@ -319,7 +319,7 @@ def test_an_unwritable_cache_is_skipped_with_a_warning(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
     from forecast.config.schema import DataConfig
-    from forecast.data import yahoo
+    from forecast.data.sources import yahoo
     from tests.test_sources import yahoo_frame
 
     blocker = tmp_path / "cache"

@@ -64,7 +64,7 @@ def run_job(cfg: DictConfig, job: Job, launcher: DictConfig, watched: int) -> tu
         from forecast.lifecycle.workers import exit_with_parent, threads_per_job
         from forecast.pipeline.recipe import run
         from forecast.store.folders import guard
-        from forecast.store.resume import stands
+        from forecast.store.sweep_resume import stands
     if watched:
         exit_with_parent(interrupt_first=True, watched=watched)  # the sweep killed: record this job interrupted
     if job.multirun and (done := stands(job.out_dir)) is not None:  # python -m forecast.resume: a completed job

@@ -117,7 +117,7 @@ def newest_prices(
 ) -> tuple[dict[str, pd.DataFrame], dict[str, str]]:
     """Return each ticker's cleaned prices and their source; refuse prices that end before the model's training
     data does (``train_ends``: ticker -> its last training day)."""
-    from forecast.data.sources import load_prices
+    from forecast.data.sources.load import load_prices
     from forecast.data.validation import clean_prices
 
     frames, sources = {}, {}

@@ -1,7 +1,7 @@
 """``python -m forecast.resume <sweep dir>``: finish a killed sweep. Its completed jobs are kept untouched and not
 run again; its missing, failed and interrupted jobs run again with their own job numbers, folders and overrides,
 under the sweep's own launcher; the summary and report are rebuilt once, at the end. Refused when the sweep's
-config changed since it ran (see :mod:`forecast.store.resume`).
+config changed since it ran (see :mod:`forecast.store.sweep_resume`).
 
 Exit codes: those of ``python -m forecast -m`` (0 done, 4 jobs still failing, 130 interrupted), 1 a folder that
 cannot be resumed, 2 a command line that does not parse.
@@ -20,7 +20,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m forecast.resume", description=__doc__.splitlines()[0])
     parser.add_argument("sweep_dir", type=Path, help="the folder a python -m forecast -m sweep wrote")
     args = parser.parse_args(argv)
-    from forecast.store.resume import RESUME_ENV, RESUME_LINE_ENV, ResumeError, hydra_files, plan, put_back
+    from forecast.store.sweep_resume import RESUME_ENV, RESUME_LINE_ENV, ResumeError, hydra_files, plan, put_back
 
     try:
         found = plan(args.sweep_dir)

@@ -23,7 +23,8 @@ import sys
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[2]
+from forecast.config.paths import OUTPUTS
+
 OPTIONS = {"cells": "rnn,lstm,gru", "trials": "12", "seeds": "0,1,2", "out": ""}
 
 
@@ -62,7 +63,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {problem}", file=sys.stderr)
         return 2
     stamp = dt.datetime.now().strftime("%Y-%m-%d_%H-%M-%S")
-    out = Path(opts["out"] or ROOT / "outputs" / "experiments" / "cells_tuned" / stamp).resolve()
+    out = Path(opts["out"] or OUTPUTS / "experiments" / "cells_tuned" / stamp).resolve()
     (out / "conf" / "experiment").mkdir(parents=True, exist_ok=True)
     cells, summary, start = opts["cells"].split(","), {}, time.perf_counter()
     for cell in cells:

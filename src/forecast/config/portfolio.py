@@ -1,5 +1,5 @@
 """The ``portfolio:`` block of ``conf/config.yaml`` and its checks: a global run's test forecasts traded as a daily
-long-short portfolio (:mod:`forecast.evaluation.portfolio`)."""
+long-short portfolio (:mod:`forecast.evaluation.money.portfolio`)."""
 
 from __future__ import annotations
 

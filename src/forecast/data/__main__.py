@@ -15,12 +15,12 @@ import math
 import os
 import re
 import sys
-from pathlib import Path
 
+from forecast.config import paths
 from forecast.config.schema import DataConfig
 from forecast.errors import ConfigError
 
-CONF = Path(__file__).resolve().parents[3] / "conf" / "universe"
+CONF = paths.CONF / "universe"
 OPTIONS = ("universe", "tickers", "start", "end", "batch", "pause", "retries", "refresh", "cache_dir", "timeout_s")
 
 
@@ -108,8 +108,8 @@ def date(opts: dict[str, str], key: str) -> str | None:
 
 def main(argv: list[str] | None = None) -> int:
     """Run the fetch; print its closing table; return the exit code (see the module doc)."""
-    from forecast.data.fetch import fetch_universe, report_lines, total_backoff
-    from forecast.data.sources import cache_folder
+    from forecast.data.sources.fetch import fetch_universe, report_lines, total_backoff
+    from forecast.data.sources.load import cache_folder
 
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     try:

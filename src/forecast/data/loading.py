@@ -10,7 +10,7 @@ import pandas as pd
 
 from forecast.config.schema import DataConfig
 from forecast.data.notices import warn
-from forecast.data.sources import load_prices
+from forecast.data.sources.load import load_prices
 from forecast.data.validation import clean_prices
 
 log = logging.getLogger("forecast")

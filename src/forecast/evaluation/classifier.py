@@ -16,8 +16,8 @@ import pandas as pd
 import torch
 
 from forecast.data.dataset import SPLITS, WindowedData
-from forecast.evaluation.daily_returns import newey_west_t
-from forecast.evaluation.portfolio import SPLIT_YEAR
+from forecast.evaluation.money.daily_returns import newey_west_t
+from forecast.evaluation.money.portfolio import SPLIT_YEAR
 from forecast.store.classifier_fields import ClassifierScores
 
 EPS = 1e-7  # probabilities are clipped to [EPS, 1 - EPS] in the log loss
@@ -97,7 +97,7 @@ def probability_path(
     """Return the next session's forecast from the close of ``last_date``: ``date``, ``step`` (1), ``probability``
     (that the ticker's return that day is above the pool's median), ``last_date`` and ``last_close``."""
     from forecast.data.calendar import next_sessions
-    from forecast.evaluation.predict import predict_scaled
+    from forecast.evaluation.inference import predict_scaled
 
     logit = predict_scaled(model, latest, device)[:, 0]
     return pd.DataFrame(

@@ -15,12 +15,12 @@ from torch import nn
 from forecast.config.schema import ForecastConfig, ModelConfig
 from forecast.data.dataset import WindowedData
 from forecast.data.scaling import returns_to_paths
-from forecast.evaluation.adaptive import ONLINE, Control
 from forecast.evaluation.baselines import drift_returns, linear_returns
 from forecast.evaluation.classifier import classifier_table
 from forecast.evaluation.future import Bands, add_intervals, bands_for
-from forecast.evaluation.predict import forecast_table, predict_returns, predict_scaled
-from forecast.evaluation.volatility import row_volatility, volatility_terciles
+from forecast.evaluation.inference import forecast_table, predict_returns, predict_scaled
+from forecast.evaluation.intervals.adaptive import ONLINE, Control
+from forecast.evaluation.intervals.volatility import row_volatility, volatility_terciles
 
 
 def forecast_rows(data: WindowedData, train_rows: bool) -> np.ndarray:

@@ -16,8 +16,9 @@ from torch import nn
 
 from forecast.data.calendar import next_sessions
 from forecast.data.scaling import Standardizer
-from forecast.evaluation.adaptive import ONLINE, Control
-from forecast.evaluation.intervals import (
+from forecast.evaluation.inference import predict_returns, price_columns
+from forecast.evaluation.intervals.adaptive import ONLINE, Control
+from forecast.evaluation.intervals.conformal import (
     apply_scales,
     conformal_quantile,
     conformal_scales,
@@ -25,15 +26,14 @@ from forecast.evaluation.intervals import (
     level_name,
     supported,
 )
-from forecast.evaluation.online import final_scales
-from forecast.evaluation.predict import predict_returns, price_columns
+from forecast.evaluation.intervals.online import final_scales
 
 
 @dataclass
 class Bands:
     """How a run makes intervals: ``conformal`` scales per level and step, a ``quantile`` head, ``adaptive``
-    (volatility-normalised, corrected online: :mod:`forecast.evaluation.adaptive`), or ``none``. Plain fields only:
-    the bands of each ticker are stored in ``model.pt``."""
+    (volatility-normalised, corrected online: :mod:`forecast.evaluation.intervals.adaptive`), or ``none``. Plain
+    fields only: the bands of each ticker are stored in ``model.pt``."""
 
     method: str = "none"
     scales: dict[str, list[float]] = field(default_factory=dict)  # conformal: level name -> scale per step

@@ -13,8 +13,8 @@ import numpy as np
 import pandas as pd
 
 from forecast.evaluation.backtest import fold_scores
-from forecast.evaluation.coverage import covered, scored_intervals
 from forecast.evaluation.honesty import benjamini_hochberg, significant_counts
+from forecast.evaluation.intervals.coverage import covered, scored_intervals
 from forecast.evaluation.scores import evaluate
 from forecast.store.fields import BaselineBrief, TickerScores
 from forecast.store.record import RunScores

@@ -12,13 +12,13 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from forecast.evaluation.adaptive import ONLINE
 from forecast.evaluation.backtest import fold_scores
 from forecast.evaluation.classifier import classifier_scores
-from forecast.evaluation.coverage import path_scores, scored_intervals, with_breaks
-from forecast.evaluation.exchangeability import alarm
 from forecast.evaluation.future import Bands, row_sigmas
-from forecast.evaluation.intervals import log_residuals
+from forecast.evaluation.intervals.adaptive import ONLINE
+from forecast.evaluation.intervals.conformal import log_residuals
+from forecast.evaluation.intervals.coverage import path_scores, scored_intervals, with_breaks
+from forecast.evaluation.intervals.exchangeability import alarm
 from forecast.evaluation.pooled import pooled_scores, ticker_scores, ticker_tests
 from forecast.evaluation.scores import evaluate
 from forecast.store.fields import Alarm
@@ -84,9 +84,10 @@ def score_run(
 
 
 def watched(parts: list[TickerTable], bands: Bands) -> Alarm:
-    """Return the exchangeability alarm (:mod:`forecast.evaluation.exchangeability`) on the day's mean one-step score
-    over the tickers, from the first unit's validation span through every unit's test span in date order: the
-    absolute log error, divided by the volatility forecast for adaptive bands (the scores their quantiles read)."""
+    """Return the exchangeability alarm (:mod:`forecast.evaluation.intervals.exchangeability`) on the day's mean
+    one-step score over the tickers, from the first unit's validation span through every unit's test span in date
+    order: the absolute log error, divided by the volatility forecast for adaptive bands (the scores their quantiles
+    read)."""
     first = min(p.fold for p in parts)
     rows = [p.table[(p.table["step"] == 1) & (p.table["split"] == "val")] for p in parts if p.fold == first]
     rows += [p.table[(p.table["step"] == 1) & (p.table["split"] == "test")] for p in parts]

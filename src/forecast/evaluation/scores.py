@@ -9,7 +9,7 @@ import pandas as pd
 
 from forecast.evaluation.comparisons import run_comparisons
 from forecast.evaluation.honesty import diebold_mariano, lag_illusion
-from forecast.evaluation.intervals import crps_from_quantiles, crps_gaussian, pinball, winkler
+from forecast.evaluation.intervals.conformal import crps_from_quantiles, crps_gaussian, pinball, winkler
 from forecast.evaluation.metrics import error_metrics, skill
 from forecast.store.fields import (
     BaselineScores,

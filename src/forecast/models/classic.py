@@ -7,7 +7,7 @@ classifier is: 1 when the stock's return on day ``t + 1`` is above that day's me
 (:mod:`forecast.data.labels`). Both models are fitted per unit of work (a study period) on the training origins of
 the tickers the network trains on, and forecast every ticker's validation and test origins: the probability of
 the label, written to the forecast table beside the network's as ``probability_logistic`` and
-``probability_forest``, which the portfolio ranks with the same rule (:mod:`forecast.evaluation.portfolio`).
+``probability_forest``, which the portfolio ranks with the same rule (:mod:`forecast.evaluation.money.portfolio`).
 
 The logistic regression standardises its inputs on the training rows (scikit-learn's ``StandardScaler``) and
 keeps scikit-learn's default L2 penalty (``C = 1``). The random forest takes ``sqrt(31) = 5`` inputs a split, as

@@ -31,7 +31,7 @@ def gradient_flow(fit: Fit, s: FitSettings, device: torch.device) -> pd.DataFram
     return flow_table(fit.model, *probe(data, fit.model, device), loss, fit.grad_init)
 
 
-def score_run(
+def score_fits(
     fits: list[Fit], panel: Panel, s: FitSettings, horizon: int, scope: str
 ) -> tuple[pd.DataFrame, RunScores]:
     """Return the forecast table and the record's scoring fields (:mod:`forecast.evaluation.run_scores`)."""

@@ -22,10 +22,10 @@ from forecast.data.panel import Panel, training_sets, with_index
 from forecast.data.splits import SplitBounds
 from forecast.diagnostics.gradient_flow import gradient_by_lag
 from forecast.diagnostics.memory import release_freed
-from forecast.evaluation.adaptive import ONLINE
 from forecast.evaluation.forecasts import forecast_rows, ticker_forecasts
 from forecast.evaluation.future import Bands
-from forecast.evaluation.online import control_of, online_tables
+from forecast.evaluation.intervals.adaptive import ONLINE
+from forecast.evaluation.intervals.online import control_of, online_tables
 from forecast.models.classic import ClassicSettings, Classifier, classic_columns, fit_classic
 from forecast.models.recurrent import RecurrentForecaster, build_model
 from forecast.training.distributed import Ranks
@@ -208,8 +208,8 @@ def threads() -> int:
 
 def adapt(fits: list[Fit]) -> None:
     """Give adaptive bands their levels: walk each ticker's units in date order (validation of its first unit, then
-    every unit's test span; :func:`forecast.evaluation.adaptive.adaptive_tables`), so a band uses only outcomes
-    before its day, and keep the final state with the ticker's newest bands (the future path and ``predict``
+    every unit's test span; :func:`forecast.evaluation.intervals.adaptive.adaptive_tables`), so a band uses only
+    outcomes before its day, and keep the final state with the ticker's newest bands (the future path and ``predict``
     continue from it). Other bands are left alone."""
     for ticker in dict.fromkeys(t for fit in fits for t in fit.tickers):
         own = [fit.tickers[ticker] for fit in fits if ticker in fit.tickers]

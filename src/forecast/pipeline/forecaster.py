@@ -21,11 +21,11 @@ from forecast.data.dataset import latest_window
 from forecast.data.panel import Panel
 from forecast.data.scaling import Standardizer
 from forecast.errors import ConfigError
-from forecast.evaluation.adaptive import ONLINE
 from forecast.evaluation.classifier import probability_path
 from forecast.evaluation.future import Bands, future_path
-from forecast.evaluation.online import catch_up
-from forecast.evaluation.predict import predict_returns, price_columns
+from forecast.evaluation.inference import predict_returns, price_columns
+from forecast.evaluation.intervals.adaptive import ONLINE
+from forecast.evaluation.intervals.online import catch_up
 from forecast.models.recurrent import RecurrentForecaster, build_model
 from forecast.pipeline.fitting import Fit
 from forecast.store.atomic import write_with

@@ -19,9 +19,9 @@ from forecast.data.folds import Unit, plan_units
 from forecast.data.notices import collected
 from forecast.data.panel import Panel, load_panel
 from forecast.diagnostics.clock import PhaseClock
-from forecast.evaluation import portfolio
+from forecast.evaluation.money import portfolio
 from forecast.lifecycle.workers import exit_with_parent
-from forecast.pipeline.describe import describe, gradient_flow, score_run
+from forecast.pipeline.describe import describe, gradient_flow, score_fits
 from forecast.pipeline.fitting import Fit, FitSettings, adapt, fit_unit
 from forecast.pipeline.forecaster import Forecaster
 from forecast.reporting.portfolio_plot import plot_portfolio
@@ -54,7 +54,7 @@ def run(cfg: Config, out_dir: Path, overrides: Sequence[str] = ()) -> RunRecord:
         return RunRecord(status="completed", reason="trained with rank 0, which wrote the run")
     forecaster = Forecaster.of(fits[-1], panel, s.features, cfg.model)
     paths = forecaster.paths(panel.frames(), cfg.calendar, device)
-    flow, (table, scores) = gradient_flow(fits[-1], s, device), score_run(fits, panel, s, cfg.horizon, cfg.scope)
+    flow, (table, scores) = gradient_flow(fits[-1], s, device), score_fits(fits, panel, s, cfg.horizon, cfg.scope)
     curves = trade(cfg.portfolio, cfg.seed, table, scores) if cfg.scope == "global" else None
     record = describe(s, cfg.data.target, cfg.scope, panel, fits, device, flow, scores)
     record.future = FuturePath.of(str(panel.calendar[-1].date()), paths, pooled=cfg.scope == "global")

@@ -74,7 +74,7 @@ class RunFolderGuard(Callback):
         import sys
 
         from forecast.store.folders import sweep_occupant
-        from forecast.store.resume import RESUME_LINE_ENV, changes, resuming
+        from forecast.store.sweep_resume import RESUME_LINE_ENV, changes, resuming
 
         folder = resolved_folder(config, "sweep")
         if folder is not None and resuming(folder):
@@ -89,7 +89,7 @@ class RunFolderGuard(Callback):
                 )
                 raise SystemExit(1)
             print(os.environ.get(RESUME_LINE_ENV, f"resuming {folder}"), file=sys.stderr, flush=True)
-            return  # its own folder: completed jobs are kept (see forecast.store.resume)
+            return  # its own folder: completed jobs are kept (see forecast.store.sweep_resume)
         if message := global_ticker_sweep(config):
             print(f"error: {message}", file=sys.stderr, flush=True)
             raise SystemExit(1)

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from forecast.evaluation.coverage import ROLLING, VOL_BASELINES, gaussian_bands, rolling_coverage
+from forecast.evaluation.intervals.coverage import ROLLING, VOL_BASELINES, gaussian_bands, rolling_coverage
 from forecast.reporting.plots import save, subplots
 from forecast.store.fields import IntervalScores
 

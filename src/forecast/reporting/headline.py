@@ -5,8 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from forecast.data.loading import price_words
-from forecast.evaluation.adaptive import ONLINE
-from forecast.evaluation.coverage import worst_folds
+from forecast.evaluation.intervals.adaptive import ONLINE
+from forecast.evaluation.intervals.coverage import worst_folds
 from forecast.reporting.classifier_lines import classifier_lines
 from forecast.reporting.money_lines import portfolio_lines
 from forecast.store.fields import FoldScores, FuturePath, IntervalScores

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from forecast.evaluation.portfolio import idle_line
+from forecast.evaluation.money.portfolio import idle_line
 from forecast.store.portfolio_fields import PortfolioRecord, Selection
 from forecast.store.record import RunRecord
 

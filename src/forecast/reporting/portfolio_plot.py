@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from forecast.evaluation.portfolio import Curves
+from forecast.evaluation.money.portfolio import Curves
 from forecast.reporting.plots import save, subplots
 
 

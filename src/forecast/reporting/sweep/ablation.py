@@ -2,7 +2,7 @@
 portfolio at the smallest ``k`` per era at every step of the ablation, the paired difference of each step's daily
 returns to the step before with its Newey-West t, and the comparison models' rows and the model's ratios to them.
 
-Each job's ``portfolio.csv`` holds its test days' returns (:mod:`forecast.evaluation.portfolio`); the steps are
+Each job's ``portfolio.csv`` holds its test days' returns (:mod:`forecast.evaluation.money.portfolio`); the steps are
 the jobs whose overrides name ``ablation=``, in job order. A day counts in a paired difference when both steps
 trade it.
 """
@@ -15,8 +15,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from forecast.evaluation.daily_returns import newey_west_t
-from forecast.evaluation.paper_measures import era_masks
+from forecast.evaluation.money.daily_returns import newey_west_t
+from forecast.evaluation.money.paper_measures import era_masks
 from forecast.reporting.sweep.money import shown
 from forecast.store.record import RunRecord
 

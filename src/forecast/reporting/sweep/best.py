@@ -1,7 +1,8 @@
 """The report's section on the best models after every comparison the sweep made: per ticker (or pool), the model
 confidence set of the cells and the baselines, Hansen's SPA and Romano-Wolf's StepM of every job against
 persistence, and Clark-West beside them; then the deflated Sharpe ratios of every portfolio the sweep traded, with
-the sweep's true count of trials (:mod:`forecast.evaluation.comparisons`, :mod:`forecast.evaluation.overfitting`)."""
+the sweep's true count of trials (:mod:`forecast.evaluation.comparisons`,
+:mod:`forecast.evaluation.money.overfitting`)."""
 
 from __future__ import annotations
 
@@ -98,7 +99,7 @@ def _tests(jobs: dict[str, pd.DataFrame], part: pd.DataFrame, horizon: int) -> d
 def deflated_section(done: pd.DataFrame, records: dict[str, RunRecord]) -> list[str]:
     """Return the deflated Sharpe ratio of every job's and ``k``'s net returns, with every portfolio the sweep
     traded counted as a trial (none when fewer than two were)."""
-    from forecast.evaluation.overfitting import deflated_sharpe
+    from forecast.evaluation.money.overfitting import deflated_sharpe
 
     trials = []
     for job in done["job"].astype(str):

@@ -1,5 +1,6 @@
 """The report's section on forecasts in money: each global job's long-short portfolios per ``k`` (``metrics.json``
-``portfolio``, :mod:`forecast.evaluation.portfolio`), beside the random rankings and Fischer & Krauss's figures."""
+``portfolio``, :mod:`forecast.evaluation.money.portfolio`), beside the random rankings and Fischer & Krauss's
+figures."""
 
 from __future__ import annotations
 

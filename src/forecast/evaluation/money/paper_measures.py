@@ -21,7 +21,7 @@ import math
 import numpy as np
 import pandas as pd
 
-from forecast.evaluation.daily_returns import annual_sharpe, newey_west_t
+from forecast.evaluation.money.daily_returns import annual_sharpe, newey_west_t
 from forecast.store.portfolio_fields import EraScores
 
 PAPER_HALF_TURNS = 4  # both legs replaced every day, as the paper charges

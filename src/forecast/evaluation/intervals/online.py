@@ -19,10 +19,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from forecast.evaluation.adaptive import Control, Online, Walk
-from forecast.evaluation.intervals import level_name, log_residuals
-from forecast.evaluation.pid import PidWalk
-from forecast.evaluation.volatility import VolState
+from forecast.evaluation.intervals.adaptive import Control, Online, Walk
+from forecast.evaluation.intervals.conformal import level_name, log_residuals
+from forecast.evaluation.intervals.pid import PidWalk
+from forecast.evaluation.intervals.volatility import VolState
 
 
 def walker(control: Control, level: float, state: Online) -> Walk:

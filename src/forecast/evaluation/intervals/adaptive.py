@@ -2,7 +2,7 @@
 
 A row (origin ``t``, step ``h``) scores ``s = |log(actual / predicted)| / sigma``, where ``sigma`` is the forecast
 made at the close of ``t`` of the volatility of the ``h``-day log return (EWMA or GARCH(1,1),
-:mod:`forecast.evaluation.volatility`). Its band is ``predicted * exp(+-q sigma)``, with ``q`` the conformal
+:mod:`forecast.evaluation.intervals.volatility`). Its band is ``predicted * exp(+-q sigma)``, with ``q`` the conformal
 quantile at level ``1 - alpha_t`` of the last :data:`WINDOW` scores whose outcomes were known at ``t`` (those of
 origins ``t - h`` and earlier). Adaptive conformal inference (Gibbs & Candes 2021) then moves the level as each
 outcome arrives: ``alpha <- alpha + gamma (target - miss)``, ``target = 1 - level`` and ``miss`` 1 when the
@@ -11,8 +11,8 @@ times the window's largest score (never an infinite band), and the day is counte
 
 Rows are processed in date order, so the band of day ``t`` uses outcomes before ``t`` only; the state at the end
 (:class:`Online`) goes with the model, and ``predict`` continues it through newer days. Conformal PID control
-(:mod:`forecast.evaluation.pid`) walks the same way with another update; :mod:`forecast.evaluation.online` walks a
-run's tables with either.
+(:mod:`forecast.evaluation.intervals.pid`) walks the same way with another update;
+:mod:`forecast.evaluation.intervals.online` walks a run's tables with either.
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """Conformal PID control (Angelopoulos, Candes & Tibshirani 2023): online bands from a tracked quantile, an error
 integrator and a scorecaster, instead of adaptive conformal inference's moving level.
 
-On the volatility-normalised scores of :mod:`forecast.evaluation.adaptive` the band's quantile is
+On the volatility-normalised scores of :mod:`forecast.evaluation.intervals.adaptive` the band's quantile is
 
     q_t = p_t + r_t(E_t),   p_{t+1} = p_t + lr (miss_t - alpha),   E_t = sum_{i<=t} (miss_i - alpha),
     r_t(x) = ki tan(x log(t) / (t csat))   (t: outcomes seen, plus one),
@@ -10,8 +10,9 @@ where ``alpha = 1 - level`` and ``miss`` is 1 when an outcome fell outside its b
 tracking), ``r_t(E_t)`` the I term (the saturating integrator of the paper's equation (6), which grows without bound
 when misses persist), and the D term, the scorecaster, is the volatility forecast that normalises every score (the
 paper's scorecaster forecasts the score; here the EWMA or GARCH forecast scales it, so ``q`` tracks a stationary
-quantile). ``p`` starts at the conformal quantile of the first :data:`forecast.evaluation.adaptive.MIN_KNOWN` known
-scores (the validation span's); a band is never wider than ``CAP`` times the window's largest score, nor below 0.
+quantile). ``p`` starts at the conformal quantile of the first
+:data:`forecast.evaluation.intervals.adaptive.MIN_KNOWN` known scores (the validation span's); a band is never
+wider than ``CAP`` times the window's largest score, nor below 0.
 The paper's reference code is github.com/aangelopoulos/conformal-time-series (core/methods.py).
 """
 
@@ -19,7 +20,7 @@ from __future__ import annotations
 
 import math
 
-from forecast.evaluation.adaptive import CAP, MIN_KNOWN, Walk, quantile
+from forecast.evaluation.intervals.adaptive import CAP, MIN_KNOWN, Walk, quantile
 
 
 def saturation(errors: float, seen: int, ki: float, csat: float) -> float:

@@ -17,10 +17,10 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 from forecast.config.schema import DataConfig
-from forecast.data import yahoo
-from forecast.data.cache import cache_path, read_cache, write_cache
 from forecast.data.frames import normalise_columns
-from forecast.data.sources import cache_folder, ticker_filename
+from forecast.data.sources import yahoo
+from forecast.data.sources.cache import cache_path, read_cache, write_cache
+from forecast.data.sources.load import cache_folder, ticker_filename
 from forecast.errors import DataError
 
 log = logging.getLogger("forecast")

@@ -1,5 +1,5 @@
 """The statistics of a daily return series that every portfolio score shares: the Newey-West t of its mean and its
-annualised Sharpe ratio (the per-day one is :func:`forecast.evaluation.overfitting.sharpe`)."""
+annualised Sharpe ratio (the per-day one is :func:`forecast.evaluation.money.overfitting.sharpe`)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import math
 
 import numpy as np
 
-from forecast.evaluation.overfitting import sharpe
+from forecast.evaluation.money.overfitting import sharpe
 
 TRADING_DAYS = 252
 

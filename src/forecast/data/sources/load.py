@@ -8,16 +8,16 @@ from pathlib import Path
 
 import pandas as pd
 
+from forecast.config.paths import REPO_DATA
 from forecast.config.schema import DataConfig
-from forecast.data.cache import cache_path, read_cache, write_cache
-from forecast.data.folder import csv_in
 from forecast.data.frames import normalise_columns
 from forecast.data.notices import warn
-from forecast.data.shipped import read_universe, universe_files
+from forecast.data.sources.cache import cache_path, read_cache, write_cache
+from forecast.data.sources.folder import csv_in
+from forecast.data.sources.shipped import read_universe, universe_files
 from forecast.errors import DataError
 
 log = logging.getLogger(__name__)
-REPO_DATA = Path(__file__).resolve().parents[3] / "data"
 
 
 @dataclass(frozen=True)
@@ -111,7 +111,7 @@ def from_yfinance(ticker: str, d: DataConfig) -> PriceData:
 
     A successful fetch is written to the cache atomically. Raises :class:`DataError` in one line.
     """
-    from forecast.data import yahoo
+    from forecast.data.sources import yahoo
 
     if d.offline:
         raise DataError("yfinance skipped (data.offline=true)")

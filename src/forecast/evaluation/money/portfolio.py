@@ -19,9 +19,9 @@ import numpy as np
 import pandas as pd
 
 from forecast.config.schema import PortfolioConfig
-from forecast.evaluation.daily_returns import annual_sharpe, newey_west_t
-from forecast.evaluation.overfitting import BLOCKS, backtest_overfitting, deflated_sharpe, moments, sharpe
-from forecast.evaluation.paper_measures import (
+from forecast.evaluation.money.daily_returns import annual_sharpe, newey_west_t
+from forecast.evaluation.money.overfitting import BLOCKS, backtest_overfitting, deflated_sharpe, moments, sharpe
+from forecast.evaluation.money.paper_measures import (
     accuracy_all,
     breakeven_bps,
     by_era,
