@@ -41,7 +41,7 @@ def triples(text: str) -> set[tuple[str, ...]]:
 def code_triples() -> set[tuple[str, ...]]:
     """Return the word triples of every string literal in the source (f-strings split at formatted values)."""
     out: set[tuple[str, ...]] = set()
-    for path in SRC.rglob("*.py"):
+    for path in [*SRC.rglob("*.py"), *(SRC.parents[0] / "hydra_plugins").rglob("*.py")]:  # and the search plugin
         for node in ast.walk(ast.parse(path.read_text())):
             if isinstance(node, ast.Constant) and isinstance(node.value, str):
                 out |= triples(node.value)

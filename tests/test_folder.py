@@ -60,6 +60,27 @@ def test_bad_folders_fail_in_one_line(tmp_path: Path) -> None:
     )
 
 
+def test_a_binary_file_or_a_link_loop_is_named_for_what_it_is(tmp_path: Path) -> None:
+    folder = folder_of(tmp_path, ["AAA", "BBB"])
+    (folder / "EEE.csv").write_bytes(b"PK\x03\x04\x00\x00binary spreadsheet")
+    with pytest.raises(DataError) as err:
+        load_prices("EEE", csv_config(folder))
+    assert str(err.value) == (
+        f"CSV file EEE.csv in {folder} is not text (a binary file): give EEE a plain-text CSV with a header row (date, "
+        "close or adj_close, ...)"
+    )
+    assert load_prices("AAA", csv_config(folder)).source == "csv"  # the other files still serve
+    loop = tmp_path / "loop"
+    loop.symlink_to(tmp_path / "back")
+    (tmp_path / "back").symlink_to(loop)
+    with pytest.raises(DataError) as err:
+        load_prices("AAA", csv_config(loop))
+    assert str(err.value) == (
+        f"data.path={loop} cannot be opened (Too many levels of symbolic links): give a CSV file, or a folder of "
+        "<TICKER>.csv files"
+    )
+
+
 def test_a_pool_leaves_out_a_ticker_without_a_file(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
     folder = folder_of(tmp_path, ["AAA", "BBB"])
     panel = load_panel(["AAA", "BBB", "CCC"], csv_config(folder))

@@ -13,7 +13,7 @@ from forecast.store.atomic import UMASK, write_json
 from forecast.store.columns import columns, dimensions, flatten
 from forecast.store.fields import Scores
 from forecast.store.folders import occupant
-from forecast.store.record import RunRecord
+from forecast.store.record import RunRecord, started
 
 
 def test_columns_come_from_the_record_definition() -> None:
@@ -68,3 +68,8 @@ def test_a_folder_with_another_runs_results_is_taken(tmp_path: Path) -> None:
     assert occupant(tmp_path) == ""  # its process is gone: an unfinished folder may be run into again
     RunRecord(status="interrupted", ticker="AAPL", config=config).write(tmp_path)
     assert occupant(tmp_path) == ""  # resumable
+    parent = os.getppid()
+    RunRecord(status="running", pid=parent, pid_started=started(parent), ticker="AAPL", config=config).write(tmp_path)
+    assert occupant(tmp_path) == f"holds a run still running in process {parent} (lstm on AAPL, seed 0)"
+    RunRecord(status="running", pid=1, pid_started="-1", ticker="AAPL", config=config).write(tmp_path)
+    assert occupant(tmp_path) == ""  # pid 1 lives, but it is not the process that wrote the record: a recycled pid

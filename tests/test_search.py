@@ -131,6 +131,20 @@ def test_a_search_that_cannot_run_is_refused_before_its_study(changes: dict[str,
     assert str(err.value) == message
 
 
+@pytest.mark.filterwarnings("ignore:.*is experimental")
+def test_a_storage_file_that_is_not_a_journal_is_named_in_one_line(tmp_path: Path) -> None:
+    from forecast.errors import ConfigError
+    from hydra_plugins.forecast_optuna.config import OptunaSweeperConf
+    from hydra_plugins.forecast_optuna.storage import open_study
+
+    garbage = tmp_path / "study.journal"
+    garbage.write_bytes(bytes(range(128, 256)) * 4)
+    with pytest.raises(ConfigError) as err:
+        open_study(OptunaSweeperConf(storage=f"journal:{garbage}"), None)
+    assert str(err.value).startswith(f"hydra.sweeper.storage=journal:{garbage}: that file is not an Optuna journal (")
+    assert str(err.value).endswith("): move it away, or name a new file to start a study there")
+
+
 def test_a_search_without_optuna_installed_names_the_extra(monkeypatch: pytest.MonkeyPatch) -> None:
     import importlib.util
 

@@ -181,6 +181,16 @@ def test_auto_says_in_one_line_why_the_snapshot_served(tmp_path: Path, caplog: p
     ]
 
 
+def test_offline_by_choice_the_source_that_served_is_one_plain_line(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    with caplog.at_level(logging.INFO, logger="forecast"):
+        data = load_prices("AAPL", data_config(tmp_path, offline=True))
+    assert data.source == "snapshot"
+    said = [(r.levelname, r.getMessage()) for r in caplog.records if r.name.startswith("forecast")]
+    assert said == [("INFO", "data for AAPL: the snapshot served the run (data.offline=true, nothing cached)")]
+
+
 def test_auto_uses_the_cache_when_yahoo_is_down(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     frame = yahoo_frame()
     fake(monkeypatch, frame)

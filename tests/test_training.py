@@ -46,13 +46,19 @@ def test_fit_learns_a_sine_wave_and_restores_the_best_epoch() -> None:
     assert all(r.seconds > 0 and r.grad_norm > 0 for r in result.history)
 
 
-def test_early_stopping_stops_after_patience_epochs_without_improvement() -> None:
+def test_early_stopping_stops_after_patience_epochs_without_improvement(caplog: pytest.LogCaptureFixture) -> None:
     seed_everything(0)
     x, y = sine_task()
     model = RecurrentForecaster(cell="rnn", n_features=1, hidden_size=8, num_layers=1, horizon=1)
-    result = fit(model, (x[:200], y[:200]), (x[200:], y[200:]), settings(max_epochs=200, lr=0.05, patience=2))
-    assert len(result.history) < 200
-    assert len(result.history) - result.best_epoch == 2
+    with caplog.at_level(logging.INFO, logger="forecast"):
+        result = fit(model, (x[:200], y[:200]), (x[200:], y[200:]), settings(max_epochs=200, lr=0.05, patience=2))
+    epochs = len(result.history)
+    assert epochs < 200
+    assert epochs - result.best_epoch == 2
+    assert caplog.messages[-1] == (
+        f"early stopping after epoch {epochs} of 200: the validation loss last improved at epoch {result.best_epoch}, "
+        "2 epochs before (trainer.patience=2); that epoch's weights are kept"
+    )
 
 
 def test_same_seed_same_losses() -> None:

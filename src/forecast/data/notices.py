@@ -22,6 +22,7 @@ class Notices:
 
     fold: bool = False  # one line per kind at the end (a pool) instead of each message as it comes
     found: dict[str, dict[str, tuple[float, str]]] = field(default_factory=dict)
+    told: dict[str, dict[str, str]] = field(default_factory=dict)  # plain information (:func:`tell`), per kind
 
     def messages(self) -> dict[str, dict[str, str]]:
         """Return the messages per kind and ticker (for the run record)."""
@@ -37,6 +38,12 @@ class Notices:
             out.append(f"{kind} on {len(cases)} ticker(s), worst: {shown}{more}")
         return out
 
+    def told_lines(self) -> list[str]:
+        """Return one line per kind of plain information: how many tickers, and the first one's message."""
+        return [
+            f"{kind} for {len(cases)} ticker(s), e.g. {next(iter(cases.values()))}" for kind, cases in self.told.items()
+        ]
+
 
 _ACTIVE: list[Notices] = []
 
@@ -49,6 +56,14 @@ def warn(kind: str, ticker: str, message: str, severity: float = 0.0) -> None:
         _ACTIVE[-1].found.setdefault(kind, {})[ticker] = (severity, message)
 
 
+def tell(kind: str, ticker: str, message: str) -> None:
+    """Say ``message`` about ``ticker`` as plain information (not a warning): now, or one line per kind for a pool."""
+    if not _ACTIVE or not _ACTIVE[-1].fold:
+        log.info("%s", message)
+    if _ACTIVE:
+        _ACTIVE[-1].told.setdefault(kind, {})[ticker] = message
+
+
 @contextmanager
 def collected(fold: bool) -> Iterator[Notices]:
     """Collect every :func:`warn` inside the block; with ``fold``, log one line per kind when it ends."""
@@ -59,5 +74,7 @@ def collected(fold: bool) -> Iterator[Notices]:
     finally:
         _ACTIVE.remove(notices)
         if fold:
+            for line in notices.told_lines():
+                log.info("%s", line)
             for line in notices.lines():
                 log.warning("%s", line)

@@ -196,9 +196,14 @@ def read_model(path: Path) -> ModelFile:
         raise ConfigError(
             f"{path} cannot be loaded safely as a model ({type(exc).__name__}: {detail}): train the run again"
         ) from None
-    if payload.get("format") != MODEL_FORMAT or not isinstance(payload.get("tickers"), dict):
+    if payload.get("format") != MODEL_FORMAT:
         raise ConfigError(
             f"{path} has format {payload.get('format')!r}; this version reads model.pt format {MODEL_FORMAT} "
             "(one layout for one ticker or a pool): train the run again"
+        )
+    if not isinstance(payload.get("tickers"), dict):
+        raise ConfigError(
+            f"{path} says format {MODEL_FORMAT} but has no table of its tickers (damaged, or written by a development "
+            "version): train the run again"
         )
     return cast(ModelFile, payload)

@@ -3,7 +3,6 @@ module only orders them, and runs the units of work (the single split, or the fo
 
 from __future__ import annotations
 
-import os
 import shutil
 from collections.abc import Sequence
 from pathlib import Path
@@ -41,7 +40,7 @@ def run(cfg: Config, out_dir: Path, overrides: Sequence[str] = ()) -> RunRecord:
     """
     clock, config, tickers = PhaseClock(), config_dict(cfg), cfg.tickers if cfg.scope == "global" else [cfg.ticker]
     name, scope = pool_name(tickers), cfg.scope
-    RunRecord(pid=os.getpid(), ticker=name, scope=scope, overrides=list(overrides), config=config).write(out_dir)
+    RunRecord.running(name, scope, list(overrides), config).write(out_dir)
     device = start_job(cfg.seed, cfg.trainer.threads, cfg.device.value, cfg.trainer.strategy)
     sizes = (cfg.window, cfg.horizon, cfg.seed, cfg.train_tickers)
     s = FitSettings.of(cfg.model, cfg.trainer, cfg.forecast, cfg.data, cfg.portfolio, *sizes)

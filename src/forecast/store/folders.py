@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from forecast.store.decode import RecordError
-from forecast.store.record import RECORD_FILE, RunRecord
+from forecast.store.record import RECORD_FILE, RunRecord, started
 
 FOLDER_FIX = "choose another folder (hydra.run.dir=...) or move that one away"
 RUN_FOLDER: list[Path] = []  # a single run's folder once the guard found it free (Hydra makes it right after)
@@ -40,6 +40,8 @@ def occupant(folder: Path) -> str:
             return ""
         except PermissionError:
             pass
+        if record.pid_started is not None and started(pid) != record.pid_started:
+            return ""  # the pid was recycled: another process has it now, the run's own is gone
         return f"holds a run still running in process {pid} ({what})"
     return ""
 

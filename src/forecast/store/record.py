@@ -9,6 +9,7 @@ are the dataclasses of :mod:`forecast.store.fields`; nothing else keeps a list o
 from __future__ import annotations
 
 import json
+import os
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
@@ -74,6 +75,7 @@ class RunRecord:
     status: str = "running"  # running | completed | failed | interrupted
     reason: str = ""  # why a job failed or was interrupted (and how to resume)
     pid: int | None = None  # the process that wrote a running record
+    pid_started: str | None = None  # when that process started (the kernel's clock ticks): a recycled pid is not it
     last_completed_epoch: int | None = None  # of an interrupted job
     ticker: str | None = None  # a global run: "global<N>" (its tickers are in ``pool``)
     scope: str = "local"  # local | global (one model over the tickers in ``pool``)
@@ -138,6 +140,12 @@ class RunRecord:
     overrides: list[str] = field(default_factory=list)  # the command-line overrides of this job
     config: dict[str, Any] = field(default_factory=dict)  # the resolved config
 
+    @classmethod
+    def running(cls, ticker: str, scope: str, overrides: list[str], config: dict[str, Any]) -> RunRecord:
+        """Return the record a run writes first: ``running`` in this process (its pid and when it started)."""
+        pid = os.getpid()
+        return cls(pid=pid, pid_started=started(pid), ticker=ticker, scope=scope, overrides=overrides, config=config)
+
     def write(self, folder: Path) -> Path:
         """Atomically write this record as ``folder/metrics.json``; return its path."""
         return write_json(folder / RECORD_FILE, asdict(self))
@@ -160,3 +168,14 @@ class RunRecord:
         except RecordError as exc:
             exc.status = payload["status"] if isinstance(payload.get("status"), str) else ""
             raise
+
+
+def started(pid: int) -> str | None:
+    """Return when process ``pid`` started, in the kernel's clock ticks since boot (``/proc/<pid>/stat``, field 22),
+    or None where that is unknown (no ``/proc``, no such process): with the pid, it names one process."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    fields = stat.rsplit(")", 1)[-1].split()  # after "pid (name)": field 3 (the state) on
+    return fields[19] if len(fields) > 19 else None

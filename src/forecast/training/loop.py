@@ -107,6 +107,7 @@ def fit(
         raise ranks.lost(exc, saved) from None
     finally:
         bar.close()
+    said_stop(state, settings)
     model.load_state_dict(state.best_state)
     return FitResult(state.history, state.best_epoch, state.best_val_loss, sum(r.seconds for r in state.history))
 
@@ -188,3 +189,13 @@ def advance(state: LoopState, record: EpochRecord, model: nn.Module, settings: T
     if record.val_loss < state.best_val_loss:
         state.best_val_loss, state.best_epoch, state.wait = record.val_loss, record.epoch, 0
         state.best_state = copy.deepcopy(model.state_dict())
+
+
+def said_stop(state: LoopState, settings: TrainerConfig) -> None:
+    """Say in one line when early stopping ended the training, and why (nothing when every epoch ran)."""
+    if state.wait >= settings.patience and state.history and state.epoch < settings.max_epochs:
+        log.info(
+            "early stopping after epoch %d of %d: the validation loss last improved at epoch %d, %d epochs before "
+            "(trainer.patience=%d); that epoch's weights are kept",
+            *(state.epoch, settings.max_epochs, state.best_epoch, state.wait, settings.patience),
+        )

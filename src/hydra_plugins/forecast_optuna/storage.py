@@ -72,6 +72,31 @@ def open_storage(url: str | None, heartbeat_s: int, max_retry: int) -> Any:
     )
 
 
+def open_study(conf: Any, sampler: Any) -> Any:
+    """Return the study ``hydra.sweeper.*`` names, created or loaded from its storage; refuse, in one line, a storage
+    file that is not an Optuna journal (Optuna says only "'utf-8' codec can't decode" or a JSON error)."""
+    import optuna
+
+    from forecast.errors import ConfigError
+
+    try:
+        return optuna.create_study(
+            study_name=conf.study_name,
+            storage=open_storage(conf.storage, conf.heartbeat_s, conf.max_retry),
+            sampler=sampler,
+            direction="maximize" if conf.direction == "maximize" else "minimize",
+            load_if_exists=True,
+        )
+    except ValueError as exc:  # UnicodeDecodeError and JSONDecodeError are ValueErrors
+        if not str(conf.storage or "").startswith(JOURNAL):
+            raise
+        detail = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:80]
+        raise ConfigError(
+            f"hydra.sweeper.storage={conf.storage}: that file is not an Optuna journal ({detail}): move it away, or "
+            "name a new file to start a study there"
+        ) from None
+
+
 def tally(trials: list[Any]) -> tuple[int, int]:
     """Return (finished, running): complete trials plus failed ones that will not run again (not retried, not a
     surplus ask), and trials running now (some perhaps on a dead worker, until their heartbeat goes stale)."""

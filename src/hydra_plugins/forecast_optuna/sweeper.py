@@ -72,7 +72,7 @@ class OptunaSweeper(Sweeper):
         import optuna
         from optuna.storages._heartbeat import fail_stale_trials
 
-        from hydra_plugins.forecast_optuna.storage import open_storage, tally
+        from hydra_plugins.forecast_optuna.storage import open_study, tally
 
         warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)  # not the user's concern
         warnings.filterwarnings("ignore", message="Heartbeat of storage is supposed to be used with Study.optimize")
@@ -90,13 +90,7 @@ class OptunaSweeper(Sweeper):
             if self.conf.sampler == "random"
             else optuna.samplers.TPESampler(seed=self.conf.seed)
         )
-        study = optuna.create_study(
-            study_name=self.conf.study_name,
-            storage=open_storage(self.conf.storage, self.conf.heartbeat_s, self.conf.max_retry),
-            sampler=sampler,
-            direction="maximize" if self.conf.direction == "maximize" else "minimize",
-            load_if_exists=True,
-        )
+        study = open_study(self.conf, sampler)
         if done := tally(study.get_trials(deepcopy=False))[0]:
             log.info("study %s resumes with %d finished trial(s)", self.conf.study_name, done)
         job = 0

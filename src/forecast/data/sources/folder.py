@@ -11,6 +11,7 @@ from pathlib import Path
 from forecast.errors import DataError
 
 SHOWN = 5  # file names listed in a message
+UNREADABLE, BINARY = ("<unreadable>",), ("<binary>",)  # a file's header when it cannot be read, or is not text
 
 
 def ticker_of(path: Path) -> str:
@@ -37,7 +38,13 @@ def csv_in(folder: Path, ticker: str) -> Path:
         raise DataError(
             f"CSV folder {folder} has {len(mine)} files for {ticker} ({', '.join(p.name for p in mine)}): keep one"
         )
-    usual = Counter(columns.values()).most_common(1)[0][0]
+    if columns[mine[0]] in (UNREADABLE, BINARY):
+        kind = "cannot be read" if columns[mine[0]] == UNREADABLE else "is not text (a binary file)"
+        raise DataError(
+            f"CSV file {mine[0].name} in {folder} {kind}: give {ticker} a plain-text CSV with a header row (date, "
+            "close or adj_close, ...)"
+        )
+    usual = Counter(c for c in columns.values() if c not in (UNREADABLE, BINARY)).most_common(1)[0][0]
     if columns[mine[0]] != usual:
         raise DataError(
             f"CSV file {mine[0].name}: its columns {list(columns[mine[0]])} differ from the other files of {folder} "
@@ -56,9 +63,12 @@ def _scan(folder: str, stamp: int) -> tuple[dict[str, list[Path]], dict[Path, tu
             continue
         files.setdefault(ticker_of(path), []).append(path)
         try:
-            with path.open(encoding="utf-8", errors="replace") as fh:
-                header = fh.readline()
+            with path.open("rb") as fh:
+                head = fh.readline(4096)
         except OSError:
-            header = ""
-        columns[path] = tuple(c.strip().lower() for c in header.strip().split(","))
+            columns[path] = UNREADABLE
+            continue
+        header = head.decode("utf-8", errors="replace")
+        binary = b"\0" in head or "\ufffd" in header
+        columns[path] = BINARY if binary else tuple(c.strip().lower() for c in header.strip().split(","))
     return files, columns

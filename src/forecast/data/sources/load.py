@@ -11,7 +11,7 @@ import pandas as pd
 from forecast.config.paths import REPO_DATA
 from forecast.config.schema import DataConfig
 from forecast.data.frames import normalise_columns
-from forecast.data.notices import warn
+from forecast.data.notices import tell, warn
 from forecast.data.sources.cache import cache_path, read_cache, write_cache
 from forecast.data.sources.folder import csv_in
 from forecast.data.sources.shipped import read_universe, universe_files
@@ -141,6 +141,14 @@ def from_csv(ticker: str, d: DataConfig) -> PriceData:
     if not d.path:
         raise DataError("data.source=csv needs a file or a folder: add data.path=<file.csv or folder>")
     path = Path(d.path).expanduser()
+    try:
+        path.stat()
+    except FileNotFoundError:
+        pass  # said in the reader's own words
+    except OSError as exc:  # a symbolic-link loop, a path through a file, no permission
+        raise DataError(
+            f"data.path={d.path} cannot be opened ({exc.strerror}): give a CSV file, or a folder of <TICKER>.csv files"
+        ) from None
     if path.is_dir():
         path = csv_in(path, ticker)
     return PriceData(read_csv_prices(path, f"CSV file {path.name}"), "csv")
@@ -153,6 +161,26 @@ def from_snapshot(ticker: str, d: DataConfig) -> PriceData:
 
 LOADERS = {"yfinance": from_yfinance, "cache": from_cache, "csv": from_csv, "snapshot": from_snapshot}
 AUTO_ORDER = ("yfinance", "cache", "snapshot")
+
+
+def said(ticker: str, d: DataConfig, source: str, skipped: dict[str, str]) -> None:
+    """Say in one line which source served ``ticker`` and why the ones before it did not: plain information when
+    they stood aside as asked (offline, or a cache without the ticker), a warning for a real fall-back (Yahoo
+    unreachable, a cache that could not be read)."""
+    aside = {"yfinance": "", "cache": "no cached prices"}  # what offline skips and an empty cache say
+    expected = d.offline and all(name in aside and why.startswith(aside[name]) for name, why in skipped.items())
+    if expected and skipped:
+        offline = f"data.offline=true{', nothing cached' if 'cache' in skipped else ''}"
+        tell(
+            f"the {source} served (data.offline=true)",
+            ticker,
+            f"data for {ticker}: the {source} served the run ({offline})",
+        )
+    elif skipped:
+        reason = f"data for {ticker}: {'; '.join(skipped.values())}; the {source} served the run"
+        warn(f"sources that did not serve (the {source} did)", ticker, reason)
+    else:
+        log.info("data for %s: the %s served the run", ticker, source)
 
 
 def load_prices(ticker: str, d: DataConfig) -> PriceData:
@@ -176,18 +204,14 @@ def load_prices(ticker: str, d: DataConfig) -> PriceData:
     elif source != "auto":
         data = LOADERS[source](ticker, d)
     else:
-        skipped: list[str] = []
+        skipped: dict[str, str] = {}
         for name in AUTO_ORDER:
             try:
                 data = LOADERS[name](ticker, d)
                 break
             except DataError as exc:
-                skipped.append(str(exc))
+                skipped[name] = str(exc)
         else:
-            raise DataError(f"no source has prices for {ticker}: {'; '.join(skipped)}")
-        if skipped:
-            reason = f"data for {ticker}: {'; '.join(skipped)}; the {data.source} served the run"
-            warn(f"sources that did not serve (the {data.source} did)", ticker, reason)
-        else:
-            log.info("data for %s: the %s served the run", ticker, data.source)
+            raise DataError(f"no source has prices for {ticker}: {'; '.join(skipped.values())}")
+        said(ticker, d, data.source, skipped)
     return PriceData(select_dates(data.frame, d.start, d.end, ticker), data.source)
