@@ -21,6 +21,7 @@ from forecast.errors import ConfigError, DataError
 from forecast.evaluation.baselines import ridge_fit
 from forecast.evaluation.metrics import error_metrics
 from forecast.pipeline.recipe import run
+from forecast.store.atomic import _clean
 from tests.helpers import random_walk, read_back
 
 
@@ -232,3 +233,50 @@ def test_global_folds_run_in_parallel_and_roll_forward(backtest_config: Config, 
     ratio = (rolled["lower_90"] / rolled["predicted"]).round(12)
     assert (ratio.groupby(rolled["ticker"]).nunique() == 1).all()  # one conformal scale per ticker in every fold
     assert ratio.nunique() == 2
+
+
+@pytest.mark.parametrize("scope", ["local", "global"])
+def test_a_killed_backtest_resumes_at_its_first_unfinished_fold_bit_identical(
+    backtest_config: Config, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, scope: str
+) -> None:
+    """Killed while fold 3 trains: folds 1 and 2 are read back, fold 3 trains again, and every forecast and score
+    equals the uninterrupted run's."""
+    from forecast.pipeline import fitting
+
+    cfg = global_backtest(backtest_config, ["AAPL", "MSFT"]) if scope == "global" else backtest_config
+    whole = run(cfg, tmp_path / "whole")
+    assert not (tmp_path / "whole" / ".units").exists()  # a completed run keeps no folds
+    real, trained = fitting.train, []
+
+    def train(*args: object, **kwargs: object) -> object:
+        trained.append(1)
+        if len(trained) == 3:
+            raise KeyboardInterrupt
+        return real(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(fitting, "train", train)
+    with pytest.raises(KeyboardInterrupt):
+        run(cfg, tmp_path / "killed")
+    assert sorted(p.name for p in (tmp_path / "killed" / ".units").iterdir()) == ["1.pt", "2.pt"]
+    trained.clear()
+    monkeypatch.setattr(fitting, "train", lambda *a, **k: trained.append(1) or real(*a, **k))
+    cfg.trainer.resume = str(tmp_path / "killed")
+    resumed = run(cfg, tmp_path / "resumed")
+    assert len(trained) == 1  # fold 3 alone
+    for name in ("forecasts.csv", "future.csv"):
+        assert (tmp_path / "resumed" / name).read_bytes() == (tmp_path / "whole" / name).read_bytes(), name
+    same = ("test", "backtest", "intervals", "dm_vs_persistence", "baselines", "tickers", "best_val_loss", "epochs_run")
+    for field in same:
+        assert json.dumps(_clean(asdict(resumed)[field])) == json.dumps(_clean(asdict(whole)[field])), field
+    cfg.model.hidden_size += 1
+    with pytest.raises(ConfigError) as err:
+        run(cfg, tmp_path / "changed")
+    assert str(err.value).startswith(f"trainer.resume={tmp_path / 'killed'}: that run used model.hidden_size=")
+    cfg.model.hidden_size -= 1
+    cfg.trainer.resume = str(tmp_path / "whole")
+    with pytest.raises(ConfigError) as err:
+        run(cfg, tmp_path / "nothing")
+    assert str(err.value) == (
+        f"trainer.resume={tmp_path / 'whole'}: no finished fold there (a backtest keeps them in .units/ until it "
+        "completes): run the backtest again without trainer.resume"
+    )

@@ -266,7 +266,3 @@ def validate_backtest(cfg: Config) -> None:
         f"only; got {b.refit_every})",
     )
     require(b.n_jobs >= 1, f"backtest.n_jobs must be >= 1 (got {b.n_jobs})")
-    require(
-        not cfg.trainer.resume,
-        "trainer.resume resumes single-split runs only: run the backtest again (its folds are independent)",
-    )

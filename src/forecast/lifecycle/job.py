@@ -70,11 +70,16 @@ class Job:
     def interrupted(self, last: int | None) -> None:
         """Record the interruption (never over another run's record), say how to resume, and leave (or stop the
         sweep)."""
-        from forecast.store.folders import occupant
+        from forecast.store.folders import UNITS, occupant
 
         reason = BEFORE_FIRST_EPOCH
         if last:
             reason = f"interrupted after epoch {last}: resume with the same overrides and trainer.resume={self.out_dir}"
+        if folds := len(list((self.out_dir / UNITS).glob("*.pt"))):  # a backtest resumes by fold
+            reason = (
+                f"interrupted after {folds} finished fold(s): resume with the same overrides and "
+                f"trainer.resume={self.out_dir} (they are read back; the next fold trains again)"
+            )
         if not occupant(self.out_dir):  # interrupted before the folder check: maybe another run's folder
             self.record(reason, "interrupted", last)
         print(f"interrupted: {reason}", file=sys.stderr, flush=True)

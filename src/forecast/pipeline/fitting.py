@@ -20,6 +20,7 @@ from forecast.data.dataset import WindowedData, pooled_scaler, windows_for
 from forecast.data.folds import Unit
 from forecast.data.panel import Panel, training_sets, with_index
 from forecast.data.splits import SplitBounds
+from forecast.data.windows import Samples
 from forecast.diagnostics.gradient_flow import gradient_by_lag
 from forecast.diagnostics.memory import release_freed
 from forecast.evaluation.forecasts import forecast_rows, ticker_forecasts
@@ -29,9 +30,10 @@ from forecast.evaluation.intervals.online import control_of, online_tables
 from forecast.models.classic import ClassicSettings, Classifier, classic_columns, fit_classic
 from forecast.models.recurrent import RecurrentForecaster, build_model
 from forecast.training.distributed import Ranks
-from forecast.training.losses import loss_for
+from forecast.training.losses import Loss, loss_for
 from forecast.training.runtime import seed_everything
 from forecast.training.session import Trained, train
+from forecast.training.units import Units
 
 log = logging.getLogger("forecast")
 RELEASE_EVERY = 8  # tickers forecast between hand-backs of freed memory (see diagnostics.memory.release_freed)
@@ -110,11 +112,13 @@ def fit_unit(
     device: torch.device,
     out_dir: Path,
     config: dict[str, Any],
+    units: Units | None = None,
 ) -> Fit:
     """Fit ``unit`` (or roll ``previous``'s model forward onto it) and forecast every ticker taking part in it.
 
     A refit seeds every generator with ``s.seed`` first, so a unit's model depends on its own data alone. A model
-    rolled forward keeps each ticker's scaler and bands from the unit it was trained on."""
+    rolled forward keeps each ticker's scaler and bands from the unit it was trained on. A backtest's fold that
+    finished before a kill is read back from ``units`` instead of trained again, and each one trained is saved."""
     keep = previous if not unit.refit and previous is not None else None
     index = {t: i for i, t in enumerate(panel.loaded)} if s.model.ticker_embedding else {}
     labels = panel.above_median if is_classifier(s.target) or s.classic.names else {}
@@ -129,7 +133,7 @@ def fit_unit(
         loss = loss_for(s.model.loss, s.model.quantiles)
         grad_init = gradient_by_lag(model, *probe(next(iter(datas.values())), model, device), loss)
         sets = training_sets([datas[t] for t in trainers], model.horizon, s.trainer.sampling)  # recursive: 1 step
-        trained = train(model, sets, s.trainer, device, out_dir, config, loss)
+        trained = refit(s, model, sets, unit.fold, device, out_dir, config, loss, units)
         trained_on = unit.bounds
         release_freed()  # the training steps' workspaces
         classic = fit_comparisons(s.classic, datas, trainers, labels)
@@ -148,6 +152,28 @@ def fit_unit(
         if i % RELEASE_EVERY == 0:
             release_freed()
     return Fit(unit, model, trained, trained_on, grad_init, tickers, trainers, classic)
+
+
+def refit(
+    s: FitSettings,
+    model: torch.nn.Module,
+    sets: tuple[Samples, Samples],
+    fold: int,
+    device: torch.device,
+    out_dir: Path,
+    config: dict[str, Any],
+    loss: Loss,
+    units: Units | None,
+) -> Trained:
+    """Return fold ``fold``'s training as it finished before (``units``), or train it now and save it there; a
+    backtest resumes by fold, so its folds never read an epoch checkpoint (``trainer.resume``: a single split's)."""
+    trained = units.load(fold, model, config) if units is not None else None
+    if trained is None:
+        trainer = replace(s.trainer, resume=None) if units is not None else s.trainer
+        trained = train(model, sets, trainer, device, out_dir, config, loss)
+        if units is not None and Ranks.current().main:
+            units.save(fold, model, trained, config)
+    return trained
 
 
 def unit_datas(

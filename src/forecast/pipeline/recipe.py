@@ -27,9 +27,11 @@ from forecast.reporting.portfolio_plot import plot_portfolio
 from forecast.reporting.run_files import write_run_files
 from forecast.store.atomic import write_csv
 from forecast.store.fields import FuturePath
+from forecast.store.folders import UNITS
 from forecast.store.record import RunRecord, RunScores
 from forecast.training.distributed import Ranks
 from forecast.training.runtime import start_job
+from forecast.training.units import Units
 
 
 def run(cfg: Config, out_dir: Path, overrides: Sequence[str] = ()) -> RunRecord:
@@ -65,8 +67,14 @@ def run(cfg: Config, out_dir: Path, overrides: Sequence[str] = ()) -> RunRecord:
     clock.lap("outputs")
     record.timings, record.overrides, record.config = clock.laps, list(overrides), config
     record.write(out_dir)
-    (out_dir / "checkpoint.pt").unlink(missing_ok=True)  # complete: checkpoints are for unfinished runs
+    tidy(out_dir)
     return record
+
+
+def tidy(out_dir: Path) -> None:
+    """Remove what only an unfinished run needs: the epoch checkpoint and a backtest's finished folds."""
+    (out_dir / "checkpoint.pt").unlink(missing_ok=True)
+    shutil.rmtree(out_dir / UNITS, ignore_errors=True)
 
 
 def trade(p: PortfolioConfig, seed: int, table: pd.DataFrame, scores: RunScores) -> portfolio.Curves | None:
@@ -106,29 +114,37 @@ def fit_all(
     folds' models match the sequential ones up to the order of floating-point sums across threads.
     """
     n_jobs = b.n_jobs if b.refit_every == 1 and device.type == "cpu" else 1
+    saved = Units.of(out_dir, s.trainer.resume) if any(u.fold for u in units) else None  # resume by fold
     fits: list[Fit] = []
     if n_jobs > 1 and len(units) > 1:
         from joblib import Parallel, delayed
 
         threads = max(1, torch.get_num_threads() // n_jobs)
         folders = {u.fold: out_dir / ".folds" / str(u.fold) for u in units}
-        jobs = (delayed(fit_in_worker)(s, panel, u, device, folders[u.fold], config, threads) for u in units)
+        jobs = (delayed(fit_in_worker)(s, panel, u, device, folders[u.fold], config, threads, saved) for u in units)
         try:
             fits = list(Parallel(n_jobs=n_jobs, backend="loky")(jobs))
         finally:  # finished or interrupted: the folds' temporary folders go (a resumed run refits them)
             shutil.rmtree(out_dir / ".folds", ignore_errors=True)
     else:
         for unit in units:
-            fits.append(fit_unit(s, panel, unit, fits[-1] if fits else None, device, out_dir, config))
+            fits.append(fit_unit(s, panel, unit, fits[-1] if fits else None, device, out_dir, config, saved))
     adapt(fits)
     return fits
 
 
 def fit_in_worker(
-    s: FitSettings, panel: Panel, unit: Unit, device: torch.device, out_dir: Path, config: dict[str, Any], threads: int
+    s: FitSettings,
+    panel: Panel,
+    unit: Unit,
+    device: torch.device,
+    out_dir: Path,
+    config: dict[str, Any],
+    threads: int,
+    saved: Units | None = None,
 ) -> Fit:
     """Fit one fold in a worker process with ``threads`` torch threads (its checkpoints in its own ``out_dir``)."""
     torch.set_num_threads(threads)
     exit_with_parent()
     out_dir.mkdir(parents=True, exist_ok=True)
-    return fit_unit(s, panel, unit, None, device, out_dir, config)
+    return fit_unit(s, panel, unit, None, device, out_dir, config, saved)

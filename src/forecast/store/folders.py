@@ -7,6 +7,7 @@ from pathlib import Path
 from forecast.store.decode import RecordError
 from forecast.store.record import RECORD_FILE, RunRecord, started
 
+UNITS = ".units"  # a backtest's finished folds, kept until it completes (training/units.py)
 FOLDER_FIX = "choose another folder (hydra.run.dir=...) or move that one away"
 RUN_FOLDER: list[Path] = []  # a single run's folder once the guard found it free (Hydra makes it right after)
 

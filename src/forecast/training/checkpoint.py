@@ -140,14 +140,20 @@ def load_resume(run_dir: str | None, config: dict[str, Any]) -> dict[str, Any] |
         ) from None
     if not isinstance(payload.get("config"), dict):
         raise ConfigError(f"trainer.resume={run_dir}: checkpoint.pt holds no run config: run again without it")
-    saved, now = _flatten(payload["config"]), _flatten(config)
+    refuse_changed(f"trainer.resume={run_dir}", payload["config"], config)
+    return payload
+
+
+def refuse_changed(what: str, stored: object, config: dict[str, Any]) -> None:
+    """Refuse, in one line, to resume a run whose stored config differs from ``config`` (but for the keys a resume
+    may change)."""
+    saved, now = _flatten(stored if isinstance(stored, dict) else {}), _flatten(config)
     changed = sorted(
         ".".join(k) for k in saved.keys() | now.keys() if k not in RESUME_FREE_KEYS and saved.get(k) != now.get(k)
     )
     if changed:
         key = tuple(changed[0].split("."))
         raise ConfigError(
-            f"trainer.resume={run_dir}: that run used {changed[0]}={saved.get(key)!r}, this one {now.get(key)!r}: "
+            f"{what}: that run used {changed[0]}={saved.get(key)!r}, this one {now.get(key)!r}: "
             f"resume with the same overrides ({len(changed)} key(s) differ: {', '.join(changed[:5])})"
         )
-    return payload
