@@ -6,6 +6,7 @@ from __future__ import annotations
 import importlib.util
 import json
 import os
+import shutil
 import signal
 import time
 from pathlib import Path
@@ -141,6 +142,13 @@ def test_resume_refuses_a_changed_config_a_running_job_and_a_folder_that_is_no_s
             "to end, or stop it, before resuming"
         ],
     )
+    from forecast.store.sweep_resume import plan
+
+    (job / "metrics.json").write_text(json.dumps(record))  # done again
+    assert f"hydra.sweep.dir={tmp_path / 's'}" in plan(tmp_path / "s").hydra_overrides  # as typed
+    shutil.copytree(tmp_path / "s", tmp_path / "moved")
+    moved = plan(tmp_path / "moved").hydra_overrides  # a moved or copied sweep resumes where it is now
+    assert [o for o in moved if o.startswith("hydra.sweep.dir=")] == [f"hydra.sweep.dir={tmp_path / 'moved'}"]
     nothing = forecast(str(tmp_path), cwd=tmp_path, module="forecast.resume")
     assert (nothing.returncode, nothing.stderr.splitlines()) == (
         1,
@@ -164,3 +172,32 @@ def test_a_damaged_multirun_yaml_is_one_line(tmp_path: Path) -> None:
     assert err.getvalue().splitlines() == [
         f"error: {tmp_path / 'multirun.yaml'} cannot be read as a sweep of ours (ParserError): rerun the sweep"
     ]
+
+
+def test_a_sigterm_to_the_resume_reaches_the_sweep_and_nothing_runs_on(monkeypatch: pytest.MonkeyPatch) -> None:
+    """``kill <resume>`` sends SIGTERM to the resume alone: it passes it on to the sweep, waits for it to record its
+    job and exits 130; a Ctrl-C (the terminal's whole group) is not sent twice."""
+    import signal
+    import subprocess
+
+    from forecast import resume
+
+    class Sweep:
+        def __init__(self, signum: int) -> None:
+            self.signum, self.sent, self.waits = signum, [], 0
+
+        def wait(self, timeout: float | None = None) -> int:
+            self.waits += 1
+            if self.waits == 1:
+                raise KeyboardInterrupt(f"signal {self.signum}")
+            return 130
+
+        def send_signal(self, signum: int) -> None:
+            self.sent.append(signum)
+
+    monkeypatch.setattr("forecast.lifecycle.signals.interrupts", lambda: None)  # the test process keeps its own
+    for signum, sent in ((signal.SIGTERM, [signal.SIGTERM]), (signal.SIGINT, [])):
+        sweep = Sweep(int(signum))
+        monkeypatch.setattr(subprocess, "Popen", lambda *a, **k: sweep)  # noqa: B023
+        assert resume.relaunch(["python"], ".", {}) == 130
+        assert (sweep.sent, sweep.waits) == (sent, 2)

@@ -84,11 +84,6 @@ def cli() -> None:
     scratch = rank_scratch(RANK)
     interrupts()
     command(main, task_overrides, USER_FULL_ERROR)
-    from forecast.reporting.callback import FAILED_JOBS
-
-    if FAILED_JOBS:
-        print(f"error: {FAILED_JOBS[-1]}", file=sys.stderr, flush=True)
-        sys.exit(4)
     if scratch is not None:
         shutil.rmtree(scratch, ignore_errors=True)
     if not {"-m", "--multirun"} & set(sys.argv[1:]):  # a single run is complete here, every file written and

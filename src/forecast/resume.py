@@ -15,6 +15,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+STOP_S = 60.0  # how long an interrupted sweep gets to record its jobs before it is killed
+
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m forecast.resume", description=__doc__.splitlines()[0])
@@ -35,11 +37,32 @@ def main(argv: list[str] | None = None) -> int:
     env = os.environ | {RESUME_ENV: str(found.folder), RESUME_LINE_ENV: line}
     saved = hydra_files(found.kept)
     try:
-        return subprocess.call(command, cwd=found.cwd, env=env)
-    except KeyboardInterrupt:  # the sweep got the signal too and records its interrupted job
-        return 130
+        return relaunch(command, found.cwd, env)
     finally:
-        put_back(saved)  # the kept jobs exactly as they were
+        put_back(saved)  # the kept jobs exactly as they were, once the sweep has ended
+
+
+def relaunch(command: list[str], cwd: str, env: dict[str, str]) -> int:
+    """Run the sweep to its end and return its exit code. Ctrl-C reaches the sweep with the terminal's group; a
+    SIGTERM sent to the resume alone is passed on: either way the sweep records its running job interrupted, says
+    so in one line and exits 130, and nothing is left running."""
+    import signal
+
+    from forecast.lifecycle.signals import interrupts
+
+    interrupts()  # SIGTERM and SIGINT raise KeyboardInterrupt here
+    child = subprocess.Popen(command, cwd=cwd, env=env)
+    try:
+        return child.wait()
+    except KeyboardInterrupt as exc:
+        if str(exc) == f"signal {int(signal.SIGTERM)}":
+            child.send_signal(signal.SIGTERM)
+        try:
+            child.wait(timeout=STOP_S)
+        except subprocess.TimeoutExpired:  # a sweep that did not stop in time: nothing may run on unattended
+            child.kill()
+            child.wait()
+        return 130
 
 
 if __name__ == "__main__":

@@ -5,6 +5,7 @@ Each failing check raises :class:`ConfigError` with one line that names the key 
 
 from __future__ import annotations
 
+import dataclasses
 import math
 
 from forecast.config.limits import validate_limits
@@ -23,7 +24,7 @@ from forecast.config.schema import (
 )
 from forecast.config.target import validate_target
 from forecast.config.tickers import normalise_ticker, validate_scope
-from forecast.errors import require
+from forecast.errors import ConfigError, require
 
 __all__ = ["normalise_ticker", "validate"]
 
@@ -47,8 +48,22 @@ def validate(cfg: Config, multirun: bool = False) -> Config:
     validate_backtest(cfg)
     validate_data(cfg)
     validate_trainer(cfg)
+    validate_finite(cfg, Config())
     validate_limits(cfg)
     return cfg
+
+
+def validate_finite(node: object, default: object, prefix: str = "") -> None:
+    """Refuse NaN and an infinite value in every number option (a range check such as ``lr > 0`` lets +inf
+    through), naming the option and its default."""
+    for f in dataclasses.fields(node):  # type: ignore[arg-type]
+        value, usual, key = getattr(node, f.name), getattr(default, f.name, None), f"{prefix}{f.name}"
+        if dataclasses.is_dataclass(value):
+            validate_finite(value, usual, f"{key}.")
+            continue
+        for v in value if isinstance(value, list) else [value]:
+            if isinstance(v, float) and not math.isfinite(v):
+                raise ConfigError(f"{key} must be a finite number (got {value}): e.g. {key}={usual}")
 
 
 def validate_model(m: ModelConfig) -> None:

@@ -10,8 +10,9 @@ from typing import Any
 from hydra.experimental.callback import Callback
 from omegaconf import DictConfig
 
+from forecast.lifecycle.signals import deferred
+
 log = logging.getLogger(__name__)
-FAILED_JOBS: list[str] = []  # set when a sweep ends with failed jobs: the command line exits 4 after the summary
 
 
 class SweepSummary(Callback):
@@ -21,14 +22,10 @@ class SweepSummary(Callback):
         from forecast.reporting.sweep.report import build_report
         from forecast.reporting.sweep.summary import collect_jobs
 
-        sweep_dir = Path(str(config.hydra.sweep.dir))
+        sweep_dir, failed, total = Path(str(config.hydra.sweep.dir)), 0, 0
         try:
-            jobs = collect_jobs(sweep_dir)
-            failed = int((jobs["status"] != "completed").sum())
-            if failed:
-                FAILED_JOBS.append(
-                    f"{failed} of {len(jobs)} jobs failed or were interrupted (summary.csv lists why): {sweep_dir}"
-                )
+            jobs = collect_jobs(sweep_dir)  # read from the jobs' records
+            failed, total = int((jobs["status"] != "completed").sum()), len(jobs)
             build_report(sweep_dir)
         except Exception as exc:  # the jobs' own results stay valid; say how to rebuild
             log.error(
@@ -37,7 +34,15 @@ class SweepSummary(Callback):
                 exc,
                 sweep_dir,
             )
-            return
+        if failed:  # exit 4 once the summary is written (Hydra turns a callback's exception into a warning)
+            import sys
+
+            print(
+                f"error: {failed} of {total} jobs failed or were interrupted (summary.csv lists why): {sweep_dir}",
+                file=sys.stderr,
+                flush=True,
+            )
+            raise SystemExit(4)
 
 
 def resolved_folder(config: DictConfig, mode: str) -> Path | None:
@@ -58,7 +63,8 @@ class RunFolderGuard(Callback):
     def on_run_start(self, config: DictConfig, **kwargs: Any) -> None:
         import sys
 
-        from forecast.store.folders import FOLDER_FIX, RUN_FOLDER, occupant
+        with deferred():  # pandas loads here: a signal meanwhile is raised after it, never inside its import
+            from forecast.store.folders import FOLDER_FIX, RUN_FOLDER, occupant
 
         folder = resolved_folder(config, "run")
         if folder is None:  # the folder's name does not resolve: the job's own error says why, in one line
@@ -73,8 +79,9 @@ class RunFolderGuard(Callback):
         """Refuse a sweep folder that holds another sweep, before any job (or Hydra's ``.hydra/``) writes there."""
         import sys
 
-        from forecast.store.folders import sweep_occupant
-        from forecast.store.sweep_resume import RESUME_LINE_ENV, changes, resuming
+        with deferred():
+            from forecast.store.folders import sweep_occupant
+            from forecast.store.sweep_resume import RESUME_LINE_ENV, changes, resuming
 
         folder = resolved_folder(config, "sweep")
         if folder is not None and resuming(folder):

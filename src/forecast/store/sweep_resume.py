@@ -68,7 +68,10 @@ def plan(folder: Path) -> Plan:
         raise ResumeError(f"the sweep ran from {found.cwd}, which is gone: its relative paths would not resolve")
     found.overrides = [str(o) for o in hydra.overrides.task]
     found.hydra_overrides = [str(o) for o in hydra.overrides.hydra]  # as typed: the jobs' .hydra/ come out the same
-    if not any(o.startswith("hydra.sweep.dir=") for o in found.hydra_overrides):  # the default, dated folder
+    typed = next((o for o in found.hydra_overrides if o.startswith("hydra.sweep.dir=")), None)
+    if typed is None or (Path(found.cwd) / typed.split("=", 1)[1]).resolve() != found.folder:
+        # the default, dated folder, or a sweep moved (or copied) since it ran: it resumes in the folder given
+        found.hydra_overrides = [o for o in found.hydra_overrides if o != typed]
         found.hydra_overrides.append(f"hydra.sweep.dir={found.folder}")
     for job in job_dirs(folder):
         if completed(job) is not None:
