@@ -19,9 +19,8 @@ def test_cfg_job_and_help_work_from_another_directory(tmp_path: Path) -> None:
     assert "ticker: AAPL" in dumped.stdout and "cell: gru" in dumped.stdout
     helped = forecast("--help", cwd=tmp_path)
     assert helped.returncode == 0
-    assert (
-        "model: _base, gru, lstm, mingru, minlstm, rnn" in helped.stdout
-    )  # _base: what the cells extend (Hydra lists it)
+    assert "model: gru, lstm, mingru, minlstm, rnn" in helped.stdout  # not _base, the part the cells extend
+    assert "backtest: none, walk_forward" in helped.stdout and "_base" not in helped.stdout
 
 
 @pytest.mark.slow

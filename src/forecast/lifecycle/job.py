@@ -7,9 +7,11 @@ sweeper instead of exiting, so the sweep goes on; an interrupted one stops the s
 
 from __future__ import annotations
 
+import io
 import logging
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager, redirect_stdout
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TypeVar
@@ -129,13 +131,29 @@ def rank_scratch(rank: int) -> str | None:
     return scratch
 
 
+@contextmanager
+def listed_options() -> Iterator[None]:
+    """For ``--help``: print Hydra's help without the ``_base`` option of the groups whose options extend one (it is
+    the part they share, not an option; Hydra lists every file of a group)."""
+    if not {"--help", "-h"} & set(sys.argv[1:]):
+        yield
+        return
+    out = io.StringIO()
+    try:
+        with redirect_stdout(out):
+            yield
+    finally:  # Hydra ends --help with sys.exit(0)
+        print(out.getvalue().replace(": _base, ", ": "), end="", flush=True)
+
+
 def command(main: Callable[[], object], overrides: Callable[[], list[str]], full_error: bool) -> None:
     """Run Hydra's ``main``, turning what escapes it into one line and an exit code: a stopped sweep or an
     interruption 130, a run folder found taken 1, a command line that could not be composed 2."""
     from forecast.errors import compact_error
 
     try:
-        main()
+        with listed_options():
+            main()
     except SweepInterrupted as exc:
         print(
             f"interrupted: the sweep stopped; build its report with: python -m forecast.report {exc}", file=sys.stderr
