@@ -214,12 +214,12 @@ def test_predict_says_how_old_the_model_is_and_warns_past_a_year(caplog: pytest.
         warn_if_stale("AAPL", frame, trained, scored)
         warn_if_stale("AAPL", frame.iloc[:600], trained, scored)  # 200 sessions on: said, not warned
     assert [r.getMessage() for r in caplog.records] == [
-        f"AAPL: the model was trained on prices up to {trained} and scored up to {scored}; {frame.index[-1].date()} "
-        "is 700 and 500 sessions later",
+        f"AAPL: the model was trained on prices up to {trained} and scored up to {scored}; the newest price here, "
+        f"{frame.index[-1].date()}, is 700 sessions after its training data and 500 sessions after the run's data",
         f"AAPL: these prices run 500 sessions (2.0 years) past the run's data (to {scored}): its test scores and "
         f"coverage describe another market, and its model was trained on prices up to {trained}; retrain on newer "
         "prices",
-        f"AAPL: the model was trained on prices up to {trained} and scored up to {scored}; {frame.index[599].date()} "
-        "is 400 and 200 sessions later",
+        f"AAPL: the model was trained on prices up to {trained} and scored up to {scored}; the newest price here, "
+        f"{frame.index[599].date()}, is 400 sessions after its training data and 200 sessions after the run's data",
     ]
     assert [r.levelname for r in caplog.records] == ["INFO", "WARNING", "INFO"]

@@ -18,14 +18,11 @@ def warn_if_stale(ticker: str, frame: pd.DataFrame, train_end: str, scored_to: s
     age = int((frame.index > pd.Timestamp(train_end)).sum())
     since = int((frame.index > pd.Timestamp(scored_to)).sum())
     newest = frame.index[-1].date()
+    later = "on the run's data itself" if since == 0 else f"{since:,} sessions after the run's data"
     log.info(
-        "%s: the model was trained on prices up to %s and scored up to %s; %s is %d and %d sessions later",
-        ticker,
-        train_end,
-        scored_to,
-        newest,
-        age,
-        since,
+        "%s: the model was trained on prices up to %s and scored up to %s; the newest price here, %s, is %s sessions "
+        "after its training data and %s",
+        *(ticker, train_end, scored_to, newest, f"{age:,}", later),
     )
     if since >= STALE_SESSIONS:
         log.warning(
