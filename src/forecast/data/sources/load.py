@@ -20,6 +20,10 @@ from forecast.errors import DataError
 log = logging.getLogger(__name__)
 
 
+class NotCached(DataError):
+    """The cache holds nothing for a ticker: an absence, not a fault (``auto`` goes on to the snapshot quietly)."""
+
+
 @dataclass(frozen=True)
 class PriceData:
     """Daily bars for one ticker and where they came from."""
@@ -132,7 +136,7 @@ def from_cache(ticker: str, d: DataConfig) -> PriceData:
     folder = cache_folder(d)
     entry = read_cache(cache_path(folder, ticker_filename(ticker)))
     if entry is None:
-        raise DataError(f"no cached prices for {ticker} in {folder}")
+        raise NotCached(f"no cached prices for {ticker} in {folder}")
     return PriceData(entry.frame, "cache")
 
 
@@ -163,13 +167,12 @@ LOADERS = {"yfinance": from_yfinance, "cache": from_cache, "csv": from_csv, "sna
 AUTO_ORDER = ("yfinance", "cache", "snapshot")
 
 
-def said(ticker: str, d: DataConfig, source: str, skipped: dict[str, str]) -> None:
+def said(ticker: str, d: DataConfig, source: str, skipped: dict[str, DataError]) -> None:
     """Say in one line which source served ``ticker`` and why the ones before it did not: plain information when
-    they stood aside as asked (offline, or a cache without the ticker), a warning for a real fall-back (Yahoo
-    unreachable, a cache that could not be read)."""
-    aside = {"yfinance": "", "cache": "no cached prices"}  # what offline skips and an empty cache say
-    expected = d.offline and all(name in aside and why.startswith(aside[name]) for name, why in skipped.items())
-    if expected and skipped:
+    they stood aside as asked (offline, and a cache without the ticker), a warning for a real fall-back (Yahoo
+    unreachable)."""
+    aside = all(name == "yfinance" or isinstance(why, NotCached) for name, why in skipped.items())
+    if d.offline and aside and skipped:
         offline = f"data.offline=true{', nothing cached' if 'cache' in skipped else ''}"
         tell(
             f"the {source} served (data.offline=true)",
@@ -177,7 +180,7 @@ def said(ticker: str, d: DataConfig, source: str, skipped: dict[str, str]) -> No
             f"data for {ticker}: the {source} served the run ({offline})",
         )
     elif skipped:
-        reason = f"data for {ticker}: {'; '.join(skipped.values())}; the {source} served the run"
+        reason = f"data for {ticker}: {'; '.join(map(str, skipped.values()))}; the {source} served the run"
         warn(f"sources that did not serve (the {source} did)", ticker, reason)
     else:
         log.info("data for %s: the %s served the run", ticker, source)
@@ -204,14 +207,14 @@ def load_prices(ticker: str, d: DataConfig) -> PriceData:
     elif source != "auto":
         data = LOADERS[source](ticker, d)
     else:
-        skipped: dict[str, str] = {}
+        skipped: dict[str, DataError] = {}
         for name in AUTO_ORDER:
             try:
                 data = LOADERS[name](ticker, d)
                 break
             except DataError as exc:
-                skipped[name] = str(exc)
+                skipped[name] = exc
         else:
-            raise DataError(f"no source has prices for {ticker}: {'; '.join(skipped.values())}")
+            raise DataError(f"no source has prices for {ticker}: {'; '.join(map(str, skipped.values()))}")
         said(ticker, d, data.source, skipped)
     return PriceData(select_dates(data.frame, d.start, d.end, ticker), data.source)
