@@ -21,7 +21,7 @@ print("torch", torch.__version__, "cuda", torch.version.cuda, "cudnn", torch.bac
 from forecast.models.recurrent import RecurrentForecaster
 from forecast.models.registry import resolve_impl
 dev = torch.device("cuda")
-for cell in ("rnn", "lstm", "gru", "mingru", "minlstm"):
+for cell in ("rnn", "lstm", "gru", "mingru", "minlstm", "slstm"):
     impl = resolve_impl(cell, "auto", dev)
     model = RecurrentForecaster(cell=cell, n_features=1, hidden_size=64, num_layers=2, horizon=1, impl=impl).to(dev)
     x, y = torch.randn(64, 60, 1, device=dev), torch.randn(64, 1, device=dev)

@@ -1,12 +1,13 @@
 """Training time against window length for every cell (``make bench`` part; alone: ``python bench/windows.py``).
 
 A training step (forward, backward, Adam) of the default forecaster (2 x 64, batch 64, one input feature) on random
-windows of 60, 128, 256, 512 and 1024 steps, with a run's allocator settings, for rnn, lstm, gru, mingru and minlstm
-(their kernels as a run picks them). Cells alternate within each window length and each figure is the median of
-``--repeats`` timings of ``--steps`` steps, so drift between runs hits every cell alike. Reported: seconds per epoch
-of 2,228 windows (AAPL's training span at the defaults), each minimal cell's ratio to its full cell, activation
-memory per batch (the bytes autograd keeps: parameters' gradients excluded) and the window at which each minimal
-cell overtakes its full cell.
+windows of 60, 128, 256, 512 and 1024 steps, with a run's allocator settings, for every cell of the registry
+(rnn, lstm, gru, mingru, minlstm, slstm; their kernels as a run picks them) and the fast LSTM (``lstm-fast``, the
+fused C++ LSTM that sLSTM's loop is built like, where the kernels built). Cells alternate within each window length
+and each figure is the median of ``--repeats`` timings of ``--steps`` steps, so drift between runs hits every cell
+alike. Reported: seconds per epoch of 2,228 windows (AAPL's training span at the defaults), each minimal cell's
+ratio to its full cell and sLSTM's to the fast LSTM, activation memory per batch (the bytes autograd keeps:
+parameters' gradients excluded) and the window at which each minimal cell overtakes its full cell.
 """
 
 from __future__ import annotations
@@ -25,17 +26,17 @@ sys.path.insert(0, str(ROOT / "src"))
 
 from forecast.diagnostics.memory import hold_freed_memory  # noqa: E402
 from forecast.models.recurrent import RecurrentForecaster  # noqa: E402
-from forecast.models.registry import REGISTRY, resolve_impl  # noqa: E402
+from forecast.models.registry import REGISTRY, kernel_name, resolve_impl  # noqa: E402
 
-CELLS = tuple(REGISTRY)
 WINDOWS = (60, 128, 256, 512, 1024)
 EPOCH = 2228  # AAPL's training windows at the defaults
-PAIRS = {"mingru": "gru", "minlstm": "lstm"}
+PAIRS = {"mingru": "gru", "minlstm": "lstm", "slstm": "lstm-fast"}
 
 
-def model_for(cell: str, device: torch.device) -> RecurrentForecaster:
+def model_for(name: str, device: torch.device) -> RecurrentForecaster:
     torch.manual_seed(0)
-    impl = resolve_impl(cell, "auto", device)
+    cell = name.removesuffix("-fast")
+    impl = "fast" if name.endswith("-fast") else resolve_impl(cell, "auto", device)
     model = RecurrentForecaster(cell=cell, n_features=1, hidden_size=64, num_layers=2, horizon=1, impl=impl)
     return model.to(device)
 
@@ -80,29 +81,32 @@ def main() -> None:
     args = parser.parse_args()
     device = torch.device(args.device)
     hold_freed_memory()  # the allocator settings of a run (training/runtime.py): freed memory is kept for reuse
-    models = {c: model_for(c, device) for c in CELLS}
+    fast_lstm = device.type == "cpu" and kernel_name() == "cpp"
+    cells = (*REGISTRY, "lstm-fast") if fast_lstm else tuple(REGISTRY)
+    pairs = {m: f for m, f in PAIRS.items() if {m, f} <= set(cells)}
+    models = {c: model_for(c, device) for c in cells}
     result: dict[str, dict[str, dict[str, float]]] = {}
     for window in WINDOWS:
         x, y = torch.randn(64, window, 1, device=device), torch.randn(64, 1, device=device)
         for model in models.values():
             step_seconds(model, x, y, 1)  # warm-up
-        times: dict[str, list[float]] = {c: [] for c in CELLS}
+        times: dict[str, list[float]] = {c: [] for c in cells}
         for _ in range(args.repeats):
             for cell, model in models.items():
                 times[cell].append(step_seconds(model, x, y, args.steps))
-        for cell in CELLS:
+        for cell in cells:
             per_step = statistics.median(times[cell])
             result.setdefault(cell, {})[str(window)] = {
                 "seconds_per_epoch": per_step * EPOCH / 64,
                 "activation_mb": activation_mb(models[cell], x),
             }
-        print(window, {c: round(result[c][str(window)]["seconds_per_epoch"], 2) for c in CELLS}, flush=True)
-    print("| window | " + " | ".join(CELLS) + " | mingru / gru | minlstm / lstm |")
-    print("|---" * (len(CELLS) + 3) + "|")
+        print(window, {c: round(result[c][str(window)]["seconds_per_epoch"], 2) for c in cells}, flush=True)
+    print("| window | " + " | ".join(cells) + " | " + " | ".join(f"{m} / {f}" for m, f in pairs.items()) + " |")
+    print("|---" * (len(cells) + len(pairs) + 1) + "|")
     for size in map(str, WINDOWS):
-        s = {c: result[c][size]["seconds_per_epoch"] for c in CELLS}
-        ratios = [f"{s[m] / s[f]:.2f}" for m, f in PAIRS.items()]
-        print(f"| {size} | " + " | ".join(f"{s[c]:.2f}" for c in CELLS) + " | " + " | ".join(ratios) + " |")
+        s = {c: result[c][size]["seconds_per_epoch"] for c in cells}
+        ratios = [f"{s[m] / s[f]:.2f}" for m, f in pairs.items()]
+        print(f"| {size} | " + " | ".join(f"{s[c]:.2f}" for c in cells) + " | " + " | ".join(ratios) + " |")
     print(
         "activation MB per batch:",
         {c: {w: round(v["activation_mb"], 1) for w, v in r.items()} for c, r in result.items()},

@@ -19,7 +19,7 @@ def test_cfg_job_and_help_work_from_another_directory(tmp_path: Path) -> None:
     assert "ticker: AAPL" in dumped.stdout and "cell: gru" in dumped.stdout
     helped = forecast("--help", cwd=tmp_path)
     assert helped.returncode == 0
-    assert "model: gru, lstm, mingru, minlstm, rnn" in helped.stdout  # not _base, the part the cells extend
+    assert "model: gru, lstm, mingru, minlstm, rnn, slstm" in helped.stdout  # not _base, the part the cells extend
     assert "backtest: none, walk_forward" in helped.stdout and "_base" not in helped.stdout
 
 
@@ -49,7 +49,7 @@ def test_a_quick_run_writes_its_folder_and_prints_the_headline(tmp_path: Path) -
         (
             "model=transformer",
             2,
-            "error: In 'config': Could not find 'model/transformer': choose one of gru, lstm, mingru, minlstm, rnn",
+            "error: In 'config': Could not find 'model/transformer': choose one of gru, lstm, mingru, minlstm, rnn, slstm",
         ),
         (
             "trainer.max_epoch=3",

@@ -43,7 +43,7 @@ def test_every_yaml_default_equals_the_schema_default(monkeypatch: pytest.Monkey
         assert config_dict(composed(f"model={cell}"))["model"] == {**schema["model"], "cell": cell}
 
 
-@pytest.mark.parametrize("cell", ["rnn", "lstm", "gru", "mingru", "minlstm"])
+@pytest.mark.parametrize("cell", ["rnn", "lstm", "gru", "mingru", "minlstm", "slstm"])
 def test_each_cell_group_selects_its_cell(cell: str) -> None:
     assert validate(composed(f"model={cell}")).model.cell == cell
 
@@ -58,13 +58,29 @@ def test_each_cell_group_selects_its_cell(cell: str) -> None:
         (["model.dropout=1.0"], "model.dropout must be in [0, 1) (got 1.0)"),
         (
             ["model.cell=transformer"],
-            "model.cell='transformer' is unknown: choose model=rnn|lstm|gru|mingru|minlstm",
+            "model.cell='transformer' is unknown: choose model=rnn|lstm|gru|mingru|minlstm|slstm",
         ),
         (
             ["model=mingru", "model.forget_bias=1.0"],
             "model.forget_bias applies to model=lstm only; mingru's gates have no forget bias to set (got 1.0): "
             "leave it null",
         ),
+        (
+            ["model=slstm", "model.forget_bias=1.0"],
+            "model.forget_bias applies to model=lstm only; slstm's forget biases start on xLSTM's power law, from +5 "
+            "down to -7 over each head's units (got 1.0): leave it null",
+        ),
+        (
+            ["model=lstm", "model.heads=2"],
+            "model.heads applies to model=slstm only; lstm has one dense recurrent matrix (got 2): leave it at 1",
+        ),
+        *[
+            (
+                ["model=slstm", f"model.heads={heads}"],
+                f"model.heads must be a positive divisor of model.hidden_size=64 (got {heads}): e.g. model.heads=4",
+            )
+            for heads in (3, 0, -1, 128)
+        ],
         (
             ["model=minlstm", "model.impl=fast"],
             "model.impl=fast has no minlstm kernel (the minimal cells have their own scan): use "

@@ -99,7 +99,7 @@ def test_a_minimal_cell_runs_end_to_end_and_predict_reproduces_it(
 
 
 def test_the_report_judges_a_minimal_cell_by_paired_tests_per_ticker(tmp_path: Path) -> None:
-    from forecast.reporting.sweep.minimal import as_accurate
+    from forecast.reporting.sweep.successors import as_accurate
 
     rng = np.random.default_rng(0)
     dates = pd.bdate_range("2020-01-01", periods=200).strftime("%Y-%m-%d")
@@ -116,7 +116,7 @@ def test_the_report_judges_a_minimal_cell_by_paired_tests_per_ticker(tmp_path: P
     assert verdict is not None and verdict.verdict == "supported"  # worse on 1 of 5: within the tolerated 20%
     assert verdict.evidence.startswith(
         "paired Diebold-Mariano per ticker (squared test errors, seeds averaged), Benjamini-Hochberg at 5%: mingru "
-        "significantly worse on 1 of 5 tickers (AAA), better on 0"
+        "significantly worse on 1 of 5 tickers (AAA), better on 0 (none)"
     )
     assert as_accurate(tmp_path, pd.DataFrame(rows), "minlstm", "lstm") is None
 

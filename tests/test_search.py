@@ -172,7 +172,7 @@ def test_the_tuned_comparison_checks_its_options_before_any_search(capsys: pytes
     from forecast.tuned import main
 
     bad = {
-        "cells=bogus": "cells=bogus names an unknown cell (bogus): choose from rnn,lstm,gru,mingru,minlstm",
+        "cells=bogus": "cells=bogus names an unknown cell (bogus): choose from rnn,lstm,gru,mingru,minlstm,slstm",
         "trials=0": "trials=0 must be a whole number of trials, at least 1: e.g. trials=12",
         "seeds=a": "seeds=a must be whole numbers separated by commas: e.g. seeds=0,1,2",
     }

@@ -88,7 +88,7 @@ def predict(run_dir: Path, overrides: list[str], out_root: Path | None = None) -
     frames, sources = newest_prices(tickers, cfg, {t: forecaster.tickers[t].train_end for t in tickers})
     paths = forecaster.paths(frames, cfg.calendar, device)
     pooled = pooled and len(tickers) > 1
-    kernel = kernel_of(resolve_impl(cfg.model.cell, cfg.model.impl, device), device)
+    kernel = kernel_of(resolve_impl(cfg.model.cell, cfg.model.impl, device), device, cfg.model.cell)
     which = f"for {tickers[0]}" if len(tickers) == 1 else f"for {len(tickers)} tickers"
     newest = max(f.index[-1] for f in frames.values()).date()
     log.info("prices %s from %s up to %s (%s kernel)", which, ", ".join(sorted(set(sources.values()))), newest, kernel)

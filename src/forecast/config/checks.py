@@ -91,6 +91,21 @@ def validate_model(m: ModelConfig) -> None:
         f"{m.forget_bias}): leave it null",
     )
     require(
+        m.forget_bias is None or m.cell != "slstm",
+        f"model.forget_bias applies to model=lstm only; slstm's forget biases start on xLSTM's power law, from +5 "
+        f"down to -7 over each head's units (got {m.forget_bias}): leave it null",
+    )
+    require(
+        m.heads == 1 or m.cell == "slstm",
+        f"model.heads applies to model=slstm only; {m.cell} has one dense recurrent matrix (got {m.heads}): leave "
+        "it at 1",
+    )
+    require(
+        m.heads >= 1 and m.hidden_size % m.heads == 0,
+        f"model.heads must be a positive divisor of model.hidden_size={m.hidden_size} (got {m.heads}): e.g. "
+        "model.heads=4",
+    )
+    require(
         m.impl != "fast" or not m.cell.startswith("min"),
         f"model.impl=fast has no {m.cell} kernel (the minimal cells have their own scan): use model.impl=auto or torch",
     )

@@ -37,6 +37,7 @@ CELLS = (
     "gru",
     "mingru",
     "minlstm",
+    "slstm",
 )  # each has a conf/model/<cell>.yaml and its entry in models/registry.REGISTRY (a test holds them equal)
 IMPLS = ("auto", "torch", "fast")  # how a cell runs: see models/registry.resolve_impl
 
@@ -86,6 +87,7 @@ class ModelConfig:
     loss: str = "mse"
     quantiles: list[float] = field(default_factory=lambda: [0.05, 0.5, 0.95])
     ticker_embedding: int = 0
+    heads: int = 1
 
 
 @dataclass

@@ -23,7 +23,10 @@ class RecurrentForecaster(nn.Module):
     index: it is replaced by a learned ``E``-vector of that ticker at every time step.
 
     ``io_dropout`` drops that share of the inputs and of the last state before the head in training (Fischer &
-    Krauss's dropout on a one-layer model). Recurrent dropout (on the state between time steps) is not offered: the
+    Krauss's dropout on a one-layer model). ``options`` are the ``model.*`` settings only this cell takes (its
+    registry entry names them: sLSTM's ``heads``).
+
+    Recurrent dropout (on the state between time steps) is not offered: the
     fused kernels (torch's and :mod:`forecast.models.fast`) run the whole sequence in one call, with no hook
     between steps.
     """
@@ -43,6 +46,7 @@ class RecurrentForecaster(nn.Module):
         n_tickers: int = 0,
         ticker_embedding: int = 0,
         io_dropout: float = 0.0,
+        options: dict[str, int] | None = None,
     ) -> None:
         super().__init__()
         if cell not in REGISTRY:
@@ -54,6 +58,7 @@ class RecurrentForecaster(nn.Module):
             num_layers=num_layers,
             batch_first=True,
             dropout=dropout if num_layers > 1 else 0.0,
+            **(options or {}),
         )
         self.horizon, self.quantiles = horizon, quantiles
         self.drop = nn.Dropout(io_dropout) if io_dropout > 0 else nn.Identity()
@@ -108,5 +113,6 @@ def build_model(
         n_tickers=n_tickers,
         ticker_embedding=m.ticker_embedding if n_tickers else 0,
         io_dropout=m.io_dropout,
+        options={name: getattr(m, name) for name in REGISTRY[m.cell].options},
     )
     return model.to(device)

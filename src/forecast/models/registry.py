@@ -22,7 +22,8 @@ class Cell:
     """One recurrent cell: its stock module and its hand-written fast module (``"package.module:Name"``, imported
     when a model is built; ``fast`` "": none) with the leading arguments the module takes, how ``model.impl=auto``
     runs it on CPU (``fast``, ``torch`` or ``scan``: the minimal cells' own module), whether the fast module needs
-    the C++ build, its colour in the report's plots and its weight blocks per layer (for the bench's FLOPs)."""
+    the C++ build, its colour in the report's plots, its weight blocks per layer (for the bench's FLOPs), the
+    leading arguments of its modules and the ``model.*`` options only it takes (passed to its modules by name)."""
 
     module: str
     fast: str
@@ -31,6 +32,7 @@ class Cell:
     colour: str
     gates: int
     args: tuple[str, ...] = ()
+    options: tuple[str, ...] = ()
 
 
 MINIMAL = "forecast.models.minimal:MinimalRecurrent"
@@ -40,6 +42,9 @@ REGISTRY: dict[str, Cell] = {
     "gru": Cell("torch.nn:GRU", "forecast.models.fast.layers:FastGRU", "fast", False, "tab:orange", 3),
     "mingru": Cell(MINIMAL, "", "scan", False, "tab:purple", 2, ("mingru",)),
     "minlstm": Cell(MINIMAL, "", "scan", False, "tab:brown", 3, ("minlstm",)),
+    "slstm": Cell(
+        "forecast.models.slstm:SLSTM", "forecast.models.slstm:FusedSLSTM", "fast", True, "tab:red", 4, (), ("heads",)
+    ),
 }
 
 
@@ -60,9 +65,10 @@ def resolve_impl(cell: str, impl: str, device: torch.device) -> str:
     """Return the implementation that will run: ``torch`` (stock module), ``fast`` (hand-written BPTT) or
     ``scan`` (the minimal cells).
 
-    ``auto`` takes the fast path for GRU and RNN on CPU (where the stock modules have no fused kernel) and the
-    stock modules elsewhere: oneDNN's fused LSTM on CPU (the fast LSTM trains at parity with it, measured 1.00-1.09
-    of its epoch on 2 threads and 1.08 on one: ``make bench``), cuDNN on CUDA. ``fast`` LSTM is the same-technique
+    ``auto`` takes the fast path for GRU, RNN and sLSTM on CPU (where the stock modules have no fused kernel; sLSTM
+    only where the C++ kernels built, else its PyTorch loop) and the stock modules elsewhere: oneDNN's fused LSTM
+    on CPU (the fast LSTM trains at parity with it, measured 1.00-1.09 of its epoch on 2 threads and 1.08 on one:
+    ``make bench``), cuDNN on CUDA. ``fast`` LSTM is the same-technique
     reference for the GRU-vs-LSTM speed claim and needs the C++ build.
     """
     entry = REGISTRY[cell]
@@ -79,7 +85,8 @@ def resolve_impl(cell: str, impl: str, device: torch.device) -> str:
     if entry.auto_cpu == "scan":
         return "scan"
     if impl == "auto":
-        return "fast" if entry.auto_cpu == "fast" and device.type == "cpu" else "torch"
+        fast = entry.auto_cpu == "fast" and device.type == "cpu" and (not entry.cpp_only or kernel_name() == "cpp")
+        return "fast" if fast else "torch"
     return impl
 
 
@@ -90,17 +97,18 @@ def recurrent_module(cell: str, impl: str) -> Callable[..., nn.Module]:
     return partial(module, *entry.args) if entry.args else module
 
 
-def kernel_of(impl: str, device: torch.device) -> str:
-    """Return the kernel a resolved ``impl`` runs on ``device``: ``cpp`` or ``torchscript`` (the fast path), ``scan``
-    (the minimal cells), ``cudnn`` (stock modules on CUDA with cuDNN) or ``torch`` (stock modules elsewhere: oneDNN
-    LSTM on CPU)."""
+def kernel_of(impl: str, device: torch.device, cell: str = "lstm") -> str:
+    """Return the kernel a resolved ``impl`` of ``cell`` runs on ``device``: ``cpp`` or ``torchscript`` (the fast
+    path), ``scan`` (the minimal cells), ``cudnn`` (torch.nn's modules on CUDA with cuDNN) or ``torch`` (torch.nn's
+    modules elsewhere, oneDNN LSTM on CPU; sLSTM's PyTorch loop)."""
     if impl == "fast":
         return kernel_name()
     if impl == "scan":  # the minimal cells: the fused C++ loop on CPU where it is built, else the parallel scan
         return "cpp" if device.type == "cpu" and kernel_name() == "cpp" else "scan"
     import torch
 
-    return "cudnn" if device.type == "cuda" and torch.backends.cudnn.is_available() else "torch"
+    stock = REGISTRY[cell].module.startswith("torch.nn:") if cell in REGISTRY else True
+    return "cudnn" if stock and device.type == "cuda" and torch.backends.cudnn.is_available() else "torch"
 
 
 def colour(cell: str) -> str:

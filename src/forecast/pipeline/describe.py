@@ -75,7 +75,7 @@ def describe(
         scope=scope,
         model=s.model.cell,
         impl=impl,
-        kernel=kernel_of(impl, device),
+        kernel=kernel_of(impl, device, s.model.cell),
         n_params=n_params,
         state_memory_mb=4 * 4 * n_params / 2**20,  # float32 weights, gradients, Adam's two moments
         n_windows=WindowCounts(**{k: sum(c[k] for c in counts) for k in ("train", "val", "test")}),

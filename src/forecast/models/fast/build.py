@@ -22,7 +22,7 @@ from typing import Any
 
 log = logging.getLogger(__name__)
 HERE = Path(__file__).parent
-SOURCES = [HERE / "kernels.cpp", HERE / "lstm.cpp", HERE / "scan.cpp"]  # GRU/RNN, LSTM, the minimal cells
+SOURCES = [HERE / f"{name}.cpp" for name in ("kernels", "lstm", "scan", "slstm")]  # GRU/RNN, LSTM, minimal, sLSTM
 HEADERS = [HERE / "common.h"]  # part of the hash: a changed helper rebuilds
 
 

@@ -273,6 +273,10 @@ std::vector<Tensor> lstm_forward(Tensor gi, Tensor h0, Tensor c0, Tensor w_hh);
 std::vector<Tensor> lstm_infer(Tensor x, Tensor h0, Tensor c0, Tensor w_ih, Tensor w_hh, Tensor bias);
 std::vector<Tensor> lstm_backward(Tensor grad_out, Tensor grad_h, Tensor grad_c, Tensor outs, Tensor gates,
                                   Tensor cells, Tensor c0, Tensor w_hh);
+// slstm.cpp: the sLSTM's recurrence.
+std::vector<Tensor> slstm_forward(Tensor gi, Tensor r);
+Tensor slstm_infer(Tensor x, Tensor w_ih, Tensor r, Tensor bias);
+Tensor slstm_backward(Tensor grad_out, Tensor outs, Tensor gates, Tensor cells, Tensor norms, Tensor fd, Tensor r);
 
 PYBIND11_MODULE(TORCH_EXTENSION_NAME, m) {
   m.def("gru_forward", &gru_forward, "GRU recurrence over precomputed input gates");
@@ -286,4 +290,7 @@ PYBIND11_MODULE(TORCH_EXTENSION_NAME, m) {
   m.def("lstm_infer", &lstm_infer, "LSTM layer forward for inference: no gates kept");
   m.def("lstm_backward", &lstm_backward, "reverse LSTM recurrence");
   m.def("minimal_backward", &minimal_backward, "its reverse walk: d(projected)");
+  m.def("slstm_forward", &slstm_forward, "sLSTM recurrence over precomputed input terms");
+  m.def("slstm_infer", &slstm_infer, "sLSTM layer forward for inference: no gates kept");
+  m.def("slstm_backward", &slstm_backward, "reverse sLSTM recurrence");
 }

@@ -54,7 +54,19 @@ def _input_terms(x: torch.Tensor, w_ih: torch.Tensor, bias: torch.Tensor) -> tor
 def _weight_grads(d_gates: torch.Tensor, inputs: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """Return (dW, db) for ``gates = inputs @ W.T + b`` summed over all steps: one matrix product."""
     flat = d_gates.reshape(-1, d_gates.size(-1))
-    return flat.t().mm(inputs.reshape(-1, inputs.size(-1))), flat.sum(0)
+    return _weight_grad(d_gates, inputs), flat.sum(0)
+
+
+def _weight_grad(d_gates: torch.Tensor, inputs: torch.Tensor) -> torch.Tensor:
+    """Return dW alone (a layer whose bias gradient is another term's: no column sum over every step and row)."""
+    return d_gates.reshape(-1, d_gates.size(-1)).t().mm(inputs.reshape(-1, inputs.size(-1)))
+
+
+def _input_grad(ctx: Any, d_gates: torch.Tensor, w_ih: torch.Tensor, x: torch.Tensor) -> torch.Tensor | None:
+    """Return d(inputs), or None when the inputs need none (the first layer reads data: one GEMM saved)."""
+    if not ctx.needs_input_grad[0]:
+        return None
+    return d_gates.reshape(-1, d_gates.size(-1)).mm(w_ih).view_as(x)
 
 
 class _GRULayer(torch.autograd.Function):
@@ -81,8 +93,7 @@ class _GRULayer(torch.autograd.Function):
         )
         dw_ih, db_ih = _weight_grads(d_gi, x)
         dw_hh, db_hh = _weight_grads(d_gh, _previous_states(outs, h0))
-        dx = d_gi.reshape(-1, d_gi.size(-1)).mm(w_ih).view_as(x)
-        return dx, dh0, dw_ih, dw_hh, db_ih, db_hh
+        return _input_grad(ctx, d_gi, w_ih, x), dh0, dw_ih, dw_hh, db_ih, db_hh
 
 
 class _RNNLayer(torch.autograd.Function):
@@ -106,9 +117,8 @@ class _RNNLayer(torch.autograd.Function):
         x, outs, h0, w_ih, w_hh = ctx.saved_tensors
         d_a, dh0 = step_kernels().rnn_backward(grad_out.contiguous(), grad_h.contiguous(), outs, w_hh)
         dw_ih, db = _weight_grads(d_a, x)
-        dw_hh, _ = _weight_grads(d_a, _previous_states(outs, h0))
-        dx = d_a.reshape(-1, d_a.size(-1)).mm(w_ih).view_as(x)
-        return dx, dh0, dw_ih, dw_hh, db, db
+        dw_hh = _weight_grad(d_a, _previous_states(outs, h0))
+        return _input_grad(ctx, d_a, w_ih, x), dh0, dw_ih, dw_hh, db, db
 
 
 class _FastRecurrent(nn.Module):

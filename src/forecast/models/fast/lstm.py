@@ -20,7 +20,14 @@ import torch
 from torch import nn
 
 from forecast.models.fast import build
-from forecast.models.fast.layers import _FastRecurrent, _input_terms, _previous_states, _weight_grads
+from forecast.models.fast.layers import (
+    _FastRecurrent,
+    _input_grad,
+    _input_terms,
+    _previous_states,
+    _weight_grad,
+    _weight_grads,
+)
 
 
 def _kernels() -> Any:
@@ -59,9 +66,8 @@ class _LSTMLayer(torch.autograd.Function):
             grad_out.contiguous(), grad_h.contiguous(), grad_c.contiguous(), outs, gates, cells, c0, w_hh
         )
         dw_ih, db = _weight_grads(d_a, x)  # one pre-activation: both biases get the same gradient
-        dw_hh, _ = _weight_grads(d_a, _previous_states(outs, h0))
-        dx = d_a.reshape(-1, d_a.size(-1)).mm(w_ih).view_as(x)
-        return dx, dh0, dc0, dw_ih, dw_hh, db, db
+        dw_hh = _weight_grad(d_a, _previous_states(outs, h0))
+        return _input_grad(ctx, d_a, w_ih, x), dh0, dc0, dw_ih, dw_hh, db, db
 
 
 class FastLSTM(_FastRecurrent):

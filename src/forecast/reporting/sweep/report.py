@@ -17,8 +17,8 @@ from forecast.reporting.sweep.best import best_section
 from forecast.reporting.sweep.claims import ALL_CLAIMS
 from forecast.reporting.sweep.horizon import interval_section, step_section
 from forecast.reporting.sweep.html import to_html
-from forecast.reporting.sweep.minimal import minimal_verdicts
 from forecast.reporting.sweep.money import money_section
+from forecast.reporting.sweep.successors import successor_verdicts
 from forecast.reporting.sweep.summary import collect_jobs, grouped_table, markdown_table, mean_sd, pairwise_dm
 from forecast.reporting.sweep.tuned import tuned_section
 from forecast.reporting.sweep.verdicts import Verdict
@@ -68,11 +68,11 @@ def build_report(sweep_dir: Path, out: Path | None = None) -> Path:
     curve = learning.learning_section(sweep_dir, done, plots_dir)
     if curve is not None:
         verdicts["learning_curve"] = curve[0]
-    minimal = minimal_verdicts(sweep_dir, done)
-    verdicts |= minimal
+    newer = successor_verdicts(sweep_dir, done)
+    verdicts |= newer
     lines += opening(jobs, done, verdicts)
     lines += accuracy_sections(sweep_dir, done, verdicts, grouped, dm, plots_dir)
-    lines += cost_sections(done, verdicts, minimal, plots_dir)
+    lines += cost_sections(done, verdicts, newer, plots_dir)
     lines += data_sections(sweep_dir, done, verdicts, curve, plots_dir)
     lines += gradient_section(sweep_dir, done, verdicts["gates_keep_gradients"], plots_dir)
     lines += step_section(done, plots_dir) + interval_section(done) + money_section(sweep_dir, done)
@@ -161,9 +161,9 @@ def accuracy_sections(
 
 
 def cost_sections(
-    done: pd.DataFrame, verdicts: dict[str, Verdict], minimal: dict[str, Verdict], plots_dir: Path
+    done: pd.DataFrame, verdicts: dict[str, Verdict], newer: dict[str, Verdict], plots_dir: Path
 ) -> list[str]:
-    """Return the sections on what the cells cost (parameters, memory, speed) and the minimal cells' claims."""
+    """Return the sections on what the cells cost (parameters, memory, speed) and the newer cells' claims."""
     lines = _section("Parameters", verdicts["fewer_parameters"], ["![cost](plots/cost_by_cell.png)"])
     lines += _section(
         "Memory",
@@ -174,8 +174,8 @@ def cost_sections(
         ],
     )
     lines += _section("Speed", verdicts["faster"], [])
-    for verdict in minimal.values():
-        lines += _section(f"The minimal cells: {verdict.claim}", verdict, [])
+    for verdict in newer.values():
+        lines += _section(f"The newer cells: {verdict.claim}", verdict, [])
     return lines
 
 
