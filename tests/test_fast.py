@@ -141,3 +141,23 @@ def test_no_extension_means_the_fallback(monkeypatch: pytest.MonkeyPatch) -> Non
     monkeypatch.setenv("FORECAST_NO_EXTENSION", "1")
     monkeypatch.setattr(build, "_loaded", {})
     assert build.load() is None and fast_layers.step_kernels() is ScriptKernels
+
+
+@pytest.mark.parametrize("cell", ["rnn", "lstm", "gru", "mingru", "slstm"])
+def test_huge_pre_activations_stay_finite_in_every_fused_kernel(cell: str) -> None:
+    """-ffast-math assumes exp never overflows: a float32 pre-activation past 44 (tanh) or -88 (sigmoid) once gave
+    NaN in the fused loops (found on the universe's 29-sd returns at window 240). Saturated gates must give what the
+    stock modules (or sLSTM's PyTorch loop) give."""
+    if build.load() is None:
+        pytest.skip("the C++ kernels are unavailable here")
+    impl = {"mingru": "scan", "lstm": "fast"}.get(cell, "fast")
+    torch.manual_seed(0)
+    fused = RecurrentForecaster(cell=cell, n_features=1, hidden_size=8, num_layers=1, horizon=1, impl=impl)
+    with torch.no_grad():
+        for p in fused.rnn.parameters():
+            p.mul_(300.0)  # pre-activations in the hundreds, of both signs
+    stock = RecurrentForecaster(cell=cell, n_features=1, hidden_size=8, num_layers=1, horizon=1, impl="torch")
+    stock.load_state_dict(fused.state_dict())
+    x = torch.randn(40, 30, 1) * 10
+    ours, theirs = fused(x), stock(x)
+    assert torch.isfinite(ours).all() and (ours - theirs).abs().max().item() < 1e-4

@@ -52,7 +52,10 @@ static void gemm(int64_t m, int64_t n, int64_t k, const T* a, int64_t lda, const
 }
 
 // Elementwise work of one step runs as one fused loop over rows x hidden (compiled with -O3 -ffast-math, so
-// exp is vectorised); the hidden-to-hidden matrix product of the step goes to ATen's GEMM.
-template <typename T> static inline T sigm(T x) { return T(1) / (T(1) + std::exp(-x)); }
-template <typename T> static inline T tanh_(T x) { return T(1) - T(2) / (std::exp(T(2) * x) + T(1)); }
+// exp is vectorised); the hidden-to-hidden matrix product of the step goes to ATen's GEMM. -ffast-math assumes no
+// infinities, so exp must never overflow: the arguments are clamped where the result is already its limit (tanh
+// of 20 is 1 to 4e-18, sigmoid of -80 is 0 to 2e-35), which an unclamped float32 exp past 88 would turn into NaN.
+template <typename T> static inline T clamp_(T x, T bound) { return std::min(std::max(x, -bound), bound); }
+template <typename T> static inline T sigm(T x) { return T(1) / (T(1) + std::exp(-clamp_(x, T(80)))); }
+template <typename T> static inline T tanh_(T x) { return T(1) - T(2) / (std::exp(T(2) * clamp_(x, T(20))) + T(1)); }
 

@@ -14,7 +14,8 @@ using at::Tensor;
 
 static constexpr int64_t kScanGrain = 8;
 
-template <typename T> static inline T sig(T x) { return T(1) / (T(1) + std::exp(-x)); }
+// -ffast-math assumes no infinities: exp's argument is clamped where the sigmoid is already 0 or 1 (to 2e-35).
+template <typename T> static inline T sig(T x) { return T(1) / (T(1) + std::exp(-std::min(std::max(x, T(-80)), T(80)))); }
 
 // Return h (B, T, H) from the projected inputs (B, T, blocks * H), blocks 2 (minGRU) or 3 (minLSTM).
 Tensor minimal_forward(Tensor projected, int64_t blocks) {
