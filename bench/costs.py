@@ -9,6 +9,9 @@ alternative is timed in turn, medians of ``--repeats``:
   (``online_tables``, as :func:`forecast.pipeline.fitting.adapt`), for two runs: the shipped S&P 500 universe on
   one split (``scope=global``) and a 20-fold walk-forward backtest of ^GSPC; per run, per ticker and per fold.
   Conformal and adaptive both pay the EWMA and GARCH volatility columns (the coverage baselines' inputs).
+* ``garch``: the GARCH(1,1) fits of one fold of the universe (every ticker's training returns, as the interval
+  pass fits them), by ``forecast.evaluation.intervals.garch_mle`` and by ``arch``'s own fit, alternating, medians;
+  and the largest relative difference between the one-day variance forecasts the two fits filter.
 * ``portfolio``: :func:`forecast.evaluation.money.portfolio.evaluate` on the universe's test table (ranked by the ridge
   baseline's forecast, a real ranking), with no random rankings and with the default 100.
 """
@@ -119,6 +122,41 @@ def interval_costs(universe: bool, repeats: int) -> tuple[dict[str, Any], pd.Dat
     return out, table
 
 
+def garch_costs(repeats: int) -> dict[str, Any]:
+    """Return the seconds of one fold's GARCH fits over the universe by ours and by arch's, and how far apart."""
+    import numpy as np
+    from arch import arch_model
+
+    from forecast.evaluation.intervals.garch_mle import fit_garch
+    from forecast.evaluation.intervals.volatility import Garch
+
+    frames, units = shipped.universe_units()
+    spans = []
+    for ticker, bounds in units[0].members.items():
+        prices = frames[ticker]["adj_close"].to_numpy()[bounds.train_start : bounds.n_train]
+        r = np.diff(np.log(prices))
+        spans.append(100 * r[np.isfinite(r)])
+
+    def theirs(r: np.ndarray) -> tuple[float, ...]:
+        p = arch_model(r, mean="Constant", vol="GARCH", p=1, q=1).fit(disp="off", show_warning=False).params
+        return (p["mu"], p["omega"], p["alpha[1]"], p["beta[1]"])
+
+    seconds: dict[str, list[float]] = {"ours": [], "arch": []}
+    fits: dict[str, list[tuple[float, ...]]] = {}
+    for rep in range(repeats + 1):
+        for name, fit in (("ours", fit_garch), ("arch", theirs)):
+            taken, fits[name] = timed(lambda f=fit: [f(r) for r in spans])
+            seconds[name] += [taken] if rep else []
+
+    def variances(params: tuple[float, ...], r: np.ndarray) -> np.ndarray:
+        return Garch(*params).variance(r / 100, float(np.var(r)))
+
+    pairs = zip(fits["ours"], fits["arch"], spans, strict=True)
+    gap = max(float(np.abs(variances(a, r) / variances(b, r) - 1).max()) for a, b, r in pairs)
+    med = {k: statistics.median(v) for k, v in seconds.items()}
+    return {"tickers": len(spans), "seconds_per_fold": med, "ratio": med["ours"] / med["arch"], "max_variance_gap": gap}
+
+
 def portfolio_costs(table: pd.DataFrame, repeats: int) -> dict[str, Any]:
     """Return the seconds of the portfolio evaluation of ``table`` with 0 and 100 random rankings."""
     from forecast.config.schema import PortfolioConfig
@@ -142,6 +180,7 @@ def main() -> None:
     gspc, _ = interval_costs(False, args.repeats)
     universe, table = interval_costs(True, args.repeats)
     result = {"gspc_backtest": gspc, "universe": universe, "portfolio": portfolio_costs(table, args.repeats)}
+    result["garch"] = garch_costs(args.repeats)
     print(json.dumps(result))
 
 

@@ -5,7 +5,8 @@ GARCH(1,1). Both give, for every origin day ``t`` and step ``h``, the variance o
 * EWMA: ``v[t] = lam v[t-1] + (1 - lam) r[t]^2`` (``lam`` 0.94, RiskMetrics), started at the training span's
   variance; the ``h``-day variance is ``h v[t]``.
 * GARCH(1,1): ``omega``, ``alpha``, ``beta`` and the mean fitted by maximum likelihood on the training span's
-  returns in percent (the ``arch`` package, imported only here); then ``s2[t+1] = omega + alpha e[t]^2 + beta s2[t]``
+  returns in percent (``garch_mle``: ``arch``'s fit, its steps and choices, with the exact gradient);
+  then ``s2[t+1] = omega + alpha e[t]^2 + beta s2[t]``
   forward through every day with those parameters, and multi-step variances from the GARCH recursion.
 """
 
@@ -55,11 +56,9 @@ class Garch:
         returns = returns[np.isfinite(returns)]
         if len(returns) < MIN_DAYS:  # too short to fit: RiskMetrics
             return cls(0.0, 0.0, 1 - LAMBDA, LAMBDA)
-        from arch import arch_model
+        from forecast.evaluation.intervals.garch_mle import fit_garch
 
-        model = arch_model(100 * returns, mean="Constant", vol="GARCH", p=1, q=1)
-        p = model.fit(disp="off", show_warning=False).params
-        fitted = cls(float(p["mu"]), float(p["omega"]), float(p["alpha[1]"]), float(p["beta[1]"]))
+        fitted = cls(*fit_garch(100 * returns))
         if fitted.alpha < MIN_ALPHA or fitted.alpha + fitted.beta >= MAX_PERSISTENCE:
             return cls(0.0, 0.0, 1 - LAMBDA, LAMBDA)
         return fitted
