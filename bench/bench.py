@@ -23,6 +23,10 @@ Every measurement runs in a fresh process; timed alternatives alternate within o
   (the same training and one inference pass over every window), per cell (target ratio <= 1.3).
 * ``sweep`` (skip with ``--no-sweep``): the 75-job ``experiment=cells`` sweep at one epoch a job under the basic
   and joblib launchers: wall time and worker seconds per job outside training.
+* ``fischer_krauss`` (with ``shipped``; ``bench/fischer_krauss.py``): the shape of ``experiment=fischer_krauss``
+  (1x25, window 240, RMSprop, a 0/1 target) on the universe's windows at batch 512 and 256: windows/s of the LSTM
+  on oneDNN and on the fused loop, the fast GRU and sLSTM, their share of the GEMM ceiling, and the forecasting
+  pass's windows/s.
 * ``costs`` (skip with ``--no-costs``; ``bench/costs.py``): what conformal and adaptive intervals add to a run,
   per run, ticker and fold (the shipped universe on one split, a 20-fold backtest of ^GSPC), and the portfolio
   evaluation's cost on the universe with 0 and 100 random rankings.
@@ -202,6 +206,11 @@ def main() -> None:
             [sys.executable, str(ROOT / "bench" / "shipped.py")], check=True, capture_output=True, text=True
         )
         results["shipped"] = json.loads(out.stdout.strip().splitlines()[-1])
+        step("the Fischer & Krauss shape on the universe's windows: 1x25, window 240, RMSprop (about 4 min)")
+        out = subprocess.run(
+            [sys.executable, str(ROOT / "bench" / "fischer_krauss.py")], check=True, capture_output=True, text=True
+        )
+        results["fischer_krauss"] = json.loads(out.stdout.strip().splitlines()[-1])
     if not args.no_costs and args.device == "cpu":
         step("what intervals and the portfolio add: the universe and a 20-fold backtest (about 3 min)")
         out = subprocess.run(

@@ -65,6 +65,18 @@ def print_table(results: dict[str, Any]) -> None:
             f"  a run (1 epoch of {r['samples']} windows): {r['wall']:.0f} s, peak RSS {r['peak_rss_mb']:.0f} MB, "
             f"folder {r['folder_mb']:.0f} MB"
         )
+    if "fischer_krauss" in results:
+        f = results["fischer_krauss"]
+        print(f"Fischer & Krauss shape ({f['size']}, window {f['window']}, RMSprop, {f['tickers']} tickers' windows):")
+        for name, row in f.items():
+            if isinstance(row, dict):
+                cols = ", ".join(
+                    f"batch {b} {v['windows_per_second']:.0f}/s ({v['seconds_per_50k']:.1f} s per 50k, "
+                    f"{v['fraction_of_matmul']:.2f} of the GEMM ceiling)"
+                    for b, v in row.items()
+                    if isinstance(v, dict)
+                )
+                print(f"  {name}: {cols}; forecasting {row['inference_windows_per_second']:.0f} windows/s")
     if "windows" in results:
         w = results["windows"]
         print("s an epoch (2,228 windows, 2x64, batch 64) by window length:")
