@@ -20,6 +20,7 @@ from forecast.reporting.sweep.html import to_html
 from forecast.reporting.sweep.money import money_section
 from forecast.reporting.sweep.successors import successor_verdicts
 from forecast.reporting.sweep.summary import collect_jobs, grouped_table, markdown_table, mean_sd, pairwise_dm
+from forecast.reporting.sweep.trials import searches_of, trials_section
 from forecast.reporting.sweep.tuned import tuned_section
 from forecast.reporting.sweep.verdicts import Verdict
 from forecast.store import atomic
@@ -136,7 +137,7 @@ def accuracy_sections(
     models after every comparison, against the linear autoregression."""
     sweep_plots.plot_test_error(done, plots_dir / "test_error_by_cell.png")
     sweep_plots.plot_skill(done, plots_dir / "skill.png")
-    lines = tuned_section(sweep_dir, done)
+    lines = tuned_section(sweep_dir, done) + trials_section(searches_of(sweep_dir))
     lines += _section(
         "Accuracy against persistence",
         verdicts["beats_persistence"],
