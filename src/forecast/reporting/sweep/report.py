@@ -52,6 +52,18 @@ def _section(title: str, verdict: Verdict | None, body: list[str]) -> list[str]:
     return lines + body + [""]
 
 
+def title_of(sweep_dir: Path) -> str:
+    """Return what the sweep ran (its command line's overrides, from ``multirun.yaml``) and its folder's name."""
+    import yaml
+
+    try:
+        task = yaml.safe_load((sweep_dir / "multirun.yaml").read_text())["hydra"]["overrides"]["task"]
+    except (OSError, yaml.YAMLError, KeyError, TypeError):
+        task = None
+    said = " ".join(str(o) for o in task) if isinstance(task, list) else ""
+    return f"{said} ({sweep_dir.name})" if said else sweep_dir.name
+
+
 def build_report(sweep_dir: Path, out: Path | None = None) -> Path:
     """Write the sweep's summary files and report into ``out`` (default ``sweep_dir``); return ``report.md``'s path."""
     out = out or sweep_dir
@@ -60,7 +72,7 @@ def build_report(sweep_dir: Path, out: Path | None = None) -> Path:
     done = jobs[jobs["status"] == "completed"].copy()
     failed = jobs[jobs["status"] != "completed"][["job", "status", "reason", "overrides"]]
     grouped, dm = write_summary(sweep_dir, out, jobs, done, failed)
-    lines = [f"# Recurrent cells compared on daily prices: {sweep_dir.name}", ""]
+    lines = [f"# Recurrent cells compared on daily prices: {title_of(sweep_dir)}", ""]
     if done.empty:
         lines += ["No job completed; nothing to compare.", "", "## Failed jobs", "", markdown_table(failed)]
         return _write_report(out, lines)

@@ -95,6 +95,11 @@ def mean_sd(values: pd.Series, digits: int = 4) -> str:
     return f"{v.mean():.{digits}g} ± {v.std(ddof=1):.2g}"
 
 
+def percent(fractions: pd.Series) -> str:
+    """Return a skill (a fraction) as ``mean ± sd`` in percent, as the report's text gives it."""
+    return mean_sd(100 * pd.to_numeric(fractions, errors="coerce"), 2)
+
+
 def grouped_table(jobs: pd.DataFrame) -> pd.DataFrame:
     """Return the completed jobs grouped by the varying dimensions: mean ± sd over seeds, persistence beside."""
     done = jobs[jobs["status"] == "completed"]
@@ -111,7 +116,7 @@ def grouped_table(jobs: pd.DataFrame) -> pd.DataFrame:
                 "seeds": len(part),
                 "test MAE": mean_sd(part["test_mae"]),
                 "persistence MAE": mean_sd(part["persistence_test_mae"]),
-                "skill": mean_sd(part["skill_vs_persistence"], 2),
+                "skill % (MAE)": percent(part["skill_vs_persistence"]),
                 "directional acc.": mean_sd(part["test_directional_accuracy"], 3),
                 "DM p vs persistence (median)": f"{pd.to_numeric(part['dm_vs_persistence_p_value']).median():.3g}",
                 "params": int(part["n_params"].iloc[0]),

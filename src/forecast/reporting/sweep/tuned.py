@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from forecast.reporting.sweep.summary import markdown_table, mean_sd, test_errors
+from forecast.reporting.sweep.summary import markdown_table, mean_sd, percent, test_errors
 
 
 def tuned_dm(sweep_dir: Path, done: pd.DataFrame) -> pd.DataFrame:
@@ -83,7 +83,7 @@ def mae_table(done: pd.DataFrame) -> pd.DataFrame:
                 "cell": cell,
                 "seeds": len(part),
                 "test MAE": mean_sd(part["test_mae"]),
-                "skill vs persistence": mean_sd(part["skill_vs_persistence"], 2),
+                "skill vs persistence, % (MAE)": percent(part["skill_vs_persistence"]),
             }
             for cell, part in done.groupby("cell")
         ]
