@@ -83,7 +83,9 @@ def source_files(tmp_path: Path) -> Path:
     if (SOURCE_REPO / "daily_adjusted").is_dir():
         return SOURCE_REPO
     if not (SOURCE_REPO / "HEAD").is_file():
-        pytest.skip(f"the source repository is not here ({SOURCE_REPO}; set FORECAST_POOKSOFT to a checkout)")
+        given = os.environ.get("FORECAST_POOKSOFT")
+        where = f"FORECAST_POOKSOFT={given} holds no checkout" if given else "FORECAST_POOKSOFT is not set"
+        pytest.skip(f"{where}: point it at a checkout of Pooksoft/PooksoftSP500EquityPriceDataSet to rebuild the files")
     archive = subprocess.run(["git", "-C", str(SOURCE_REPO), "archive", "HEAD", "daily_adjusted"], capture_output=True)
     tmp_path.mkdir(parents=True, exist_ok=True)
     subprocess.run(["tar", "-x", "-C", str(tmp_path)], input=archive.stdout, check=True)
