@@ -171,6 +171,14 @@ def test_a_global_headline_prints_its_counts_and_the_drift_only_warning() -> Non
         "warning: the model predicts the average drift, not the moves, on 2 of 2 tickers (pooled: predicted moves "
         "of one sign on 97% of test days, correlation with the actual moves 0.01)",
     ]
+    path = {"date": "2013-03-04", "predicted": 10.5, "last_close": 10.0}
+    record.future = FuturePath("2013-03-01", by_ticker={"AAA": [path], "BBB": [path]})
+    assert pool_lines(record)[-3:] == [
+        "AAA+BBB gru forecasts from the close of 2013-03-01, the next session of each ticker (every step in "
+        "future.csv):",
+        "  AAA    2013-03-04       10.50  (last close 10.00)",
+        "  BBB    2013-03-04       10.50  (last close 10.00)",
+    ]
 
 
 @pytest.mark.parametrize(("later", "edge"), [(0.5, False), (-0.5, True)])

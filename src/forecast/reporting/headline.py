@@ -205,6 +205,11 @@ def pool_lines(record: RunRecord, shown: int = 5) -> list[str]:
     by_ticker = record.future.by_ticker if record.future else {}
     levels = sorted(coverage(record), key=float)
     top = levels[-1] if levels else None
+    if by_ticker and record.future:
+        lines.append(
+            f"{record.ticker} {record.model} forecasts from the close of {record.future.last_date}, the next session "
+            f"of each ticker (every step in future.csv):"
+        )
     for ticker, path in list(by_ticker.items())[:shown]:
         p = path[0]
         band = f"  [{p[f'lower_{top}']:.2f}, {p[f'upper_{top}']:.2f}] ({top}%)" if top else ""
