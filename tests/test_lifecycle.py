@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -34,3 +35,15 @@ def test_an_interruption_says_what_a_resume_keeps(tmp_path: Path, capsys: pytest
         f"interrupted after 2 finished fold(s): resume with the same overrides and trainer.resume={tmp_path} (they "
         "are read back; the next fold trains again)"
     )
+
+
+def test_parallel_fits_silence_only_the_resource_trackers(monkeypatch: pytest.MonkeyPatch) -> None:
+    from forecast.pipeline.recipe import TRACKER_NOISE, quiet_trackers
+
+    monkeypatch.setenv("PYTHONWARNINGS", "error::DeprecationWarning")
+    quiet_trackers()
+    quiet_trackers()
+    assert os.environ["PYTHONWARNINGS"] == f"error::DeprecationWarning,{TRACKER_NOISE}"
+    monkeypatch.delenv("PYTHONWARNINGS")
+    quiet_trackers()
+    assert os.environ["PYTHONWARNINGS"] == "ignore:resource_tracker:UserWarning"

@@ -3,6 +3,7 @@ module only orders them, and runs the units of work (the single split, or the fo
 
 from __future__ import annotations
 
+import os
 import shutil
 from collections.abc import Sequence
 from pathlib import Path
@@ -119,6 +120,7 @@ def fit_all(
     if n_jobs > 1 and len(units) > 1:
         from joblib import Parallel, delayed
 
+        quiet_trackers()
         threads = max(1, torch.get_num_threads() // n_jobs)
         folders = {u.fold: out_dir / ".folds" / str(u.fold) for u in units}
         jobs = (delayed(fit_in_worker)(s, panel, u, device, folders[u.fold], config, threads, saved) for u in units)
@@ -131,6 +133,18 @@ def fit_all(
             fits.append(fit_unit(s, panel, unit, fits[-1] if fits else None, device, out_dir, config, saved))
     adapt(fits)
     return fits
+
+
+TRACKER_NOISE = "ignore:resource_tracker:UserWarning"
+
+
+def quiet_trackers() -> None:
+    """Silence the pools' resource trackers (processes that inherit this environment) about semaphores they clean
+    up themselves: an interrupted parallel backtest ends without its finalisers, and its one interruption line was
+    followed by four lines of "leaked semaphore objects to clean up at shutdown"."""
+    before = os.environ.get("PYTHONWARNINGS", "")
+    if TRACKER_NOISE not in before.split(","):
+        os.environ["PYTHONWARNINGS"] = f"{before},{TRACKER_NOISE}" if before else TRACKER_NOISE
 
 
 def fit_in_worker(
