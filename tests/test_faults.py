@@ -143,6 +143,24 @@ def test_a_failing_write_leaves_no_file_under_its_final_name(tmp_path: Path) -> 
     assert list(tmp_path.iterdir()) == []
 
 
+def test_a_run_clears_the_half_writes_a_killed_run_left_in_its_folder(tmp_path: Path) -> None:
+    """SIGKILL mid-write leaves the hidden temporary file of an atomic write; the next run in the folder (a rerun or
+    a resume) removes it, and nothing else."""
+    import tempfile
+
+    from forecast.store.folders import guard
+
+    (tmp_path / "plots").mkdir()
+    tempfile.mkstemp(prefix=".forecast.", suffix=".png", dir=tmp_path / "plots")  # as store/atomic.py names it
+    tempfile.mkstemp(prefix=".metrics.", suffix=".json", dir=tmp_path)
+    kept = [tmp_path / ".hydra" / "config.yaml", tmp_path / ".units" / "1.pt", tmp_path / ".notes.txt"]
+    for path in kept:
+        path.parent.mkdir(exist_ok=True)
+        path.write_text("x")
+    guard(tmp_path)
+    assert sorted(p for p in tmp_path.rglob("*") if p.is_file()) == sorted(kept)
+
+
 def test_a_failure_while_writing_outputs_leaves_no_complete_looking_folder(
     quick_config: Config, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -195,3 +195,34 @@ def test_the_back_off_doubles_up_to_a_minute_and_its_total_is_bounded() -> None:
     assert [backoff(1.0, k) for k in range(5)] == [10.0, 20.0, 40.0, 60.0, 60.0]
     assert total_backoff(1.0, 10) == 10 + 20 + 40 + 60 * 7  # 550 s at most, said before the fetch starts
     assert total_backoff(0.01, 10) == pytest.approx(0.1 * (2**10 - 1))  # the case that reached "102 s" per round
+
+
+def test_sigterm_ends_a_fetch_at_once_with_its_resume_line(tmp_path: Path) -> None:
+    """A download hanging in its thread (up to data.timeout_s) does not hold the process: SIGTERM prints the
+    closing line and exits 130 at once."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    script = tmp_path / "hang.py"
+    script.write_text(
+        "import time\n"
+        "from forecast.data.sources import yahoo\n"
+        "yahoo.fetch = lambda *a, **k: time.sleep(60)\n"
+        "from forecast.data.__main__ import run\n"
+        f"run(['fetch', 'tickers=AAPL', 'cache_dir={tmp_path}', 'timeout_s=60'])\n"
+    )
+    env = {k: v for k, v in os.environ.items() if k != "FORECAST_OFFLINE"}
+    job = subprocess.Popen([sys.executable, str(script)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
+    assert job.stdout is not None
+    assert job.stdout.readline().decode().startswith("fetching 1 tickers into")
+    time.sleep(0.5)
+    job.send_signal(signal.SIGTERM)
+    out, _ = job.communicate(timeout=20)
+    assert job.returncode == 130
+    assert out.decode().strip() == (
+        f"interrupted: 0 of 1 tickers in {tmp_path} (0 fetched now, 0 already fresh in the cache); "
+        "run the same command again to resume"
+    )

@@ -201,3 +201,24 @@ def test_a_sigterm_to_the_resume_reaches_the_sweep_and_nothing_runs_on(monkeypat
         monkeypatch.setattr(subprocess, "Popen", lambda *a, **k: sweep)  # noqa: B023
         assert resume.relaunch(["python"], ".", {}) == 130
         assert (sweep.sent, sweep.waits) == (sent, 2)
+
+
+def test_a_read_only_sweep_is_refused_in_one_line(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import contextlib
+    import io
+
+    from forecast.resume import main
+    from forecast.store import sweep_resume
+
+    def refuse(**_: object) -> None:
+        raise PermissionError(13, "Permission denied")
+
+    (tmp_path / "multirun.yaml").write_text("hydra: {}\n")
+    monkeypatch.setattr(sweep_resume.tempfile, "mkstemp", refuse)  # as root, chmod would not refuse
+    err = io.StringIO()
+    with contextlib.redirect_stderr(err):
+        assert main([str(tmp_path)]) == 1
+    assert err.getvalue().splitlines() == [
+        f"error: {tmp_path} cannot be written (Permission denied): a resume writes its jobs' records there; make "
+        "it writable, or copy the sweep somewhere writable and resume the copy"
+    ]

@@ -21,6 +21,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from types import FrameType
+from typing import NoReturn
 
 STARTED: list[bool] = []  # set once the command line is under way (before: a signal exits at once)
 PENDING: list[int] = []  # every signal received, in order
@@ -68,7 +69,7 @@ def deferred() -> Iterator[None]:
     raise_if_pending()
 
 
-def leave(code: int) -> None:
+def leave(code: int) -> NoReturn:
     """Flush and exit with ``code`` now. Also for 130: an interrupt that reached Python through a C extension
     (see the module's docstring) would otherwise make CPython end the process with SIGINT, whatever the code."""
     logging.shutdown()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 from forecast.store.decode import RecordError
@@ -48,11 +49,28 @@ def occupant(folder: Path) -> str:
 
 
 def guard(folder: Path) -> None:
-    """Refuse, in one line, to run in ``folder`` when it holds another run's results (:func:`occupant`)."""
+    """Refuse, in one line, to run in ``folder`` when it holds another run's results (:func:`occupant`); once it is
+    free, clear what a killed run there left half-written (:func:`clear_stale_writes`)."""
     from forecast.errors import FolderTaken
 
     if taken := occupant(folder):
         raise FolderTaken(f"{folder} {taken}: a run never writes over another run's results; {FOLDER_FIX}")
+    clear_stale_writes(folder)
+
+
+# the hidden file store/atomic.py writes before renaming it: ".<stem>." + mkstemp's 8 characters + the suffix
+STALE_WRITE = re.compile(r"\.[^/]+\.[a-z0-9_]{8}(\.[A-Za-z0-9]+)?")
+
+
+def clear_stale_writes(folder: Path) -> list[Path]:
+    """Remove (and return) the hidden temporary files of atomic writes under ``folder``: a run killed with SIGKILL
+    mid-write leaves one, and only a run that owns the folder (no other is running there) may call this."""
+    if not folder.is_dir():
+        return []
+    stale = sorted(p for p in folder.rglob(".*") if p.is_file() and STALE_WRITE.fullmatch(p.name))
+    for path in stale:
+        path.unlink(missing_ok=True)
+    return stale
 
 
 def job_dirs(sweep_dir: Path) -> list[Path]:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import os
+import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -51,6 +52,7 @@ def plan(folder: Path) -> Plan:
             f"{folder} is not a sweep folder (no multirun.yaml): resume takes the folder that python -m forecast -m "
             "wrote"
         )
+    writable(folder)
     try:
         hydra = OmegaConf.load(stored).hydra
         sweeper, cwd = str(hydra.sweeper.get("_target_", "")), str(hydra.runtime.cwd)
@@ -81,6 +83,20 @@ def plan(folder: Path) -> Plan:
         else:
             found.rerun.append(job)
     return found
+
+
+def writable(folder: Path) -> None:
+    """Raise :class:`ResumeError` unless a file can be made in ``folder`` (a resume writes its jobs' records and
+    the report there): a read-only sweep is refused before anything is relaunched."""
+    try:
+        handle, name = tempfile.mkstemp(dir=folder, prefix=".resume-probe-")
+    except OSError as exc:
+        raise ResumeError(
+            f"{folder} cannot be written ({exc.strerror or exc}): a resume writes its jobs' records there; make it "
+            "writable, or copy the sweep somewhere writable and resume the copy"
+        ) from None
+    os.close(handle)
+    os.unlink(name)
 
 
 def resuming(folder: Path) -> bool:

@@ -79,8 +79,7 @@ def fetch_universe(
                 sleep(pause)
             pending = todo[first : first + batch]
             for attempt in range(retries + 1):
-                with ThreadPoolExecutor(max_workers=len(pending)) as pool:
-                    reasons = dict(zip(pending, pool.map(lambda t: fetch_one(t, d), pending), strict=True))
+                reasons = fetch_batch(pending, d)
                 for ticker, reason in reasons.items():
                     if not reason:
                         report.fetched.append(ticker)
@@ -101,6 +100,16 @@ def fetch_universe(
     finally:
         bar.close()
     return report
+
+
+def fetch_batch(pending: list[str], d: DataConfig) -> dict[str, str]:
+    """Fetch ``pending`` at once; return each ticker's reason ('' when it arrived). An interruption does not wait
+    for the downloads still hanging (up to data.timeout_s each): what arrived is already in the cache."""
+    pool = ThreadPoolExecutor(max_workers=len(pending))
+    try:
+        return dict(zip(pending, pool.map(lambda t: fetch_one(t, d), pending), strict=True))
+    finally:
+        pool.shutdown(wait=False, cancel_futures=True)
 
 
 MAX_BACKOFF = 60.0  # seconds: a back-off doubles from 10 x pause up to this
