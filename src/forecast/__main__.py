@@ -17,6 +17,7 @@ import hydra
 from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig, OmegaConf
 
+from forecast.config.paths import CONF
 from forecast.config.schema import register_configs
 from forecast.lifecycle.job import Job, command, rank_scratch
 
@@ -36,7 +37,7 @@ def task_overrides() -> list[str]:
     return [str(o) for o in typed] if isinstance(typed, list) else []
 
 
-@hydra.main(version_base="1.3", config_path="../../conf", config_name="config")
+@hydra.main(version_base="1.3", config_path=str(CONF), config_name="config")
 def main(cfg: DictConfig) -> float | None:
     """Run one job; return its validation loss (for Hydra sweepers), or None when it failed inside a sweep."""
     from hydra.types import RunMode

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from forecast.config.paths import REPO_DATA
+from forecast.config.paths import CACHE, REPO_DATA
 from forecast.config.schema import DataConfig
 from forecast.data.frames import normalise_columns
 from forecast.data.notices import tell, warn
@@ -107,7 +107,7 @@ def select_dates(frame: pd.DataFrame, start: str | None, end: str | None, ticker
 
 
 def cache_folder(d: DataConfig) -> Path:
-    return Path(d.cache_dir) if d.cache_dir else REPO_DATA / "cache"
+    return Path(d.cache_dir) if d.cache_dir else CACHE
 
 
 def from_yfinance(ticker: str, d: DataConfig) -> PriceData:
