@@ -183,3 +183,13 @@ def test_no_run_folder_is_one_line_with_the_usage(capsys: pytest.CaptureFixture[
     assert capsys.readouterr().err.strip().splitlines() == [
         "error: name a run folder: python -m forecast.predict <run dir> [key=value ...] [--out <folder>]"
     ]
+
+
+def test_a_run_cut_by_data_end_forecasts_from_the_newest_prices(quick_config: Config, tmp_path: Path) -> None:
+    quick_config.data.end, quick_config.data.offline = "2012-06-29", True
+    run(quick_config, tmp_path / "run")
+    assert pd.read_csv(tmp_path / "run" / "future.csv")["last_date"].tolist() == ["2012-06-29"]
+    newest = pd.read_csv(predict(tmp_path / "run", []) / "future.csv")
+    assert newest[["date", "last_date"]].values.tolist() == [["2013-03-04", "2013-03-01"]]
+    cut = pd.read_csv(predict(tmp_path / "run", ["data.end=2012-12-31"]) / "future.csv")
+    assert cut[["date", "last_date"]].values.tolist() == [["2013-01-02", "2012-12-31"]]

@@ -45,11 +45,13 @@ def refuse_learnt(overrides: list[str]) -> None:
 
 
 def run_config(stored: dict[str, Any], overrides: list[str]) -> Config:
-    """Return the run's config with ``overrides`` applied, validated; refuse changes to what the model learnt."""
+    """Return the run's config with ``overrides`` applied, validated; refuse changes to what the model learnt. The
+    run's ``data.end`` does not carry over: predict reads the newest prices (``data.end=`` given here cuts them)."""
     from omegaconf import OmegaConf
     from omegaconf.errors import OmegaConfBaseException
 
     refuse_learnt(overrides)
+    stored = {**stored, "data": {**(stored.get("data") or {}), "end": None}}
     try:
         merged = OmegaConf.merge(OmegaConf.structured(Config), stored, OmegaConf.from_dotlist(overrides))
         cfg = OmegaConf.to_object(merged)
