@@ -118,14 +118,19 @@ def fit_all(
     saved = Units.of(out_dir, s.trainer.resume) if any(u.fold for u in units) else None  # resume by fold
     fits: list[Fit] = []
     if n_jobs > 1 and len(units) > 1:
-        from joblib import Parallel, delayed
+        from joblib import Parallel, delayed, parallel_config
+
+        from forecast.lifecycle.workers import exit_with_parent
 
         quiet_trackers()
         threads = max(1, torch.get_num_threads() // n_jobs)
         folders = {u.fold: out_dir / ".folds" / str(u.fold) for u in units}
         jobs = (delayed(fit_in_worker)(s, panel, u, device, folders[u.fold], config, threads, saved) for u in units)
         try:
-            fits = list(Parallel(n_jobs=n_jobs, backend="loky")(jobs))
+            # each worker watches this process from its start, not from its first fold: killed (SIGKILL) while
+            # the workers still import, the run leaves none waiting for work that never comes
+            with parallel_config(backend="loky", initializer=exit_with_parent):
+                fits = list(Parallel(n_jobs=n_jobs)(jobs))
         finally:  # finished or interrupted: the folds' temporary folders go (a resumed run refits them)
             shutil.rmtree(out_dir / ".folds", ignore_errors=True)
     else:
