@@ -84,6 +84,31 @@ def test_a_rank_killed_mid_epoch_fails_the_run_in_one_line(tmp_path: Path) -> No
         assert "): the run failed; its checkpoint holds epoch " in record["reason"]
 
 
+def test_torchrun_killed_leaves_no_rank_training_and_no_scratch(tmp_path: Path) -> None:
+    """SIGKILL to torchrun's agent (which it cannot pass on): each rank sees its parent gone, stops, and rank 0
+    records the run; rank 1's scratch folder goes with it."""
+    args = [*TORCHRUN, *TINY, "trainer.max_epochs=500", "trainer.patience=500", "trainer.batch_size=8"]
+    (tmp_path / "tmp").mkdir()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "torch.distributed.run", *args, "hydra.run.dir=run"], cwd=tmp_path,
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env={**_env(), "TMPDIR": str(tmp_path / "tmp")},
+    )  # fmt: skip
+    deadline = time.monotonic() + 120
+    while not (tmp_path / "run" / "checkpoint.pt").exists():
+        assert time.monotonic() < deadline and proc.poll() is None
+        time.sleep(0.1)
+    ranks = [p for p in Path("/proc").glob("[0-9]*") if f"TMPDIR={tmp_path / 'tmp'}\0".encode() in _environ(p)]
+    assert len(ranks) == 3  # the agent and two ranks
+    proc.kill()
+    proc.wait()
+    deadline = time.monotonic() + 30
+    while any(_environ(p) for p in ranks) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert not any(_environ(p) for p in ranks)
+    assert json.loads((tmp_path / "run" / "metrics.json").read_text())["status"] in ("interrupted", "failed")
+    assert not list((tmp_path / "tmp").glob("forecast-rank1-*"))
+
+
 def _environ(p: Path) -> bytes:
     try:
         return (p / "environ").read_bytes()

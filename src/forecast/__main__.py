@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import os
-import shutil
 import sys
 from pathlib import Path
 from typing import Any
@@ -12,6 +11,7 @@ from typing import Any
 from forecast.lifecycle.signals import ancestors, deferred, install_early, interrupts, leave
 
 install_early()
+STARTED_BY = os.getppid()  # under torchrun, its agent: a rank watches it from its first moments (run_job)
 
 import hydra
 from hydra.core.hydra_config import HydraConfig
@@ -45,6 +45,8 @@ def main(cfg: DictConfig) -> float | None:
     interrupts()
     hydra_cfg = HydraConfig.get()  # Hydra made the run folder: from here on an interruption is recorded in it
     job = Job(Path(hydra_cfg.runtime.output_dir), hydra_cfg.mode == RunMode.MULTIRUN, task_overrides, USER_FULL_ERROR)
+    with deferred():  # a signal meanwhile is raised once the record is written
+        job.claim()
     sweep = int(os.environ.get(SWEEP_PID) or 0)  # a launcher's worker on this machine (joblib, submitit_local)
     watched = sweep if job.multirun and sweep in ancestors() else 0  # asked before the slow imports
     outcome = job.run(lambda: run_job(cfg, job, hydra_cfg.launcher, watched))
@@ -67,7 +69,9 @@ def run_job(cfg: DictConfig, job: Job, launcher: DictConfig, watched: int) -> tu
         from forecast.store.folders import guard
         from forecast.store.sweep_resume import stands
     if watched:
-        exit_with_parent(interrupt_first=True, watched=watched)  # the sweep killed: record this job interrupted
+        exit_with_parent(interrupt_first=True, watched=watched)
+    elif os.environ.get("TORCHELASTIC_RUN_ID"):  # a ddp rank: torchrun killed with SIGKILL leaves none training
+        exit_with_parent(interrupt_first=True, watched=STARTED_BY)  # the sweep killed: record this job interrupted
     if job.multirun and (done := stands(job.out_dir)) is not None:  # python -m forecast.resume: a completed job
         return done.best_val_loss
     job.config = plain(cfg)
@@ -82,11 +86,9 @@ def cli() -> None:
     """Entry point: run Hydra; :mod:`forecast.lifecycle.job` turns what escapes into one line and an exit code."""
     os.environ["HYDRA_FULL_ERROR"] = "1"
     os.environ[SWEEP_PID] = str(os.getpid())  # a job in a child process of this one is a launcher's worker
-    scratch = rank_scratch(RANK)
+    rank_scratch(RANK)
     interrupts()
     command(main, task_overrides, USER_FULL_ERROR)
-    if scratch is not None:
-        shutil.rmtree(scratch, ignore_errors=True)
     if not {"-m", "--multirun"} & set(sys.argv[1:]):  # a single run is complete here, every file written and
         leave(0)  # closed: tearing the interpreter down (torch, pandas) takes 0.3-1 s of pure waiting
 

@@ -11,13 +11,13 @@ import io
 import logging
 import sys
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager, redirect_stdout
+from contextlib import contextmanager, redirect_stdout, suppress
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TypeVar
 
 from forecast.errors import FolderTaken, ForecastError, unexpected
-from forecast.lifecycle.signals import leave
+from forecast.lifecycle.signals import AT_LEAVE, leave
 
 T = TypeVar("T")
 log = logging.getLogger("forecast")
@@ -42,6 +42,16 @@ class Job:
     def record(self, reason: str, status: str = "failed", last_epoch: int | None = None) -> None:
         """Record a failed or interrupted job in ``metrics.json`` so its folder never looks complete."""
         record(self.out_dir, reason, self.config, self.overrides(), status, last_epoch)
+
+    def claim(self) -> None:
+        """Write ``running`` in this process into the job's folder if it holds no record yet, the moment Hydra made
+        it: a SIGKILL during the slow imports that follow still leaves a record (a folder that holds one is left to
+        the folder guard and the resume)."""
+        from forecast.store.record import RECORD_FILE, RunRecord
+
+        if not (self.out_dir / RECORD_FILE).exists():
+            with suppress(OSError):  # an unwritable folder fails later, in one line
+                RunRecord.running("", "", self.overrides(), {}).write(self.out_dir)
 
     def run(self, body: Callable[[], T]) -> T | None:
         """Return ``body()``; on a failure record it, print one line and exit 1 (None in a sweep); on an
@@ -120,12 +130,19 @@ def interrupted_before_start(overrides: list[str]) -> None:
 
 def rank_scratch(rank: int) -> str | None:
     """torchrun's other processes (``trainer.strategy=ddp``, ``rank`` > 0) run in a scratch folder, silently: return
-    it (None for rank 0, which writes the run), with the command line pointed at it."""
+    it (None for rank 0, which writes the run), with the command line pointed at it. It is removed however the rank
+    ends."""
     if not rank:
         return None
+    import atexit
+    import functools
+    import shutil
     import tempfile
 
     scratch = tempfile.mkdtemp(prefix=f"forecast-rank{rank}-")
+    remove = functools.partial(shutil.rmtree, scratch, ignore_errors=True)
+    atexit.register(remove)  # however the rank ends: done, failed (sys.exit) or interrupted (leave)
+    AT_LEAVE.append(remove)
     sys.argv = [a for a in sys.argv if not a.startswith("hydra.run.dir=")] + [f"hydra.run.dir={scratch}"]
     sys.argv += ["hydra/job_logging=disabled", "hydra/hydra_logging=disabled"]
     return scratch

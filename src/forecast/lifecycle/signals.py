@@ -17,8 +17,8 @@ import os
 import signal
 import sys
 import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager, suppress
 from pathlib import Path
 from types import FrameType
 from typing import NoReturn
@@ -69,9 +69,20 @@ def deferred() -> Iterator[None]:
     raise_if_pending()
 
 
+AT_LEAVE: list[Callable[[], object]] = []  # what :func:`leave` runs first (os._exit skips atexit)
+
+
+def clean_up() -> None:
+    """Run what :data:`AT_LEAVE` holds (e.g. a ddp rank's scratch folder), each at most once, errors ignored."""
+    while AT_LEAVE:
+        with suppress(Exception):
+            AT_LEAVE.pop()()
+
+
 def leave(code: int) -> NoReturn:
     """Flush and exit with ``code`` now. Also for 130: an interrupt that reached Python through a C extension
     (see the module's docstring) would otherwise make CPython end the process with SIGINT, whatever the code."""
+    clean_up()
     logging.shutdown()
     sys.stdout.flush()
     sys.stderr.flush()

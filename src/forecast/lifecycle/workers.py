@@ -59,6 +59,9 @@ def exit_with_parent(interval: float = 0.5, interrupt_first: bool = False, watch
 
             os.kill(os.getpid(), signal.SIGTERM)
             time.sleep(10)
+        from forecast.lifecycle.signals import clean_up
+
+        clean_up()
         os._exit(1)
 
     threading.Thread(target=watch, name="exit-with-parent", daemon=True).start()
