@@ -47,3 +47,37 @@ def test_parallel_fits_silence_only_the_resource_trackers(monkeypatch: pytest.Mo
     monkeypatch.delenv("PYTHONWARNINGS")
     quiet_trackers()
     assert os.environ["PYTHONWARNINGS"] == "ignore:resource_tracker:UserWarning"
+
+
+def test_a_process_is_named_by_its_pid_and_start_and_a_zombie_has_ended() -> None:
+    from forecast.store.processes import identity, parse_identity, same, started
+
+    pid = os.fork()
+    if pid == 0:
+        os._exit(0)
+    import time
+
+    while started(pid) is not None:  # until it has exited: a zombie, not yet reaped
+        time.sleep(0.01)
+    assert os.path.exists(f"/proc/{pid}") and not same(pid, None)  # os.kill(pid, 0) would call it alive
+    os.waitpid(pid, 0)
+    mine = started(os.getpid())
+    assert mine is not None and same(os.getpid(), mine) and not same(os.getpid(), "-1")
+    assert parse_identity(identity(os.getpid()))[:2] == (os.getpid(), mine)
+    assert parse_identity("") == (0, None, "") and parse_identity("12") == (12, None, "")
+
+
+def test_a_worker_whose_watched_process_is_already_another_exits_at_once(tmp_path: Path) -> None:
+    """A sweep or torchrun killed before its job started watching: the pid names another process now (here: the
+    test's own, with a start that is not its), so the worker leaves at once instead of running unattended."""
+    import subprocess
+    import sys
+
+    script = (
+        "import time\n"
+        "from forecast.lifecycle.workers import exit_with_parent\n"
+        f"exit_with_parent(0.05, watched={os.getpid()}, since='-1')\n"
+        "time.sleep(30)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", script], timeout=20, capture_output=True)
+    assert done.returncode == 1

@@ -13,7 +13,8 @@ from forecast.store.atomic import UMASK, write_json
 from forecast.store.columns import columns, dimensions, flatten
 from forecast.store.fields import Scores
 from forecast.store.folders import occupant
-from forecast.store.record import RunRecord, started
+from forecast.store.processes import started
+from forecast.store.record import RunRecord
 
 
 def test_columns_come_from_the_record_definition() -> None:

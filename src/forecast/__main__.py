@@ -8,10 +8,12 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from forecast.lifecycle.signals import ancestors, deferred, install_early, interrupts, leave
+from forecast.lifecycle.signals import deferred, install_early, interrupts, leave
 
 install_early()
-STARTED_BY = os.getppid()  # under torchrun, its agent: a rank watches it from its first moments (run_job)
+from forecast.store.processes import identity, started
+
+STARTED_BY = (os.getppid(), started(os.getppid()))  # under torchrun, its agent: a rank stops with it (run_job)
 
 import hydra
 from hydra.core.hydra_config import HydraConfig
@@ -20,10 +22,10 @@ from omegaconf import DictConfig, OmegaConf
 from forecast.config.paths import CONF
 from forecast.config.schema import register_configs
 from forecast.lifecycle.job import Job, command, rank_scratch
+from forecast.lifecycle.workers import SWEEP_PID, watched_process
 
 register_configs()  # the schema, and the resolvers that name run folders
 USER_FULL_ERROR = os.environ.get("HYDRA_FULL_ERROR") == "1"  # Hydra is asked to raise; we print one line
-SWEEP_PID = "FORECAST_SWEEP_PID"
 RANK = int(os.environ.get("RANK") or 0)  # set by torchrun: a process of a trainer.strategy=ddp run
 
 
@@ -47,9 +49,8 @@ def main(cfg: DictConfig) -> float | None:
     job = Job(Path(hydra_cfg.runtime.output_dir), hydra_cfg.mode == RunMode.MULTIRUN, task_overrides, USER_FULL_ERROR)
     with deferred():  # a signal meanwhile is raised once the record is written
         job.claim()
-    sweep = int(os.environ.get(SWEEP_PID) or 0)  # a launcher's worker on this machine (joblib, submitit_local)
-    watched = sweep if job.multirun and sweep in ancestors() else 0  # asked before the slow imports
-    outcome = job.run(lambda: run_job(cfg, job, hydra_cfg.launcher, watched))
+    watch = watched_process(job.multirun, STARTED_BY)  # asked before the slow imports
+    outcome = job.run(lambda: run_job(cfg, job, hydra_cfg.launcher, watch))
     if not isinstance(outcome, tuple):  # a kept job's loss, or None (failed in a sweep; ddp's other ranks)
         return outcome
     from forecast.reporting.tracking import finish
@@ -58,7 +59,9 @@ def main(cfg: DictConfig) -> float | None:
     return outcome[1].best_val_loss  # what a sweeper (hparams_search=optuna) minimises: never a test-span number
 
 
-def run_job(cfg: DictConfig, job: Job, launcher: DictConfig, watched: int) -> tuple[Any, Any] | float | None:
+def run_job(
+    cfg: DictConfig, job: Job, launcher: DictConfig, watch: tuple[int, str | None]
+) -> tuple[Any, Any] | float | None:
     """Return the logger config and the record of the completed run, a kept job's validation loss (a resumed sweep)
     or None (ddp, rank > 0)."""
     with deferred():  # torch and pandas load here (seconds): a signal meanwhile is raised after them
@@ -68,10 +71,8 @@ def run_job(cfg: DictConfig, job: Job, launcher: DictConfig, watched: int) -> tu
         from forecast.pipeline.recipe import run
         from forecast.store.folders import guard
         from forecast.store.sweep_resume import stands
-    if watched:
-        exit_with_parent(interrupt_first=True, watched=watched)
-    elif os.environ.get("TORCHELASTIC_RUN_ID"):  # a ddp rank: torchrun killed with SIGKILL leaves none training
-        exit_with_parent(interrupt_first=True, watched=STARTED_BY)  # the sweep killed: record this job interrupted
+    if watch[0]:  # the sweep or torchrun killed: record this job interrupted and stop
+        exit_with_parent(interrupt_first=True, watched=watch[0], since=watch[1])
     if job.multirun and (done := stands(job.out_dir)) is not None:  # python -m forecast.resume: a completed job
         return done.best_val_loss
     job.config = plain(cfg)
@@ -85,7 +86,7 @@ def run_job(cfg: DictConfig, job: Job, launcher: DictConfig, watched: int) -> tu
 def cli() -> None:
     """Entry point: run Hydra; :mod:`forecast.lifecycle.job` turns what escapes into one line and an exit code."""
     os.environ["HYDRA_FULL_ERROR"] = "1"
-    os.environ[SWEEP_PID] = str(os.getpid())  # a job in a child process of this one is a launcher's worker
+    os.environ[SWEEP_PID] = identity(os.getpid())  # a job in a child process of this one is a launcher's worker
     rank_scratch(RANK)
     interrupts()
     command(main, task_overrides, USER_FULL_ERROR)

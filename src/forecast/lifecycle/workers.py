@@ -6,6 +6,8 @@ import os
 from collections.abc import Mapping
 from typing import Any
 
+from forecast.store.processes import same
+
 
 def threads_per_job(launcher: Mapping[str, Any]) -> int:
     """Return torch threads for one job from the resources its Hydra launcher gives it (0 = torch's default):
@@ -24,14 +26,37 @@ def threads_per_job(launcher: Mapping[str, Any]) -> int:
     return 0
 
 
+SWEEP_PID = "FORECAST_SWEEP_PID"  # the identity (store.processes) of the sweep's process, for its jobs
+
+
+def watched_process(multirun: bool, started_by: tuple[int, str | None]) -> tuple[int, str | None]:
+    """Return the process a job stops with (its pid and start; pid 0: none): torchrun's agent for a ddp rank
+    (``started_by``: this process's parent as it started), the sweep for a job in a launcher's worker on this
+    machine (joblib, submitit_local), even a sweep that ended before the job started (the job then stops at once)."""
+    from forecast.lifecycle.signals import ancestors
+    from forecast.store.processes import boot_id, parse_identity
+
+    if os.environ.get("TORCHELASTIC_RUN_ID"):
+        return started_by
+    pid, since, boot = parse_identity(os.environ.get(SWEEP_PID, ""))
+    if not multirun or not pid or pid == os.getpid():
+        return 0, None
+    if pid in ancestors() or (since is not None and boot and boot == boot_id()):
+        return pid, since
+    return 0, None  # a job on another machine (a cluster's launcher)
+
+
 WATCHED: list[bool] = []
 
 
-def exit_with_parent(interval: float = 0.5, interrupt_first: bool = False, watched: int | None = None) -> None:
-    """In a worker process (a backtest's fold, a launcher's sweep job): exit as soon as the process that started
-    it (or ``watched``, an ancestor) is gone, killed with SIGKILL it cannot stop its workers, so nothing trains on
-    for nobody. A daemon thread polls. ``interrupt_first``: send this process SIGTERM first (the job records itself
-    interrupted), and exit 10 s later whatever it does."""
+def exit_with_parent(
+    interval: float = 0.5, interrupt_first: bool = False, watched: int | None = None, since: str | None = None
+) -> None:
+    """In a worker process (a backtest's fold, a launcher's sweep job, a ddp rank): exit as soon as the process
+    that started it (or ``watched``, started at ``since``: gone already if that pid is another process now) is
+    gone, killed with SIGKILL it cannot stop its workers, so nothing trains on for nobody. A daemon thread polls.
+    ``interrupt_first``: send this process SIGTERM first (the job records itself interrupted), and exit 10 s later
+    whatever it does."""
     import threading
     import time
 
@@ -43,6 +68,8 @@ def exit_with_parent(interval: float = 0.5, interrupt_first: bool = False, watch
     def alive() -> bool:
         if watched is None:
             return os.getppid() == parent
+        if since is not None:
+            return same(watched, since)
         try:
             os.kill(watched, 0)
         except ProcessLookupError:

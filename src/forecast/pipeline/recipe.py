@@ -121,6 +121,7 @@ def fit_all(
         from joblib import Parallel, delayed, parallel_config
 
         from forecast.lifecycle.workers import exit_with_parent
+        from forecast.store.processes import started
 
         quiet_trackers()
         threads = max(1, torch.get_num_threads() // n_jobs)
@@ -129,7 +130,8 @@ def fit_all(
         try:
             # each worker watches this process from its start, not from its first fold: killed (SIGKILL) while
             # the workers still import, the run leaves none waiting for work that never comes
-            with parallel_config(backend="loky", initializer=exit_with_parent):
+            me = (0.5, False, os.getpid(), started(os.getpid()))
+            with parallel_config(backend="loky", initializer=exit_with_parent, initargs=me):
                 fits = list(Parallel(n_jobs=n_jobs)(jobs))
         finally:  # finished or interrupted: the folds' temporary folders go (a resumed run refits them)
             shutil.rmtree(out_dir / ".folds", ignore_errors=True)

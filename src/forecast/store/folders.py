@@ -6,7 +6,8 @@ import re
 from pathlib import Path
 
 from forecast.store.decode import RecordError
-from forecast.store.record import RECORD_FILE, RunRecord, started
+from forecast.store.processes import started
+from forecast.store.record import RECORD_FILE, RunRecord
 
 UNITS = ".units"  # a backtest's finished folds, kept until it completes (training/units.py)
 FOLDER_FIX = "choose another folder (hydra.run.dir=...) or move that one away"

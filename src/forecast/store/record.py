@@ -31,6 +31,7 @@ from forecast.store.fields import (
     WindowCounts,
 )
 from forecast.store.portfolio_fields import PortfolioRecord
+from forecast.store.processes import started
 from forecast.store.ticker_tests import TickerTests
 
 RECORD_FILE = "metrics.json"
@@ -168,14 +169,3 @@ class RunRecord:
         except RecordError as exc:
             exc.status = payload["status"] if isinstance(payload.get("status"), str) else ""
             raise
-
-
-def started(pid: int) -> str | None:
-    """Return when process ``pid`` started, in the kernel's clock ticks since boot (``/proc/<pid>/stat``, field 22),
-    or None where that is unknown (no ``/proc``, no such process): with the pid, it names one process."""
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return None
-    fields = stat.rsplit(")", 1)[-1].split()  # after "pid (name)": field 3 (the state) on
-    return fields[19] if len(fields) > 19 else None
