@@ -166,6 +166,18 @@ def plot_future(
         upper = [start, *future[f"upper_{name}"]]
         ax.fill_between(dates, lower, upper, color="tab:blue", alpha=0.15 + 0.15 * i, lw=0, label=f"{name}% interval")
     ax.plot(dates, [start, *future["predicted"]], color="tab:blue", lw=1.6, marker=".", label="forecast")
+    last = future.iloc[-1]
+    widest = f" [{last[f'lower_{names[-1]}']:.2f}, {last[f'upper_{names[-1]}']:.2f}]" if names else ""
+    ax.annotate(  # the last step's forecast, in numbers (at horizon 1 the whole path is this one point)
+        f"{last['predicted']:.2f}{widest}",
+        (dates.iloc[-1], float(last["predicted"])),
+        xytext=(6, 0),
+        textcoords="offset points",
+        va="center",
+        fontsize=8,
+        color="tab:blue",
+    )
+    ax.set_xlim(right=dates.iloc[-1] + 0.18 * (dates.iloc[-1] - history.index[0]))  # room for the numbers
     ax.axvline(history.index[-1], color="grey", ls=":", lw=0.8)
     ax.set(title=title, ylabel="price")
     ax.grid(alpha=0.3)

@@ -92,13 +92,14 @@ def write_future(
     plot: bool = True,
 ) -> None:
     """Write ``future.csv`` (a ``ticker`` column first when ``pooled``) and ``plots/future[_<ticker>].png`` (the
-    last 120 sessions and the path with its intervals) for the tickers shown."""
+    sessions before it, ten per step of the path from 20 to 120, and the path with its intervals) for the tickers
+    shown."""
     write_csv(out_dir / "future.csv", future_table(paths, pooled))
     if not plot or "probability" in next(iter(paths.values())):  # a classifier's next-day probabilities: no path
         return
     for ticker in shown(paths, pooled):
         path, (label, suffix) = paths[ticker], names(ticker, cell, pooled)
-        history = frames[ticker]["adj_close"].iloc[-120:]
+        history = frames[ticker]["adj_close"].iloc[-min(120, max(20, 10 * len(path))) :]  # the path stays legible
         title = f"{label}: forecast from the close of {path['last_date'].iloc[0]}"
         plots.plot_future(history, path, title, out_dir / "plots" / f"future{suffix}.png", price_label(frames[ticker]))
 
