@@ -231,3 +231,18 @@ def test_predict_says_how_old_the_model_is_and_warns_past_a_year(caplog: pytest.
         f"{frame.index[599].date()}, is 400 sessions after its training data and 200 sessions after the run's data",
     ]
     assert [r.levelname for r in caplog.records] == ["INFO", "WARNING", "INFO"]
+
+
+def test_an_old_origin_is_said_in_one_line_and_a_recent_one_not_at_all() -> None:
+    from datetime import date
+
+    from forecast.reporting.headline import origin_age
+
+    assert origin_age("2013-03-01", date(2026, 12, 6)) == [
+        "note: this forecast starts from the close of 2013-03-01, 13.8 years before today (2026-12-06), and dates "
+        "the sessions after it; newer prices (yfinance, the cache, or data.source=csv) forecast from a recent close"
+    ]
+    assert origin_age("2026-07-01", date(2026, 12, 6))[0].startswith(
+        "note: this forecast starts from the close of 2026-07-01, 5 months before today (2026-12-06)"
+    )
+    assert origin_age("2026-11-05", date(2026, 12, 6)) == [] and origin_age("", date(2026, 12, 6)) == []

@@ -71,7 +71,7 @@ def predict(run_dir: Path, overrides: list[str], out_root: Path | None = None) -
     from forecast.evaluation.staleness import warn_if_stale
     from forecast.models.registry import kernel_of, resolve_impl
     from forecast.pipeline.forecaster import Forecaster, read_model
-    from forecast.reporting.headline import path_lines
+    from forecast.reporting.headline import origin_age, path_lines
     from forecast.reporting.run_files import write_future
     from forecast.store.predictions import agree, completed_run, predictions_root
     from forecast.training.runtime import resolve_device
@@ -94,7 +94,7 @@ def predict(run_dir: Path, overrides: list[str], out_root: Path | None = None) -
     which = f"for {tickers[0]}" if len(tickers) == 1 else f"for {len(tickers)} tickers"
     newest = max(f.index[-1] for f in frames.values()).date()
     log.info("prices %s from %s up to %s (%s kernel)", which, ", ".join(sorted(set(sources.values()))), newest, kernel)
-    lines: list[str] = []
+    lines: list[str] = origin_age(str(newest))
     for ticker, path in paths.items():
         covered, span = band_coverage(record, forecaster.walked.get(ticker), ticker)
         frame, last = frames[ticker], str(frames[ticker].index[-1].date())

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
 from forecast.data.loading import price_words
@@ -36,7 +37,29 @@ def headline(record: RunRecord) -> list[str]:
     shown, span = shown_coverage(record)
     words = price_words(record.price_column or "adj_close")
     path = path_lines(record.ticker or "", record.model or "", future.last_date, future.path, shown, span, words)
-    return lines + comparison_lines(record) + interval_lines(record) + path
+    return (
+        lines
+        + comparison_lines(record)
+        + interval_lines(record)
+        + (origin_age(future.last_date) if path else [])
+        + path
+    )
+
+
+def origin_age(last_date: str, today: dt.date | None = None) -> list[str]:
+    """Return the line saying how old a forecast's origin is when its close is more than a month before ``today``
+    (none otherwise): a path from an old close dates sessions long past, not the next ones."""
+    if not last_date:
+        return []
+    today = today or dt.date.today()
+    days = (today - dt.date.fromisoformat(last_date[:10])).days
+    if days <= 31:
+        return []
+    age = f"{days / 365.25:.1f} years" if days >= 730 else f"{round(days / 30.44)} months"
+    return [
+        f"note: this forecast starts from the close of {last_date}, {age} before today ({today}), and dates the "
+        "sessions after it; newer prices (yfinance, the cache, or data.source=csv) forecast from a recent close"
+    ]
 
 
 def coverage(record: RunRecord) -> dict[str, float]:
@@ -206,6 +229,7 @@ def pool_lines(record: RunRecord, shown: int = 5) -> list[str]:
     levels = sorted(coverage(record), key=float)
     top = levels[-1] if levels else None
     if by_ticker and record.future:
+        lines += origin_age(record.future.last_date)
         lines.append(
             f"{record.ticker} {record.model} forecasts from the close of {record.future.last_date}, the next session "
             f"of each ticker (every step in future.csv):"
