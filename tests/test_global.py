@@ -174,6 +174,9 @@ def test_a_ticker_without_data_is_left_out_with_a_warning(tmp_path: Path, caplog
     assert list(pool.loaded) == ["AAPL", "MSFT"]
     assert pool.skipped["NOPE"].startswith("ticker NOPE is not in the shipped snapshot")
     assert "NOPE left out of the pool: ticker NOPE is not in the shipped snapshot" in caplog.text
+    cfg.data.start = "2010-01-01"
+    record = run(cfg, tmp_path / "run")  # named as its folder is, by the pool as configured
+    assert (record.ticker, record.pool, list(record.skipped)) == ("AAPL+MSFT+NOPE", ["AAPL", "MSFT"], ["NOPE"])
 
 
 def test_a_ticker_that_ends_before_the_test_span_is_left_out(tmp_path: Path) -> None:

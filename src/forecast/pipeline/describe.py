@@ -8,7 +8,6 @@ import numpy as np
 import pandas as pd
 import torch
 
-from forecast.config.tickers import pool_name
 from forecast.data.panel import Panel
 from forecast.diagnostics.clock import environment
 from forecast.diagnostics.gradient_flow import effective_memory_lag, flow_table
@@ -50,6 +49,7 @@ def score_fits(
 def describe(
     s: FitSettings,
     target: str,
+    name: str,
     scope: str,
     panel: Panel,
     fits: list[Fit],
@@ -58,7 +58,8 @@ def describe(
     scores: RunScores,
 ) -> RunRecord:
     """Return the completed run's record: what ran (the newest unit's model), on what data, at what cost, and its
-    ``scores``."""
+    ``scores``; ``name``: the run's ticker, or its pool's name as configured (as its folder says, though tickers
+    without data were left out: the record lists the pool and those left out)."""
     last, n_params = fits[-1], count_parameters(fits[-1].model)
     impl = resolve_impl(s.model.cell, s.model.impl, device)
     counts = [
@@ -71,7 +72,7 @@ def describe(
     resumed = last.trained.resumed_from
     return RunRecord(
         status="completed",
-        ticker=pool_name(panel.tickers),
+        ticker=name,
         scope=scope,
         model=s.model.cell,
         impl=impl,

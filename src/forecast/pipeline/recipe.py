@@ -58,7 +58,7 @@ def run(cfg: Config, out_dir: Path, overrides: Sequence[str] = ()) -> RunRecord:
     paths = forecaster.paths(panel.frames(), cfg.calendar, device)
     flow, (table, scores) = gradient_flow(fits[-1], s, device), score_fits(fits, panel, s, cfg.horizon, cfg.scope)
     curves = trade(cfg.portfolio, cfg.seed, table, scores) if cfg.scope == "global" else None
-    record = describe(s, cfg.data.target, cfg.scope, panel, fits, device, flow, scores)
+    record = describe(s, cfg.data.target, name, cfg.scope, panel, fits, device, flow, scores)
     record.future = FuturePath.of(str(panel.calendar[-1].date()), paths, pooled=cfg.scope == "global")
     record.notices = notices.messages()
     clock.lap("evaluation")
