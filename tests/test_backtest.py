@@ -263,6 +263,7 @@ def test_a_killed_backtest_resumes_at_its_first_unfinished_fold_bit_identical(
     cfg.trainer.resume = str(tmp_path / "killed")
     resumed = run(cfg, tmp_path / "resumed")
     assert len(trained) == 1  # fold 3 alone
+    assert (whole.resumed_from, resumed.resumed_from) == (None, {"run": str(tmp_path / "killed"), "folds": [1, 2]})
     for name in ("forecasts.csv", "future.csv"):
         assert (tmp_path / "resumed" / name).read_bytes() == (tmp_path / "whole" / name).read_bytes(), name
     same = ("test", "backtest", "intervals", "dm_vs_persistence", "baselines", "tickers", "best_val_loss", "epochs_run")

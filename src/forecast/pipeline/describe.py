@@ -69,7 +69,8 @@ def describe(
     pooled: dict[str, Any] = {}
     if scope == "global":
         pooled = {"pool": panel.tickers, "skipped": dict(panel.skipped), "train_pool_size": len(last.trainers)}
-    resumed = last.trained.resumed_from
+    resumed, read_back = last.trained.resumed_from, [f.unit.fold for f in fits if f.unit.refit and f.trained.read_back]
+    back = {"run": s.trainer.resume, "folds": read_back} if read_back else None  # a backtest's folds read back
     return RunRecord(
         status="completed",
         ticker=name,
@@ -92,7 +93,7 @@ def describe(
         environment=environment(),
         strategy=s.model.strategy,
         loss=s.model.loss,
-        resumed_from=None if resumed is None else {"run": s.trainer.resume, "epoch": resumed},
+        resumed_from=back if resumed is None else {"run": s.trainer.resume, "epoch": resumed},
         **last.trained.costs(),
         **panel.describe(),
         **pooled,

@@ -26,6 +26,7 @@ class Trained:
     peak_memory_mb: float  # peak memory rise during training
     activation_bytes: int  # bytes autograd saves for one training batch
     resumed_from: int | None  # the epoch a resumed run continued after
+    read_back: bool = False  # a backtest's fold that finished before a kill, read back instead of trained
 
     def costs(self) -> dict[str, Any]:
         """Return the run record's fields on what training cost: epochs, seconds (and whether the machine was busy)

@@ -72,7 +72,8 @@ class Units:
         history = [EpochRecord(**e) for e in payload["history"]]
         result = FitResult(history, int(fit["best_epoch"]), float(fit["best_val_loss"]), float(fit["seconds"]))
         log.info("fold %d: finished before, read back from %s", fold, path)
-        return Trained(result, *payload["costs"])
+        peak, activation, resumed = payload["costs"]
+        return Trained(result, peak, activation, resumed, read_back=True)
 
     def done(self) -> None:
         """Delete the saved folds of a completed run (they are for unfinished runs)."""
