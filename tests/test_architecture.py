@@ -38,9 +38,9 @@ def modules() -> list[Path]:
 
 def unit(path: Path) -> str:
     """Return the layer name of ``path`` below ``forecast``: its folder (``data``, ``pipeline``...), ``errors``, or
-    ``entry points`` for the other modules at the top."""
+    ``entry points`` for the other modules at the top and a folder's ``__main__`` (``python -m forecast.data``)."""
     name = path.relative_to(SRC).parts[0].removesuffix(".py")
-    return "entry points" if name in ENTRY_POINTS else name
+    return "entry points" if name in ENTRY_POINTS or path.name == "__main__.py" else name
 
 
 def imported_units(path: Path) -> set[str]:

@@ -38,7 +38,7 @@ def test_an_interruption_says_what_a_resume_keeps(tmp_path: Path, capsys: pytest
 
 
 def test_parallel_fits_silence_only_the_resource_trackers(monkeypatch: pytest.MonkeyPatch) -> None:
-    from forecast.pipeline.recipe import TRACKER_NOISE, quiet_trackers
+    from forecast.lifecycle.workers import TRACKER_NOISE, quiet_trackers
 
     monkeypatch.setenv("PYTHONWARNINGS", "error::DeprecationWarning")
     quiet_trackers()

@@ -136,14 +136,10 @@ def run(argv: list[str] | None = None) -> NoReturn:
     """The command: SIGTERM (what ``kill`` and schedulers send) interrupts like Ctrl-C, and the process leaves at
     once with its code, without waiting for downloads still hanging in their threads (each ticker that arrived is
     already in the cache)."""
-    import signal
+    from forecast.lifecycle.signals import interrupts, leave
 
-    signal.signal(signal.SIGTERM, signal.default_int_handler)
-    code = main(argv)
-    logging.shutdown()
-    sys.stdout.flush()
-    sys.stderr.flush()
-    os._exit(code)
+    interrupts()
+    leave(main(argv))
 
 
 if __name__ == "__main__":

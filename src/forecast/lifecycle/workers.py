@@ -6,7 +6,7 @@ import os
 from collections.abc import Mapping
 from typing import Any
 
-from forecast.store.processes import same
+from forecast.store.processes import boot_id, parse_identity, same
 
 
 def threads_per_job(launcher: Mapping[str, Any]) -> int:
@@ -34,7 +34,6 @@ def watched_process(multirun: bool, started_by: tuple[int, str | None]) -> tuple
     (``started_by``: this process's parent as it started), the sweep for a job in a launcher's worker on this
     machine (joblib, submitit_local), even a sweep that ended before the job started (the job then stops at once)."""
     from forecast.lifecycle.signals import ancestors
-    from forecast.store.processes import boot_id, parse_identity
 
     if os.environ.get("TORCHELASTIC_RUN_ID"):
         return started_by
@@ -44,6 +43,18 @@ def watched_process(multirun: bool, started_by: tuple[int, str | None]) -> tuple
     if pid in ancestors() or (since is not None and boot and boot == boot_id()):
         return pid, since
     return 0, None  # a job on another machine (a cluster's launcher)
+
+
+TRACKER_NOISE = "ignore:resource_tracker:UserWarning"
+
+
+def quiet_trackers() -> None:
+    """Silence the pools' resource trackers (processes that inherit this environment) about semaphores they clean
+    up themselves: an interrupted parallel backtest ends without its finalisers, and its one interruption line was
+    followed by four lines of "leaked semaphore objects to clean up at shutdown"."""
+    before = os.environ.get("PYTHONWARNINGS", "")
+    if TRACKER_NOISE not in before.split(","):
+        os.environ["PYTHONWARNINGS"] = f"{before},{TRACKER_NOISE}" if before else TRACKER_NOISE
 
 
 WATCHED: list[bool] = []

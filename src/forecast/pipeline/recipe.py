@@ -3,6 +3,7 @@ module only orders them, and runs the units of work (the single split, or the fo
 
 from __future__ import annotations
 
+import functools
 import os
 import shutil
 from collections.abc import Sequence
@@ -20,7 +21,7 @@ from forecast.data.notices import collected
 from forecast.data.panel import Panel, load_panel
 from forecast.diagnostics.clock import PhaseClock
 from forecast.evaluation.money import portfolio
-from forecast.lifecycle.workers import exit_with_parent
+from forecast.lifecycle.workers import exit_with_parent, quiet_trackers
 from forecast.pipeline.describe import describe, gradient_flow, score_fits
 from forecast.pipeline.fitting import Fit, FitSettings, adapt, fit_unit
 from forecast.pipeline.forecaster import Forecaster
@@ -120,7 +121,6 @@ def fit_all(
     if n_jobs > 1 and len(units) > 1:
         from joblib import Parallel, delayed, parallel_config
 
-        from forecast.lifecycle.workers import exit_with_parent
         from forecast.store.processes import started
 
         quiet_trackers()
@@ -130,8 +130,8 @@ def fit_all(
         try:
             # each worker watches this process from its start, not from its first fold: killed (SIGKILL) while
             # the workers still import, the run leaves none waiting for work that never comes
-            me = (0.5, False, os.getpid(), started(os.getpid()))
-            with parallel_config(backend="loky", initializer=exit_with_parent, initargs=me):
+            watch = functools.partial(exit_with_parent, watched=os.getpid(), since=started(os.getpid()))
+            with parallel_config(backend="loky", initializer=watch):
                 fits = list(Parallel(n_jobs=n_jobs)(jobs))
         finally:  # finished or interrupted: the folds' temporary folders go (a resumed run refits them)
             shutil.rmtree(out_dir / ".folds", ignore_errors=True)
@@ -140,18 +140,6 @@ def fit_all(
             fits.append(fit_unit(s, panel, unit, fits[-1] if fits else None, device, out_dir, config, saved))
     adapt(fits)
     return fits
-
-
-TRACKER_NOISE = "ignore:resource_tracker:UserWarning"
-
-
-def quiet_trackers() -> None:
-    """Silence the pools' resource trackers (processes that inherit this environment) about semaphores they clean
-    up themselves: an interrupted parallel backtest ends without its finalisers, and its one interruption line was
-    followed by four lines of "leaked semaphore objects to clean up at shutdown"."""
-    before = os.environ.get("PYTHONWARNINGS", "")
-    if TRACKER_NOISE not in before.split(","):
-        os.environ["PYTHONWARNINGS"] = f"{before},{TRACKER_NOISE}" if before else TRACKER_NOISE
 
 
 def fit_in_worker(
@@ -165,7 +153,6 @@ def fit_in_worker(
     saved: Units | None = None,
 ) -> Fit:
     """Fit one fold in a worker process with ``threads`` torch threads (its checkpoints in its own ``out_dir``)."""
-    torch.set_num_threads(threads)
-    exit_with_parent()
+    torch.set_num_threads(threads)  # the worker watches this run from its start (fit_all's initializer)
     out_dir.mkdir(parents=True, exist_ok=True)
     return fit_unit(s, panel, unit, None, device, out_dir, config, saved)

@@ -6,6 +6,7 @@ import contextlib
 import json
 import math
 import os
+import re
 import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -21,6 +22,10 @@ def _umask() -> int:
 
 
 UMASK = _umask()
+
+
+# what atomic_path writes before the rename, and a killed write leaves: ".<stem>." + mkstemp's 8 characters + suffix
+HALF_WRITTEN = re.compile(r"\.[^/]+\.[a-z0-9_]{8}(\.[A-Za-z0-9]+)?")
 
 
 @contextlib.contextmanager

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 
+from forecast.store.atomic import HALF_WRITTEN
 from forecast.store.decode import RecordError
 from forecast.store.processes import started
 from forecast.store.record import RECORD_FILE, RunRecord
@@ -59,16 +59,12 @@ def guard(folder: Path) -> None:
     clear_stale_writes(folder)
 
 
-# the hidden file store/atomic.py writes before renaming it: ".<stem>." + mkstemp's 8 characters + the suffix
-STALE_WRITE = re.compile(r"\.[^/]+\.[a-z0-9_]{8}(\.[A-Za-z0-9]+)?")
-
-
 def clear_stale_writes(folder: Path) -> list[Path]:
     """Remove (and return) the hidden temporary files of atomic writes under ``folder``: a run killed with SIGKILL
     mid-write leaves one, and only a run that owns the folder (no other is running there) may call this."""
     if not folder.is_dir():
         return []
-    stale = sorted(p for p in folder.rglob(".*") if p.is_file() and STALE_WRITE.fullmatch(p.name))
+    stale = sorted(p for p in folder.rglob(".*") if p.is_file() and HALF_WRITTEN.fullmatch(p.name))
     for path in stale:
         path.unlink(missing_ok=True)
     return stale
