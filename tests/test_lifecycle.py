@@ -81,3 +81,29 @@ def test_a_worker_whose_watched_process_is_already_another_exits_at_once(tmp_pat
     )
     done = subprocess.run([sys.executable, "-c", script], timeout=20, capture_output=True)
     assert done.returncode == 1
+
+
+def test_a_signal_that_surfaces_as_another_error_still_exits_as_an_interruption(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from forecast.lifecycle import job
+    from forecast.lifecycle.signals import PENDING
+
+    def hydra_wrapped_it() -> None:
+        raise RuntimeError("Error in call to target")  # what a library made of the KeyboardInterrupt it caught
+
+    monkeypatch.setattr("forecast.store.folders.made_run_folder", lambda: None)
+    monkeypatch.setattr(job, "leave", lambda code: (_ for _ in ()).throw(SystemExit(code)))
+    with pytest.raises(SystemExit) as plain:
+        job.command(hydra_wrapped_it, lambda: [], full_error=False)
+    assert (plain.value.code, capsys.readouterr().err) == (2, "error: Error in call to target\n")
+    PENDING.append(15)
+    try:
+        with pytest.raises(SystemExit) as signalled:
+            job.command(hydra_wrapped_it, lambda: [], full_error=False)
+    finally:
+        PENDING.clear()
+    assert (signalled.value.code, capsys.readouterr().err) == (
+        130,
+        "interrupted: before the run started; nothing was written\n",
+    )

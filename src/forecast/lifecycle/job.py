@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import TypeVar
 
 from forecast.errors import FolderTaken, ForecastError, unexpected
-from forecast.lifecycle.signals import AT_LEAVE, leave
+from forecast.lifecycle.signals import AT_LEAVE, PENDING, leave
 
 T = TypeVar("T")
 log = logging.getLogger("forecast")
@@ -182,6 +182,8 @@ def command(main: Callable[[], object], overrides: Callable[[], list[str]], full
         print(f"error: {exc}", file=sys.stderr, flush=True)
         sys.exit(1)
     except Exception as exc:
+        if PENDING:  # a signal's KeyboardInterrupt turned into another error on its way out (Hydra, an import)
+            interrupted_before_start(overrides())
         if full_error:
             raise
         print(f"error: {compact_error(exc)}", file=sys.stderr, flush=True)
