@@ -9,13 +9,13 @@ import pandas as pd
 import pytest
 
 import forecast
-from forecast.data.sources.load import read_csv_prices
+from forecast.data.sources.load import load_snapshot, read_csv_prices
 from forecast.errors import ConfigError, DataError, FolderTaken
 from forecast.predict import predict
 from tests.helpers import SNAPSHOT
 from tests.helpers import forecast as cli
 
-QUICK = ("trainer.max_epochs=2", "model.hidden_size=8", "model.num_layers=1", "window=20", "data.start=2008-01-01",
+QUICK = ("trainer.max_epochs=2", "model.hidden_size=8", "model.num_layers=1", "window=20", "data.start=2016-01-01",
          "data.offline=true", "plots=none")  # fmt: skip
 SCORES = ("test", "val", "best_val_loss", "n_params", "skill_vs_persistence", "baselines", "intervals")
 
@@ -25,13 +25,13 @@ def test_run_equals_the_command_line_and_load_equals_predict(tmp_path: Path) -> 
     done = cli(*QUICK, "ticker=MSFT", f"hydra.run.dir={tmp_path / 'cli'}", cwd=tmp_path)
     assert done.returncode == 0, done.stderr
     run = forecast.run(*QUICK, "ticker=MSFT", folder=tmp_path / "api")
-    theirs = forecast.Run.read(tmp_path / "cli")
+    theirs = forecast.Run.read(str(tmp_path / "cli"))  # a folder as a str or a Path
     assert run.record.status == "completed" and run.record.ticker == "MSFT"
     assert [getattr(run.record, k) for k in SCORES] == [getattr(theirs.record, k) for k in SCORES]
     assert run.future.equals(theirs.future) and run.forecasts.equals(theirs.forecasts)
     path = forecast.load(run.folder).predict()
     assert path.equals(pd.read_csv(predict(run.folder, []) / "future.csv"))  # what python -m forecast.predict writes
-    frame = pd.read_csv(SNAPSHOT / "MSFT.csv")
+    frame = load_snapshot("MSFT", SNAPSHOT).frame.reset_index()  # the universe file's MSFT, as the run read it
     staged = forecast.run(*QUICK, "ticker=MSFT", prices=frame, folder=tmp_path / "frame")
     assert [getattr(staged.record, k) for k in SCORES] == [getattr(run.record, k) for k in SCORES]
     assert staged.future.equals(run.future)  # the same prices from memory or from the shipped CSV

@@ -273,14 +273,14 @@ def test_the_command_line_runs_a_global_backtest_that_predict_reads_per_ticker(t
     out = tmp_path / "run"
     args = ("scope=global", "tickers=[AAPL,MSFT]", "window=20", "model.hidden_size=8", "model.num_layers=1")
     folds = ("backtest=walk_forward", "backtest.folds=2", "backtest.test_days=20", "backtest.val_days=40")
-    done = forecast(*args, *folds, "trainer.max_epochs=1", "data.start=2010-01-01", "model.ticker_embedding=3",
+    done = forecast(*args, *folds, "trainer.max_epochs=1", "data.start=2019-01-01", "model.ticker_embedding=3",
                     f"hydra.run.dir={out}", cwd=tmp_path)  # fmt: skip
     assert done.returncode == 0, done.stderr
     record = read_back(out)
     assert (record.status, record.ticker, record.pool) == ("completed", "AAPL+MSFT", ["AAPL", "MSFT"])
     assert record.tickers["MSFT"].backtest is not None and len(record.tickers["MSFT"].backtest.by_fold) == 2
     assert "AAPL+MSFT lstm (one model over 2 tickers) pooled test MAE " in done.stdout
-    assert "walk-forward backtest: 2 folds from 2013-01-03 to 2013-03-01 (scores above pooled over them)" in done.stdout
+    assert "walk-forward backtest: 2 folds from 2021-02-24 to 2021-04-21 (scores above pooled over them)" in done.stdout
     whole = forecast(str(out), module="forecast.predict", cwd=tmp_path)  # the last fold's model, every ticker
     assert whole.returncode == 0, whole.stderr
     written = Path(whole.stdout.strip().splitlines()[-1].removeprefix("written: "))  # the forecast: stdout

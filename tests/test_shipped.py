@@ -63,7 +63,7 @@ def test_a_split_the_raw_close_never_made_is_undone() -> None:
 def test_a_universe_file_serves_what_it_holds_and_names_what_it_does_not() -> None:
     d = DataConfig(source=Source.snapshot, offline=True)
     assert load_prices("NVDA", d).frame.index[0].date().isoformat() == "1999-11-01"  # no CSV: the universe file
-    assert load_prices("AAPL", d).frame.index[-1].date().isoformat() == "2013-03-01"  # its CSV comes first
+    assert load_prices("AAPL", d).frame.index[-1].date().isoformat() == "2021-04-21"  # fresher than its CSV
     with pytest.raises(DataError) as err:
         load_prices("ZZZZ", DataConfig(source=Source.snapshot, snapshot_file=FILE.name, offline=True))
     assert str(err.value) == (
@@ -107,3 +107,33 @@ def test_the_build_script_reproduces_the_shipped_files(tmp_path: Path) -> None:
     else:  # another pyarrow writes other bytes (its name is in the file); the content must still be the same
         assert pq.read_table(built).equals(pq.read_table(FILE))
     np.testing.assert_array_equal(read_universe(built).adj_close, read_universe(FILE).adj_close)
+
+
+def test_the_default_run_and_a_mixed_pool_get_the_freshest_shipped_prices() -> None:
+    from forecast.config.schema import Config
+    from forecast.data.folds import plan_units
+    from forecast.data.panel import load_panel
+
+    cfg = Config()  # the default run: AAPL, data.source=auto, offline as make run sets it
+    cfg.data.offline = True
+    served = load_panel([cfg.ticker], cfg.data)
+    assert (served.calendar[-1].date().isoformat(), served.loaded["AAPL"].source) == ("2021-04-21", "snapshot")
+    index = load_prices("^GSPC", cfg.data).frame  # the index is not in the universe file: its CSV serves it
+    assert (index.index[-1].date().isoformat(), "close" in index.columns) == ("2018-12-31", True)
+    pool = load_panel(["AAPL", "MSFT", "NVDA"], cfg.data)  # two tickers with a 2000-2013 CSV, one universe-only
+    panel, units = plan_units(pool, cfg.backtest, cfg.window, cfg.horizon)
+    assert (list(units[0].members), panel.skipped) == (["AAPL", "MSFT", "NVDA"], {})
+
+
+def test_the_global_vs_local_experiment_keeps_the_csvs_it_was_measured_on() -> None:
+    from forecast.api.session import compose
+    from forecast.data.panel import load_panel
+
+    cfg = compose(["experiment=global_vs_local", "tickers=[GOOG,SP500]", "data.offline=true"])
+    assert (cfg.data.source.value, cfg.data.path) == ("csv", str(REPO_DATA / "snapshot"))  # ${shipped:snapshot}
+    pool = load_panel(cfg.tickers, cfg.data)  # GOOG's CSV from 2004 (the universe file's GOOG starts 2014-03-27)
+    first = {t: x.frame.index[0].date().isoformat() for t, x in pool.loaded.items()}
+    assert (first, pool.calendar[-1].date().isoformat()) == (
+        {"GOOG": "2004-08-19", "^GSPC": "1999-01-04"},
+        "2013-03-01",
+    )

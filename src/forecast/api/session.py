@@ -33,10 +33,11 @@ class Run:
     future: pd.DataFrame
 
     @classmethod
-    def read(cls, folder: Path) -> Run:
+    def read(cls, folder: str | Path) -> Run:
         """Return the completed run in ``folder`` (as ``forecast.load`` checks it)."""
         from forecast.store.predictions import completed_run
 
+        folder = Path(folder)
         return cls(
             folder, completed_run(folder), pd.read_csv(folder / "forecasts.csv"), pd.read_csv(folder / "future.csv")
         )

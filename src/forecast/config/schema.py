@@ -215,9 +215,12 @@ def register_configs() -> None:
     from hydra.core.config_store import ConfigStore
     from omegaconf import OmegaConf
 
+    from forecast.config.paths import REPO_DATA
     from forecast.config.tickers import path_safe, run_name
 
     ConfigStore.instance().store(name="config_schema", node=Config)
+    # ${shipped:snapshot}: a folder of the shipped data/ wherever it lies (a checkout, or inside a wheel)
+    OmegaConf.register_new_resolver("shipped", lambda name: str(REPO_DATA / name), replace=True)
     # Run folders are named after the ticker before any check of ours runs: keep that name inside outputs/.
     OmegaConf.register_new_resolver("path_safe", path_safe, replace=True)
     OmegaConf.register_new_resolver("run_name", run_name, replace=True)

@@ -67,8 +67,9 @@ def read_csv_prices(path: Path, origin: str) -> pd.DataFrame:
 
 
 def load_snapshot(ticker: str, folder: Path, file: str | None = None) -> PriceData:
-    """Return the shipped prices of ``ticker``: from the universe file ``file`` in ``folder`` when given, else its
-    CSV (``AAPL.csv``), else the first universe file that holds it. Raises :class:`DataError` naming what is shipped.
+    """Return the shipped prices of ``ticker``: from the universe file ``file`` in ``folder`` when given, else from
+    whichever shipped source of it runs latest (the universe file to 2021-04-21 over the 2000-2013 ``AAPL.csv``; the
+    index CSV for ``^GSPC``; a tie goes to the CSV). Raises :class:`DataError` naming what is shipped.
     """
     if file:
         universe = read_universe(folder / file)
@@ -79,12 +80,13 @@ def load_snapshot(ticker: str, folder: Path, file: str | None = None) -> PriceDa
             )
         return PriceData(universe.frame(ticker), "snapshot")
     path = folder / f"{ticker_filename(ticker)}.csv"
-    if path.exists():
-        return PriceData(read_csv_prices(path, f"snapshot {path.name}"), "snapshot")
+    held = [read_csv_prices(path, f"snapshot {path.name}")] if path.exists() else []
     for candidate in universe_files(folder):
         universe = read_universe(candidate)
         if ticker in universe.rows:
-            return PriceData(universe.frame(ticker), "snapshot")
+            held.append(universe.frame(ticker))
+    if held:
+        return PriceData(max(held, key=lambda frame: frame.index[-1]), "snapshot")  # max keeps the first of a tie
     shipped = ", ".join(snapshot_tickers(folder)) or "none"
     more = "".join(f"; {len(read_universe(f).rows)} tickers in {f.name}" for f in universe_files(folder))
     raise DataError(f"ticker {ticker} is not in the shipped snapshot ({shipped}{more}): pick one of those")
