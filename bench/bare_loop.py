@@ -13,7 +13,7 @@ import torch
 from torch.nn.functional import mse_loss
 
 from forecast.data.dataset import build_windows
-from forecast.data.sources.load import REPO_DATA, read_csv_prices
+from forecast.data.sources.load import load_snapshot, snapshot_dir
 from forecast.models.recurrent import RecurrentForecaster
 from forecast.models.registry import resolve_impl
 
@@ -42,7 +42,7 @@ def main() -> None:
     parser.add_argument("cell")
     parser.add_argument("--epochs", type=int, default=3)
     args = parser.parse_args()
-    frame = read_csv_prices(REPO_DATA / "snapshot" / "AAPL.csv", "bench")
+    frame = load_snapshot("AAPL", snapshot_dir(None)).frame  # what a default run reads
     data = build_windows(frame, 60, 1, (0.7, 0.15, 0.15))
     train_bare(args.cell, *data.part("train"), data.inputs, args.epochs)
 

@@ -56,9 +56,9 @@ def matmul_gflops(cell: str, batch: int, hidden: int, device: Any) -> float:
 
 def default_data(device: Any) -> Any:
     from forecast.data.dataset import build_windows
-    from forecast.data.sources.load import REPO_DATA, read_csv_prices
+    from forecast.data.sources.load import load_snapshot, snapshot_dir
 
-    frame = read_csv_prices(REPO_DATA / "snapshot" / "AAPL.csv", "bench")
+    frame = load_snapshot("AAPL", snapshot_dir(None)).frame  # what a default run reads
     return build_windows(frame, 60, 1, (0.7, 0.15, 0.15))
 
 

@@ -24,6 +24,27 @@ def test_gradient_vanishes_with_lag_in_a_contracting_rnn() -> None:
     assert all(torch.equal(a, b) for a, b in zip(before, model.parameters(), strict=True))
 
 
+def test_the_gradient_probe_in_chunks_equals_one_pass_and_chunks_bound_inference_memory() -> None:
+    from forecast.diagnostics.gradient_flow import PROBE_CHUNK
+    from forecast.models.recurrent import inference_rows
+
+    torch.manual_seed(1)
+    model = RecurrentForecaster(cell="lstm", n_features=1, hidden_size=6, num_layers=2, horizon=2).double()
+    x, y = torch.randn(2 * PROBE_CHUNK + 5, 12, 1, dtype=torch.float64), torch.randn(2 * PROBE_CHUNK + 5, 2).double()
+    whole = x.clone().requires_grad_(True)  # the probe as one backward pass over all 69 windows
+    (grad,) = torch.autograd.grad(torch.nn.functional.mse_loss(model(whole), y, reduction="sum"), whole)
+    np.testing.assert_allclose(gradient_by_lag(model, x, y), grad.norm(dim=2).mean(dim=0).flip(0).numpy(), rtol=1e-12)
+    wide = RecurrentForecaster(cell="lstm", n_features=1, hidden_size=128, num_layers=2, horizon=1)
+    small = RecurrentForecaster(cell="gru", n_features=1, hidden_size=64, num_layers=2, horizon=1)
+    assert [
+        inference_rows(wide, 60),
+        inference_rows(small, 60),
+        inference_rows(small, 1),
+        inference_rows(wide, 4000),
+    ] == [273, 728, 4096, 64]  # 64 MB of float32 gates a chunk: 2 x 128 x 4 gates x 60 steps is 240 KB a row
+    assert inference_rows(torch.nn.Linear(3, 1), 60) == 1024  # not a recurrent forecaster
+
+
 def test_effective_memory_lag() -> None:
     assert effective_memory_lag(np.array([1.0, 0.5, 0.02, 0.011, 0.005])) == 4
     assert effective_memory_lag(np.array([1.0, 0.001, 0.05])) == 3  # largest lag above 1%, not the first below

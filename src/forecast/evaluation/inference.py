@@ -9,12 +9,15 @@ from torch import nn
 
 from forecast.data.dataset import SPLITS, WindowedData
 from forecast.data.scaling import Standardizer, returns_to_paths
+from forecast.models.recurrent import inference_rows
 
 
 @torch.inference_mode()
-def predict_scaled(model: nn.Module, inputs: torch.Tensor, device: torch.device, batch: int = 1024) -> np.ndarray:
-    """Return the model's scaled outputs as float64 (``(n, steps)``, or ``(n, steps, quantiles)``), in eval mode."""
+def predict_scaled(model: nn.Module, inputs: torch.Tensor, device: torch.device, batch: int = 0) -> np.ndarray:
+    """Return the model's scaled outputs as float64 (``(n, steps)``, or ``(n, steps, quantiles)``), in eval mode, in
+    chunks of ``batch`` rows (0: as many as :func:`forecast.models.recurrent.inference_rows` allows)."""
     model.eval()
+    batch = batch or inference_rows(model, inputs.shape[1])
     outs = [model(xb.to(device)).double().cpu() for xb in inputs.split(batch)]
     return torch.cat(outs).numpy()
 

@@ -61,6 +61,7 @@ class RecurrentForecaster(nn.Module):
             **(options or {}),
         )
         self.horizon, self.quantiles = horizon, quantiles
+        self.cell, self.hidden_size, self.num_layers = cell, hidden_size, num_layers
         self.drop = nn.Dropout(io_dropout) if io_dropout > 0 else nn.Identity()
         self.head = nn.Linear(hidden_size, horizon * max(1, quantiles))
         if forget_bias is not None and cell == "lstm":
@@ -75,6 +76,21 @@ class RecurrentForecaster(nn.Module):
         if self.quantiles:
             return y.view(-1, self.horizon, self.quantiles).sort(dim=-1).values  # (batch, horizon, quantiles)
         return y
+
+
+def inference_rows(model: nn.Module, window: int) -> int:
+    """Return the rows of one chunk of a pass without gradients (validation losses, forecasts): as many as keep its
+    gate activations (float32, every layer) within :data:`INFERENCE_BYTES`, 64 to 4,096; 1,024 for other models.
+
+    An LSTM of 2 x 128 at window 60 holds 240 KB of gates a row: 4,096 rows made 1 GB, 1,024 a quarter of it, which
+    glibc's heap then keeps (``diagnostics.memory.hold_freed_memory``); the chunk's size is not its speed."""
+    if not isinstance(model, RecurrentForecaster):
+        return 1024
+    per_row = window * REGISTRY[model.cell].gates * model.hidden_size * model.num_layers * 4
+    return int(min(4096, max(64, INFERENCE_BYTES // max(per_row, 1))))
+
+
+INFERENCE_BYTES = 64 * 2**20
 
 
 def set_forget_bias(lstm: nn.Module, value: float) -> None:

@@ -13,6 +13,7 @@ from torch.nn.functional import mse_loss
 
 from forecast.config.schema import TrainerConfig
 from forecast.data.windows import Samples, as_samples
+from forecast.models.recurrent import inference_rows
 from forecast.training.distributed import Ranks
 from forecast.training.losses import Loss
 
@@ -21,19 +22,23 @@ log = logging.getLogger("forecast.training.loop")
 
 @torch.inference_mode()
 def batched_loss(
-    model: nn.Module, data: Samples | tuple[torch.Tensor, torch.Tensor], loss: Loss = mse_loss, batch: int = 4096
+    model: nn.Module, data: Samples | tuple[torch.Tensor, torch.Tensor], loss: Loss = mse_loss, batch: int = 0
 ) -> float:
-    """Return the mean ``loss`` (per model output) of ``model`` on ``data`` in eval mode, in chunks of ``batch``."""
+    """Return the mean ``loss`` (per model output) of ``model`` on ``data`` in eval mode, in chunks of ``batch``
+    (0: :func:`forecast.models.recurrent.inference_rows`)."""
     total, count = loss_sums(model, as_samples(data), loss, batch)
     return float(total) / count
 
 
 @torch.inference_mode()
-def loss_sums(model: nn.Module, data: Samples, loss: Loss = mse_loss, batch: int = 4096) -> tuple[Any, int]:
-    """Return the summed ``loss`` of ``model`` on ``data`` in eval mode and the number of outputs it sums over."""
+def loss_sums(model: nn.Module, data: Samples, loss: Loss = mse_loss, batch: int = 0) -> tuple[Any, int]:
+    """Return the summed ``loss`` of ``model`` on ``data`` in eval mode and the number of outputs it sums over, in
+    chunks of ``batch`` rows (0: as many as :func:`forecast.models.recurrent.inference_rows` allows)."""
     model.eval()
     total: Any = 0.0
     count = 0
+    if not batch and len(data):
+        batch = inference_rows(model, data.take(torch.zeros(1, dtype=torch.long, device=data.device))[0].shape[1])
     for xb, yb in data.chunks(batch):
         out = model(xb)
         total, count = total + loss(out, yb, reduction="sum"), count + out.numel()
