@@ -136,3 +136,23 @@ def test_the_gradient_flow_section_says_how_far_back_the_minimal_cells_reach() -
         "lstm 21 ± 1.4, gru 32 ± 2.8, mingru 42 ± 2.8, minlstm 9 ± 0; at initialisation: rnn 3 ± 0, lstm 3 ± 0, "
         "gru 3 ± 0, mingru 3 ± 0, minlstm 3 ± 0"
     )
+
+
+def test_a_narrow_first_layer_keeps_no_projection_and_a_wide_one_keeps_one() -> None:
+    from forecast.models.minimal import NARROW
+
+    assert fused()
+    saved: list[tuple[int, ...]] = []
+
+    def pack(t: torch.Tensor) -> torch.Tensor:
+        saved.append(tuple(t.shape))
+        return t
+
+    for features in (NARROW, NARROW + 1):  # projected inside the loop; one GEMM before it
+        model = MinimalRecurrent("mingru", input_size=features, hidden_size=6)
+        saved.clear()
+        with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
+            model(torch.randn(2, 9, features))[0].sum()
+        assert max(saved, key=lambda s: s[-1] if len(s) == 3 else 0) == (
+            (2, 9, 6) if features == NARROW else (2, 9, 12)
+        )

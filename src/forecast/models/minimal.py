@@ -5,9 +5,10 @@ gates that read the input only, so the recurrence is linear in the state and run
     minLSTM: f = sigmoid(W_f x),  i = sigmoid(W_i x),  h~ = W_h x,  h_t = f / (f + i) h_{t-1} + i / (f + i) h~
 
 Every step is ``h_t = a_t h_{t-1} + b_t`` with ``0 < a_t < 1``: the input projections of all steps are one GEMM
-per layer, and the gates and the recurrence either one fused C++ loop forward and one backward on CPU
-(``models/fast/scan.cpp``, built with the fast GRU's kernels: O(time) work, no autograd graph per step and no
-intermediate tensor but ``h``) or, on CUDA and where no compiler is
+per layer (for a first layer on at most ``NARROW`` features, a product inside the loop), and the gates, the bias and
+the recurrence either one fused C++ loop forward and one backward on CPU (``models/fast/scan.cpp``, built with the
+fast GRU's kernels: O(time) work, no autograd graph per step and no intermediate tensor but ``h``) or, on CUDA and
+where no compiler is
 at hand, a Hillis-Steele scan over time (``log2(window)`` vectorised rounds of ``(a, b) o (a', b') = (a a', a b' +
 b)``: products of gates and sums only, so no log space and no division). ``h_0 = 0``. Linear layers keep
 PyTorch's default init (uniform in ``+-1/sqrt(fan_in)``). Stacked like ``nn.GRU``: ``num_layers`` layers, dropout
@@ -26,21 +27,53 @@ from forecast.models.fast import build
 KINDS = {"mingru": 2, "minlstm": 3}  # weight blocks per layer: (z, h~) and (f, i, h~)
 
 
+NARROW = 4  # inputs of at most this many features are projected inside the loop (a first layer on few features)
+
+
 class _FusedLayer(torch.autograd.Function):
-    """A layer's gates and recurrence as one fused C++ loop forward and one backward (``models/fast/scan.cpp``):
-    from the projected inputs to ``h``, with nothing but ``h`` written in between."""
+    """A whole layer on CPU (``models/fast/scan.cpp``): the gates and the recurrence as one fused C++ loop forward
+    and one backward, which also sums the bias gradient. A wide input is projected first as one GEMM (its bias left
+    to the loop: no broadcast copy, no column sum); a narrow one (``NARROW`` features or fewer) inside the loop, so
+    its ``(batch, time, blocks * H)`` projection and that projection's gradient are never written or kept."""
+
+    @staticmethod
+    def forward(ctx: Any, x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor, blocks: int) -> torch.Tensor:
+        narrow = x.shape[-1] <= NARROW
+        source, kept = (x, weight) if narrow else (torch.matmul(x, weight.t()), weight.new_empty(0))
+        h = build.load().minimal_forward(source, kept, bias, blocks)
+        ctx.save_for_backward(x, weight, bias, source, h)
+        ctx.blocks, ctx.narrow = blocks, narrow
+        return h
+
+    @staticmethod
+    def backward(ctx: Any, grad: torch.Tensor) -> tuple[torch.Tensor | None, ...]:
+        x, weight, bias, source, h = ctx.saved_tensors
+        needs_dx = ctx.needs_input_grad[0]
+        if ctx.narrow:
+            dx, weight_rows, rows = build.load().minimal_backward(grad, x, weight, bias, h, ctx.blocks, needs_dx)
+            return dx if needs_dx else None, weight_rows.sum(0).t(), rows.sum(0), None
+        dp, rows = build.load().minimal_backward(grad, source, weight.new_empty(0), bias, h, ctx.blocks, False)
+        dx = torch.matmul(dp, weight) if needs_dx else None
+        dw = dp.reshape(-1, dp.shape[-1]).t() @ x.reshape(-1, x.shape[-1])
+        return dx, dw, rows.sum(0), None
+
+
+class _FusedScan(torch.autograd.Function):
+    """The fused loop over given projected inputs (no bias): what :func:`layer_scan` runs on CPU."""
 
     @staticmethod
     def forward(ctx: Any, projected: torch.Tensor, blocks: int) -> torch.Tensor:
-        h = build.load().minimal_forward(projected, blocks)
-        ctx.save_for_backward(projected, h)
+        zero, empty = projected.new_zeros(projected.shape[-1]), projected.new_empty(0)
+        h = build.load().minimal_forward(projected, empty, zero, blocks)
+        ctx.save_for_backward(projected, zero, h)
         ctx.blocks = blocks
         return h
 
     @staticmethod
     def backward(ctx: Any, grad: torch.Tensor) -> tuple[torch.Tensor, None]:
-        projected, h = ctx.saved_tensors
-        return build.load().minimal_backward(grad, projected, h, ctx.blocks), None
+        projected, zero, h = ctx.saved_tensors
+        empty = projected.new_empty(0)
+        return build.load().minimal_backward(grad, projected, empty, zero, h, ctx.blocks, False)[0], None
 
 
 def fused() -> bool:
@@ -52,8 +85,16 @@ def layer_scan(kind: str, projected: torch.Tensor) -> torch.Tensor:
     """Return a layer's ``h`` from its projected inputs ``(batch, time, blocks * H)``: the fused C++ loop on CPU
     where it is built, else the coefficients and the parallel scan."""
     if projected.device.type == "cpu" and fused():
-        return _FusedLayer.apply(projected, KINDS[kind])
+        return _FusedScan.apply(projected, KINDS[kind])
     return parallel_scan(*coefficients(kind, projected))
+
+
+def run_layer(kind: str, layer: nn.Module, x: torch.Tensor) -> torch.Tensor:
+    """Return a layer's ``h`` from its inputs ``x``: projection and loop fused on CPU where the kernels are built
+    (:class:`_FusedLayer`), else ``layer(x)`` through :func:`layer_scan`."""
+    if x.device.type == "cpu" and fused() and isinstance(layer, nn.Linear):
+        return _FusedLayer.apply(x, layer.weight, layer.bias, KINDS[kind])
+    return layer_scan(kind, layer(x))
 
 
 def parallel_scan(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
@@ -104,5 +145,5 @@ class MinimalRecurrent(nn.Module):
         for k, layer in enumerate(self.layers):
             if k:
                 x = self.dropout(x)
-            x = layer_scan(self.kind, layer(x))
+            x = run_layer(self.kind, layer, x)
         return x, None

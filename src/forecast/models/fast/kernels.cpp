@@ -266,8 +266,9 @@ std::vector<Tensor> rnn_backward(Tensor grad_out, Tensor grad_h, Tensor outs, Te
 }
 
 // scan.cpp: the minimal cells' gates and recurrence.
-Tensor minimal_forward(Tensor projected, int64_t blocks);
-Tensor minimal_backward(Tensor grad, Tensor projected, Tensor h, int64_t blocks);
+Tensor minimal_forward(Tensor input, Tensor weight, Tensor bias, int64_t blocks);
+std::vector<Tensor> minimal_backward(Tensor grad, Tensor input, Tensor weight, Tensor bias, Tensor h, int64_t blocks,
+                                     bool input_grad);
 // lstm.cpp: the LSTM's recurrence.
 std::vector<Tensor> lstm_forward(Tensor gi, Tensor h0, Tensor c0, Tensor w_hh);
 std::vector<Tensor> lstm_infer(Tensor x, Tensor h0, Tensor c0, Tensor w_ih, Tensor w_hh, Tensor bias);
@@ -285,11 +286,11 @@ PYBIND11_MODULE(TORCH_EXTENSION_NAME, m) {
   m.def("rnn_backward", &rnn_backward, "reverse tanh RNN recurrence");
   m.def("gru_infer", &gru_infer, "GRU layer forward for inference: no gates kept");
   m.def("rnn_infer", &rnn_infer, "tanh RNN layer forward for inference");
-  m.def("minimal_forward", &minimal_forward, "minGRU/minLSTM layer over projected inputs (B, T, k H)");
+  m.def("minimal_forward", &minimal_forward, "minGRU/minLSTM layer over its projection (B, T, k H), or its narrow inputs and weight, and its bias");
   m.def("lstm_forward", &lstm_forward, "LSTM recurrence over precomputed input terms");
   m.def("lstm_infer", &lstm_infer, "LSTM layer forward for inference: no gates kept");
   m.def("lstm_backward", &lstm_backward, "reverse LSTM recurrence");
-  m.def("minimal_backward", &minimal_backward, "its reverse walk: d(projected)");
+  m.def("minimal_backward", &minimal_backward, "its reverse walk: the inputs' gradient and the weight and bias gradients of each batch row");
   m.def("slstm_forward", &slstm_forward, "sLSTM recurrence over precomputed input terms");
   m.def("slstm_infer", &slstm_infer, "sLSTM layer forward for inference: no gates kept");
   m.def("slstm_backward", &slstm_backward, "reverse sLSTM recurrence");

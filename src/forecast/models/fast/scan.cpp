@@ -1,8 +1,13 @@
-// The minimal cells (src/forecast/models/minimal.py) over a layer's projected inputs, batch-first (B, T, k*H):
-// the gates, the candidate and the recurrence h_t = a_t * h_{t-1} + b_t (h_{-1} = 0) in one fused loop forward,
-// and the reverse walk with the gates' derivatives in one loop backward, so no (B, T, H) intermediate but h is
-// written. Each row of the batch runs on one thread (rows are independent), the H units of a step vectorised
-// (exp included: -ffast-math). Compiled with kernels.cpp.
+// The minimal cells (src/forecast/models/minimal.py), batch-first: the gates, the candidate and the recurrence
+// h_t = a_t * h_{t-1} + b_t (h_{-1} = 0) in one fused loop forward, and the reverse walk with the gates' derivatives
+// in one loop backward, so no (B, T, H) intermediate but h is written. A layer's pre-activations come either from
+// its projection (B, T, k*H), one GEMM outside, or, for a narrow input (a first layer on a few features), from the
+// inputs (B, T, I) and the weight, projected here step by step: then neither the (B, T, k*H) projection nor its
+// gradient is ever written (the weight's and the inputs' gradients are summed in the loop). The bias (k*H) is added
+// here either way, not broadcast into a copy of the projection, and its gradient summed here. Each row of the batch
+// runs on one thread (rows are independent), the H units of a step vectorised (exp included: -ffast-math); the
+// weight's and the bias's gradients are summed per row and the rows added by the caller in a fixed order, so the
+// result does not depend on how rows fall to threads. Compiled with kernels.cpp.
 //   minGRU  (k = 2, blocks z, h~):     z = sigm(Z),  h_t = h_{t-1} + z (h~ - h_{t-1})
 //   minLSTM (k = 3, blocks f, i, h~):  f = sigm(F), i = sigm(I),  h_t = (f h_{t-1} + i h~) / (f + i)
 #include <torch/extension.h>
@@ -17,19 +22,56 @@ static constexpr int64_t kScanGrain = 8;
 // -ffast-math assumes no infinities: exp's argument is clamped where the sigmoid is already 0 or 1 (to 2e-35).
 template <typename T> static inline T sig(T x) { return T(1) / (T(1) + std::exp(-std::min(std::max(x, T(-80)), T(80)))); }
 
-// Return h (B, T, H) from the projected inputs (B, T, blocks * H), blocks 2 (minGRU) or 3 (minLSTM).
-Tensor minimal_forward(Tensor projected, int64_t blocks) {
-  projected = projected.contiguous();
-  const int64_t B = projected.size(0), T = projected.size(1), K = projected.size(2), H = K / blocks;
-  auto h = at::empty({B, T, H}, projected.options());
-  AT_DISPATCH_FLOATING_TYPES(projected.scalar_type(), "minimal_forward", [&] {
-    const scalar_t* pp = projected.data_ptr<scalar_t>();
+// Where a step's pre-activations come from: the projection (B, T, K), or the inputs (B, T, I) and the transposed
+// weight (I, K) of a narrow layer; plus the bias (K).
+template <typename scalar_t> struct Source {
+  const scalar_t* data;
+  const scalar_t* wt;  // (I, K), or nullptr: data is the projection
+  const scalar_t* bias;
+  int64_t T, K, I;
+
+  // Fill out[0..K) with row r's pre-activations at step t.
+  inline void at(int64_t r, int64_t t, scalar_t* out) const {
+    if (wt) {
+      const scalar_t* x = data + (r * T + t) * I;
+      _Pragma("omp simd") for (int64_t j = 0; j < K; ++j) out[j] = bias[j];
+      for (int64_t i = 0; i < I; ++i) {
+        const scalar_t xi = x[i];
+        const scalar_t* w = wt + i * K;
+        _Pragma("omp simd") for (int64_t j = 0; j < K; ++j) out[j] += xi * w[j];
+      }
+    } else {
+      const scalar_t* p = data + (r * T + t) * K;
+      _Pragma("omp simd") for (int64_t j = 0; j < K; ++j) out[j] = p[j] + bias[j];
+    }
+  }
+};
+
+// The inputs of a layer as a Source: a narrow layer passes its weight (K, I), a wide one an empty tensor.
+template <typename scalar_t>
+static Source<scalar_t> source(const Tensor& input, const Tensor& wt, const Tensor& bias) {
+  const bool narrow = wt.numel() > 0;
+  return {input.data_ptr<scalar_t>(), narrow ? wt.data_ptr<scalar_t>() : nullptr, bias.data_ptr<scalar_t>(),
+          input.size(1), bias.size(0), narrow ? input.size(2) : 0};
+}
+
+// Return h (B, T, H) from a layer's projection (B, T, blocks * H) and an empty weight, or from its inputs
+// (B, T, I) and its weight (blocks * H, I); blocks 2 (minGRU) or 3 (minLSTM).
+Tensor minimal_forward(Tensor input, Tensor weight, Tensor bias, int64_t blocks) {
+  input = input.contiguous();
+  bias = bias.contiguous();
+  const Tensor wt = weight.numel() ? weight.t().contiguous() : weight;
+  const int64_t B = input.size(0), T = input.size(1), K = bias.size(0), H = K / blocks;
+  auto h = at::empty({B, T, H}, input.options());
+  AT_DISPATCH_FLOATING_TYPES(input.scalar_type(), "minimal_forward", [&] {
+    const Source<scalar_t> src = source<scalar_t>(input, wt, bias);
     scalar_t* ph = h.data_ptr<scalar_t>();
     at::parallel_for(0, B, kScanGrain, [&](int64_t r0, int64_t r1) {
-      std::vector<scalar_t> zero(H, scalar_t(0));
+      std::vector<scalar_t> zero(H, scalar_t(0)), step(K);
+      scalar_t* p = step.data();
       for (int64_t r = r0; r < r1; ++r) {
         for (int64_t t = 0; t < T; ++t) {
-          const scalar_t* p = pp + (r * T + t) * K;
+          src.at(r, t, p);
           scalar_t* out = ph + (r * T + t) * H;
           const scalar_t* prev = t ? out - H : zero.data();
           if (blocks == 2) {
@@ -50,8 +92,10 @@ Tensor minimal_forward(Tensor projected, int64_t blocks) {
   return h;
 }
 
-// Given dL/dh (B, T, H), the projected inputs and the forward's h, return dL/d(projected). Walking back,
-// d_t = g_t + a_{t+1} d_{t+1}; with h' = h_{t-1}:
+// Given dL/dh (B, T, H), the forward's inputs (as minimal_forward took them) and h, return the pre-activations'
+// gradient: for a wide layer {dL/d(projection) (B, T, K), bias rows (B, K)}; for a narrow one {dL/d(inputs)
+// (B, T, I; empty unless input_grad), weight rows (B, I, K), bias rows (B, K)}, each row its batch row's sum over
+// time. Walking back, d_t = g_t + a_{t+1} d_{t+1}; with h' = h_{t-1}:
 //   minGRU:  dZ = d (h~ - h') z (1 - z),  dh~ = d z,  a = 1 - z
 //   minLSTM: dF = d i (h' - h~) / s^2 f (1 - f),  dI = d f (h~ - h') / s^2 i (1 - i),  dh~ = d i / s,  a = f / s
 // Memory is read and written in ascending time only (a descending walk through memory ran 3x slower here: the
@@ -60,27 +104,37 @@ Tensor minimal_forward(Tensor projected, int64_t blocks) {
 // the derivatives.
 static constexpr int64_t kChunk = 32;
 
-Tensor minimal_backward(Tensor grad, Tensor projected, Tensor h, int64_t blocks) {
+std::vector<Tensor> minimal_backward(Tensor grad, Tensor input, Tensor weight, Tensor bias, Tensor h, int64_t blocks,
+                                     bool input_grad) {
   grad = grad.contiguous();
-  projected = projected.contiguous();
+  input = input.contiguous();
+  bias = bias.contiguous();
   h = h.contiguous();
-  const int64_t B = projected.size(0), T = projected.size(1), K = projected.size(2), H = K / blocks;
-  auto dp = at::empty_like(projected);
-  AT_DISPATCH_FLOATING_TYPES(projected.scalar_type(), "minimal_backward", [&] {
+  const bool narrow = weight.numel() > 0;
+  const Tensor wt = narrow ? weight.t().contiguous() : weight;
+  const int64_t B = input.size(0), T = input.size(1), K = bias.size(0), H = K / blocks, I = narrow ? input.size(2) : 0;
+  auto dp = narrow ? (input_grad ? at::empty_like(input) : at::empty({0}, input.options())) : at::empty_like(input);
+  auto wrows = at::zeros({narrow ? B : 0, I, K}, input.options());
+  auto rows = at::zeros({B, K}, input.options());
+  AT_DISPATCH_FLOATING_TYPES(input.scalar_type(), "minimal_backward", [&] {
+    const Source<scalar_t> src = source<scalar_t>(input, wt, bias);
     const scalar_t* pg = grad.data_ptr<scalar_t>();
-    const scalar_t* pp = projected.data_ptr<scalar_t>();
     const scalar_t* ph = h.data_ptr<scalar_t>();
-    scalar_t* pdp = dp.data_ptr<scalar_t>();
+    scalar_t* pdp = dp.numel() ? dp.data_ptr<scalar_t>() : nullptr;
+    scalar_t* pw = wrows.numel() ? wrows.data_ptr<scalar_t>() : nullptr;
+    scalar_t* prow = rows.data_ptr<scalar_t>();
     at::parallel_for(0, B, kScanGrain, [&](int64_t r0, int64_t r1) {
       // per chunk step: d (g on the way in), the first gate (z or f), the second (i, minLSTM)
-      std::vector<scalar_t> buffer(3 * kChunk * H), carry(H), zero(H, scalar_t(0));
+      std::vector<scalar_t> buffer(3 * kChunk * H), carry(H), zero(H, scalar_t(0)), step(K), local(K);
       scalar_t *c = carry.data(), *D = buffer.data(), *G1 = D + kChunk * H, *G2 = G1 + kChunk * H;
+      scalar_t *p = step.data(), *q0 = local.data();
       for (int64_t r = r0; r < r1; ++r) {
         std::fill(carry.begin(), carry.end(), scalar_t(0));
+        scalar_t* sum = prow + r * K;
         for (int64_t start = ((T - 1) / kChunk) * kChunk; start >= 0; start -= kChunk) {
           const int64_t n = std::min(kChunk, T - start);
           for (int64_t s = 0; s < n; ++s) {  // ascending: gates and g into the buffer
-            const scalar_t* p = pp + (r * T + start + s) * K;
+            src.at(r, start + s, p);
             const scalar_t* g = pg + (r * T + start + s) * H;
             scalar_t *d = D + s * H, *g1 = G1 + s * H, *g2 = G2 + s * H;
             _Pragma("omp simd") for (int64_t j = 0; j < H; ++j) {
@@ -105,9 +159,9 @@ Tensor minimal_backward(Tensor grad, Tensor projected, Tensor h, int64_t blocks)
           }
           for (int64_t s = 0; s < n; ++s) {  // ascending: the derivatives
             const int64_t t = start + s;
-            const scalar_t* p = pp + (r * T + t) * K;
+            src.at(r, t, p);
             const scalar_t* prev = t ? ph + (r * T + t - 1) * H : zero.data();
-            scalar_t* q = pdp + (r * T + t) * K;
+            scalar_t* q = narrow ? q0 : pdp + (r * T + t) * K;
             const scalar_t *d = D + s * H, *g1 = G1 + s * H, *g2 = G2 + s * H;
             if (blocks == 2) {
               _Pragma("omp simd") for (int64_t j = 0; j < H; ++j) {
@@ -124,10 +178,26 @@ Tensor minimal_backward(Tensor grad, Tensor projected, Tensor h, int64_t blocks)
                 q[2 * H + j] = d[j] * i * inv;
               }
             }
+            _Pragma("omp simd") for (int64_t j = 0; j < K; ++j) sum[j] += q[j];
+            if (narrow) {  // the weight's rows, and the inputs' gradient: no (B, T, K) gradient written
+              const scalar_t* x = src.data + (r * T + t) * I;
+              for (int64_t i = 0; i < I; ++i) {
+                const scalar_t xi = x[i];
+                scalar_t* wr = pw + (r * I + i) * K;
+                const scalar_t* w = src.wt + i * K;
+                scalar_t dx = 0;
+                _Pragma("omp simd reduction(+ : dx)") for (int64_t j = 0; j < K; ++j) {
+                  wr[j] += xi * q[j];
+                  dx += q[j] * w[j];
+                }
+                if (pdp) pdp[(r * T + t) * I + i] = dx;
+              }
+            }
           }
         }
       }
     });
   });
-  return dp;
+  if (narrow) return {dp, wrows, rows};
+  return {dp, rows};
 }
