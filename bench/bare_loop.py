@@ -10,10 +10,9 @@ from __future__ import annotations
 import argparse
 
 import torch
+from cells import default_data
 from torch.nn.functional import mse_loss
 
-from forecast.data.dataset import build_windows
-from forecast.data.sources.load import load_snapshot, snapshot_dir
 from forecast.models.recurrent import RecurrentForecaster
 from forecast.models.registry import resolve_impl
 
@@ -42,9 +41,9 @@ def main() -> None:
     parser.add_argument("cell")
     parser.add_argument("--epochs", type=int, default=3)
     args = parser.parse_args()
-    frame = load_snapshot("AAPL", snapshot_dir(None)).frame  # what a default run reads
-    data = build_windows(frame, 60, 1, (0.7, 0.15, 0.15))
-    train_bare(args.cell, *data.part("train"), data.inputs, args.epochs)
+    data = default_data(None)
+    x, y = data.part("train")
+    train_bare(args.cell, x, y, data.inputs, args.epochs)
 
 
 if __name__ == "__main__":

@@ -68,8 +68,7 @@ def measure_future(repeats: int) -> dict[str, Any]:
     """
     import torch
 
-    from forecast.data.dataset import build_windows, latest_window
-    from forecast.data.sources.load import load_snapshot, snapshot_dir
+    from forecast.data.dataset import latest_window
     from forecast.evaluation.future import add_intervals, bands_for, future_path, row_sigmas
     from forecast.evaluation.inference import forecast_table, predict_returns
     from forecast.evaluation.intervals.adaptive import Control
@@ -84,8 +83,7 @@ def measure_future(repeats: int) -> dict[str, Any]:
         float(subprocess.run([sys.executable, "-c", probe], check=True, capture_output=True, text=True).stdout)
         for _ in range(3)
     ]
-    frame = load_snapshot("AAPL", snapshot_dir(None)).frame  # what a default run reads
-    data = build_windows(frame, 60, 1, (0.7, 0.15, 0.15))
+    frame, data = cells_mod.default_frame(), cells_mod.default_data(None)
     torch.manual_seed(0)
     model = RecurrentForecaster(cell="lstm", n_features=1, hidden_size=64, num_layers=2, horizon=1).eval()
     cpu = torch.device("cpu")

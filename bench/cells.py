@@ -54,12 +54,19 @@ def matmul_gflops(cell: str, batch: int, hidden: int, device: Any) -> float:
     return 2 * batch * 2 * hidden * REGISTRY[cell].gates * hidden / (median_time(burst, 5) / 200) / 1e9
 
 
-def default_data(device: Any) -> Any:
-    from forecast.data.dataset import build_windows
+def default_frame() -> Any:
+    """AAPL's prices as a default run reads them (the freshest shipped file)."""
     from forecast.data.sources.load import load_snapshot, snapshot_dir
 
-    frame = load_snapshot("AAPL", snapshot_dir(None)).frame  # what a default run reads
-    return build_windows(frame, 60, 1, (0.7, 0.15, 0.15))
+    return load_snapshot("AAPL", snapshot_dir(None)).frame
+
+
+def default_data(device: Any) -> Any:
+    """The default run's windows (window 60, horizon 1, 70/15/15 of :func:`default_frame`): every part of the bench
+    that compares with a default run uses these."""
+    from forecast.data.dataset import build_windows
+
+    return build_windows(default_frame(), 60, 1, (0.7, 0.15, 0.15))
 
 
 def paired(seconds: dict[str, list[float]], a: str, b: str) -> float:
