@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from pathlib import Path
 
 import numpy as np
@@ -53,6 +53,19 @@ def test_rolling_folds_keep_train_days_of_history() -> None:
 )
 def test_refit_every(refit_every: int, refits: list[bool]) -> None:
     assert [refit for _, refit in bounds(refit_every=refit_every)] == refits
+
+
+@pytest.mark.parametrize(("window_type", "gap"), [("expanding", 0), ("rolling", 0), ("rolling", 4), ("expanding", 2)])
+def test_folds_are_time_series_splits_and_one_fold_is_the_last_test_block(window_type: str, gap: int) -> None:
+    from sklearn.model_selection import TimeSeriesSplit
+
+    rolling = 750 if window_type == "rolling" else None
+    b = BacktestConfig("walk_forward", 3, 50, window_type, train_days=rolling, val_days=40, gap=gap)
+    splits = TimeSeriesSplit(3, test_size=50, gap=gap, max_train_size=rolling)
+    expected = [(int(tr[0]), int(tr[-1]) + 1 - 40, int(te[0]), int(te[-1]) + 1) for tr, te in splits.split(range(1000))]
+    units = [u.bounds for u in walk_forward(1000, b, window=10, horizon=1)]
+    assert [(u.train_start, u.n_train, u.test_start, u.n_days) for u in units] == expected
+    assert [u.bounds for u in walk_forward(1000, replace(b, folds=1), window=10, horizon=1)] == [units[-1]]
 
 
 def test_more_folds_than_the_data_holds_says_how_many_fit() -> None:
