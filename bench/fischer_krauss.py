@@ -66,8 +66,10 @@ def measure(sample: int, repeats: int, batches: tuple[int, ...]) -> dict[str, An
     from forecast.models.recurrent import RecurrentForecaster
     from forecast.training.loop import fit
     from forecast.training.losses import loss_for
+    from forecast.training.runtime import flush_denormals
 
     hold_freed_memory()
+    flush_denormals()  # as every job does (training/runtime.start_job)
     train, val, tickers = universe_windows(sample)
     models = {}
     for name, (cell, impl) in VARIANTS.items():

@@ -14,7 +14,7 @@ from forecast.errors import ConfigError, TrainingDiverged
 from forecast.models.recurrent import RecurrentForecaster
 from forecast.training.checkpoint import load_resume, restore
 from forecast.training.loop import batched_loss, fit
-from forecast.training.runtime import resolve_device, seed_everything
+from forecast.training.runtime import resolve_device, seed_everything, start_job
 
 
 def sine_task(n: int = 256, window: int = 12) -> tuple[torch.Tensor, torch.Tensor]:
@@ -91,6 +91,20 @@ def test_devices_and_memory_measurement() -> None:
         block = torch.ones(64, 2**20 // 4 * 1)  # 64 MiB
         block += 1
     assert mem.peak_mb > 32
+
+
+def test_a_job_flushes_denormal_floats_on_the_threads_it_starts() -> None:
+    import threading
+
+    start_job(0, 0, "cpu")
+    tiny = torch.tensor([1e-30])
+    assert (tiny * 1e-9).item() == 0.0  # 1e-39 is below float32's smallest normal, 1.18e-38
+    assert (tiny * 1e-7).item() == pytest.approx(1e-37)
+    seen = []
+    thread = threading.Thread(target=lambda: seen.append((tiny * 1e-9).item()))
+    thread.start()
+    thread.join()
+    assert seen == [0.0]
 
 
 def test_checkpoints_come_every_epoch_on_cpu_and_every_fifth_on_a_gpu_unless_set() -> None:

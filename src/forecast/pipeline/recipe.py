@@ -32,7 +32,7 @@ from forecast.store.fields import FuturePath
 from forecast.store.folders import UNITS
 from forecast.store.record import RunRecord, RunScores
 from forecast.training.distributed import Ranks
-from forecast.training.runtime import start_job
+from forecast.training.runtime import flush_denormals, start_job
 from forecast.training.units import Units
 
 
@@ -154,5 +154,6 @@ def fit_in_worker(
 ) -> Fit:
     """Fit one fold in a worker process with ``threads`` torch threads (its checkpoints in its own ``out_dir``)."""
     torch.set_num_threads(threads)  # the worker watches this run from its start (fit_all's initializer)
+    flush_denormals()
     out_dir.mkdir(parents=True, exist_ok=True)
     return fit_unit(s, panel, unit, None, device, out_dir, config, saved)
