@@ -22,13 +22,16 @@ def two_threads() -> object:
     torch.set_num_threads(before)
 
 
-@pytest.mark.parametrize(("layers", "batch", "given_state"), [(1, 5, False), (2, 37, False), (2, 37, True)])
-def test_outputs_states_and_gradients_match_nn_lstm(layers: int, batch: int, given_state: bool) -> None:
+@pytest.mark.parametrize(
+    ("layers", "batch", "given_state", "features"),
+    [(1, 5, False, 3), (2, 37, False, 3), (2, 37, True, 3), (2, 37, False, 6)],  # 3: projected in the loop (narrow)
+)
+def test_outputs_states_and_gradients_match_nn_lstm(layers: int, batch: int, given_state: bool, features: int) -> None:
     torch.manual_seed(0)
-    stock = nn.LSTM(3, 16, layers, batch_first=True).double()
-    fast = FastLSTM(3, 16, layers).double()
+    stock = nn.LSTM(features, 16, layers, batch_first=True).double()
+    fast = FastLSTM(features, 16, layers).double()
     fast.load_state_dict(stock.state_dict())  # same names and shapes: interchangeable
-    x = torch.randn(batch, 12, 3, dtype=torch.double, requires_grad=True)
+    x = torch.randn(batch, 12, features, dtype=torch.double, requires_grad=True)
     state = tuple(torch.randn(layers, batch, 16, dtype=torch.double) for _ in range(2)) if given_state else None
     (out_s, (h_s, c_s)), (out_f, (h_f, c_f)) = stock(x, state), fast(x, state)
     for got, want in ((out_f, out_s), (h_f, h_s), (c_f, c_s)):

@@ -23,11 +23,9 @@ import torch
 from torch import nn
 
 from forecast.models.fast import build
+from forecast.models.fast.layers import NARROW
 
 KINDS = {"mingru": 2, "minlstm": 3}  # weight blocks per layer: (z, h~) and (f, i, h~)
-
-
-NARROW = 4  # inputs of at most this many features are projected inside the loop (a first layer on few features)
 
 
 class _FusedLayer(torch.autograd.Function):

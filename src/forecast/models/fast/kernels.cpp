@@ -270,10 +270,10 @@ Tensor minimal_forward(Tensor input, Tensor weight, Tensor bias, int64_t blocks)
 std::vector<Tensor> minimal_backward(Tensor grad, Tensor input, Tensor weight, Tensor bias, Tensor h, int64_t blocks,
                                      bool input_grad);
 // lstm.cpp: the LSTM's recurrence.
-std::vector<Tensor> lstm_forward(Tensor gi, Tensor h0, Tensor c0, Tensor w_hh);
+std::vector<Tensor> lstm_forward(Tensor gi, Tensor h0, Tensor c0, Tensor w_hh, Tensor x, Tensor wt, Tensor bias);
 std::vector<Tensor> lstm_infer(Tensor x, Tensor h0, Tensor c0, Tensor w_ih, Tensor w_hh, Tensor bias);
 std::vector<Tensor> lstm_backward(Tensor grad_out, Tensor grad_h, Tensor grad_c, Tensor outs, Tensor gates,
-                                  Tensor cells, Tensor c0, Tensor w_hh);
+                                  Tensor cells, Tensor c0, Tensor w_hh, Tensor x, Tensor wt, bool input_grad);
 // slstm.cpp: the sLSTM's recurrence.
 std::vector<Tensor> slstm_forward(Tensor gi, Tensor r);
 Tensor slstm_infer(Tensor x, Tensor w_ih, Tensor r, Tensor bias);
@@ -287,7 +287,7 @@ PYBIND11_MODULE(TORCH_EXTENSION_NAME, m) {
   m.def("gru_infer", &gru_infer, "GRU layer forward for inference: no gates kept");
   m.def("rnn_infer", &rnn_infer, "tanh RNN layer forward for inference");
   m.def("minimal_forward", &minimal_forward, "minGRU/minLSTM layer over its projection (B, T, k H), or its narrow inputs and weight, and its bias");
-  m.def("lstm_forward", &lstm_forward, "LSTM recurrence over precomputed input terms");
+  m.def("lstm_forward", &lstm_forward, "LSTM recurrence over precomputed input terms, or narrow inputs projected step by step");
   m.def("lstm_infer", &lstm_infer, "LSTM layer forward for inference: no gates kept");
   m.def("lstm_backward", &lstm_backward, "reverse LSTM recurrence");
   m.def("minimal_backward", &minimal_backward, "its reverse walk: the inputs' gradient and the weight and bias gradients of each batch row");

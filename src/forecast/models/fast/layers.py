@@ -30,6 +30,8 @@ from torch import nn
 from forecast.models.fast import build
 from forecast.models.fast.script import ScriptKernels
 
+NARROW = 4  # a layer on at most this many input features is projected inside the loop (a first layer on few features)
+
 
 def step_kernels() -> Any:
     """Return the compiled C++ step loops where they build, else the TorchScript ones (same results)."""

@@ -1,7 +1,8 @@
 // The step loops of forecast's fast LSTM CPU path, on the same technique as the GRU loops in kernels.cpp: input
-// projections of every step as one GEMM (done by the caller), one block of batch rows per thread through the
-// whole recurrence, one small GEMM and one fused elementwise loop per step, an analytic backward pass that keeps
-// the four activated gates and the cell states, and an inference kernel that keeps neither.
+// projections of every step as one GEMM (done by the caller; a narrow first layer's step by step here), one block
+// of batch rows per thread through the whole recurrence, one small GEMM and one fused elementwise loop per step, an
+// analytic backward pass that keeps the four activated gates and the cell states and sums the bias gradient (and a
+// narrow layer's weight gradient) per row as it goes, and an inference kernel that keeps neither.
 //
 // Gate order and parameters are nn.LSTM's: (i, f, g, o), gates = x W_ih^T + b_ih + h W_hh^T + b_hh,
 // c' = f c + i g, h' = o tanh(c').
@@ -43,16 +44,39 @@ static void lstm_step_forward(T* __restrict__ a, const T* __restrict__ bias, con
   }
 }
 
-// LSTM recurrence over precomputed input terms gi (T, B, 4H), both biases included, which it overwrites: each
-// step adds h W_hh^T into its slice and activates it in place (the caller's buffer, so no copy of it is made).
-// Returns outputs h (T, B, H), the activated gates (gi itself) and the cell states (T, B, H).
-std::vector<Tensor> lstm_forward(Tensor gi, Tensor h0, Tensor c0, Tensor w_hh) {
-  TORCH_CHECK(gi.is_contiguous(), "lstm_forward: gi must be contiguous (it is overwritten with the gates)");
+// A narrow layer's input terms (a first layer on at most NARROW features, models/fast/layers.py), added into a
+// step's slice a (rows, 4H) that holds h W_hh^T: bias + x_t W_ih^T, from x_t (rows, I) and the transposed weight
+// wt (I, 4H), so no (T, B, 4H) projection is computed beforehand and no copy of the bias is broadcast into it.
+template <typename T>
+static void add_narrow(T* __restrict__ a, const T* __restrict__ x, const T* __restrict__ wt,
+                       const T* __restrict__ bias, int64_t rows, int64_t I, int64_t K) {
+  for (int64_t b = 0; b < rows; ++b) {
+    T* a_b = a + b * K;
+#pragma omp simd
+    for (int64_t j = 0; j < K; ++j) a_b[j] += bias[j];
+    for (int64_t i = 0; i < I; ++i) {
+      const T xi = x[b * I + i];
+      const T* w = wt + i * K;
+#pragma omp simd
+      for (int64_t j = 0; j < K; ++j) a_b[j] += xi * w[j];
+    }
+  }
+}
+
+// LSTM recurrence. A wide layer passes its input terms gi (T, B, 4H), both biases included, which are overwritten:
+// each step adds h W_hh^T into its slice and activates it in place (no copy). A narrow layer passes an empty gi and
+// its inputs x (T, B, I), transposed weight wt (I, 4H) and bias (4H), projected step by step (add_narrow).
+// Returns outputs h (T, B, H), the activated gates (T, B, 4H) and the cell states (T, B, H).
+std::vector<Tensor> lstm_forward(Tensor gi, Tensor h0, Tensor c0, Tensor w_hh, Tensor x, Tensor wt, Tensor bias) {
+  const bool narrow = wt.numel() > 0;
+  TORCH_CHECK(narrow || gi.is_contiguous(), "lstm_forward: gi must be contiguous (it is overwritten with the gates)");
   h0 = h0.contiguous();
   c0 = c0.contiguous();
   w_hh = w_hh.contiguous();
-  auto gates = gi;
-  const int64_t T = gates.size(0), B = h0.size(0), H = h0.size(1);
+  x = x.contiguous();
+  bias = bias.contiguous();
+  const int64_t T = narrow ? x.size(0) : gi.size(0), B = h0.size(0), H = h0.size(1), I = narrow ? x.size(2) : 0;
+  auto gates = narrow ? at::empty({T, B, 4 * H}, h0.options()) : gi;
   auto outs = at::empty({T, B, H}, h0.options());
   auto cells = at::empty({T, B, H}, h0.options());
   AT_DISPATCH_FLOATING_TYPES(gates.scalar_type(), "lstm_forward", [&] {
@@ -66,7 +90,10 @@ std::vector<Tensor> lstm_forward(Tensor gi, Tensor h0, Tensor c0, Tensor w_hh) {
       for (int64_t t = 0; t < T; ++t) {
         const int64_t off = (t * B + b0) * H;
         scalar_t* a = gates.data_ptr<scalar_t>() + (t * B + b0) * 4 * H;
-        gemm<scalar_t>(rows, 4 * H, H, h, H, w, H, true, scalar_t(1), a, 4 * H);
+        gemm<scalar_t>(rows, 4 * H, H, h, H, w, H, true, scalar_t(narrow ? 0 : 1), a, 4 * H);
+        if (narrow)
+          add_narrow<scalar_t>(a, x.data_ptr<scalar_t>() + (t * B + b0) * I, wt.data_ptr<scalar_t>(),
+                               bias.data_ptr<scalar_t>(), rows, I, 4 * H);
         scalar_t* c_t = cells.data_ptr<scalar_t>() + off;
         scalar_t* h_t = outs.data_ptr<scalar_t>() + off;
         lstm_step_forward<scalar_t, true>(a, nullptr, c, c_t, h_t, rows, H);
@@ -137,17 +164,50 @@ static void lstm_step_backward(const T* __restrict__ g_out, const T* __restrict_
   }
 }
 
+// Per batch row, the sums over time of one step's pre-activation gradients d_a (rows, 4H): into brows (the bias's
+// gradient rows), and for a narrow layer x_t^T d_a into wrows (rows, I, 4H; the weight's) and d_a W_ih into dx
+// (rows, I) when the inputs need it. Summed per row, the caller adds the rows in a fixed order: the result does not
+// depend on how rows fall to threads.
+template <typename T>
+static void sum_rows(const T* __restrict__ da, T* __restrict__ brows, const T* __restrict__ x, const T* __restrict__ wt,
+                     T* __restrict__ wrows, T* __restrict__ dx, int64_t rows, int64_t I, int64_t K) {
+  for (int64_t b = 0; b < rows; ++b) {
+    const T* d = da + b * K;
+    T* sum = brows + b * K;
+#pragma omp simd
+    for (int64_t j = 0; j < K; ++j) sum[j] += d[j];
+    for (int64_t i = 0; i < I; ++i) {
+      const T xi = x[b * I + i];
+      T* wr = wrows + (b * I + i) * K;
+      const T* w = wt + i * K;
+      T acc = 0;
+#pragma omp simd reduction(+ : acc)
+      for (int64_t j = 0; j < K; ++j) {
+        wr[j] += xi * d[j];
+        acc += d[j] * w[j];
+      }
+      if (dx) dx[b * I + i] = acc;
+    }
+  }
+}
+
 // Reverse LSTM recurrence. Returns d(pre-activations) (T, B, 4H) (the same for the input and hidden terms and
-// both biases), d(h0) and d(c0).
+// both biases), d(h0), d(c0), the bias gradient's rows (B, 4H) and, for a narrow layer (x and wt as lstm_forward
+// took them), the weight gradient's rows (B, I, 4H) and d(x) (T, B, I; empty unless input_grad).
 std::vector<Tensor> lstm_backward(Tensor grad_out, Tensor grad_h, Tensor grad_c, Tensor outs, Tensor gates,
-                                  Tensor cells, Tensor c0, Tensor w_hh) {
+                                  Tensor cells, Tensor c0, Tensor w_hh, Tensor x, Tensor wt, bool input_grad) {
   grad_out = grad_out.contiguous();
   c0 = c0.contiguous();
   w_hh = w_hh.contiguous();
-  const int64_t T = outs.size(0), B = outs.size(1), H = outs.size(2);
+  x = x.contiguous();
+  const bool narrow = wt.numel() > 0;
+  const int64_t T = outs.size(0), B = outs.size(1), H = outs.size(2), I = narrow ? x.size(2) : 0;
   auto d_a = at::empty({T, B, 4 * H}, outs.options());
   auto dh = grad_h.contiguous().clone();  // each step overwrites it with d_a @ W_hh
   auto dc = grad_c.contiguous().clone();
+  auto brows = at::zeros({B, 4 * H}, outs.options());
+  auto wrows = at::zeros({B, I, 4 * H}, outs.options());
+  auto dx = at::empty({narrow && input_grad ? T : 0, B, I}, outs.options());
   AT_DISPATCH_FLOATING_TYPES(outs.scalar_type(), "lstm_backward", [&] {
     const bool caller = c10::InferenceMode::is_enabled();
     at::parallel_for(0, B, kGrain, [&](int64_t b0, int64_t b1) {
@@ -162,9 +222,13 @@ std::vector<Tensor> lstm_backward(Tensor grad_out, Tensor grad_h, Tensor grad_c,
         scalar_t* da_t = d_a.data_ptr<scalar_t>() + goff;
         lstm_step_backward<scalar_t>(grad_out.data_ptr<scalar_t>() + off, gates.data_ptr<scalar_t>() + goff,
                                      cells.data_ptr<scalar_t>() + off, c_prev, dh_rows, dc_rows, da_t, rows, H);
+        const int64_t xoff = (t * B + b0) * I;
+        sum_rows<scalar_t>(da_t, brows.data_ptr<scalar_t>() + b0 * 4 * H, narrow ? x.data_ptr<scalar_t>() + xoff : nullptr,
+                           narrow ? wt.data_ptr<scalar_t>() : nullptr, wrows.data_ptr<scalar_t>() + b0 * I * 4 * H,
+                           dx.numel() ? dx.data_ptr<scalar_t>() + xoff : nullptr, rows, I, 4 * H);
         gemm<scalar_t>(rows, H, 4 * H, da_t, 4 * H, w, H, false, scalar_t(0), dh_rows, H);  // dh = d_a @ W_hh
       }
     });
   });
-  return {d_a, dh, dc};
+  return {d_a, dh, dc, brows, wrows, dx};
 }

@@ -3,8 +3,9 @@
 Why: the GRU-vs-LSTM speed verdict should compare cells, not kernels. ``nn.LSTM`` runs on oneDNN's fused kernel
 and ``nn.GRU`` on a per-step loop of small ATen ops, so stock against stock measures PyTorch's kernels, and the
 fast GRU against oneDNN's LSTM measures ours against theirs. With this module both cells run on the same
-technique: every step's input projection in one GEMM, one block of batch rows per thread, one small GEMM and
-one fused elementwise loop per step, an analytic backward pass (``lstm.cpp``).
+technique: every step's input projection in one GEMM (a first layer on at most ``NARROW`` features: inside the
+loop, no projection written), one block of batch rows per thread, one small GEMM and one fused elementwise loop per
+step, an analytic backward pass that sums the bias gradient per row as it goes (``lstm.cpp``).
 
 Only the C++ build runs it (a TorchScript LSTM loop would be slower than oneDNN): where the extension does not
 build, ``model.impl=auto`` keeps ``nn.LSTM``. Parameter names, shapes, gate order (i, f, g, o) and
@@ -21,12 +22,12 @@ from torch import nn
 
 from forecast.models.fast import build
 from forecast.models.fast.layers import (
+    NARROW,
     _FastRecurrent,
     _input_grad,
     _input_terms,
     _previous_states,
     _weight_grad,
-    _weight_grads,
 )
 
 
@@ -43,9 +44,14 @@ class _LSTMLayer(torch.autograd.Function):
         ctx: Any, x: torch.Tensor, h0: torch.Tensor, c0: torch.Tensor, *weights: torch.Tensor
     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         w_ih, w_hh, b_ih, b_hh = weights  # nn.LSTM's parameters of one layer
-        terms = _input_terms(x, w_ih, b_ih + b_hh)  # overwritten with the activated gates
-        outs, gates, cells = _kernels().lstm_forward(terms, h0, c0, w_hh)
-        ctx.save_for_backward(x, outs, gates, cells, h0, c0, w_ih, w_hh)  # gates: i, f, g, o after activation
+        bias, none = b_ih + b_hh, x.new_empty(0)
+        if x.size(-1) <= NARROW:  # projected step by step in the loop: no (T, B, 4H) projection first
+            wt = w_ih.t().contiguous()
+            outs, gates, cells = _kernels().lstm_forward(none, h0, c0, w_hh, x, wt, bias)
+        else:  # one GEMM, its output overwritten with the activated gates
+            wt = none
+            outs, gates, cells = _kernels().lstm_forward(_input_terms(x, w_ih, bias), h0, c0, w_hh, none, none, none)
+        ctx.save_for_backward(x, outs, gates, cells, h0, c0, w_ih, w_hh, wt)  # gates: i, f, g, o after activation
         return outs, outs[-1], cells[-1]
 
     @staticmethod
@@ -61,13 +67,26 @@ class _LSTMLayer(torch.autograd.Function):
     def backward(
         ctx: Any, grad_out: torch.Tensor, grad_h: torch.Tensor, grad_c: torch.Tensor
     ) -> tuple[torch.Tensor | None, ...]:
-        x, outs, gates, cells, h0, c0, w_ih, w_hh = ctx.saved_tensors
-        d_a, dh0, dc0 = _kernels().lstm_backward(
-            grad_out.contiguous(), grad_h.contiguous(), grad_c.contiguous(), outs, gates, cells, c0, w_hh
+        x, outs, gates, cells, h0, c0, w_ih, w_hh, wt = ctx.saved_tensors
+        narrow = wt.numel() > 0
+        d_a, dh0, dc0, bias_rows, weight_rows, dx = _kernels().lstm_backward(
+            grad_out.contiguous(),
+            grad_h.contiguous(),
+            grad_c.contiguous(),
+            outs,
+            gates,
+            cells,
+            c0,
+            w_hh,
+            x,
+            wt,
+            narrow and ctx.needs_input_grad[0],
         )
-        dw_ih, db = _weight_grads(d_a, x)  # one pre-activation: both biases get the same gradient
+        db = bias_rows.sum(0)  # one pre-activation: both biases get the same gradient
         dw_hh = _weight_grad(d_a, _previous_states(outs, h0))
-        return _input_grad(ctx, d_a, w_ih, x), dh0, dc0, dw_ih, dw_hh, db, db
+        if narrow:
+            return (dx if ctx.needs_input_grad[0] else None), dh0, dc0, weight_rows.sum(0).t(), dw_hh, db, db
+        return _input_grad(ctx, d_a, w_ih, x), dh0, dc0, _weight_grad(d_a, x), dw_hh, db, db
 
 
 class FastLSTM(_FastRecurrent):
