@@ -39,15 +39,15 @@ def two_threads() -> Iterator[None]:
 
 
 @pytest.mark.parametrize(("fast_cls", "stock_cls"), [(FastGRU, nn.GRU), (FastRNN, nn.RNN)])
-@pytest.mark.parametrize(("layers", "batch"), [(1, 5), (2, 5), (2, 37)])
+@pytest.mark.parametrize(("layers", "batch", "features"), [(1, 5, 3), (2, 5, 3), (2, 37, 3), (2, 37, 6)])
 def test_outputs_and_gradients_match_the_stock_module(
-    fast_cls: type, stock_cls: type, layers: int, batch: int, step_loops: str, two_threads: None
+    fast_cls: type, stock_cls: type, layers: int, batch: int, features: int, step_loops: str, two_threads: None
 ) -> None:
-    torch.manual_seed(0)
-    stock = stock_cls(3, 16, layers, batch_first=True).double()
-    fast = fast_cls(3, 16, layers).double()
+    torch.manual_seed(0)  # 3 features: a GRU's first layer is projected inside the C++ loop (narrow); 6: one GEMM
+    stock = stock_cls(features, 16, layers, batch_first=True).double()
+    fast = fast_cls(features, 16, layers).double()
     fast.load_state_dict(stock.state_dict())  # same names and shapes: interchangeable
-    x = torch.randn(batch, 12, 3, dtype=torch.double, requires_grad=True)  # 37 rows: blocks of 19 and 18
+    x = torch.randn(batch, 12, features, dtype=torch.double, requires_grad=True)  # 37 rows: blocks of 19 and 18
     (out_s, h_s), (out_f, h_f) = stock(x), fast(x)
     torch.testing.assert_close(out_f, out_s, rtol=0, atol=1e-12)
     torch.testing.assert_close(h_f, h_s, rtol=0, atol=1e-12)
@@ -141,6 +141,24 @@ def test_no_extension_means_the_fallback(monkeypatch: pytest.MonkeyPatch) -> Non
     monkeypatch.setenv("FORECAST_NO_EXTENSION", "1")
     monkeypatch.setattr(build, "_loaded", {})
     assert build.load() is None and fast_layers.step_kernels() is ScriptKernels
+
+
+def test_the_wheel_ships_every_kernel_source() -> None:
+    import tomllib
+
+    pyproject = tomllib.loads((Path(__file__).parents[1] / "pyproject.toml").read_text())
+    shipped = pyproject["tool"]["setuptools"]["package-data"]["forecast.models.fast"]
+    assert sorted(shipped) == sorted(p.name for p in (*build.SOURCES, *build.HEADERS))  # slstm.cpp was once left out
+
+
+def test_a_job_start_never_compiles_the_kernels(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setattr(build, "_loaded", {})
+    monkeypatch.setenv("FORECAST_KERNEL_DIR", str(tmp_path))  # nothing built here
+    monkeypatch.setattr(build, "_build_in_child", lambda: pytest.fail("compiled"))
+    build.flush_pool()  # what every job's start calls: nothing to flush through, nothing compiled or remembered
+    assert build._loaded == {"flush": True}
+    monkeypatch.setattr(build, "_build_in_child", lambda: "no compiler here")
+    assert build.load() is None and build._loaded == {"flush": True, "module": None}
 
 
 @pytest.mark.parametrize("cell", ["rnn", "lstm", "gru", "mingru", "slstm"])

@@ -96,7 +96,18 @@ def test_devices_and_memory_measurement() -> None:
 def test_a_job_flushes_denormal_floats_on_the_threads_it_starts() -> None:
     import threading
 
-    start_job(0, 0, "cpu")
+    from forecast.models.fast import build
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        torch.full((2**22,), 1e-30).mul(1e-9)  # the pool's second thread exists before the job starts
+        start_job(0, 0, "cpu")
+        zeros = torch.full((2**22,), 1e-30).mul(1e-9).eq(0).float().mean().item()  # half of it on that thread
+    finally:
+        torch.set_num_threads(threads)
+    if build.load() is not None:  # without the C++ kernels only the calling thread and later threads flush
+        assert zeros == 1.0
     tiny = torch.tensor([1e-30])
     assert (tiny * 1e-9).item() == 0.0  # 1e-39 is below float32's smallest normal, 1.18e-38
     assert (tiny * 1e-7).item() == pytest.approx(1e-37)

@@ -34,8 +34,10 @@ def resolve_device(name: str) -> torch.device:
 
 
 def flush_denormals() -> None:
-    """Round results below float32's smallest normal number (1.2e-38) to zero, on this thread and on the threads it
-    starts later (a thread inherits its creator's floating-point mode).
+    """Round results below float32's smallest normal number (1.2e-38) to zero, on this thread, on every thread of
+    torch's pool (through the C++ kernels, where they built: ``torch.set_flush_denormal`` sets the calling thread
+    alone, and the pool's threads that exist keep their mode) and on threads started later (a thread inherits its
+    creator's floating-point mode).
 
     Gradients carried back through hundreds of steps shrink into that range, and x86 cores handle such
     subnormal numbers in microcode, up to 100 times slower: the Fischer & Krauss LSTM (1x25, window 240, a 0/1
@@ -43,7 +45,10 @@ def flush_denormals() -> None:
     universe; docs/performance.md). Only numbers below 1.2e-38 change, where float32 has already lost its
     precision; GPUs flush them in their fast paths too.
     """
+    from forecast.models.fast import build
+
     torch.set_flush_denormal(True)
+    build.flush_pool()
 
 
 def start_job(seed: int, threads: int, device: str, strategy: str = "single") -> torch.device:

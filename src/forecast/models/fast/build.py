@@ -98,16 +98,20 @@ _lock = threading.Lock()
 _loaded: dict[str, Any] = {}
 
 
-def load() -> Any:
-    """Return the compiled module (building it first if needed), or None where it cannot be had."""
+def load(compile_if_missing: bool = True) -> Any:
+    """Return the compiled module (building it first if needed), or None where it cannot be had; with
+    ``compile_if_missing=False``, None where it is not built yet (nothing compiled, nothing remembered)."""
     with _lock:
         if "module" in _loaded:
             return _loaded["module"]
-        _loaded["module"] = None
         if os.environ.get("FORECAST_NO_EXTENSION") == "1":
+            _loaded["module"] = None
             return None
         name, _, folder = extension()
         path = folder / f"{name}.so"
+        if not path.exists() and not compile_if_missing:
+            return None
+        _loaded["module"] = None
         why = None if path.exists() else _build_in_child()
         if path.exists():
             spec = importlib.util.spec_from_file_location(name, path)
@@ -115,9 +119,20 @@ def load() -> Any:
             module = importlib.util.module_from_spec(spec)
             spec.loader.exec_module(module)  # libtorch is already loaded: torch was imported above
             _loaded["module"] = module
+            if _loaded.get("flush"):
+                module.flush_denormals_all()
         else:
             log.warning("fast RNN kernels could not be compiled (%s); using the TorchScript loops", why)
         return _loaded["module"]
+
+
+def flush_pool() -> None:
+    """Flush denormal floats on every thread of torch's OpenMP pool through the kernels (now if they are built,
+    else when they are loaded): ``torch.set_flush_denormal`` sets the calling thread alone. Never compiles."""
+    _loaded["flush"] = True
+    module = load(compile_if_missing=False)
+    if module is not None:
+        module.flush_denormals_all()
 
 
 if __name__ == "__main__":  # `python -m forecast.models.fast.build`: compile ahead of time (make install does)

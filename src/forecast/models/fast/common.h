@@ -59,3 +59,50 @@ template <typename T> static inline T clamp_(T x, T bound) { return std::min(std
 template <typename T> static inline T sigm(T x) { return T(1) / (T(1) + std::exp(-clamp_(x, T(80)))); }
 template <typename T> static inline T tanh_(T x) { return T(1) - T(2) / (std::exp(T(2) * clamp_(x, T(20))) + T(1)); }
 
+
+// A narrow layer's input terms (a first layer on at most NARROW features, models/fast/layers.py), step by step:
+// out (rows, K) = bias + x_t W_ih^T from x_t (rows, I) and the transposed weight wt (I, K), added to what out holds
+// when ADD (the step's h W_hh^T). No (T, B, K) projection is computed beforehand, and no copy of the bias is
+// broadcast into one.
+template <typename T, bool ADD>
+static void project_narrow(T* __restrict__ out, const T* __restrict__ x, const T* __restrict__ wt,
+                           const T* __restrict__ bias, int64_t rows, int64_t I, int64_t K) {
+  for (int64_t b = 0; b < rows; ++b) {
+    T* o = out + b * K;
+#pragma omp simd
+    for (int64_t j = 0; j < K; ++j) o[j] = (ADD ? o[j] : T(0)) + bias[j];
+    for (int64_t i = 0; i < I; ++i) {
+      const T xi = x[b * I + i];
+      const T* w = wt + i * K;
+#pragma omp simd
+      for (int64_t j = 0; j < K; ++j) o[j] += xi * w[j];
+    }
+  }
+}
+
+// Per batch row, the sums over time of one step's pre-activation gradients d (rows, K): into brows (the bias's
+// gradient rows), and for a narrow layer (I > 0) x_t^T d into wrows (rows, I, K; the weight's) and d W_ih into dx
+// (rows, I) when dx is given. Summed per row, the caller adds the rows in a fixed order: the result does not depend
+// on how rows fall to threads.
+template <typename T>
+static void sum_rows(const T* __restrict__ d, T* __restrict__ brows, const T* __restrict__ x, const T* __restrict__ wt,
+                     T* __restrict__ wrows, T* __restrict__ dx, int64_t rows, int64_t I, int64_t K) {
+  for (int64_t b = 0; b < rows; ++b) {
+    const T* d_b = d + b * K;
+    T* sum = brows + b * K;
+#pragma omp simd
+    for (int64_t j = 0; j < K; ++j) sum[j] += d_b[j];
+    for (int64_t i = 0; i < I; ++i) {
+      const T xi = x[b * I + i];
+      T* wr = wrows + (b * I + i) * K;
+      const T* w = wt + i * K;
+      T acc = 0;
+#pragma omp simd reduction(+ : acc)
+      for (int64_t j = 0; j < K; ++j) {
+        wr[j] += xi * d_b[j];
+        acc += d_b[j] * w[j];
+      }
+      if (dx) dx[b * I + i] = acc;
+    }
+  }
+}

@@ -14,8 +14,26 @@
 #include <vector>
 
 #include "common.h"
+#if defined(__SSE__)
+#include <xmmintrin.h>
+#endif
 
 using at::Tensor;
+
+// Flush denormal floats to zero (FTZ and DAZ) on every thread of torch's OpenMP pool. torch.set_flush_denormal sets
+// the calling thread alone, and the pool's threads that already exist keep their own mode, so half of a two-thread
+// kernel's work stayed subnormal-slow. Returns the threads set (0 where the CPU has no such mode here).
+int64_t flush_denormals_all() {
+  int64_t threads = 0;
+#if defined(__SSE__)
+#pragma omp parallel num_threads(at::get_num_threads()) reduction(+ : threads)
+  {
+    _mm_setcsr(_mm_getcsr() | 0x8040);  // flush-to-zero (bit 15) and denormals-are-zero (bit 6), as torch sets them
+    threads += 1;
+  }
+#endif
+  return threads;
+}
 
 // One GRU step over `rows` rows. SAVE keeps r, z, n and hn for the backward pass; inference leaves them out.
 template <typename T, bool SAVE>
@@ -44,25 +62,31 @@ static void gru_step_forward(const T* __restrict__ gi, const T* __restrict__ gh,
   }
 }
 
-// GRU recurrence over precomputed input gates gi (T, B, 3H) (input biases included), gate order (r, z, n).
-// Returns outputs (T, B, H) and, for the backward pass, r, z, n and hn = W_hn h + b_hn, each (T, B, H).
-std::vector<Tensor> gru_forward(Tensor gi, Tensor h0, Tensor w_hh, Tensor b_hh) {
+// GRU recurrence, gate order (r, z, n). A wide layer passes its input gates gi (T, B, 3H), input biases included;
+// a narrow one an empty gi and its inputs x (T, B, I), transposed weight wt (I, 3H) and b_ih, projected step by step
+// into a buffer of the block's rows (project_narrow). Returns outputs (T, B, H) and, for the backward pass, r, z, n
+// and hn = W_hn h + b_hn, each (T, B, H).
+std::vector<Tensor> gru_forward(Tensor gi, Tensor h0, Tensor w_hh, Tensor b_hh, Tensor x, Tensor wt, Tensor b_ih) {
+  const bool narrow = wt.numel() > 0;
   gi = gi.contiguous();
+  x = x.contiguous();
   h0 = h0.contiguous();
   b_hh = b_hh.contiguous();
-  const int64_t T = gi.size(0), B = h0.size(0), H = h0.size(1);
+  b_ih = b_ih.contiguous();
+  const int64_t T = narrow ? x.size(0) : gi.size(0), B = h0.size(0), H = h0.size(1), I = narrow ? x.size(2) : 0;
   auto outs = at::empty({T, B, H}, h0.options());
   std::vector<Tensor> result{outs};
   for (int k = 0; k < 4; ++k) result.push_back(at::empty_like(outs));
   auto gh = at::empty({B, 3 * H}, h0.options());
   w_hh = w_hh.contiguous();
-  AT_DISPATCH_FLOATING_TYPES(gi.scalar_type(), "gru_forward", [&] {
+  AT_DISPATCH_FLOATING_TYPES(h0.scalar_type(), "gru_forward", [&] {
     scalar_t* saved[4];
     for (int k = 0; k < 4; ++k) saved[k] = result[k + 1].data_ptr<scalar_t>();
     const bool caller = c10::InferenceMode::is_enabled();
     at::parallel_for(0, B, kGrain, [&](int64_t b0, int64_t b1) {
       const ThreadState state(caller);
       const int64_t rows = b1 - b0;
+      std::vector<scalar_t> projected(narrow ? rows * 3 * H : 0);
       scalar_t* gh_rows = gh.data_ptr<scalar_t>() + b0 * 3 * H;
       const scalar_t* w = w_hh.data_ptr<scalar_t>();
       const scalar_t* bias = b_hh.data_ptr<scalar_t>();
@@ -70,7 +94,12 @@ std::vector<Tensor> gru_forward(Tensor gi, Tensor h0, Tensor w_hh, Tensor b_hh) 
       for (int64_t t = 0; t < T; ++t) {
         gemm<scalar_t>(rows, 3 * H, H, h, H, w, H, true, scalar_t(0), gh_rows, 3 * H);
         const int64_t off = (t * B + b0) * H;
-        const scalar_t* gi_t = gi.data_ptr<scalar_t>() + (t * B + b0) * 3 * H;
+        const scalar_t* gi_t = projected.data();
+        if (narrow)
+          project_narrow<scalar_t, false>(projected.data(), x.data_ptr<scalar_t>() + (t * B + b0) * I,
+                                          wt.data_ptr<scalar_t>(), b_ih.data_ptr<scalar_t>(), rows, I, 3 * H);
+        else
+          gi_t = gi.data_ptr<scalar_t>() + (t * B + b0) * 3 * H;
         scalar_t* out_t = outs.data_ptr<scalar_t>() + off;
         gru_step_forward<scalar_t, true>(gi_t, gh_rows, bias, h, out_t, saved[0] + off, saved[1] + off,
                                          saved[2] + off, saved[3] + off, rows, H);
@@ -146,36 +175,51 @@ static void gru_step_backward(const T* dh_in, const T* __restrict__ g_out, const
   }
 }
 
-// Reverse GRU recurrence. Returns d(input gates) (T, B, 3H), d(hidden gates incl. b_hh) (T, B, 3H), d(h0).
+// Reverse GRU recurrence. Returns d(input gates) (T, B, 3H; empty for a narrow layer, whose x and wt come as
+// gru_forward took them), d(hidden gates incl. b_hh) (T, B, 3H), d(h0), the two biases' gradient rows (B, 3H) each,
+// and for a narrow layer the input weight's gradient rows (B, I, 3H) and d(x) (T, B, I; empty unless input_grad).
 std::vector<Tensor> gru_backward(Tensor grad_out, Tensor grad_h, Tensor outs, Tensor r, Tensor z, Tensor n,
-                                 Tensor hn, Tensor h0, Tensor w_hh) {
+                                 Tensor hn, Tensor h0, Tensor w_hh, Tensor x, Tensor wt, bool input_grad) {
   grad_out = grad_out.contiguous();
   h0 = h0.contiguous();
-  const int64_t T = outs.size(0), B = outs.size(1), H = outs.size(2);
-  auto d_gi = at::empty({T, B, 3 * H}, outs.options());
+  x = x.contiguous();
+  const bool narrow = wt.numel() > 0;
+  const int64_t T = outs.size(0), B = outs.size(1), H = outs.size(2), I = narrow ? x.size(2) : 0;
+  auto d_gi = at::empty({narrow ? 0 : T, B, 3 * H}, outs.options());
   auto d_gh = at::empty({T, B, 3 * H}, outs.options());
   auto dh = grad_h.contiguous().clone();  // each step overwrites it with dh * z, then adds d_gh @ W_hh
+  auto bi_rows = at::zeros({B, 3 * H}, outs.options());
+  auto bh_rows = at::zeros({B, 3 * H}, outs.options());
+  auto wrows = at::zeros({B, I, 3 * H}, outs.options());
+  auto dx = at::empty({narrow && input_grad ? T : 0, B, I}, outs.options());
   w_hh = w_hh.contiguous();
   AT_DISPATCH_FLOATING_TYPES(outs.scalar_type(), "gru_backward", [&] {
     const bool caller = c10::InferenceMode::is_enabled();
     at::parallel_for(0, B, kGrain, [&](int64_t b0, int64_t b1) {
       const ThreadState state(caller);
       const int64_t rows = b1 - b0;
+      std::vector<scalar_t> d_gi_rows(narrow ? rows * 3 * H : 0);
       scalar_t* dh_rows = dh.data_ptr<scalar_t>() + b0 * H;
       const scalar_t* w = w_hh.data_ptr<scalar_t>();
       for (int64_t t = T - 1; t >= 0; --t) {
-        const int64_t off = (t * B + b0) * H, goff = (t * B + b0) * 3 * H;
+        const int64_t off = (t * B + b0) * H, goff = (t * B + b0) * 3 * H, xoff = (t * B + b0) * I;
         const scalar_t* prev = t > 0 ? outs.data_ptr<scalar_t>() + off - B * H : h0.data_ptr<scalar_t>() + b0 * H;
         scalar_t* d_gh_t = d_gh.data_ptr<scalar_t>() + goff;
+        scalar_t* d_gi_t = narrow ? d_gi_rows.data() : d_gi.data_ptr<scalar_t>() + goff;
         gru_step_backward<scalar_t>(dh_rows, grad_out.data_ptr<scalar_t>() + off, r.data_ptr<scalar_t>() + off,
                                     z.data_ptr<scalar_t>() + off, n.data_ptr<scalar_t>() + off,
-                                    hn.data_ptr<scalar_t>() + off, prev, d_gi.data_ptr<scalar_t>() + goff, d_gh_t,
-                                    dh_rows, rows, H);
+                                    hn.data_ptr<scalar_t>() + off, prev, d_gi_t, d_gh_t, dh_rows, rows, H);
+        sum_rows<scalar_t>(d_gi_t, bi_rows.data_ptr<scalar_t>() + b0 * 3 * H,
+                           narrow ? x.data_ptr<scalar_t>() + xoff : nullptr, narrow ? wt.data_ptr<scalar_t>() : nullptr,
+                           wrows.data_ptr<scalar_t>() + b0 * I * 3 * H,
+                           dx.numel() ? dx.data_ptr<scalar_t>() + xoff : nullptr, rows, I, 3 * H);
+        sum_rows<scalar_t>(d_gh_t, bh_rows.data_ptr<scalar_t>() + b0 * 3 * H, nullptr, nullptr, nullptr, nullptr,
+                           rows, 0, 3 * H);
         gemm<scalar_t>(rows, H, 3 * H, d_gh_t, 3 * H, w, H, false, scalar_t(1), dh_rows, H);  // += d_gh @ W_hh
       }
     });
   });
-  return {d_gi, d_gh, dh};
+  return {d_gi, d_gh, dh, bi_rows, bh_rows, wrows, dx};
 }
 
 // tanh RNN recurrence over precomputed input terms gi (T, B, H), both biases included.
@@ -280,7 +324,8 @@ Tensor slstm_infer(Tensor x, Tensor w_ih, Tensor r, Tensor bias);
 Tensor slstm_backward(Tensor grad_out, Tensor outs, Tensor gates, Tensor cells, Tensor norms, Tensor fd, Tensor r);
 
 PYBIND11_MODULE(TORCH_EXTENSION_NAME, m) {
-  m.def("gru_forward", &gru_forward, "GRU recurrence over precomputed input gates");
+  m.def("flush_denormals_all", &flush_denormals_all, "flush denormals on every thread of torch's OpenMP pool");
+  m.def("gru_forward", &gru_forward, "GRU recurrence over precomputed input gates, or narrow inputs projected step by step");
   m.def("gru_backward", &gru_backward, "reverse GRU recurrence");
   m.def("rnn_forward", &rnn_forward, "tanh RNN recurrence over precomputed input terms");
   m.def("rnn_backward", &rnn_backward, "reverse tanh RNN recurrence");

@@ -6,13 +6,14 @@ has thousands of nodes per batch and its overhead, not arithmetic, dominates (GR
 than LSTM per epoch although it does 25% fewer FLOPs).
 
 How: each layer is one ``torch.autograd.Function``. The forward pass hoists the input projection of every
-time step into one matrix product, then runs the recurrence with a handful of ops per step and no autograd
-recording; it saves the gates. The backward pass walks the steps in reverse by hand (a few ops per step)
-and computes the weight gradients afterwards with one large matrix product each. Without autograd (``no_grad``,
-``inference_mode``) a layer runs a separate kernel that keeps no gates and projects its inputs step by step, so
-evaluation holds the outputs alone. The C++ loops give each thread its own block of the batch's rows (rows are
-independent through the recurrence). The step loops run in C++
-(``kernels.cpp``, compiled by :mod:`forecast.models.fast.build`) or, where that cannot be built, in TorchScript
+time step into one matrix product (in C++, a GRU layer on at most ``NARROW`` features projects inside the step loop
+instead), then runs the recurrence with a handful of ops per step and no autograd recording; it saves the gates.
+The backward pass walks the steps in reverse by hand (a few ops per step, in C++ summing the bias gradients per
+row as it goes) and computes the weight gradients afterwards with one large matrix product each. Without
+autograd (``no_grad``, ``inference_mode``) a layer runs a separate kernel that keeps no gates and projects its
+inputs step by step, so evaluation holds the outputs alone. The C++ loops give each thread its own block of the
+batch's rows (rows are independent through the recurrence). The step loops run in C++ (``kernels.cpp``, compiled
+by :mod:`forecast.models.fast.build`) or, where that cannot be built, in TorchScript
 (:mod:`forecast.models.fast.script`); metrics.json records which (``kernel``).
 
 The modules use ``nn.GRU``/``nn.RNN``'s parameter names, shapes, gate order (r, z, n) and initialisation, so
@@ -77,8 +78,20 @@ class _GRULayer(torch.autograd.Function):
         ctx: Any, x: torch.Tensor, h0: torch.Tensor, *weights: torch.Tensor
     ) -> tuple[torch.Tensor, torch.Tensor]:
         w_ih, w_hh, b_ih, b_hh = weights  # nn.GRU's parameters of one layer
-        outs, *gates = step_kernels().gru_forward(_input_terms(x, w_ih, b_ih), h0.contiguous(), w_hh, b_hh)
-        ctx.save_for_backward(x, outs, *gates, h0, w_ih, w_hh)  # gates: r, z, n and hn = W_hn h + b_hn
+        kernels, none = step_kernels(), x.new_empty(0)
+        ctx.compiled = kernels is not ScriptKernels
+        if ctx.compiled and x.size(-1) <= NARROW:  # projected step by step in the loop: no (T, B, 3H) projection
+            wt = w_ih.t().contiguous()
+            outs, *gates = kernels.gru_forward(none, h0.contiguous(), w_hh, b_hh, x, wt, b_ih)
+        elif ctx.compiled:
+            wt = none
+            outs, *gates = kernels.gru_forward(
+                _input_terms(x, w_ih, b_ih), h0.contiguous(), w_hh, b_hh, none, none, b_ih
+            )
+        else:
+            wt = none
+            outs, *gates = kernels.gru_forward(_input_terms(x, w_ih, b_ih), h0.contiguous(), w_hh, b_hh)
+        ctx.save_for_backward(x, outs, *gates, h0, w_ih, w_hh, wt)  # gates: r, z, n and hn = W_hn h + b_hn
         return outs, outs[-1]
 
     @staticmethod
@@ -89,13 +102,20 @@ class _GRULayer(torch.autograd.Function):
 
     @staticmethod
     def backward(ctx: Any, grad_out: torch.Tensor, grad_h: torch.Tensor) -> tuple[torch.Tensor | None, ...]:
-        x, outs, r, z, n, hn, h0, w_ih, w_hh = ctx.saved_tensors
-        d_gi, d_gh, dh0 = step_kernels().gru_backward(
-            grad_out.contiguous(), grad_h.contiguous(), outs, r, z, n, hn, h0.contiguous(), w_hh
-        )
-        dw_ih, db_ih = _weight_grads(d_gi, x)
-        dw_hh, db_hh = _weight_grads(d_gh, _previous_states(outs, h0))
-        return _input_grad(ctx, d_gi, w_ih, x), dh0, dw_ih, dw_hh, db_ih, db_hh
+        x, outs, r, z, n, hn, h0, w_ih, w_hh, wt = ctx.saved_tensors
+        args = (grad_out.contiguous(), grad_h.contiguous(), outs, r, z, n, hn, h0.contiguous(), w_hh)
+        if not ctx.compiled:  # the TorchScript loops: the weight and bias gradients as GEMMs and column sums
+            d_gi, d_gh, dh0 = ScriptKernels.gru_backward(*args)
+            dw_ih, db_ih = _weight_grads(d_gi, x)
+            dw_hh, db_hh = _weight_grads(d_gh, _previous_states(outs, h0))
+            return _input_grad(ctx, d_gi, w_ih, x), dh0, dw_ih, dw_hh, db_ih, db_hh
+        narrow, needs_dx = wt.numel() > 0, ctx.needs_input_grad[0]
+        d_gi, d_gh, dh0, bi_rows, bh_rows, w_rows, dx = build.load().gru_backward(*args, x, wt, narrow and needs_dx)
+        dw_hh = _weight_grad(d_gh, _previous_states(outs, h0))
+        db_ih, db_hh = bi_rows.sum(0), bh_rows.sum(0)  # summed per row in the loop: no column sums over every step
+        if narrow:
+            return (dx if needs_dx else None), dh0, w_rows.sum(0).t(), dw_hh, db_ih, db_hh
+        return _input_grad(ctx, d_gi, w_ih, x), dh0, _weight_grad(d_gi, x), dw_hh, db_ih, db_hh
 
 
 class _RNNLayer(torch.autograd.Function):

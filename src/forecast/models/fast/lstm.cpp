@@ -44,28 +44,9 @@ static void lstm_step_forward(T* __restrict__ a, const T* __restrict__ bias, con
   }
 }
 
-// A narrow layer's input terms (a first layer on at most NARROW features, models/fast/layers.py), added into a
-// step's slice a (rows, 4H) that holds h W_hh^T: bias + x_t W_ih^T, from x_t (rows, I) and the transposed weight
-// wt (I, 4H), so no (T, B, 4H) projection is computed beforehand and no copy of the bias is broadcast into it.
-template <typename T>
-static void add_narrow(T* __restrict__ a, const T* __restrict__ x, const T* __restrict__ wt,
-                       const T* __restrict__ bias, int64_t rows, int64_t I, int64_t K) {
-  for (int64_t b = 0; b < rows; ++b) {
-    T* a_b = a + b * K;
-#pragma omp simd
-    for (int64_t j = 0; j < K; ++j) a_b[j] += bias[j];
-    for (int64_t i = 0; i < I; ++i) {
-      const T xi = x[b * I + i];
-      const T* w = wt + i * K;
-#pragma omp simd
-      for (int64_t j = 0; j < K; ++j) a_b[j] += xi * w[j];
-    }
-  }
-}
-
 // LSTM recurrence. A wide layer passes its input terms gi (T, B, 4H), both biases included, which are overwritten:
 // each step adds h W_hh^T into its slice and activates it in place (no copy). A narrow layer passes an empty gi and
-// its inputs x (T, B, I), transposed weight wt (I, 4H) and bias (4H), projected step by step (add_narrow).
+// its inputs x (T, B, I), transposed weight wt (I, 4H) and bias (4H), projected step by step (project_narrow).
 // Returns outputs h (T, B, H), the activated gates (T, B, 4H) and the cell states (T, B, H).
 std::vector<Tensor> lstm_forward(Tensor gi, Tensor h0, Tensor c0, Tensor w_hh, Tensor x, Tensor wt, Tensor bias) {
   const bool narrow = wt.numel() > 0;
@@ -92,8 +73,8 @@ std::vector<Tensor> lstm_forward(Tensor gi, Tensor h0, Tensor c0, Tensor w_hh, T
         scalar_t* a = gates.data_ptr<scalar_t>() + (t * B + b0) * 4 * H;
         gemm<scalar_t>(rows, 4 * H, H, h, H, w, H, true, scalar_t(narrow ? 0 : 1), a, 4 * H);
         if (narrow)
-          add_narrow<scalar_t>(a, x.data_ptr<scalar_t>() + (t * B + b0) * I, wt.data_ptr<scalar_t>(),
-                               bias.data_ptr<scalar_t>(), rows, I, 4 * H);
+          project_narrow<scalar_t, true>(a, x.data_ptr<scalar_t>() + (t * B + b0) * I, wt.data_ptr<scalar_t>(),
+                                         bias.data_ptr<scalar_t>(), rows, I, 4 * H);
         scalar_t* c_t = cells.data_ptr<scalar_t>() + off;
         scalar_t* h_t = outs.data_ptr<scalar_t>() + off;
         lstm_step_forward<scalar_t, true>(a, nullptr, c, c_t, h_t, rows, H);
@@ -160,33 +141,6 @@ static void lstm_step_backward(const T* __restrict__ g_out, const T* __restrict_
       da_b[2 * H + j] = c_grad * i * (T(1) - g * g);
       da_b[3 * H + j] = h_grad * tc * og * (T(1) - og);
       dc[o + j] = c_grad * f;
-    }
-  }
-}
-
-// Per batch row, the sums over time of one step's pre-activation gradients d_a (rows, 4H): into brows (the bias's
-// gradient rows), and for a narrow layer x_t^T d_a into wrows (rows, I, 4H; the weight's) and d_a W_ih into dx
-// (rows, I) when the inputs need it. Summed per row, the caller adds the rows in a fixed order: the result does not
-// depend on how rows fall to threads.
-template <typename T>
-static void sum_rows(const T* __restrict__ da, T* __restrict__ brows, const T* __restrict__ x, const T* __restrict__ wt,
-                     T* __restrict__ wrows, T* __restrict__ dx, int64_t rows, int64_t I, int64_t K) {
-  for (int64_t b = 0; b < rows; ++b) {
-    const T* d = da + b * K;
-    T* sum = brows + b * K;
-#pragma omp simd
-    for (int64_t j = 0; j < K; ++j) sum[j] += d[j];
-    for (int64_t i = 0; i < I; ++i) {
-      const T xi = x[b * I + i];
-      T* wr = wrows + (b * I + i) * K;
-      const T* w = wt + i * K;
-      T acc = 0;
-#pragma omp simd reduction(+ : acc)
-      for (int64_t j = 0; j < K; ++j) {
-        wr[j] += xi * d[j];
-        acc += d[j] * w[j];
-      }
-      if (dx) dx[b * I + i] = acc;
     }
   }
 }
