@@ -80,17 +80,11 @@ class _GRULayer(torch.autograd.Function):
         w_ih, w_hh, b_ih, b_hh = weights  # nn.GRU's parameters of one layer
         kernels, none = step_kernels(), x.new_empty(0)
         ctx.compiled = kernels is not ScriptKernels
-        if ctx.compiled and x.size(-1) <= NARROW:  # projected step by step in the loop: no (T, B, 3H) projection
-            wt = w_ih.t().contiguous()
-            outs, *gates = kernels.gru_forward(none, h0.contiguous(), w_hh, b_hh, x, wt, b_ih)
-        elif ctx.compiled:
-            wt = none
-            outs, *gates = kernels.gru_forward(
-                _input_terms(x, w_ih, b_ih), h0.contiguous(), w_hh, b_hh, none, none, b_ih
-            )
-        else:
-            wt = none
-            outs, *gates = kernels.gru_forward(_input_terms(x, w_ih, b_ih), h0.contiguous(), w_hh, b_hh)
+        narrow = ctx.compiled and x.size(-1) <= NARROW  # projected step by step in the loop: no (T, B, 3H) terms
+        wt = w_ih.t().contiguous() if narrow else none
+        terms = none if narrow else _input_terms(x, w_ih, b_ih)
+        extra = (x, wt, b_ih) if ctx.compiled else ()  # the TorchScript loops take the terms alone
+        outs, *gates = kernels.gru_forward(terms, h0.contiguous(), w_hh, b_hh, *extra)
         ctx.save_for_backward(x, outs, *gates, h0, w_ih, w_hh, wt)  # gates: r, z, n and hn = W_hn h + b_hn
         return outs, outs[-1]
 

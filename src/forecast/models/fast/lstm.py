@@ -45,12 +45,10 @@ class _LSTMLayer(torch.autograd.Function):
     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         w_ih, w_hh, b_ih, b_hh = weights  # nn.LSTM's parameters of one layer
         bias, none = b_ih + b_hh, x.new_empty(0)
-        if x.size(-1) <= NARROW:  # projected step by step in the loop: no (T, B, 4H) projection first
-            wt = w_ih.t().contiguous()
-            outs, gates, cells = _kernels().lstm_forward(none, h0, c0, w_hh, x, wt, bias)
-        else:  # one GEMM, its output overwritten with the activated gates
-            wt = none
-            outs, gates, cells = _kernels().lstm_forward(_input_terms(x, w_ih, bias), h0, c0, w_hh, none, none, none)
+        narrow = x.size(-1) <= NARROW  # projected step by step in the loop, else one GEMM overwritten with the gates
+        wt = w_ih.t().contiguous() if narrow else none
+        terms = none if narrow else _input_terms(x, w_ih, bias)
+        outs, gates, cells = _kernels().lstm_forward(terms, h0, c0, w_hh, x, wt, bias)
         ctx.save_for_backward(x, outs, gates, cells, h0, c0, w_ih, w_hh, wt)  # gates: i, f, g, o after activation
         return outs, outs[-1], cells[-1]
 

@@ -15,12 +15,12 @@
 #include <algorithm>
 #include <vector>
 
+#include "common.h"
+
 using at::Tensor;
 
 static constexpr int64_t kScanGrain = 8;
 
-// -ffast-math assumes no infinities: exp's argument is clamped where the sigmoid is already 0 or 1 (to 2e-35).
-template <typename T> static inline T sig(T x) { return T(1) / (T(1) + std::exp(-std::min(std::max(x, T(-80)), T(80)))); }
 
 // Where a step's pre-activations come from: the projection (B, T, K), or the inputs (B, T, I) and the transposed
 // weight (I, K) of a narrow layer; plus the bias (K).
@@ -33,13 +33,7 @@ template <typename scalar_t> struct Source {
   // Fill out[0..K) with row r's pre-activations at step t.
   inline void at(int64_t r, int64_t t, scalar_t* out) const {
     if (wt) {
-      const scalar_t* x = data + (r * T + t) * I;
-      _Pragma("omp simd") for (int64_t j = 0; j < K; ++j) out[j] = bias[j];
-      for (int64_t i = 0; i < I; ++i) {
-        const scalar_t xi = x[i];
-        const scalar_t* w = wt + i * K;
-        _Pragma("omp simd") for (int64_t j = 0; j < K; ++j) out[j] += xi * w[j];
-      }
+      project_narrow<scalar_t, false>(out, data + (r * T + t) * I, wt, bias, 1, I, K);
     } else {
       const scalar_t* p = data + (r * T + t) * K;
       _Pragma("omp simd") for (int64_t j = 0; j < K; ++j) out[j] = p[j] + bias[j];
@@ -76,12 +70,12 @@ Tensor minimal_forward(Tensor input, Tensor weight, Tensor bias, int64_t blocks)
           const scalar_t* prev = t ? out - H : zero.data();
           if (blocks == 2) {
             _Pragma("omp simd") for (int64_t j = 0; j < H; ++j) {
-              const scalar_t z = sig(p[j]);
+              const scalar_t z = sigm(p[j]);
               out[j] = prev[j] + z * (p[H + j] - prev[j]);
             }
           } else {
             _Pragma("omp simd") for (int64_t j = 0; j < H; ++j) {
-              const scalar_t f = sig(p[j]), i = sig(p[H + j]);
+              const scalar_t f = sigm(p[j]), i = sigm(p[H + j]);
               out[j] = (f * prev[j] + i * p[2 * H + j]) / (f + i);
             }
           }
@@ -139,8 +133,8 @@ std::vector<Tensor> minimal_backward(Tensor grad, Tensor input, Tensor weight, T
             scalar_t *d = D + s * H, *g1 = G1 + s * H, *g2 = G2 + s * H;
             _Pragma("omp simd") for (int64_t j = 0; j < H; ++j) {
               d[j] = g[j];
-              g1[j] = sig(p[j]);
-              if (blocks == 3) g2[j] = sig(p[H + j]);
+              g1[j] = sigm(p[j]);
+              if (blocks == 3) g2[j] = sigm(p[H + j]);
             }
           }
           for (int64_t s = n - 1; s >= 0; --s) {  // the walk back, on the buffer
@@ -178,21 +172,10 @@ std::vector<Tensor> minimal_backward(Tensor grad, Tensor input, Tensor weight, T
                 q[2 * H + j] = d[j] * i * inv;
               }
             }
-            _Pragma("omp simd") for (int64_t j = 0; j < K; ++j) sum[j] += q[j];
-            if (narrow) {  // the weight's rows, and the inputs' gradient: no (B, T, K) gradient written
-              const scalar_t* x = src.data + (r * T + t) * I;
-              for (int64_t i = 0; i < I; ++i) {
-                const scalar_t xi = x[i];
-                scalar_t* wr = pw + (r * I + i) * K;
-                const scalar_t* w = src.wt + i * K;
-                scalar_t dx = 0;
-                _Pragma("omp simd reduction(+ : dx)") for (int64_t j = 0; j < K; ++j) {
-                  wr[j] += xi * q[j];
-                  dx += q[j] * w[j];
-                }
-                if (pdp) pdp[(r * T + t) * I + i] = dx;
-              }
-            }
+            // the bias's row and, narrow, the weight's rows and the inputs' gradient: no (B, T, K) gradient written
+            sum_rows<scalar_t>(q, sum, narrow ? src.data + (r * T + t) * I : nullptr, src.wt,
+                               narrow ? pw + r * I * K : nullptr, narrow && pdp ? pdp + (r * T + t) * I : nullptr, 1,
+                               I, K);
           }
         }
       }
