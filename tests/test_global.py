@@ -115,6 +115,25 @@ def test_gathered_batches_equal_the_materialised_windows() -> None:
     assert torch.equal(both.take(torch.tensor([n - 1]))[1], data.windows("train").take(torch.tensor([n - 1]))[1])
 
 
+def test_one_pooled_pass_forecasts_each_ticker_as_its_own_pass_does() -> None:
+    from forecast.config.schema import ModelConfig
+    from forecast.evaluation.forecasts import forecast_rows, unit_outputs
+    from forecast.evaluation.inference import predict_scaled
+
+    torch.manual_seed(0)
+    datas = {
+        "AAA": windows_for(random_walk(300, seed=5), 12, 3, SplitBounds(200, 50, 300)),
+        "BBB": windows_for(random_walk(200, seed=6), 12, 3, SplitBounds(120, 40, 200)),
+    }
+    model = RecurrentForecaster(cell="gru", n_features=1, hidden_size=8, num_layers=1, horizon=3)
+    pooled = unit_outputs(datas, model, CPU, ModelConfig(cell="gru"), train_rows=False)
+    for ticker, data in datas.items():  # 2 tickers in one chunk of rows: each gets its own rows' outputs
+        alone = predict_scaled(model, data.inputs[forecast_rows(data, False)], CPU)
+        assert pooled[ticker].shape == alone.shape == (int((data.split > 0).sum()), 3)
+        np.testing.assert_allclose(pooled[ticker], alone, rtol=0, atol=1e-6)
+    assert unit_outputs(datas, model, CPU, ModelConfig(cell="gru", strategy="recursive"), False) == {}
+
+
 def test_perturbing_one_tickers_test_span_moves_no_training_or_validation_forecast(tmp_path: Path) -> None:
     cfg = small_config(tmp_path)
     base = frames()

@@ -9,6 +9,7 @@ from torch import nn
 
 from forecast.data.dataset import SPLITS, WindowedData
 from forecast.data.scaling import Standardizer, returns_to_paths
+from forecast.data.windows import Windows
 from forecast.models.recurrent import inference_rows
 
 
@@ -20,6 +21,20 @@ def predict_scaled(model: nn.Module, inputs: torch.Tensor, device: torch.device,
     batch = batch or inference_rows(model, inputs.shape[1])
     outs = [model(xb.to(device)).double().cpu() for xb in inputs.split(batch)]
     return torch.cat(outs).numpy()
+
+
+@torch.inference_mode()
+def pooled_outputs(model: nn.Module, parts: list[Windows], device: torch.device) -> list[np.ndarray]:
+    """Return :func:`predict_scaled` of each of ``parts`` (every ticker's forecast windows of a unit), run as one
+    pass in shared chunks: a pool of 500 tickers makes 500 short passes otherwise, each with its own call and
+    thread start-up (a third of the time of 400 windows). Nothing is materialised beyond one chunk."""
+    if not parts:
+        return []
+    joined = Windows.concat(parts)
+    model.eval()
+    batch = inference_rows(model, joined.window)
+    outs = torch.cat([model(xb.to(device)).double().cpu() for xb, _ in joined.chunks(batch)]).numpy()
+    return np.split(outs, np.cumsum([len(p) for p in parts])[:-1])
 
 
 def predict_returns(

@@ -38,18 +38,22 @@ class TickerTable:
 def run_table(parts: list[TickerTable], pooled: bool) -> tuple[pd.DataFrame, np.ndarray | None]:
     """Return the run's forecast table (``forecasts.csv``: the single split's rows, or every fold's test rows with
     ``fold``; a ``ticker`` column first when ``pooled``) and the Gaussian scale of each of its test rows (None
-    unless the intervals are conformal), in the order of the table's test rows."""
+    unless the intervals are conformal), in the order of the table's test rows. The columns a part lacks are added
+    once to the joined table (a universe backtest joins 8,000 parts: a copy of each part per column took seconds)."""
     single = all(p.fold == 0 for p in parts)
     tables, sigmas = [], []
     for p in parts:
-        part = p.table if single else p.table[p.table["split"] == "test"].assign(fold=p.fold)
-        sigma = row_sigmas(part[part["split"] == "test"], p.bands)
+        test = p.table[p.table["split"].to_numpy() == "test"]
+        sigma = row_sigmas(test, p.bands)
         if sigma is not None:
             sigmas.append(sigma)
-        tables.append(part.assign(ticker=p.ticker) if pooled else part)
-    table = tables[0] if len(tables) == 1 and single else pd.concat(tables, ignore_index=True)
+        tables.append(p.table if single else test)
+    table = tables[0].copy() if len(tables) == 1 and single else pd.concat(tables, ignore_index=True)
+    lengths = [len(t) for t in tables]
+    if not single:
+        table["fold"] = np.repeat([p.fold for p in parts], lengths)
     if pooled:
-        table = table[["ticker", *[c for c in table.columns if c != "ticker"]]]
+        table.insert(0, "ticker", np.repeat(np.array([p.ticker for p in parts], dtype=object), lengths))
     return table, np.concatenate(sigmas) if sigmas else None
 
 

@@ -30,7 +30,7 @@ from torch import nn
 from torch.nn.functional import logsigmoid
 
 from forecast.models.fast import build
-from forecast.models.fast.layers import _input_grad, _input_terms, _previous_states, _weight_grad, _weight_grads
+from forecast.models.fast.layers import _input_grad, _input_terms, _recurrent_weight_grad, _weight_grads
 
 
 def forget_bias(head_dim: int, layer: int, layers: int) -> torch.Tensor:
@@ -84,7 +84,7 @@ class _SLSTMLayer(torch.autograd.Function):
         x, outs, gates, cells, norms, fd, w_ih, r = ctx.saved_tensors
         d_a = build.load().slstm_backward(grad_out.contiguous(), outs, gates, cells, norms, fd, r)
         dw_ih, db = _weight_grads(d_a, x)
-        dr = _weight_grad(d_a, _previous_states(outs, outs.new_zeros(outs.shape[1:])))
+        dr = _recurrent_weight_grad(d_a, outs, outs.new_zeros(outs.shape[1:]))
         return _input_grad(ctx, d_a, w_ih, x), dw_ih, dr, db
 
 

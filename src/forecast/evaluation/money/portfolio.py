@@ -118,22 +118,34 @@ def random_rankings(
 ) -> dict[int, list[tuple[np.ndarray, np.ndarray]]]:
     """Return, per ``k``, the daily gross and net returns of the long-short rule on ``draws`` seeded random rankings
     (the same draws for every ``k``). Each draw is sorted once and serves every ``k``: the same positions as
-    :func:`long_short` on those scores, in a fifth of the time at five values of ``k``."""
+    :func:`long_short` on those scores, traded by :func:`held` on the chosen tickers alone."""
     valid = ~np.isnan(realised)
     n_valid = valid.sum(axis=1)
     rng = np.random.default_rng(seed)
     out: dict[int, list[tuple[np.ndarray, np.ndarray]]] = {k: [] for k in ks}
-    days, shape = np.arange(len(realised))[:, None], realised.shape
     for _ in range(draws):  # one draw at a time: memory days x tickers
-        order = np.argsort(np.where(valid, rng.random(shape), np.inf), axis=1)  # ranked days' tickers first
+        order = np.argsort(np.where(valid, rng.random(realised.shape), np.inf), axis=1)  # ranked days' tickers first
         for k in ks:
-            weights = np.zeros(shape)
             top = np.take_along_axis(order, np.maximum(n_valid[:, None] - k, 0) + np.arange(k), axis=1)
-            weights[days, top], weights[days, order[:, :k]] = 1.0 / k, -1.0 / k
-            weights[n_valid < 2 * k] = 0.0
-            gross, _, net = trade(weights, realised, cost)
-            out[k].append((gross, net))
+            gross, turnover = held(realised, top, order[:, :k], n_valid >= 2 * k)
+            out[k].append((gross, gross - cost * turnover))
     return out
+
+
+def held(realised: np.ndarray, longs: np.ndarray, shorts: np.ndarray, live: np.ndarray) -> tuple[np.ndarray, ...]:
+    """Return the daily gross return and turnover of holding ``longs`` at ``+1/k`` and ``shorts`` at ``-1/k`` (days x
+    k tickers each, disjoint) on the ``live`` days and nothing on the others: :func:`trade` of those weights, from the
+    chosen tickers' returns and the changes of the two sets (a ticker that leaves or joins a leg turns ``1/k`` over,
+    one that crosses from one leg to the other ``2/k``), not from a days x tickers product of floats."""
+    k = longs.shape[1]
+    gross = (np.take_along_axis(realised, longs, 1).sum(1) - np.take_along_axis(realised, shorts, 1).sum(1)) / k
+    changes = np.zeros(len(realised))
+    for leg in (longs, shorts):
+        member = np.zeros(realised.shape, dtype=bool)
+        member[np.arange(len(realised))[:, None], leg] = True
+        member[~live] = False
+        changes += np.diff(member, axis=0, prepend=False).sum(axis=1)  # True - False: bool diff is xor
+    return np.where(live, gross, 0.0), changes / k
 
 
 def summary(returns: np.ndarray, turnover: np.ndarray | None = None) -> PortfolioScores:

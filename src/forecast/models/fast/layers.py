@@ -54,6 +54,17 @@ def _input_terms(x: torch.Tensor, w_ih: torch.Tensor, bias: torch.Tensor) -> tor
     return torch.addmm(bias, x.reshape(-1, x.size(-1)), w_ih.t()).view(x.size(0), x.size(1), -1)
 
 
+def _recurrent_weight_grad(d_gates: torch.Tensor, outs: torch.Tensor, h0: torch.Tensor) -> torch.Tensor:
+    """Return dW_hh = sum over steps of ``d_gates[t].T @ h[t-1]`` (h[-1] = ``h0``) as one addmm on views of the
+    outputs: no (T, B, H) copy of the previous states (:func:`_previous_states`; 2.9 ms against 3.3 at the LSTM's
+    1 x 25, window 240, batch 256)."""
+    first = d_gates[0].t().mm(h0)
+    if len(outs) == 1:
+        return first
+    rest = d_gates[1:].reshape(-1, d_gates.size(-1))
+    return torch.addmm(first, rest.t(), outs[:-1].reshape(-1, outs.size(-1)))
+
+
 def _weight_grads(d_gates: torch.Tensor, inputs: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """Return (dW, db) for ``gates = inputs @ W.T + b`` summed over all steps: one matrix product."""
     flat = d_gates.reshape(-1, d_gates.size(-1))
@@ -105,7 +116,7 @@ class _GRULayer(torch.autograd.Function):
             return _input_grad(ctx, d_gi, w_ih, x), dh0, dw_ih, dw_hh, db_ih, db_hh
         narrow, needs_dx = wt.numel() > 0, ctx.needs_input_grad[0]
         d_gi, d_gh, dh0, bi_rows, bh_rows, w_rows, dx = build.load().gru_backward(*args, x, wt, narrow and needs_dx)
-        dw_hh = _weight_grad(d_gh, _previous_states(outs, h0))
+        dw_hh = _recurrent_weight_grad(d_gh, outs, h0)
         db_ih, db_hh = bi_rows.sum(0), bh_rows.sum(0)  # summed per row in the loop: no column sums over every step
         if narrow:
             return (dx if needs_dx else None), dh0, w_rows.sum(0).t(), dw_hh, db_ih, db_hh
@@ -133,7 +144,7 @@ class _RNNLayer(torch.autograd.Function):
         x, outs, h0, w_ih, w_hh = ctx.saved_tensors
         d_a, dh0 = step_kernels().rnn_backward(grad_out.contiguous(), grad_h.contiguous(), outs, w_hh)
         dw_ih, db = _weight_grads(d_a, x)
-        dw_hh = _weight_grad(d_a, _previous_states(outs, h0))
+        dw_hh = _recurrent_weight_grad(d_a, outs, h0)
         return _input_grad(ctx, d_a, w_ih, x), dh0, dw_ih, dw_hh, db, db
 
 

@@ -26,7 +26,7 @@ from forecast.models.fast.layers import (
     _FastRecurrent,
     _input_grad,
     _input_terms,
-    _previous_states,
+    _recurrent_weight_grad,
     _weight_grad,
 )
 
@@ -81,7 +81,7 @@ class _LSTMLayer(torch.autograd.Function):
             narrow and ctx.needs_input_grad[0],
         )
         db = bias_rows.sum(0)  # one pre-activation: both biases get the same gradient
-        dw_hh = _weight_grad(d_a, _previous_states(outs, h0))
+        dw_hh = _recurrent_weight_grad(d_a, outs, h0)
         if narrow:
             return (dx if ctx.needs_input_grad[0] else None), dh0, dc0, weight_rows.sum(0).t(), dw_hh, db, db
         return _input_grad(ctx, d_a, w_ih, x), dh0, dc0, _weight_grad(d_a, x), dw_hh, db, db
