@@ -48,7 +48,10 @@ def run_table(parts: list[TickerTable], pooled: bool) -> tuple[pd.DataFrame, np.
         if sigma is not None:
             sigmas.append(sigma)
         tables.append(p.table if single else test)
-    table = tables[0].copy() if len(tables) == 1 and single else pd.concat(tables, ignore_index=True)
+    if len(tables) == 1 and single:
+        table = tables[0].copy() if pooled else tables[0]  # a column is inserted below: not into the part's own table
+    else:
+        table = pd.concat(tables, ignore_index=True)
     lengths = [len(t) for t in tables]
     if not single:
         table["fold"] = np.repeat([p.fold for p in parts], lengths)
