@@ -11,9 +11,10 @@ Every measurement runs in a fresh process; timed alternatives alternate within o
   <= 1.05); ``torch_seconds_per_epoch`` the stock ``nn.RNN/GRU`` (the "before" of the fast path); training
   GFLOP/s and its ``fraction_of_matmul`` (a float32 ``torch.mm`` of one step's shape); ``latency_ms`` of 1 and
   1,000 windows under ``inference_mode``.
-* ``sizes``: GRU, LSTM and the fast LSTM epochs alternated in one process at 2x64, 2x128 and 1x64: the median
-  GRU/LSTM ratio on the best kernel per cell (target <= 0.83 at 2x64), on the same technique (fast GRU against
-  fast LSTM: the cells, not the kernels), the fast LSTM against oneDNN's, and each one's share of the GEMM ceiling.
+* ``sizes``: GRU, oneDNN's LSTM and the fast LSTM epochs alternated in one process at 2x64, 2x128 and 1x64: the
+  median GRU/LSTM ratio as ``model.impl=auto`` runs them (target <= 0.83 at 2x64; the fused LSTM where the C++
+  build exists), on the same technique (fast GRU against fast LSTM: the cells, not the kernels), the fast LSTM
+  against oneDNN's, and each one's share of the GEMM ceiling.
 * ``phases`` (``bench/processes.py``): the phases of ``python -m forecast trainer.max_epochs=1`` from its
   metrics.json, the process's wall time, everything but training, and the floor any such process pays here
   (``python -c "import torch, pandas"``); ``predict_wall``: ``python -m forecast.predict`` on that run.

@@ -2,8 +2,9 @@
 
 A training step (forward, backward, Adam) of the default forecaster (2 x 64, batch 64, one input feature) on random
 windows of 60, 128, 256, 512 and 1024 steps, with a run's allocator settings, for every cell of the registry
-(rnn, lstm, gru, mingru, minlstm, slstm; their kernels as a run picks them) and the fast LSTM (``lstm-fast``, the
-fused C++ LSTM that sLSTM's loop is built like, where the kernels built). Cells alternate within each window length
+(rnn, gru, mingru, minlstm, slstm: their kernels as a run picks them; lstm: oneDNN's) and the fast LSTM
+(``lstm-fast``, the fused C++ LSTM that ``model.impl=auto`` runs and sLSTM's loop is built like, where the kernels
+built). Cells alternate within each window length
 and each figure is the median of ``--repeats`` timings of ``--steps`` steps, so drift between runs hits every cell
 alike. Reported: seconds per epoch of 2,228 windows (AAPL's training span at the defaults), each minimal cell's
 ratio to its full cell and sLSTM's to the fast LSTM, activation memory per batch (the bytes autograd keeps:
@@ -37,7 +38,8 @@ PAIRS = {"mingru": "gru", "minlstm": "lstm", "slstm": "lstm-fast"}
 def model_for(name: str, device: torch.device) -> RecurrentForecaster:
     torch.manual_seed(0)
     cell = name.removesuffix("-fast")
-    impl = "fast" if name.endswith("-fast") else resolve_impl(cell, "auto", device)
+    stock = cell == "lstm" and not name.endswith("-fast")  # "lstm": oneDNN's, beside "lstm-fast" (what auto runs)
+    impl = "fast" if name.endswith("-fast") else "torch" if stock else resolve_impl(cell, "auto", device)
     model = RecurrentForecaster(cell=cell, n_features=1, hidden_size=64, num_layers=2, horizon=1, impl=impl)
     return model.to(device)
 

@@ -11,6 +11,7 @@ import pytest
 import torch
 
 from forecast.config.schema import Config
+from forecast.models.fast import build
 from forecast.pipeline.recipe import run
 from forecast.predict import main, predict
 from tests.helpers import forecast, read_back
@@ -92,7 +93,8 @@ def test_the_command_line_prints_the_path(trained_run: Path) -> None:
     lines = done.stdout.strip().splitlines()  # the forecast to stdout; stderr keeps warnings and errors
     assert done.stderr == ""  # offline by choice: the source that served is information, not a warning
     assert "data for AAPL: the snapshot served the run (data.offline=true, nothing cached)" in lines
-    assert "prices for AAPL from snapshot up to 2013-03-01 (torch kernel)" in lines  # the LSTM's stock CPU kernel
+    kernel = "cpp" if build.load() is not None else "torch"  # the fused LSTM where the C++ build exists
+    assert f"prices for AAPL from snapshot up to 2013-03-01 ({kernel} kernel)" in lines
     assert lines[-4].startswith("AAPL lstm forecast from the close of 2013-03-01 (") and "90% intervals" in lines[-4]
     assert lines[-3].startswith("  2013-03-04 ") and lines[-2].startswith("  2013-03-05 ")
     assert lines[-1].startswith(f"written: {trained_run / 'predictions'}")

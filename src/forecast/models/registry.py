@@ -38,7 +38,7 @@ class Cell:
 MINIMAL = "forecast.models.minimal:MinimalRecurrent"
 REGISTRY: dict[str, Cell] = {
     "rnn": Cell("torch.nn:RNN", "forecast.models.fast.layers:FastRNN", "fast", False, "tab:green", 1),
-    "lstm": Cell("torch.nn:LSTM", "forecast.models.fast.lstm:FastLSTM", "torch", True, "tab:blue", 4),
+    "lstm": Cell("torch.nn:LSTM", "forecast.models.fast.lstm:FastLSTM", "fast", True, "tab:blue", 4),
     "gru": Cell("torch.nn:GRU", "forecast.models.fast.layers:FastGRU", "fast", False, "tab:orange", 3),
     "mingru": Cell(MINIMAL, "", "scan", False, "tab:purple", 2, ("mingru",)),
     "minlstm": Cell(MINIMAL, "", "scan", False, "tab:brown", 3, ("minlstm",)),
@@ -65,11 +65,10 @@ def resolve_impl(cell: str, impl: str, device: torch.device) -> str:
     """Return the implementation that will run: ``torch`` (stock module), ``fast`` (hand-written BPTT) or
     ``scan`` (the minimal cells).
 
-    ``auto`` takes the fast path for GRU, RNN and sLSTM on CPU (where the stock modules have no fused kernel; sLSTM
-    only where the C++ kernels built, else its PyTorch loop) and the stock modules elsewhere: oneDNN's fused LSTM
-    on CPU (the fast LSTM trains at parity with it, measured 1.00-1.09 of its epoch on 2 threads and 1.08 on one:
-    ``make bench``), cuDNN on CUDA. ``fast`` LSTM is the same-technique
-    reference for the GRU-vs-LSTM speed claim and needs the C++ build.
+    ``auto`` takes the fast path for every cell on CPU (LSTM and sLSTM only where the C++ kernels built: else
+    oneDNN's fused LSTM and sLSTM's PyTorch loop) and the stock modules elsewhere (cuDNN on CUDA). The fused LSTM
+    trains in 0.75-0.89 of oneDNN's epoch at 1x64, 2x64 and 2x128 and 0.64-0.70 at the Fischer & Krauss shape
+    (``make bench``, docs/performance.md), so ``auto`` runs it; ``torch`` keeps oneDNN's.
     """
     entry = REGISTRY[cell]
     if impl == "fast" and not entry.fast:

@@ -98,7 +98,8 @@ SPEED_HINT = "sweep model=gru,lstm model.impl=fast,torch (or experiment=speed)"
 
 def faster(done: pd.DataFrame) -> Verdict:
     """Judged on same-technique pairs (both cells fast, preferred, or both stock); the best kernels per cell
-    (``impl=auto``: fast GRU against oneDNN's LSTM on CPU) compare kernels as much as cells: shown, not judged."""
+    (``impl=auto``, where the C++ build or a GPU makes them differ) compare kernels as much as cells: shown, not
+    judged."""
     claim = "GRU trains faster than LSTM"
     if miss := _missing(claim, set(done["cell"]), {"gru", "lstm"}, "sweep model=lstm,gru"):
         return miss
