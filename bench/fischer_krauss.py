@@ -9,8 +9,9 @@ GRU, sLSTM), alternating variants, medians of ``--repeats``:
 * ``windows_per_second`` of forecast's training loop (``fit``) and ``seconds_per_50k``, an epoch of the experiment's
   50,000 sampled windows at that rate;
 * ``fraction_of_matmul``: training GFLOP/s against a float32 ``torch.mm`` of one step's shape;
-* ``inference_windows_per_second``: the forecasting pass (``inference_mode``, chunks of 4,096 windows), what
-  scores every ticker-day of a study period.
+* ``inference_windows_per_second``: the forecasting pass (``inference_mode``, in the chunks a run takes,
+  ``models.recurrent.inference_rows``: 640 windows at this shape for LSTM and sLSTM, 896 for GRU), what scores
+  every ticker-day of a study period.
 """
 
 from __future__ import annotations
@@ -100,12 +101,16 @@ def measure(sample: int, repeats: int, batches: tuple[int, ...]) -> dict[str, An
 
 
 def inference_rate(model: torch.nn.Module, x: torch.Tensor, repeats: int) -> float:
+    """Windows/s of the forecasting pass in the chunks a run's passes take (``models.recurrent.inference_rows``)."""
+    from forecast.models.recurrent import inference_rows
+
     model.eval()
     times = []
+    rows = inference_rows(model, WINDOW)
     with torch.inference_mode():
         for _ in range(repeats + 1):
             start = time.perf_counter()
-            for chunk in x.split(4096):
+            for chunk in x.split(rows):
                 model(chunk)
             times.append(time.perf_counter() - start)
     return len(x) / statistics.median(times[1:])

@@ -23,7 +23,7 @@ import torch
 from torch import nn
 
 from forecast.models.fast import build
-from forecast.models.fast.layers import NARROW
+from forecast.models.fast.layers import NARROW, transposed_product
 
 KINDS = {"mingru": 2, "minlstm": 3}  # weight blocks per layer: (z, h~) and (f, i, h~)
 
@@ -52,7 +52,7 @@ class _FusedLayer(torch.autograd.Function):
             return dx if needs_dx else None, weight_rows.sum(0).t(), rows.sum(0), None
         dp, rows = build.load().minimal_backward(grad, source, weight.new_empty(0), bias, h, ctx.blocks, False)
         dx = torch.matmul(dp, weight) if needs_dx else None
-        dw = dp.reshape(-1, dp.shape[-1]).t() @ x.reshape(-1, x.shape[-1])
+        dw = transposed_product(dp.reshape(-1, dp.shape[-1]), x.reshape(-1, x.shape[-1]))
         return dx, dw, rows.sum(0), None
 
 

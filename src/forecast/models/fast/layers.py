@@ -57,12 +57,12 @@ def _input_terms(x: torch.Tensor, w_ih: torch.Tensor, bias: torch.Tensor) -> tor
 def _recurrent_weight_grad(d_gates: torch.Tensor, outs: torch.Tensor, h0: torch.Tensor) -> torch.Tensor:
     """Return dW_hh = sum over steps of ``d_gates[t].T @ h[t-1]`` (h[-1] = ``h0``) as one addmm on views of the
     outputs: no (T, B, H) copy of the previous states (:func:`_previous_states`; 2.9 ms against 3.3 at the LSTM's
-    1 x 25, window 240, batch 256)."""
-    first = d_gates[0].t().mm(h0)
-    if len(outs) == 1:
-        return first
-    rest = d_gates[1:].reshape(-1, d_gates.size(-1))
-    return torch.addmm(first, rest.t(), outs[:-1].reshape(-1, outs.size(-1)))
+    1 x 25, window 240, batch 256), computed transposed as :func:`_weight_grad` is."""
+    first = h0.t().mm(d_gates[0])
+    if len(outs) > 1:
+        rest = d_gates[1:].reshape(-1, d_gates.size(-1))
+        first = torch.addmm(first, outs[:-1].reshape(-1, outs.size(-1)).t(), rest)
+    return first.t().contiguous()
 
 
 def _weight_grads(d_gates: torch.Tensor, inputs: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -72,8 +72,18 @@ def _weight_grads(d_gates: torch.Tensor, inputs: torch.Tensor) -> tuple[torch.Te
 
 
 def _weight_grad(d_gates: torch.Tensor, inputs: torch.Tensor) -> torch.Tensor:
-    """Return dW alone (a layer whose bias gradient is another term's: no column sum over every step and row)."""
-    return d_gates.reshape(-1, d_gates.size(-1)).t().mm(inputs.reshape(-1, inputs.size(-1)))
+    """Return dW alone (a layer whose bias gradient is another term's: no column sum over every step and row).
+
+    Computed transposed, ``(inputs.T @ d_gates).T``: MKL runs the product with the narrow side first 1.1-1.7x
+    faster at these shapes (steps x batch rows, a few hundred columns; 4.4 against 7.2 ms for the LSTM's
+    recurrent weight at 1 x 25, window 240, batch 512) and gives the same bits (float32 and float64, twelve
+    shapes checked when it was changed)."""
+    return transposed_product(d_gates.reshape(-1, d_gates.size(-1)), inputs.reshape(-1, inputs.size(-1)))
+
+
+def transposed_product(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    """Return ``a.T @ b`` (a sum over rows) as ``(b.T @ a).T``, contiguous: see :func:`_weight_grad`."""
+    return b.t().mm(a).t().contiguous()
 
 
 def _input_grad(ctx: Any, d_gates: torch.Tensor, w_ih: torch.Tensor, x: torch.Tensor) -> torch.Tensor | None:
