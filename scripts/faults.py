@@ -34,6 +34,8 @@ from pathlib import Path
 
 import pandas as pd
 
+from forecast.store.record import MACHINE_FIELDS
+
 TINY = ["window=20", "model.hidden_size=8", "model.num_layers=1", "data.start=2008-01-01", "plots=none"]
 SCENARIOS: dict[str, list[str]] = {
     "backtest": ["-m", "forecast", *TINY, "scope=global", "tickers=[AAPL,MSFT,IBM]", "backtest=walk_forward",
@@ -45,7 +47,6 @@ SCENARIOS: dict[str, list[str]] = {
             "trainer.patience=6"],
 }  # fmt: skip
 TORCHRUN_LOGS = "torchelastic_"  # torchrun's own log folder: it leaves one after every run, completed or not
-MEASURED = ["busy_machine", "epoch_seconds_median", "peak_memory_mb", "seconds_per_epoch", "train_seconds"]
 
 
 @dataclass
@@ -169,7 +170,7 @@ def resume(point: Point, folder: Path) -> Path:
 def compare(point: Point, done: Path, reference: Path) -> None:
     """Set ``point.identical`` (and what differs) from ``done`` against the uninterrupted ``reference``."""
     if point.scenario == "sweep":
-        ours, theirs = (pd.read_csv(p / "summary.csv").drop(columns=MEASURED) for p in (done, reference))
+        ours, theirs = (pd.read_csv(p / "summary.csv").drop(columns=list(MACHINE_FIELDS)) for p in (done, reference))
         ours, theirs = (
             f.drop(columns=[c for c in f.columns if c in ("job", "folder", "run_dir")]) for f in (ours, theirs)
         )

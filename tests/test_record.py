@@ -14,7 +14,7 @@ from forecast.store.columns import columns, dimensions, flatten
 from forecast.store.fields import Scores
 from forecast.store.folders import occupant
 from forecast.store.processes import started
-from forecast.store.record import RunRecord
+from forecast.store.record import MACHINE_FIELDS, RunRecord
 
 
 def test_columns_come_from_the_record_definition() -> None:
@@ -24,6 +24,7 @@ def test_columns_come_from_the_record_definition() -> None:
                  "n_windows_train", "kernel", "skill_vs_persistence"):  # fmt: skip
         assert name in names, name
     assert not {"config", "overrides", "timings", "environment", "features", "lag_check_verdict"} & set(names)
+    assert set(MACHINE_FIELDS) < set(names)  # the summary's columns that scripts/faults.py leaves out of its check
 
 
 def test_a_record_round_trips_through_metrics_json(tmp_path: Path) -> None:

@@ -36,6 +36,9 @@ from forecast.store.ticker_tests import TickerTests
 
 RECORD_FILE = "metrics.json"
 STATUSES = ("running", "completed", "failed", "interrupted")
+# RunRecord fields that measure the machine, not the model: they differ between two runs of the same job (a resumed
+# job against one never killed, scripts/faults.py; the same job on two hosts).
+MACHINE_FIELDS = ("busy_machine", "epoch_seconds_median", "peak_memory_mb", "seconds_per_epoch", "train_seconds")
 
 
 @dataclass
