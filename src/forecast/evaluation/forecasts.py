@@ -57,12 +57,10 @@ def ticker_forecasts(
     rows = forecast_rows(data, f.train_rows)
     if outputs is None:
         inputs = data.windows().select(torch.from_numpy(rows)).materialise()[0]
-        bce = m.loss == "bce"
-        outputs = (
-            predict_scaled(model, inputs, device)
-            if bce
-            else predict_returns(model, inputs, data.horizon, m.strategy, device)
-        )
+        if m.loss == "bce":
+            outputs = predict_scaled(model, inputs, device)
+        else:
+            outputs = predict_returns(model, inputs, data.horizon, m.strategy, device)
     if m.loss == "bce":  # data.target=above_median: probabilities, no price baselines or bands
         return classifier_table(data, outputs, rows), Bands(), math.nan
     table = forecast_table(data, outputs, m.quantiles, rows)
