@@ -1,7 +1,8 @@
 """Training time against window length for every cell (``make bench`` part; alone: ``python bench/windows.py``).
 
-A training step (forward, backward, Adam) of the default forecaster (2 x 64, batch 64, one input feature) on random
-windows of 60, 128, 256, 512 and 1024 steps, with a run's allocator settings, for every cell of the registry
+A training step (forward, backward, and the Adam step a run takes: ``training.optim.make_optimizer``, fused) of the
+default forecaster (2 x 64, batch 64, one input feature) on random windows of 60, 128, 256, 512 and 1024 steps,
+with a run's allocator settings, for every cell of the registry
 (rnn, gru, mingru, minlstm, slstm: their kernels as a run picks them; lstm: oneDNN's) and the fast LSTM
 (``lstm-fast``, the fused C++ LSTM that ``model.impl=auto`` runs and sLSTM's loop is built like, where the kernels
 built). Cells alternate within each window length
@@ -25,9 +26,11 @@ import torch
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 
+from forecast.config.schema import TrainerConfig  # noqa: E402
 from forecast.diagnostics.memory import hold_freed_memory  # noqa: E402
 from forecast.models.recurrent import RecurrentForecaster  # noqa: E402
 from forecast.models.registry import REGISTRY, kernel_name, resolve_impl  # noqa: E402
+from forecast.training.optim import make_optimizer  # noqa: E402
 from forecast.training.runtime import flush_denormals  # noqa: E402
 
 WINDOWS = (60, 128, 256, 512, 1024)
@@ -45,7 +48,7 @@ def model_for(name: str, device: torch.device) -> RecurrentForecaster:
 
 
 def step_seconds(model: RecurrentForecaster, x: torch.Tensor, y: torch.Tensor, steps: int) -> float:
-    opt = torch.optim.Adam(model.parameters(), lr=1e-3)
+    opt = make_optimizer(model, TrainerConfig())  # a run's Adam (lr 1e-3, fused): what a training step runs
     sync(x.device)
     start = time.perf_counter()
     for _ in range(steps):

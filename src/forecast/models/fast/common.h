@@ -66,14 +66,15 @@ template <typename T> static inline T tanh_(T x) { return T(1) - T(2) / (std::ex
 // broadcast into one.
 template <typename T, bool ADD>
 static void project_narrow(T* __restrict__ out, const T* __restrict__ x, const T* __restrict__ wt,
-                           const T* __restrict__ bias, int64_t rows, int64_t I, int64_t K) {
+                           const T* __restrict__ bias, int64_t rows, int64_t I, int64_t K, int64_t ldw = 0) {
+  if (!ldw) ldw = K;  // the weight's row stride: a block of columns [j0, j0 + K) passes wt + j0 and the full K
   for (int64_t b = 0; b < rows; ++b) {
     T* o = out + b * K;
 #pragma omp simd
     for (int64_t j = 0; j < K; ++j) o[j] = (ADD ? o[j] : T(0)) + bias[j];
     for (int64_t i = 0; i < I; ++i) {
       const T xi = x[b * I + i];
-      const T* w = wt + i * K;
+      const T* w = wt + i * ldw;
 #pragma omp simd
       for (int64_t j = 0; j < K; ++j) o[j] += xi * w[j];
     }
@@ -96,13 +97,18 @@ static void sum_rows(const T* __restrict__ d, T* __restrict__ brows, const T* __
       const T xi = x[b * I + i];
       T* wr = wrows + (b * I + i) * K;
       const T* w = wt + i * K;
+      if (!dx) {  // the weight's rows alone: no dot product nobody reads
+#pragma omp simd
+        for (int64_t j = 0; j < K; ++j) wr[j] += xi * d_b[j];
+        continue;
+      }
       T acc = 0;
 #pragma omp simd reduction(+ : acc)
       for (int64_t j = 0; j < K; ++j) {
         wr[j] += xi * d_b[j];
         acc += d_b[j] * w[j];
       }
-      if (dx) dx[b * I + i] = acc;
+      dx[b * I + i] = acc;
     }
   }
 }
