@@ -14,17 +14,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from forecast.store.record import MACHINE_FIELDS
 from tests.helpers import forecast, start_forecast
-
-# What two processes never agree on, whatever they compute: timings (and the busy-machine flag read from them), and
-# the process's peak memory. Every other column of the summary must be equal, bit for bit.
-MEASURED_ON_THE_MACHINE = [
-    "busy_machine",
-    "epoch_seconds_median",
-    "peak_memory_mb",
-    "seconds_per_epoch",
-    "train_seconds",
-]
 
 
 def _status(job: Path) -> str | None:
@@ -47,7 +38,7 @@ def _alive(job: Path) -> bool:
 
 
 def _comparable(summary: Path) -> pd.DataFrame:
-    return pd.read_csv(summary).drop(columns=MEASURED_ON_THE_MACHINE)
+    return pd.read_csv(summary).drop(columns=list(MACHINE_FIELDS))  # every other column: bit for bit
 
 
 def _files(job: Path) -> dict[str, tuple[bytes, int]]:

@@ -32,8 +32,8 @@ template <typename scalar_t> struct Source {
 
   // Fill out[0..K) with row r's pre-activations at step t; a narrow layer's projection fills out[lo..hi) alone
   // (the backward's passes each project the gates they need: half the work of minGRU's), a wide layer's copy all
-  // K (copying half of each step's row gained nothing at window 1024, where the walk is bound by memory: a wide
-  // layer's backward took 7.8-8.7 ms reading half, 7.0-7.7 ms reading all, paired runs).
+  // K (copying half of each step's row gained nothing: a wide layer's backward at window 1024 took 7.8-8.7 ms
+  // reading half, 7.0-7.7 ms reading all, paired runs).
   inline void at(int64_t r, int64_t t, scalar_t* out, int64_t lo = 0, int64_t hi = -1) const {
     if (wt) {
       if (hi < 0) hi = K;
@@ -110,7 +110,7 @@ template <typename scalar_t> struct Grads {
 
 // The backward of batch rows [r0, r1) (one thread), for BLOCKS 2 (minGRU) or 3 (minLSTM): the gates' count is a
 // template argument, so each pass computes the gates it needs and no others (a runtime count left a masked second
-// sigmoid in minGRU's vector loop), and each pass reads only its blocks of the pre-activations.
+// sigmoid in minGRU's vector loop); a narrow layer's passes project only the blocks they read (Source::at).
 template <typename scalar_t, int BLOCKS>
 static void minimal_rows(const Source<scalar_t>& src, const scalar_t* pg, const scalar_t* ph, Grads<scalar_t> out,
                          int64_t H, int64_t r0, int64_t r1) {
