@@ -44,6 +44,24 @@ def test_the_scan_equals_the_sequential_loop_in_float64(kind: str, layers: int, 
 
 
 @pytest.mark.parametrize("kind", ["mingru", "minlstm"])
+@pytest.mark.parametrize(("features", "layers", "window"), [(1, 1, 300), (1, 2, 300), (6, 2, 7)])
+def test_the_last_step_alone_gives_the_same_output_and_gradients_to_the_bit(
+    kind: str, features: int, layers: int, window: int
+) -> None:
+    """A forecaster's head reads h[:, -1]: ``last`` returns it without the (B, T, H) of zeros in the backward;
+    the top layer narrow (1 feature, 1 layer) and wide, a window over three of the backward's chunks."""
+    assert fused()
+    torch.manual_seed(0)
+    model = MinimalRecurrent(kind, input_size=features, hidden_size=9, num_layers=layers)
+    x = torch.randn(5, window, features, requires_grad=True)
+    weights = torch.randn(5, 9)
+    outs = [model.last(x), model(x)[0][:, -1]]
+    assert outs[0].shape == (5, 9) and torch.equal(outs[0], outs[1])
+    grads = [torch.autograd.grad((out * weights).sum(), [x, *model.parameters()]) for out in outs]
+    assert all(torch.equal(a, b) for a, b in zip(*grads, strict=True))
+
+
+@pytest.mark.parametrize("kind", ["mingru", "minlstm"])
 @pytest.mark.parametrize("path", ["fused", "parallel"])
 def test_a_layer_passes_gradcheck(kind: str, path: str) -> None:
     assert fused()

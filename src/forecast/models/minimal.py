@@ -32,16 +32,20 @@ class _FusedLayer(torch.autograd.Function):
     """A whole layer on CPU (``models/fast/scan.cpp``): the gates and the recurrence as one fused C++ loop forward
     and one backward, which also sums the bias gradient. A wide input is projected first as one GEMM (its bias left
     to the loop: no broadcast copy, no column sum); a narrow one (``NARROW`` features or fewer) inside the loop, so
-    its ``(batch, time, blocks * H)`` projection and that projection's gradient are never written or kept."""
+    its ``(batch, time, blocks * H)`` projection and that projection's gradient are never written or kept. With
+    ``last``, the output is the last step's ``h`` alone ``(batch, H)``, so its gradient comes as ``(batch, H)``: no
+    ``(batch, time, H)`` of zeros is filled for the backward to read."""
 
     @staticmethod
-    def forward(ctx: Any, x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor, blocks: int) -> torch.Tensor:
+    def forward(
+        ctx: Any, x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor, blocks: int, last: bool
+    ) -> torch.Tensor:
         narrow = x.shape[-1] <= NARROW
         source, kept = (x, weight) if narrow else (torch.matmul(x, weight.t()), weight.new_empty(0))
         h = build.load().minimal_forward(source, kept, bias, blocks)
         ctx.save_for_backward(x, weight, bias, source, h)
         ctx.blocks, ctx.narrow = blocks, narrow
-        return h
+        return h[:, -1].clone() if last else h
 
     @staticmethod
     def backward(ctx: Any, grad: torch.Tensor) -> tuple[torch.Tensor | None, ...]:
@@ -49,11 +53,11 @@ class _FusedLayer(torch.autograd.Function):
         needs_dx = ctx.needs_input_grad[0]
         if ctx.narrow:
             dx, weight_rows, rows = build.load().minimal_backward(grad, x, weight, bias, h, ctx.blocks, needs_dx)
-            return dx if needs_dx else None, weight_rows.sum(0).t(), rows.sum(0), None
+            return dx if needs_dx else None, weight_rows.sum(0).t(), rows.sum(0), None, None
         dp, rows = build.load().minimal_backward(grad, source, weight.new_empty(0), bias, h, ctx.blocks, False)
         dx = torch.matmul(dp, weight) if needs_dx else None
         dw = transposed_product(dp.reshape(-1, dp.shape[-1]), x.reshape(-1, x.shape[-1]))
-        return dx, dw, rows.sum(0), None
+        return dx, dw, rows.sum(0), None, None
 
 
 class _FusedScan(torch.autograd.Function):
@@ -87,12 +91,13 @@ def layer_scan(kind: str, projected: torch.Tensor) -> torch.Tensor:
     return parallel_scan(*coefficients(kind, projected))
 
 
-def run_layer(kind: str, layer: nn.Module, x: torch.Tensor) -> torch.Tensor:
-    """Return a layer's ``h`` from its inputs ``x``: projection and loop fused on CPU where the kernels are built
-    (:class:`_FusedLayer`), else ``layer(x)`` through :func:`layer_scan`."""
+def run_layer(kind: str, layer: nn.Module, x: torch.Tensor, last: bool = False) -> torch.Tensor:
+    """Return a layer's ``h`` from its inputs ``x`` (with ``last``, its last step alone): projection and loop fused
+    on CPU where the kernels are built (:class:`_FusedLayer`), else ``layer(x)`` through :func:`layer_scan`."""
     if x.device.type == "cpu" and fused() and isinstance(layer, nn.Linear):
-        return _FusedLayer.apply(x, layer.weight, layer.bias, KINDS[kind])
-    return layer_scan(kind, layer(x))
+        return _FusedLayer.apply(x, layer.weight, layer.bias, KINDS[kind], last)
+    h = layer_scan(kind, layer(x))
+    return h[:, -1] if last else h
 
 
 def parallel_scan(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
@@ -140,8 +145,15 @@ class MinimalRecurrent(nn.Module):
         self.dropout = nn.Dropout(dropout)
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, None]:
+        return self._run(x, last=False), None
+
+    def last(self, x: torch.Tensor) -> torch.Tensor:
+        """Return the top layer's last step alone ``(batch, hidden_size)``: what a forecaster's head reads."""
+        return self._run(x, last=True)
+
+    def _run(self, x: torch.Tensor, last: bool) -> torch.Tensor:
         for k, layer in enumerate(self.layers):
             if k:
                 x = self.dropout(x)
-            x = run_layer(self.kind, layer, x)
-        return x, None
+            x = run_layer(self.kind, layer, x, last and k == len(self.layers) - 1)
+        return x

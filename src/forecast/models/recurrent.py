@@ -71,11 +71,17 @@ class RecurrentForecaster(nn.Module):
         if self.embed is not None:
             vectors = self.embed(x[:, -1, -1].long()).unsqueeze(1).expand(-1, x.shape[1], -1)
             x = torch.cat([x[..., :-1], vectors], dim=-1)
-        out, _ = self.rnn(self.drop(x))  # (batch, window, hidden)
-        y = self.head(self.drop(out[:, -1]))  # (batch, horizon * max(1, quantiles))
+        y = self.head(self.drop(last_state(self.rnn, self.drop(x))))  # (batch, horizon * max(1, quantiles))
         if self.quantiles:
             return y.view(-1, self.horizon, self.quantiles).sort(dim=-1).values  # (batch, horizon, quantiles)
         return y
+
+
+def last_state(rnn: nn.Module, x: torch.Tensor) -> torch.Tensor:
+    """Return the top layer's last state ``(batch, hidden)`` of a stack: through its own ``last`` where it has one
+    (the minimal cells: the gradient then skips the other steps' zeros), else ``rnn(x)[0][:, -1]``."""
+    last = getattr(rnn, "last", None)
+    return last(x) if callable(last) else rnn(x)[0][:, -1]
 
 
 def inference_rows(model: nn.Module, window: int) -> int:
