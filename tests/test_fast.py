@@ -181,3 +181,25 @@ def test_huge_pre_activations_stay_finite_in_every_fused_kernel(cell: str) -> No
     x = torch.randn(40, 30, 1) * 10
     ours, theirs = fused(x), stock(x)
     assert torch.isfinite(ours).all() and (ours - theirs).abs().max().item() < 1e-4
+
+
+@pytest.mark.parametrize("cell", ["gru", "rnn", "lstm", "slstm"])
+@pytest.mark.parametrize(("layers", "features"), [(1, 1), (2, 1), (2, 6)])
+def test_the_last_state_alone_gives_the_same_output_and_gradients_to_the_bit(
+    cell: str, layers: int, features: int, step_loops: str, two_threads: None
+) -> None:
+    """A forecaster's head reads the top layer's last state: ``last`` hands its gradient in as h_n's, with no
+    (steps, batch, hidden) of zeros filled; the result is the one through ``out[:, -1]``, bit for bit."""
+    from forecast.models.fast.lstm import FastLSTM
+    from forecast.models.slstm import FusedSLSTM
+
+    if cell in ("lstm", "slstm") and step_loops == "torchscript":
+        pytest.skip("the fast LSTM and sLSTM run on the C++ kernels alone")
+    torch.manual_seed(0)
+    module = {"gru": FastGRU, "rnn": FastRNN, "lstm": FastLSTM, "slstm": FusedSLSTM}[cell](features, 16, layers)
+    x = torch.randn(37, 30, features, requires_grad=True)
+    weights = torch.randn(37, 16)
+    outs = [module.last(x), module(x)[0][:, -1]]
+    assert outs[0].shape == (37, 16) and torch.equal(outs[0], outs[1])
+    grads = [torch.autograd.grad((out * weights).sum(), [x, *module.parameters()]) for out in outs]
+    assert all(torch.equal(a, b) for a, b in zip(*grads, strict=True))

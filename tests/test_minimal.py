@@ -44,7 +44,7 @@ def test_the_scan_equals_the_sequential_loop_in_float64(kind: str, layers: int, 
 
 
 @pytest.mark.parametrize("kind", ["mingru", "minlstm"])
-@pytest.mark.parametrize(("features", "layers", "window"), [(1, 1, 300), (1, 2, 300), (6, 2, 7)])
+@pytest.mark.parametrize(("features", "layers", "window"), [(1, 1, 300), (1, 2, 256), (6, 2, 7), (6, 1, 1)])
 def test_the_last_step_alone_gives_the_same_output_and_gradients_to_the_bit(
     kind: str, features: int, layers: int, window: int
 ) -> None:
@@ -174,3 +174,19 @@ def test_a_narrow_first_layer_keeps_no_projection_and_a_wide_one_keeps_one() -> 
         assert max(saved, key=lambda s: s[-1] if len(s) == 3 else 0) == (
             (2, 9, 6) if features == NARROW else (2, 9, 12)
         )
+
+
+def test_the_top_layer_under_a_head_keeps_its_chunk_states_not_its_window() -> None:
+    assert fused()
+    saved: list[tuple[int, ...]] = []
+
+    def pack(t: torch.Tensor) -> torch.Tensor:
+        saved.append(tuple(t.shape))
+        return t
+
+    model = MinimalRecurrent("minlstm", input_size=1, hidden_size=6, num_layers=2)
+    with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
+        model.last(torch.randn(2, 300, 1)).sum()
+    # the first layer's h (its output, the second's input) twice; the top layer's states entering its three
+    # chunks of 128 steps, and its last step
+    assert sorted(s for s in saved if len(s) == 3 and s[-1] == 6) == [(2, 4, 6), (2, 300, 6), (2, 300, 6)]

@@ -33,8 +33,9 @@ class _FusedLayer(torch.autograd.Function):
     and one backward, which also sums the bias gradient. A wide input is projected first as one GEMM (its bias left
     to the loop: no broadcast copy, no column sum); a narrow one (``NARROW`` features or fewer) inside the loop, so
     its ``(batch, time, blocks * H)`` projection and that projection's gradient are never written or kept. With
-    ``last``, the output is the last step's ``h`` alone ``(batch, H)``, so its gradient comes as ``(batch, H)``: no
-    ``(batch, time, H)`` of zeros is filled for the backward to read."""
+    ``last``, the output is the last step's ``h`` alone ``(batch, H)``: the loop keeps only the states entering
+    each of the backward's chunks of steps (which recomputes the steps between them), so the layer's
+    ``(batch, time, H)`` is never written, kept or read, nor a gradient of zeros filled for it."""
 
     @staticmethod
     def forward(
@@ -42,7 +43,7 @@ class _FusedLayer(torch.autograd.Function):
     ) -> torch.Tensor:
         narrow = x.shape[-1] <= NARROW
         source, kept = (x, weight) if narrow else (torch.matmul(x, weight.t()), weight.new_empty(0))
-        h = build.load().minimal_forward(source, kept, bias, blocks)
+        h = build.load().minimal_forward(source, kept, bias, blocks, last)  # last: (batch, chunks + 1, H) states
         ctx.save_for_backward(x, weight, bias, source, h)
         ctx.blocks, ctx.narrow = blocks, narrow
         return h[:, -1].clone() if last else h
@@ -66,7 +67,7 @@ class _FusedScan(torch.autograd.Function):
     @staticmethod
     def forward(ctx: Any, projected: torch.Tensor, blocks: int) -> torch.Tensor:
         zero, empty = projected.new_zeros(projected.shape[-1]), projected.new_empty(0)
-        h = build.load().minimal_forward(projected, empty, zero, blocks)
+        h = build.load().minimal_forward(projected, empty, zero, blocks, False)
         ctx.save_for_backward(projected, zero, h)
         ctx.blocks = blocks
         return h

@@ -30,7 +30,7 @@ from torch import nn
 from torch.nn.functional import logsigmoid
 
 from forecast.models.fast import build
-from forecast.models.fast.layers import _input_grad, _input_terms, _recurrent_weight_grad, _weight_grads
+from forecast.models.fast.layers import _input_grad, _input_terms, _recurrent_weight_grad, _weight_grads, output_grad
 
 
 def forget_bias(head_dim: int, layer: int, layers: int) -> torch.Tensor:
@@ -74,15 +74,21 @@ class _SLSTMLayer(torch.autograd.Function):
     """One layer through the C++ loop: the forward keeps the gates, c, n and d f / d f~ for the analytic backward."""
 
     @staticmethod
-    def forward(ctx: Any, x: torch.Tensor, w_ih: torch.Tensor, r: torch.Tensor, bias: torch.Tensor) -> torch.Tensor:
+    def forward(
+        ctx: Any, x: torch.Tensor, w_ih: torch.Tensor, r: torch.Tensor, bias: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor]:
         outs, gates, cells, norms, fd = build.load().slstm_forward(_input_terms(x, w_ih, bias), r)
         ctx.save_for_backward(x, outs, gates, cells, norms, fd, w_ih, r)
-        return outs
+        ctx.set_materialize_grads(False)  # see fast.layers.output_grad
+        return outs, outs[-1]
 
     @staticmethod
-    def backward(ctx: Any, grad_out: torch.Tensor) -> tuple[torch.Tensor | None, ...]:
+    def backward(
+        ctx: Any, grad_out: torch.Tensor | None, grad_h: torch.Tensor | None
+    ) -> tuple[torch.Tensor | None, ...]:
         x, outs, gates, cells, norms, fd, w_ih, r = ctx.saved_tensors
-        d_a = build.load().slstm_backward(grad_out.contiguous(), outs, gates, cells, norms, fd, r)
+        g_h = outs.new_empty(0) if grad_h is None else grad_h.contiguous()
+        d_a = build.load().slstm_backward(output_grad(grad_out, outs, True), g_h, outs, gates, cells, norms, fd, r)
         dw_ih, db = _weight_grads(d_a, x)
         dr = _recurrent_weight_grad(d_a, outs, outs.new_zeros(outs.shape[1:]))
         return _input_grad(ctx, d_a, w_ih, x), dw_ih, dr, db
@@ -91,8 +97,20 @@ class _SLSTMLayer(torch.autograd.Function):
 def fused_layer(seq: torch.Tensor, w_ih: torch.Tensor, r: torch.Tensor, bias: torch.Tensor) -> torch.Tensor:
     """One layer through the C++ loop; without autograd, the inference kernel (no gates, no states kept)."""
     if torch.is_grad_enabled() and any(t.requires_grad for t in (seq, w_ih, r, bias)):
-        return _SLSTMLayer.apply(seq, w_ih, r, bias)
+        return _SLSTMLayer.apply(seq, w_ih, r, bias)[0]
     return build.load().slstm_infer(seq, w_ih, r.contiguous(), bias)
+
+
+def fused_last(seq: torch.Tensor, w_ih: torch.Tensor, r: torch.Tensor, bias: torch.Tensor) -> torch.Tensor:
+    """A top layer's last state through the C++ loop: its gradient enters as h_n's, with no (T, B, H) of zeros."""
+    if torch.is_grad_enabled() and any(t.requires_grad for t in (seq, w_ih, r, bias)):
+        return _SLSTMLayer.apply(seq, w_ih, r, bias)[1]
+    return build.load().slstm_infer(seq, w_ih, r.contiguous(), bias)[-1]
+
+
+def reference_last(seq: torch.Tensor, w_ih: torch.Tensor, r: torch.Tensor, bias: torch.Tensor) -> torch.Tensor:
+    """A top layer's last state through the PyTorch loop."""
+    return reference_layer(seq, w_ih, r, bias)[-1]
 
 
 class SLSTM(nn.Module):
@@ -100,6 +118,7 @@ class SLSTM(nn.Module):
     ``nn.GRU(batch_first=True)``; ``heads`` divides ``hidden_size`` (1: a dense recurrent matrix)."""
 
     layer = staticmethod(reference_layer)
+    final = staticmethod(reference_last)  # a top layer's last state alone: what a forecaster's head reads
 
     def __init__(
         self,
@@ -138,15 +157,28 @@ class SLSTM(nn.Module):
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         seq, finals = x.transpose(0, 1).contiguous(), []
         for k in range(self.num_layers):
-            if k and self.dropout > 0 and self.training:
-                seq = nn.functional.dropout(seq, self.dropout, training=True)
-            r = dense_recurrent(getattr(self, f"weight_hh_l{k}"), self.heads)
-            seq = self.layer(seq, getattr(self, f"weight_ih_l{k}"), r, getattr(self, f"bias_l{k}"))
+            seq = self.layer(*self._inputs(seq, k))
             finals.append(seq[-1])
         return seq.transpose(0, 1), torch.stack(finals)
+
+    def last(self, x: torch.Tensor) -> torch.Tensor:
+        """Return the top layer's last state (batch, hidden_size) alone: see ``fast.layers.output_grad``."""
+        seq = x.transpose(0, 1).contiguous()
+        for k in range(self.num_layers - 1):
+            seq = self.layer(*self._inputs(seq, k))
+        return self.final(*self._inputs(seq, self.num_layers - 1))
+
+    def _inputs(self, seq: torch.Tensor, k: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Return layer k's input (dropout after the first layer, in training) and its weights, recurrent matrix
+        dense."""
+        if k and self.dropout > 0 and self.training:
+            seq = nn.functional.dropout(seq, self.dropout, training=True)
+        r = dense_recurrent(getattr(self, f"weight_hh_l{k}"), self.heads)
+        return seq, getattr(self, f"weight_ih_l{k}"), r, getattr(self, f"bias_l{k}")
 
 
 class FusedSLSTM(SLSTM):
     """:class:`SLSTM` on the C++ loop (CPU; needs the C++ build)."""
 
     layer = staticmethod(fused_layer)
+    final = staticmethod(fused_last)

@@ -51,6 +51,23 @@ static void gemm(int64_t m, int64_t n, int64_t k, const T* a, int64_t lda, const
   }
 }
 
+// A layer's output gradient at step t for rows [b0, ...): grad_out (T, B, H) there, or, where grad_out is empty
+// (only the layer's h_n was read: a forecaster's head on its top layer), a block of zeros (B, H): no (T, B, H) of
+// zeros is filled for the backward to read.
+template <typename T> struct OutGrad {
+  const T* data;
+  const T* zeros;
+  int64_t B, H;
+  const T* at(int64_t t, int64_t b0) const { return data ? data + (t * B + b0) * H : zeros + b0 * H; }
+};
+
+// Return the OutGrad of grad_out for outputs (T, B, H); zeros holds the block it may need (kept by the caller).
+template <typename T> static OutGrad<T> out_grad(const at::Tensor& grad_out, at::Tensor& zeros, int64_t B, int64_t H) {
+  if (grad_out.numel()) return {grad_out.data_ptr<T>(), nullptr, B, H};
+  zeros = at::zeros({B, H}, grad_out.options());
+  return {nullptr, zeros.data_ptr<T>(), B, H};
+}
+
 // Elementwise work of one step runs as one fused loop over rows x hidden (compiled with -O3 -ffast-math, so
 // exp is vectorised); the hidden-to-hidden matrix product of the step goes to ATen's GEMM. -ffast-math assumes no
 // infinities, so exp must never overflow: the arguments are clamped where the result is already its limit (tanh

@@ -193,7 +193,9 @@ std::vector<Tensor> gru_backward(Tensor grad_out, Tensor grad_h, Tensor outs, Te
   auto wrows = at::zeros({B, I, 3 * H}, outs.options());
   auto dx = at::empty({narrow && input_grad ? T : 0, B, I}, outs.options());
   w_hh = w_hh.contiguous();
+  Tensor zeros;
   AT_DISPATCH_FLOATING_TYPES(outs.scalar_type(), "gru_backward", [&] {
+    const OutGrad<scalar_t> g_out = out_grad<scalar_t>(grad_out, zeros, B, H);
     const bool caller = c10::InferenceMode::is_enabled();
     at::parallel_for(0, B, kGrain, [&](int64_t b0, int64_t b1) {
       const ThreadState state(caller);
@@ -206,7 +208,7 @@ std::vector<Tensor> gru_backward(Tensor grad_out, Tensor grad_h, Tensor outs, Te
         const scalar_t* prev = t > 0 ? outs.data_ptr<scalar_t>() + off - B * H : h0.data_ptr<scalar_t>() + b0 * H;
         scalar_t* d_gh_t = d_gh.data_ptr<scalar_t>() + goff;
         scalar_t* d_gi_t = narrow ? d_gi_rows.data() : d_gi.data_ptr<scalar_t>() + goff;
-        gru_step_backward<scalar_t>(dh_rows, grad_out.data_ptr<scalar_t>() + off, r.data_ptr<scalar_t>() + off,
+        gru_step_backward<scalar_t>(dh_rows, g_out.at(t, b0), r.data_ptr<scalar_t>() + off,
                                     z.data_ptr<scalar_t>() + off, n.data_ptr<scalar_t>() + off,
                                     hn.data_ptr<scalar_t>() + off, prev, d_gi_t, d_gh_t, dh_rows, rows, H);
         sum_rows<scalar_t>(d_gi_t, bi_rows.data_ptr<scalar_t>() + b0 * 3 * H,
@@ -288,7 +290,9 @@ std::vector<Tensor> rnn_backward(Tensor grad_out, Tensor grad_h, Tensor outs, Te
   auto d_a = at::empty_like(outs);
   auto dh = grad_h.contiguous().clone();
   w_hh = w_hh.contiguous();
+  Tensor zeros;
   AT_DISPATCH_FLOATING_TYPES(outs.scalar_type(), "rnn_backward", [&] {
+    const OutGrad<scalar_t> g_out = out_grad<scalar_t>(grad_out, zeros, B, H);
     const bool caller = c10::InferenceMode::is_enabled();
     at::parallel_for(0, B, kGrain, [&](int64_t b0, int64_t b1) {
       const ThreadState state(caller);
@@ -298,7 +302,7 @@ std::vector<Tensor> rnn_backward(Tensor grad_out, Tensor grad_h, Tensor outs, Te
       for (int64_t t = T - 1; t >= 0; --t) {
         const int64_t off = (t * B + b0) * H;
         const scalar_t* y = outs.data_ptr<scalar_t>() + off;
-        const scalar_t* g = grad_out.data_ptr<scalar_t>() + off;
+        const scalar_t* g = g_out.at(t, b0);
         scalar_t* da = d_a.data_ptr<scalar_t>() + off;
         _Pragma("omp simd") for (int64_t i = 0; i < rows * H; ++i) da[i] =
             (d[i] + g[i]) * (scalar_t(1) - y[i] * y[i]);
@@ -310,7 +314,7 @@ std::vector<Tensor> rnn_backward(Tensor grad_out, Tensor grad_h, Tensor outs, Te
 }
 
 // scan.cpp: the minimal cells' gates and recurrence.
-Tensor minimal_forward(Tensor input, Tensor weight, Tensor bias, int64_t blocks);
+Tensor minimal_forward(Tensor input, Tensor weight, Tensor bias, int64_t blocks, bool last);
 std::vector<Tensor> minimal_backward(Tensor grad, Tensor input, Tensor weight, Tensor bias, Tensor h, int64_t blocks,
                                      bool input_grad);
 // lstm.cpp: the LSTM's recurrence.
@@ -321,7 +325,8 @@ std::vector<Tensor> lstm_backward(Tensor grad_out, Tensor grad_h, Tensor grad_c,
 // slstm.cpp: the sLSTM's recurrence.
 std::vector<Tensor> slstm_forward(Tensor gi, Tensor r);
 Tensor slstm_infer(Tensor x, Tensor w_ih, Tensor r, Tensor bias);
-Tensor slstm_backward(Tensor grad_out, Tensor outs, Tensor gates, Tensor cells, Tensor norms, Tensor fd, Tensor r);
+Tensor slstm_backward(Tensor grad_out, Tensor grad_h, Tensor outs, Tensor gates, Tensor cells, Tensor norms, Tensor fd,
+                      Tensor r);
 
 PYBIND11_MODULE(TORCH_EXTENSION_NAME, m) {
   m.def("flush_denormals_all", &flush_denormals_all, "flush denormals on every thread of torch's OpenMP pool");

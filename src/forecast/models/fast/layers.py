@@ -93,6 +93,21 @@ def _input_grad(ctx: Any, d_gates: torch.Tensor, w_ih: torch.Tensor, x: torch.Te
     return d_gates.reshape(-1, d_gates.size(-1)).mm(w_ih).view_as(x)
 
 
+def output_grad(grad_out: torch.Tensor | None, outs: torch.Tensor, compiled: bool) -> torch.Tensor:
+    """Return the gradient of a layer's outputs for its backward loop. Layers leave autograd's zero-filling off
+    (``set_materialize_grads(False)``): where only ``h_n`` was read (a forecaster's head on the top layer,
+    :meth:`_FastRecurrent.last`), ``grad_out`` is None and the C++ loops take an empty tensor for zeros, so no
+    (T, B, H) of zeros is filled, nor a batch-first gradient copied to time-major; the TorchScript loops get zeros."""
+    if grad_out is not None:
+        return grad_out.contiguous()
+    return outs.new_empty(0) if compiled else torch.zeros_like(outs)
+
+
+def state_grad(grad: torch.Tensor | None, state: torch.Tensor) -> torch.Tensor:
+    """Return the gradient of a final state (``h_n`` or ``c_n``), zeros where it was not read."""
+    return torch.zeros_like(state) if grad is None else grad.contiguous()
+
+
 class _GRULayer(torch.autograd.Function):
     @staticmethod
     def forward(
@@ -101,6 +116,7 @@ class _GRULayer(torch.autograd.Function):
         w_ih, w_hh, b_ih, b_hh = weights  # nn.GRU's parameters of one layer
         kernels, none = step_kernels(), x.new_empty(0)
         ctx.compiled = kernels is not ScriptKernels
+        ctx.set_materialize_grads(False)
         narrow = ctx.compiled and x.size(-1) <= NARROW  # projected step by step in the loop: no (T, B, 3H) terms
         wt = w_ih.t().contiguous() if narrow else none
         terms = none if narrow else _input_terms(x, w_ih, b_ih)
@@ -116,9 +132,21 @@ class _GRULayer(torch.autograd.Function):
         return outs, outs[-1]
 
     @staticmethod
-    def backward(ctx: Any, grad_out: torch.Tensor, grad_h: torch.Tensor) -> tuple[torch.Tensor | None, ...]:
+    def backward(
+        ctx: Any, grad_out: torch.Tensor | None, grad_h: torch.Tensor | None
+    ) -> tuple[torch.Tensor | None, ...]:
         x, outs, r, z, n, hn, h0, w_ih, w_hh, wt = ctx.saved_tensors
-        args = (grad_out.contiguous(), grad_h.contiguous(), outs, r, z, n, hn, h0.contiguous(), w_hh)
+        args = (
+            output_grad(grad_out, outs, ctx.compiled),
+            state_grad(grad_h, h0),
+            outs,
+            r,
+            z,
+            n,
+            hn,
+            h0.contiguous(),
+            w_hh,
+        )
         if not ctx.compiled:  # the TorchScript loops: the weight and bias gradients as GEMMs and column sums
             d_gi, d_gh, dh0 = ScriptKernels.gru_backward(*args)
             dw_ih, db_ih = _weight_grads(d_gi, x)
@@ -139,8 +167,11 @@ class _RNNLayer(torch.autograd.Function):
         ctx: Any, x: torch.Tensor, h0: torch.Tensor, *weights: torch.Tensor
     ) -> tuple[torch.Tensor, torch.Tensor]:
         w_ih, w_hh, bias = weights[0], weights[1], weights[2] + weights[3]  # nn.RNN's parameters: both biases add
-        outs = step_kernels().rnn_forward(_input_terms(x, w_ih, bias), h0.contiguous(), w_hh)
+        kernels = step_kernels()
+        outs = kernels.rnn_forward(_input_terms(x, w_ih, bias), h0.contiguous(), w_hh)
         ctx.save_for_backward(x, outs, h0, w_ih, w_hh)
+        ctx.compiled = kernels is not ScriptKernels
+        ctx.set_materialize_grads(False)
         return outs, outs[-1]
 
     @staticmethod
@@ -150,9 +181,12 @@ class _RNNLayer(torch.autograd.Function):
         return outs, outs[-1]
 
     @staticmethod
-    def backward(ctx: Any, grad_out: torch.Tensor, grad_h: torch.Tensor) -> tuple[torch.Tensor | None, ...]:
+    def backward(
+        ctx: Any, grad_out: torch.Tensor | None, grad_h: torch.Tensor | None
+    ) -> tuple[torch.Tensor | None, ...]:
         x, outs, h0, w_ih, w_hh = ctx.saved_tensors
-        d_a, dh0 = step_kernels().rnn_backward(grad_out.contiguous(), grad_h.contiguous(), outs, w_hh)
+        g_out, g_h = output_grad(grad_out, outs, ctx.compiled), state_grad(grad_h, h0)
+        d_a, dh0 = step_kernels().rnn_backward(g_out, g_h, outs, w_hh)
         dw_ih, db = _weight_grads(d_a, x)
         dw_hh = _recurrent_weight_grad(d_a, outs, h0)
         return _input_grad(ctx, d_a, w_ih, x), dh0, dw_ih, dw_hh, db, db
@@ -189,6 +223,17 @@ class _FastRecurrent(nn.Module):
 
     def forward(self, x: torch.Tensor, h0: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
         """``x``: (batch, steps, features). Returns outputs (batch, steps, hidden) and h_n (layers, batch, hidden)."""
+        seq, finals = self._layers(x, h0)
+        return seq.transpose(0, 1), torch.stack(finals)
+
+    def last(self, x: torch.Tensor) -> torch.Tensor:
+        """Return the top layer's last state (batch, hidden), what a forecaster's head reads: its gradient enters
+        the top layer's backward as ``h_n``'s, with no (steps, batch, hidden) of zeros (:func:`output_grad`)."""
+        return self._layers(x, None)[1][-1]
+
+    def _layers(self, x: torch.Tensor, h0: torch.Tensor | None) -> tuple[torch.Tensor, list[torch.Tensor]]:
+        """Run the stack on ``x`` (batch, steps, features): the top layer's outputs (steps, batch, hidden) and
+        each layer's last state."""
         seq = x.transpose(0, 1).contiguous()  # (steps, batch, features): each step is one contiguous block
         finals = []
         for layer in range(self.num_layers):
@@ -199,7 +244,7 @@ class _FastRecurrent(nn.Module):
             finals.append(h_last)
             if self.dropout > 0 and self.training and layer < self.num_layers - 1:
                 seq = nn.functional.dropout(seq, self.dropout, training=True)
-        return seq.transpose(0, 1), torch.stack(finals)
+        return seq, finals
 
 
 class FastGRU(_FastRecurrent):

@@ -162,7 +162,9 @@ std::vector<Tensor> lstm_backward(Tensor grad_out, Tensor grad_h, Tensor grad_c,
   auto brows = at::zeros({B, 4 * H}, outs.options());
   auto wrows = at::zeros({B, I, 4 * H}, outs.options());
   auto dx = at::empty({narrow && input_grad ? T : 0, B, I}, outs.options());
+  Tensor zeros;
   AT_DISPATCH_FLOATING_TYPES(outs.scalar_type(), "lstm_backward", [&] {
+    const OutGrad<scalar_t> g_out = out_grad<scalar_t>(grad_out, zeros, B, H);
     const bool caller = c10::InferenceMode::is_enabled();
     at::parallel_for(0, B, kGrain, [&](int64_t b0, int64_t b1) {
       const ThreadState state(caller);
@@ -174,7 +176,7 @@ std::vector<Tensor> lstm_backward(Tensor grad_out, Tensor grad_h, Tensor grad_c,
         const int64_t off = (t * B + b0) * H, goff = (t * B + b0) * 4 * H;
         const scalar_t* c_prev = t > 0 ? cells.data_ptr<scalar_t>() + off - B * H : c0.data_ptr<scalar_t>() + b0 * H;
         scalar_t* da_t = d_a.data_ptr<scalar_t>() + goff;
-        lstm_step_backward<scalar_t>(grad_out.data_ptr<scalar_t>() + off, gates.data_ptr<scalar_t>() + goff,
+        lstm_step_backward<scalar_t>(g_out.at(t, b0), gates.data_ptr<scalar_t>() + goff,
                                      cells.data_ptr<scalar_t>() + off, c_prev, dh_rows, dc_rows, da_t, rows, H);
         const int64_t xoff = (t * B + b0) * I;
         sum_rows<scalar_t>(da_t, brows.data_ptr<scalar_t>() + b0 * 4 * H, narrow ? x.data_ptr<scalar_t>() + xoff : nullptr,

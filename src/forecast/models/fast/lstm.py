@@ -28,6 +28,8 @@ from forecast.models.fast.layers import (
     _input_terms,
     _recurrent_weight_grad,
     _weight_grad,
+    output_grad,
+    state_grad,
 )
 
 
@@ -49,6 +51,7 @@ class _LSTMLayer(torch.autograd.Function):
         wt = w_ih.t().contiguous() if narrow else none
         terms = none if narrow else _input_terms(x, w_ih, bias)
         outs, gates, cells = _kernels().lstm_forward(terms, h0, c0, w_hh, x, wt, bias)
+        ctx.set_materialize_grads(False)  # a gradient nobody sent arrives as None: see layers.output_grad
         ctx.save_for_backward(x, outs, gates, cells, h0, c0, w_ih, w_hh, wt)  # gates: i, f, g, o after activation
         return outs, outs[-1], cells[-1]
 
@@ -63,14 +66,14 @@ class _LSTMLayer(torch.autograd.Function):
 
     @staticmethod
     def backward(
-        ctx: Any, grad_out: torch.Tensor, grad_h: torch.Tensor, grad_c: torch.Tensor
+        ctx: Any, grad_out: torch.Tensor | None, grad_h: torch.Tensor | None, grad_c: torch.Tensor | None
     ) -> tuple[torch.Tensor | None, ...]:
         x, outs, gates, cells, h0, c0, w_ih, w_hh, wt = ctx.saved_tensors
         narrow = wt.numel() > 0
         d_a, dh0, dc0, bias_rows, weight_rows, dx = _kernels().lstm_backward(
-            grad_out.contiguous(),
-            grad_h.contiguous(),
-            grad_c.contiguous(),
+            output_grad(grad_out, outs, True),
+            state_grad(grad_h, h0),
+            state_grad(grad_c, c0),
             outs,
             gates,
             cells,
@@ -97,6 +100,17 @@ class FastLSTM(_FastRecurrent):
     ) -> tuple[torch.Tensor, tuple[torch.Tensor, torch.Tensor]]:
         """``x``: (batch, steps, features). Returns outputs (batch, steps, hidden) and (h_n, c_n), each (layers,
         batch, hidden), as ``nn.LSTM`` does."""
+        seq, finals_h, finals_c = self._lstm_layers(x, state)
+        return seq.transpose(0, 1), (torch.stack(finals_h), torch.stack(finals_c))
+
+    def last(self, x: torch.Tensor) -> torch.Tensor:
+        """Return the top layer's last state (batch, hidden): see :meth:`_FastRecurrent.last`."""
+        return self._lstm_layers(x, None)[1][-1]
+
+    def _lstm_layers(
+        self, x: torch.Tensor, state: tuple[torch.Tensor, torch.Tensor] | None
+    ) -> tuple[torch.Tensor, list[torch.Tensor], list[torch.Tensor]]:
+        """Run the stack: the top layer's outputs (steps, batch, hidden) and each layer's last h and c."""
         seq = x.transpose(0, 1).contiguous()
         finals_h, finals_c = [], []
         for layer in range(self.num_layers):
@@ -109,4 +123,4 @@ class FastLSTM(_FastRecurrent):
             finals_c.append(c_last)
             if self.dropout > 0 and self.training and layer < self.num_layers - 1:
                 seq = nn.functional.dropout(seq, self.dropout, training=True)
-        return seq.transpose(0, 1), (torch.stack(finals_h), torch.stack(finals_c))
+        return seq, finals_h, finals_c

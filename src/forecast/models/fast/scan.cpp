@@ -53,46 +53,69 @@ static Source<scalar_t> source(const Tensor& input, const Tensor& wt, const Tens
           input.size(1), bias.size(0), narrow ? input.size(2) : 0};
 }
 
+// The backward walks chunks of kChunk steps from the last back (see minimal_backward).
+static constexpr int64_t kChunk = 128;
+
+// One unit's step from its pre-activations p (blocks of H): h_t from h_{t-1}, and the gates in g1 (z or f) and g2
+// (i). The forward and the backward's recomputation (last-step mode) inline these same lines, so both give the
+// same h to the bit (-ffast-math may rewrite an expression differently where its gates come from memory).
+template <typename T, int BLOCKS>
+static inline T advance(const T* p, int64_t j, int64_t H, T prev, T& g1, T& g2) {
+  if constexpr (BLOCKS == 2) {
+    g1 = sigm(p[j]);
+    return prev + g1 * (p[H + j] - prev);
+  } else {
+    g1 = sigm(p[j]);
+    g2 = sigm(p[H + j]);
+    return (g1 * prev + g2 * p[2 * H + j]) / (g1 + g2);
+  }
+}
+
+// Steps h over one step: out = advance(p, prev) for every unit (out may be prev: the update is in place).
+template <typename T, int BLOCKS> static inline void advance_all(const T* p, const T* prev, T* out, int64_t H) {
+  T g1, g2;
+  _Pragma("omp simd private(g1, g2)") for (int64_t j = 0; j < H; ++j) out[j] = advance<T, BLOCKS>(p, j, H, prev[j], g1, g2);
+}
+
 // Return h (B, T, H) from a layer's projection (B, T, blocks * H) and an empty weight, or from its inputs
-// (B, T, I) and its weight (blocks * H, I); blocks 2 (minGRU) or 3 (minLSTM).
-Tensor minimal_forward(Tensor input, Tensor weight, Tensor bias, int64_t blocks) {
+// (B, T, I) and its weight (blocks * H, I); blocks 2 (minGRU) or 3 (minLSTM). With last (the top layer under a
+// forecaster's head, which reads h_T alone), no (B, T, H) is written: the states (B, C + 1, H) hold the h entering
+// each of the backward's C chunks (zeros, h_{kChunk - 1}, ...) and, last, h_T; the backward recomputes the steps
+// between them.
+Tensor minimal_forward(Tensor input, Tensor weight, Tensor bias, int64_t blocks, bool last) {
   input = input.contiguous();
   bias = bias.contiguous();
   const Tensor wt = weight.numel() ? weight.t().contiguous() : weight;
   const int64_t B = input.size(0), T = input.size(1), K = bias.size(0), H = K / blocks;
-  auto h = at::empty({B, T, H}, input.options());
+  const int64_t C = (T + kChunk - 1) / kChunk;
+  auto h = last ? at::empty({B, C + 1, H}, input.options()) : at::empty({B, T, H}, input.options());
   AT_DISPATCH_FLOATING_TYPES(input.scalar_type(), "minimal_forward", [&] {
     const Source<scalar_t> src = source<scalar_t>(input, wt, bias);
     scalar_t* ph = h.data_ptr<scalar_t>();
     at::parallel_for(0, B, kScanGrain, [&](int64_t r0, int64_t r1) {
-      std::vector<scalar_t> zero(H, scalar_t(0)), step(K);
-      scalar_t* p = step.data();
+      std::vector<scalar_t> zero(H, scalar_t(0)), step(K), state(H);
+      scalar_t *p = step.data(), *cur = state.data();
       for (int64_t r = r0; r < r1; ++r) {
+        std::fill(state.begin(), state.end(), scalar_t(0));
+        scalar_t* states = last ? ph + r * (C + 1) * H : nullptr;
         for (int64_t t = 0; t < T; ++t) {
+          if (last && t % kChunk == 0) std::copy(cur, cur + H, states + (t / kChunk) * H);
           src.at(r, t, p);
-          scalar_t* out = ph + (r * T + t) * H;
-          const scalar_t* prev = t ? out - H : zero.data();
-          if (blocks == 2) {
-            _Pragma("omp simd") for (int64_t j = 0; j < H; ++j) {
-              const scalar_t z = sigm(p[j]);
-              out[j] = prev[j] + z * (p[H + j] - prev[j]);
-            }
-          } else {
-            _Pragma("omp simd") for (int64_t j = 0; j < H; ++j) {
-              const scalar_t f = sigm(p[j]), i = sigm(p[H + j]);
-              out[j] = (f * prev[j] + i * p[2 * H + j]) / (f + i);
-            }
-          }
+          scalar_t* out = last ? cur : ph + (r * T + t) * H;  // last: h updated in place, one step kept
+          const scalar_t* prev = last ? cur : t ? out - H : zero.data();
+          if (blocks == 2) advance_all<scalar_t, 2>(p, prev, out, H);
+          else advance_all<scalar_t, 3>(p, prev, out, H);
         }
+        if (last) std::copy(cur, cur + H, states + C * H);
       }
     });
   });
   return h;
 }
 
-// Given dL/dh (B, T, H), or dL/dh_T (B, H) alone where only the last step is read (the top layer under a
-// forecaster's head: then no (B, T, H) of zeros is filled and read), the forward's inputs (as minimal_forward took them) and h, return the pre-activations'
-// gradient: for a wide layer {dL/d(projection) (B, T, K), bias rows (B, K)}; for a narrow one {dL/d(inputs)
+// Given dL/dh (B, T, H) and h, or in last-step mode dL/dh_T (B, H) and the states minimal_forward kept (the top
+// layer under a forecaster's head: no (B, T, H) of zeros filled and read), and the forward's inputs (as
+// minimal_forward took them), return the pre-activations' gradient: for a wide layer {dL/d(projection) (B, T, K), bias rows (B, K)}; for a narrow one {dL/d(inputs)
 // (B, T, I; empty unless input_grad), weight rows (B, I, K), bias rows (B, K)}, each row its batch row's sum over
 // time. Walking back, d_t = g_t + a_{t+1} d_{t+1}; with h' = h_{t-1}:
 //   minGRU:  dZ = d (h~ - h') z (1 - z),  dh~ = d z,  a = 1 - z
@@ -103,8 +126,9 @@ Tensor minimal_forward(Tensor input, Tensor weight, Tensor bias, int64_t blocks)
 // the derivatives. Longer chunks are longer streams: at window 1024 (batch 64, 2 x 64 units, 2 threads) a wide
 // layer's backward took 7.75 ms in chunks of 32 steps, 7.41 in 64, 7.08 in 128, a narrow one's 4.88, 4.57 and
 // 4.40 (medians of 7 alternating runs; no change at window 60; software prefetch of the next chunk gained nothing).
-// A chunk's buffer (3 x 128 x H values: 96 KB at 64 units) stays in L2.
-static constexpr int64_t kChunk = 128;
+// A chunk's buffer (3 x 128 x H values: 96 KB at 64 units; 4 x in last-step mode) stays in L2. In last-step mode
+// the ascending pass recomputes the chunk's h from the state entering it (minimal_forward) into the buffer, and
+// the h_{t-1} of the derivatives come from there: the top layer's (B, T, H) is neither written nor read.
 
 // Where the backward writes: the projection's gradient (wide) or the inputs' (narrow, may be null), the weight's
 // rows (narrow) and the bias's rows.
@@ -120,9 +144,12 @@ static void minimal_rows(const Source<scalar_t>& src, const scalar_t* pg, bool l
                          Grads<scalar_t> out, int64_t H, int64_t r0, int64_t r1) {
   const int64_t T = src.T, K = src.K, I = src.I;
   const bool narrow = src.wt != nullptr;
-  // per chunk step: d (g on the way in), the first gate (z or f), the second (i, minLSTM)
-  std::vector<scalar_t> buffer(3 * kChunk * H), carry(H), zero(H, scalar_t(0)), step(K), local(K);
-  scalar_t *c = carry.data(), *D = buffer.data(), *G1 = D + kChunk * H, *G2 = G1 + kChunk * H;
+  // per chunk step: d (g on the way in), the first gate (z or f), the second (i, minLSTM); last: h from the
+  // chunk's entering state on (kChunk + 1 steps)
+  std::vector<scalar_t> buffer((last ? 4 * kChunk + 1 : 3 * kChunk) * H), carry(H), zero(H, scalar_t(0)), step(K),
+      local(K);
+  scalar_t *c = carry.data(), *D = buffer.data(), *G1 = D + kChunk * H, *G2 = G1 + kChunk * H, *Hs = G2 + kChunk * H;
+  const int64_t C = (T + kChunk - 1) / kChunk;
   scalar_t *p = step.data(), *q0 = local.data();
   const scalar_t* cand = p + (BLOCKS - 1) * H;  // the candidate h~: the last block
   for (int64_t r = r0; r < r1; ++r) {
@@ -130,11 +157,21 @@ static void minimal_rows(const Source<scalar_t>& src, const scalar_t* pg, bool l
     scalar_t* sum = out.rows + r * K;
     for (int64_t start = ((T - 1) / kChunk) * kChunk; start >= 0; start -= kChunk) {
       const int64_t n = std::min(kChunk, T - start);
+      if (last) std::copy_n(ph + (r * (C + 1) + start / kChunk) * H, H, Hs);
       for (int64_t s = 0; s < n; ++s) {  // ascending: gates and g into the buffer
-        src.at(r, start + s, p, 0, (BLOCKS - 1) * H);
+        src.at(r, start + s, p, 0, last ? K : (BLOCKS - 1) * H);
         const int64_t t = start + s;
         const scalar_t* g = !last ? pg + (r * T + t) * H : t == T - 1 ? pg + r * H : zero.data();
         scalar_t *d = D + s * H, *g1 = G1 + s * H, *g2 = G2 + s * H;
+        if (last) {  // the gates and h_t from h_{t-1}, as the forward computed them
+          const scalar_t* prev = Hs + s * H;
+          scalar_t* out = Hs + (s + 1) * H;
+          _Pragma("omp simd") for (int64_t j = 0; j < H; ++j) {
+            d[j] = g[j];
+            out[j] = advance<scalar_t, BLOCKS>(p, j, H, prev[j], g1[j], g2[j]);
+          }
+          continue;
+        }
         _Pragma("omp simd") for (int64_t j = 0; j < H; ++j) {
           d[j] = g[j];
           g1[j] = sigm(p[j]);
@@ -158,7 +195,7 @@ static void minimal_rows(const Source<scalar_t>& src, const scalar_t* pg, bool l
       for (int64_t s = 0; s < n; ++s) {  // ascending: the derivatives
         const int64_t t = start + s;
         src.at(r, t, p, (BLOCKS - 1) * H, K);
-        const scalar_t* prev = t ? ph + (r * T + t - 1) * H : zero.data();
+        const scalar_t* prev = last ? Hs + s * H : t ? ph + (r * T + t - 1) * H : zero.data();
         scalar_t* q = narrow ? q0 : out.dp + (r * T + t) * K;
         const scalar_t *d = D + s * H, *g1 = G1 + s * H, *g2 = G2 + s * H;
         if constexpr (BLOCKS == 2) {
@@ -189,6 +226,7 @@ std::vector<Tensor> minimal_backward(Tensor grad, Tensor input, Tensor weight, T
                                      bool input_grad) {
   grad = grad.contiguous();
   const bool last = grad.dim() == 2;
+  TORCH_CHECK(!last || h.size(1) == (input.size(1) + kChunk - 1) / kChunk + 1, "last-step mode takes the states");
   input = input.contiguous();
   bias = bias.contiguous();
   h = h.contiguous();

@@ -149,16 +149,21 @@ static void slstm_step_backward(const T* __restrict__ g_out, const T* __restrict
 }
 
 // Reverse sLSTM recurrence: d(pre-activations) (T, B, 4H), the same for the input and recurrent terms and the
-// bias (the caller's h_n is outs[-1], so its gradient arrives in grad_out).
-Tensor slstm_backward(Tensor grad_out, Tensor outs, Tensor gates, Tensor cells, Tensor norms, Tensor fd, Tensor r) {
+// bias, from the outputs' gradient grad_out (T, B, H; empty: zeros, see OutGrad) and h_n's grad_h (B, H; empty:
+// zeros).
+Tensor slstm_backward(Tensor grad_out, Tensor grad_h, Tensor outs, Tensor gates, Tensor cells, Tensor norms, Tensor fd,
+                      Tensor r) {
   grad_out = grad_out.contiguous();
   r = r.contiguous();
   const int64_t T = outs.size(0), B = outs.size(1), H = outs.size(2);
   auto d_a = at::empty({T, B, 4 * H}, outs.options());
-  auto dh = at::zeros({B, H}, outs.options());  // each step overwrites it with d_a @ R
+  // each step overwrites it with d_a @ R
+  auto dh = grad_h.numel() ? grad_h.contiguous().clone() : at::zeros({B, H}, outs.options());
   auto dc = at::zeros({B, H}, outs.options());
   auto dn = at::zeros({B, H}, outs.options());
+  Tensor zeros;
   AT_DISPATCH_FLOATING_TYPES(outs.scalar_type(), "slstm_backward", [&] {
+    const OutGrad<scalar_t> g_out = out_grad<scalar_t>(grad_out, zeros, B, H);
     const bool caller = c10::InferenceMode::is_enabled();
     at::parallel_for(0, B, kGrain, [&](int64_t b0, int64_t b1) {
       const ThreadState state(caller);
@@ -170,7 +175,7 @@ Tensor slstm_backward(Tensor grad_out, Tensor outs, Tensor gates, Tensor cells, 
         const scalar_t* c = cells.data_ptr<scalar_t>();
         const scalar_t* n = norms.data_ptr<scalar_t>();
         scalar_t* da_t = d_a.data_ptr<scalar_t>() + goff;
-        slstm_step_backward<scalar_t>(grad_out.data_ptr<scalar_t>() + off, gates.data_ptr<scalar_t>() + goff, c + off,
+        slstm_step_backward<scalar_t>(g_out.at(t, b0), gates.data_ptr<scalar_t>() + goff, c + off,
                                       n + off, fd.data_ptr<scalar_t>() + off, t ? c + off - B * H : nullptr,
                                       t ? n + off - B * H : nullptr, dh_rows, dc.data_ptr<scalar_t>() + b0 * H,
                                       dn.data_ptr<scalar_t>() + b0 * H, da_t, rows, H);
