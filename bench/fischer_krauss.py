@@ -34,8 +34,8 @@ from shipped import universe_units  # noqa: E402
 
 WINDOW, HIDDEN, LAYERS = 240, 25, 1
 VARIANTS = {
-    "lstm": ("lstm", "torch"),  # oneDNN: what model.impl=auto runs
-    "lstm-fast": ("lstm", "fast"),
+    "lstm": ("lstm", "torch"),  # oneDNN: what model.impl=torch runs
+    "lstm-fast": ("lstm", "fast"),  # the fused C++ loop: what model.impl=auto runs where the kernels build
     "gru": ("gru", "fast"),
     "slstm": ("slstm", "fast"),
 }

@@ -13,7 +13,7 @@ import pytest
 
 from forecast.config.schema import DataConfig, Source
 from forecast.data.sources.load import REPO_DATA, load_prices
-from forecast.data.sources.shipped import read_universe
+from forecast.data.sources.shipped import read_universe, universe_tickers
 from forecast.errors import DataError
 
 FILE = REPO_DATA / "snapshot" / "sp500_2021_04.parquet"
@@ -76,6 +76,18 @@ def test_a_universe_file_serves_what_it_holds_and_names_what_it_does_not() -> No
         "ticker ZZZZ is not in the shipped snapshot (AAPL, GOOG, IBM, MSFT, ^GSPC; 504 tickers in "
         "sp500_2021_04.parquet): pick one of those"
     )
+
+
+def test_a_ticker_the_universe_lacks_is_served_without_reading_the_whole_file(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import forecast.data.sources.shipped as shipped_module
+
+    assert universe_tickers(FILE) == frozenset(read_universe(FILE).rows)  # the ticker column alone, the same set
+    reads: list[str] = []
+    monkeypatch.setattr(shipped_module, "_read", lambda path, stamp: reads.append(path))
+    frame = load_prices("^GSPC", DataConfig(source=Source.snapshot, offline=True)).frame
+    assert reads == [] and frame.index[-1].date().isoformat() == "2018-12-31"  # the index's CSV
 
 
 def source_files(tmp_path: Path) -> Path:

@@ -14,7 +14,7 @@ from forecast.data.frames import normalise_columns
 from forecast.data.notices import tell, warn
 from forecast.data.sources.cache import cache_path, read_cache, write_cache
 from forecast.data.sources.folder import csv_in
-from forecast.data.sources.shipped import read_universe, universe_files
+from forecast.data.sources.shipped import read_universe, universe_files, universe_tickers
 from forecast.errors import DataError
 
 log = logging.getLogger(__name__)
@@ -81,14 +81,13 @@ def load_snapshot(ticker: str, folder: Path, file: str | None = None) -> PriceDa
         return PriceData(universe.frame(ticker), "snapshot")
     path = folder / f"{ticker_filename(ticker)}.csv"
     held = [read_csv_prices(path, f"snapshot {path.name}")] if path.exists() else []
-    for candidate in universe_files(folder):
-        universe = read_universe(candidate)
-        if ticker in universe.rows:
-            held.append(universe.frame(ticker))
+    for candidate in universe_files(folder):  # the whole file is read only where it holds the ticker
+        if ticker in universe_tickers(candidate):
+            held.append(read_universe(candidate).frame(ticker))
     if held:
         return PriceData(max(held, key=lambda frame: frame.index[-1]), "snapshot")  # max keeps the first of a tie
     shipped = ", ".join(snapshot_tickers(folder)) or "none"
-    more = "".join(f"; {len(read_universe(f).rows)} tickers in {f.name}" for f in universe_files(folder))
+    more = "".join(f"; {len(universe_tickers(f))} tickers in {f.name}" for f in universe_files(folder))
     raise DataError(f"ticker {ticker} is not in the shipped snapshot ({shipped}{more}): pick one of those")
 
 

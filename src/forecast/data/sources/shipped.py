@@ -60,6 +60,31 @@ def read_universe(path: Path) -> Universe:
     return _read(str(path), stamp)
 
 
+def universe_tickers(path: Path) -> frozenset[str]:
+    """Return the tickers of the universe file at ``path`` from its ticker column alone (read once per process
+    while it is unchanged): asking whether a ticker is there costs about 50 ms the first time (the shipped file),
+    not the 0.45 s of :func:`read_universe`."""
+    try:
+        stamp = path.stat().st_mtime_ns
+    except OSError:
+        raise DataError(f"universe file {path} not found: see data/README.md for how to rebuild it") from None
+    return _tickers(str(path), stamp)
+
+
+@lru_cache(maxsize=2)
+def _tickers(path: str, stamp: int) -> frozenset[str]:
+    import pyarrow.parquet as pq
+
+    try:
+        tickers = pq.read_table(path, columns=["ticker"]).column("ticker").combine_chunks()
+        names = tickers.dictionary.to_pylist()
+        used = np.flatnonzero(np.bincount(tickers.indices.to_numpy(), minlength=len(names)))
+    except Exception as exc:  # a truncated or foreign file
+        reason = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:160]
+        raise DataError(f"universe file {path} cannot be read ({reason}): rebuild it (data/README.md)") from None
+    return frozenset(str(names[code]) for code in used)
+
+
 @lru_cache(maxsize=2)
 def _read(path: str, stamp: int) -> Universe:
     import pyarrow as pa
