@@ -63,15 +63,29 @@ def _rss_bytes() -> int:
         return int(fh.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
 
 
+def _hwm_bytes() -> int:
+    """Return the process's peak resident set size so far (the kernel's high-water mark, VmHWM), or 0."""
+    with open("/proc/self/status") as fh:
+        line = next((ln for ln in fh if ln.startswith("VmHWM:")), "VmHWM: 0 kB")
+    return int(line.split()[1]) * 1024
+
+
 class PeakMemory:
     """Context manager measuring the peak memory used by the work inside it, in MB.
 
-    On CUDA: ``torch.cuda.max_memory_allocated`` (device memory). On CPU: resident set size sampled every
-    5 ms by a background thread, minus the RSS on entry (so imports and data loaded before do not count).
-    Where /proc is absent the CPU figure is 0.
+    On CUDA: ``torch.cuda.max_memory_allocated`` (device memory). On CPU: the peak resident set size inside,
+    minus the RSS on entry (so imports and data loaded before do not count): the kernel's high-water mark where it
+    rose inside (exact), else the largest RSS a background thread sampled every ``interval`` seconds (the work
+    stayed below a peak the process reached before; glibc keeps a training step's freed memory resident, see
+    :func:`hold_freed_memory`, so the samples hold its level). Where /proc is absent the CPU figure is 0.
+
+    The sampler woke every 5 ms until round four: its reads of /proc and its turns with the interpreter lock cost
+    a training step of the 2x64 LSTM 4.8% (10.70 against 10.21 ms, medians of 15 alternating blocks of 100 steps),
+    every 50 ms 1.2%. The high-water mark is read, never reset (resetting it would hide the process's earlier peak
+    from ``getrusage`` and from whoever measures the whole process).
     """
 
-    def __init__(self, device: torch.device, interval: float = 0.005) -> None:
+    def __init__(self, device: torch.device, interval: float = 0.1) -> None:
         self.device, self.interval, self.peak_mb = device, interval, 0.0
         self._stop = threading.Event()
         self._base = self._peak = 0
@@ -86,6 +100,7 @@ class PeakMemory:
             self._base = torch.cuda.memory_allocated(self.device)
         elif os.path.exists("/proc/self/statm"):
             self._base = self._peak = _rss_bytes()
+            self._hwm = _hwm_bytes()
             self._thread = threading.Thread(target=self._poll, daemon=True)
             self._thread.start()
         return self
@@ -96,7 +111,8 @@ class PeakMemory:
         elif hasattr(self, "_thread"):
             self._stop.set()
             self._thread.join()
-            self._peak = max(self._peak, _rss_bytes())
+            hwm = _hwm_bytes()
+            self._peak = hwm if hwm > self._hwm else max(self._peak, _rss_bytes())
         self.peak_mb = max(0, self._peak - self._base) / 2**20
 
 
