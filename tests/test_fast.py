@@ -183,7 +183,7 @@ def test_huge_pre_activations_stay_finite_in_every_fused_kernel(cell: str) -> No
     assert torch.isfinite(ours).all() and (ours - theirs).abs().max().item() < 1e-4
 
 
-@pytest.mark.parametrize("cell", ["gru", "rnn", "lstm", "slstm"])
+@pytest.mark.parametrize("cell", ["gru", "rnn", "lstm", "slstm", "slstm-loop"])
 @pytest.mark.parametrize(("layers", "features"), [(1, 1), (2, 1), (2, 6)])
 def test_the_last_state_alone_gives_the_same_output_and_gradients_to_the_bit(
     cell: str, layers: int, features: int, step_loops: str, two_threads: None
@@ -191,12 +191,13 @@ def test_the_last_state_alone_gives_the_same_output_and_gradients_to_the_bit(
     """A forecaster's head reads the top layer's last state: ``last`` hands its gradient in as h_n's, with no
     (steps, batch, hidden) of zeros filled; the result is the one through ``out[:, -1]``, bit for bit."""
     from forecast.models.fast.lstm import FastLSTM
-    from forecast.models.slstm import FusedSLSTM
+    from forecast.models.slstm import SLSTM, FusedSLSTM
 
-    if cell in ("lstm", "slstm") and step_loops == "torchscript":
+    if cell in ("lstm", "slstm", "slstm-loop") and step_loops == "torchscript":
         pytest.skip("the fast LSTM and sLSTM run on the C++ kernels alone")
     torch.manual_seed(0)
-    module = {"gru": FastGRU, "rnn": FastRNN, "lstm": FastLSTM, "slstm": FusedSLSTM}[cell](features, 16, layers)
+    classes = {"gru": FastGRU, "rnn": FastRNN, "lstm": FastLSTM, "slstm": FusedSLSTM, "slstm-loop": SLSTM}
+    module = classes[cell](features, 16, layers)
     x = torch.randn(37, 30, features, requires_grad=True)
     weights = torch.randn(37, 16)
     outs = [module.last(x), module(x)[0][:, -1]]
