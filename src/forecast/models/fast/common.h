@@ -51,6 +51,12 @@ static void gemm(int64_t m, int64_t n, int64_t k, const T* a, int64_t lda, const
   }
 }
 
+// A weight W (n, k) as torch stores it, transposed once per call into (k, n): a step's h W^T then runs as MKL's NN
+// product, which at a block of 32 rows and 64 units takes a quarter less time than its TN product on W itself
+// (6.0 against 8.0 us for the LSTM's 32 x 256 x 64 on one thread). The sums are MKL's same, to the bit, from 6 rows
+// a block up (its few-row path adds in another order).
+static inline at::Tensor transposed(const at::Tensor& w) { return w.t().contiguous(); }
+
 // A layer's output gradient at step t for rows [b0, ...): grad_out (T, B, H) there, or, where grad_out is empty
 // (only the layer's h_n was read: a forecaster's head on its top layer), a block of zeros (B, H): no (T, B, H) of
 // zeros is filled for the backward to read.

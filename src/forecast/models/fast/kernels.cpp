@@ -78,7 +78,7 @@ std::vector<Tensor> gru_forward(Tensor gi, Tensor h0, Tensor w_hh, Tensor b_hh, 
   std::vector<Tensor> result{outs};
   for (int k = 0; k < 4; ++k) result.push_back(at::empty_like(outs));
   auto gh = at::empty({B, 3 * H}, h0.options());
-  w_hh = w_hh.contiguous();
+  w_hh = transposed(w_hh);  // (H, 3H)
   AT_DISPATCH_FLOATING_TYPES(h0.scalar_type(), "gru_forward", [&] {
     scalar_t* saved[4];
     for (int k = 0; k < 4; ++k) saved[k] = result[k + 1].data_ptr<scalar_t>();
@@ -92,7 +92,7 @@ std::vector<Tensor> gru_forward(Tensor gi, Tensor h0, Tensor w_hh, Tensor b_hh, 
       const scalar_t* bias = b_hh.data_ptr<scalar_t>();
       const scalar_t* h = h0.data_ptr<scalar_t>() + b0 * H;
       for (int64_t t = 0; t < T; ++t) {
-        gemm<scalar_t>(rows, 3 * H, H, h, H, w, H, true, scalar_t(0), gh_rows, 3 * H);
+        gemm<scalar_t>(rows, 3 * H, H, h, H, w, 3 * H, false, scalar_t(0), gh_rows, 3 * H);
         const int64_t off = (t * B + b0) * H;
         const scalar_t* gi_t = projected.data();
         if (narrow)
@@ -116,8 +116,8 @@ std::vector<Tensor> gru_forward(Tensor gi, Tensor h0, Tensor w_hh, Tensor b_hh, 
 Tensor gru_infer(Tensor x, Tensor h0, Tensor w_ih, Tensor w_hh, Tensor b_ih, Tensor b_hh) {
   x = x.contiguous();
   h0 = h0.contiguous();
-  w_ih = w_ih.contiguous();
-  w_hh = w_hh.contiguous();
+  w_ih = transposed(w_ih);  // (In, 3H)
+  w_hh = transposed(w_hh);  // (H, 3H)
   const int64_t T = x.size(0), B = h0.size(0), H = h0.size(1), In = x.size(2);
   auto outs = at::empty({T, B, H}, h0.options());
   b_ih = b_ih.contiguous();
@@ -132,12 +132,12 @@ Tensor gru_infer(Tensor x, Tensor h0, Tensor w_ih, Tensor w_hh, Tensor b_ih, Ten
       const scalar_t* bi = b_ih.data_ptr<scalar_t>();
       for (int64_t t = 0; t < T; ++t) {
         const scalar_t* x_t = x.data_ptr<scalar_t>() + (t * B + b0) * In;
-        gemm<scalar_t>(rows, 3 * H, In, x_t, In, w_ih.data_ptr<scalar_t>(), In, true, scalar_t(0), gi.data(), 3 * H);
+        gemm<scalar_t>(rows, 3 * H, In, x_t, In, w_ih.data_ptr<scalar_t>(), 3 * H, false, scalar_t(0), gi.data(), 3 * H);
         for (int64_t b = 0; b < rows; ++b) {
           scalar_t* g = gi.data() + b * 3 * H;
           _Pragma("omp simd") for (int64_t j = 0; j < 3 * H; ++j) g[j] += bi[j];
         }
-        gemm<scalar_t>(rows, 3 * H, H, h, H, w_hh.data_ptr<scalar_t>(), H, true, scalar_t(0), gh.data(), 3 * H);
+        gemm<scalar_t>(rows, 3 * H, H, h, H, w_hh.data_ptr<scalar_t>(), 3 * H, false, scalar_t(0), gh.data(), 3 * H);
         scalar_t* out_t = outs.data_ptr<scalar_t>() + (t * B + b0) * H;
         gru_step_forward<scalar_t, false>(gi.data(), gh.data(), b_hh.data_ptr<scalar_t>(), h, out_t, nullptr,
                                           nullptr, nullptr, nullptr, rows, H);
@@ -230,7 +230,7 @@ Tensor rnn_forward(Tensor gi, Tensor h0, Tensor w_hh) {
   h0 = h0.contiguous();
   const int64_t T = gi.size(0), B = h0.size(0), H = h0.size(1);
   auto outs = at::empty({T, B, H}, h0.options());
-  w_hh = w_hh.contiguous();
+  w_hh = transposed(w_hh);
   AT_DISPATCH_FLOATING_TYPES(gi.scalar_type(), "rnn_forward", [&] {
     const bool caller = c10::InferenceMode::is_enabled();
     at::parallel_for(0, B, kGrain, [&](int64_t b0, int64_t b1) {
@@ -242,7 +242,7 @@ Tensor rnn_forward(Tensor gi, Tensor h0, Tensor w_hh) {
         const int64_t off = (t * B + b0) * H;
         scalar_t* y = outs.data_ptr<scalar_t>() + off;
         const scalar_t* g = gi.data_ptr<scalar_t>() + off;
-        gemm<scalar_t>(rows, H, H, h, H, w, H, true, scalar_t(0), y, H);
+        gemm<scalar_t>(rows, H, H, h, H, w, H, false, scalar_t(0), y, H);
         _Pragma("omp simd") for (int64_t i = 0; i < rows * H; ++i) y[i] = tanh_(y[i] + g[i]);
         h = y;
       }
@@ -255,8 +255,8 @@ Tensor rnn_forward(Tensor gi, Tensor h0, Tensor w_hh) {
 Tensor rnn_infer(Tensor x, Tensor h0, Tensor w_ih, Tensor w_hh, Tensor bias) {
   x = x.contiguous();
   h0 = h0.contiguous();
-  w_ih = w_ih.contiguous();
-  w_hh = w_hh.contiguous();
+  w_ih = transposed(w_ih);  // (In, H)
+  w_hh = transposed(w_hh);
   bias = bias.contiguous();
   const int64_t T = x.size(0), B = h0.size(0), H = h0.size(1), In = x.size(2);
   auto outs = at::empty({T, B, H}, h0.options());
@@ -270,8 +270,8 @@ Tensor rnn_infer(Tensor x, Tensor h0, Tensor w_ih, Tensor w_hh, Tensor bias) {
       for (int64_t t = 0; t < T; ++t) {
         const scalar_t* x_t = x.data_ptr<scalar_t>() + (t * B + b0) * In;
         scalar_t* y = outs.data_ptr<scalar_t>() + (t * B + b0) * H;
-        gemm<scalar_t>(rows, H, In, x_t, In, w_ih.data_ptr<scalar_t>(), In, true, scalar_t(0), y, H);
-        gemm<scalar_t>(rows, H, H, h, H, w_hh.data_ptr<scalar_t>(), H, true, scalar_t(1), y, H);
+        gemm<scalar_t>(rows, H, In, x_t, In, w_ih.data_ptr<scalar_t>(), H, false, scalar_t(0), y, H);
+        gemm<scalar_t>(rows, H, H, h, H, w_hh.data_ptr<scalar_t>(), H, false, scalar_t(1), y, H);
         for (int64_t b = 0; b < rows; ++b) {
           scalar_t* yb = y + b * H;
           _Pragma("omp simd") for (int64_t j = 0; j < H; ++j) yb[j] = tanh_(yb[j] + c[j]);

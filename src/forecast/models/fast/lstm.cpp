@@ -53,7 +53,7 @@ std::vector<Tensor> lstm_forward(Tensor gi, Tensor h0, Tensor c0, Tensor w_hh, T
   TORCH_CHECK(narrow || gi.is_contiguous(), "lstm_forward: gi must be contiguous (it is overwritten with the gates)");
   h0 = h0.contiguous();
   c0 = c0.contiguous();
-  w_hh = w_hh.contiguous();
+  w_hh = transposed(w_hh);  // (H, 4H)
   x = x.contiguous();
   bias = bias.contiguous();
   const int64_t T = narrow ? x.size(0) : gi.size(0), B = h0.size(0), H = h0.size(1), I = narrow ? x.size(2) : 0;
@@ -71,7 +71,7 @@ std::vector<Tensor> lstm_forward(Tensor gi, Tensor h0, Tensor c0, Tensor w_hh, T
       for (int64_t t = 0; t < T; ++t) {
         const int64_t off = (t * B + b0) * H;
         scalar_t* a = gates.data_ptr<scalar_t>() + (t * B + b0) * 4 * H;
-        gemm<scalar_t>(rows, 4 * H, H, h, H, w, H, true, scalar_t(narrow ? 0 : 1), a, 4 * H);
+        gemm<scalar_t>(rows, 4 * H, H, h, H, w, 4 * H, false, scalar_t(narrow ? 0 : 1), a, 4 * H);
         if (narrow)
           project_narrow<scalar_t, true>(a, x.data_ptr<scalar_t>() + (t * B + b0) * I, wt.data_ptr<scalar_t>(),
                                          bias.data_ptr<scalar_t>(), rows, I, 4 * H);
@@ -91,8 +91,8 @@ std::vector<Tensor> lstm_forward(Tensor gi, Tensor h0, Tensor c0, Tensor w_hh, T
 std::vector<Tensor> lstm_infer(Tensor x, Tensor h0, Tensor c0, Tensor w_ih, Tensor w_hh, Tensor bias) {
   x = x.contiguous();
   h0 = h0.contiguous();
-  w_ih = w_ih.contiguous();
-  w_hh = w_hh.contiguous();
+  w_ih = transposed(w_ih);  // (In, 4H)
+  w_hh = transposed(w_hh);  // (H, 4H)
   bias = bias.contiguous();
   const int64_t T = x.size(0), B = h0.size(0), H = h0.size(1), In = x.size(2);
   auto outs = at::empty({T, B, H}, h0.options());
@@ -109,8 +109,8 @@ std::vector<Tensor> lstm_infer(Tensor x, Tensor h0, Tensor c0, Tensor w_ih, Tens
       const scalar_t* h = h0.data_ptr<scalar_t>() + b0 * H;
       for (int64_t t = 0; t < T; ++t) {
         const scalar_t* x_t = x.data_ptr<scalar_t>() + (t * B + b0) * In;
-        gemm<scalar_t>(rows, 4 * H, In, x_t, In, w_ih.data_ptr<scalar_t>(), In, true, scalar_t(0), a.data(), 4 * H);
-        gemm<scalar_t>(rows, 4 * H, H, h, H, w_hh.data_ptr<scalar_t>(), H, true, scalar_t(1), a.data(), 4 * H);
+        gemm<scalar_t>(rows, 4 * H, In, x_t, In, w_ih.data_ptr<scalar_t>(), 4 * H, false, scalar_t(0), a.data(), 4 * H);
+        gemm<scalar_t>(rows, 4 * H, H, h, H, w_hh.data_ptr<scalar_t>(), 4 * H, false, scalar_t(1), a.data(), 4 * H);
         scalar_t* h_t = outs.data_ptr<scalar_t>() + (t * B + b0) * H;
         lstm_step_forward<scalar_t, false>(a.data(), bias.data_ptr<scalar_t>(), c_prev, c_next, h_t, rows, H);
         std::swap(c_prev, c_next);

@@ -64,7 +64,7 @@ static void slstm_step_forward(T* __restrict__ a, const T* __restrict__ bias, co
 // normaliser states n (T, B, H each) and fd (T, B, H), what the backward pass needs.
 std::vector<Tensor> slstm_forward(Tensor gi, Tensor r) {
   TORCH_CHECK(gi.is_contiguous(), "slstm_forward: gi must be contiguous (it is overwritten with the gates)");
-  r = r.contiguous();
+  r = transposed(r);  // (H, 4H)
   const int64_t T = gi.size(0), B = gi.size(1), H = gi.size(2) / 4;
   auto outs = at::empty({T, B, H}, gi.options());
   auto cells = at::empty({T, B, H}, gi.options());
@@ -81,7 +81,7 @@ std::vector<Tensor> slstm_forward(Tensor gi, Tensor r) {
         const int64_t off = (t * B + b0) * H, prev = off - B * H;
         scalar_t* a = gi.data_ptr<scalar_t>() + (t * B + b0) * 4 * H;
         scalar_t* h_t = outs.data_ptr<scalar_t>() + off;
-        if (t > 0) gemm<scalar_t>(rows, 4 * H, H, h_t - B * H, H, w, H, true, scalar_t(1), a, 4 * H);
+        if (t > 0) gemm<scalar_t>(rows, 4 * H, H, h_t - B * H, H, w, 4 * H, false, scalar_t(1), a, 4 * H);
         scalar_t* c = cells.data_ptr<scalar_t>();
         scalar_t* n = norms.data_ptr<scalar_t>();
         slstm_step_forward<scalar_t, true>(a, nullptr, c + (t ? prev : off), n + (t ? prev : off), m.data(), c + off,
@@ -96,10 +96,10 @@ std::vector<Tensor> slstm_forward(Tensor gi, Tensor r) {
 // that stays in cache. Returns the outputs (T, B, H).
 Tensor slstm_infer(Tensor x, Tensor w_ih, Tensor r, Tensor bias) {
   x = x.contiguous();
-  w_ih = w_ih.contiguous();
-  r = r.contiguous();
-  bias = bias.contiguous();
   const int64_t T = x.size(0), B = x.size(1), In = x.size(2), H = r.size(1);
+  w_ih = transposed(w_ih);  // (In, 4H)
+  r = transposed(r);  // (H, 4H)
+  bias = bias.contiguous();
   auto outs = at::empty({T, B, H}, x.options());
   AT_DISPATCH_FLOATING_TYPES(x.scalar_type(), "slstm_infer", [&] {
     const bool caller = c10::InferenceMode::is_enabled();
@@ -110,8 +110,8 @@ Tensor slstm_infer(Tensor x, Tensor w_ih, Tensor r, Tensor bias) {
       for (int64_t t = 0; t < T; ++t) {
         const scalar_t* x_t = x.data_ptr<scalar_t>() + (t * B + b0) * In;
         scalar_t* h_t = outs.data_ptr<scalar_t>() + (t * B + b0) * H;
-        gemm<scalar_t>(rows, 4 * H, In, x_t, In, w_ih.data_ptr<scalar_t>(), In, true, scalar_t(0), a.data(), 4 * H);
-        if (t > 0) gemm<scalar_t>(rows, 4 * H, H, h_t - B * H, H, r.data_ptr<scalar_t>(), H, true, scalar_t(1), a.data(), 4 * H);
+        gemm<scalar_t>(rows, 4 * H, In, x_t, In, w_ih.data_ptr<scalar_t>(), 4 * H, false, scalar_t(0), a.data(), 4 * H);
+        if (t > 0) gemm<scalar_t>(rows, 4 * H, H, h_t - B * H, H, r.data_ptr<scalar_t>(), 4 * H, false, scalar_t(1), a.data(), 4 * H);
         slstm_step_forward<scalar_t, false>(a.data(), bias.data_ptr<scalar_t>(), c.data(), n.data(), m.data(), c.data(),
                                             n.data(), h_t, nullptr, t == 0, rows, H);
       }
