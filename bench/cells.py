@@ -84,7 +84,9 @@ def measure_sizes(repeats: int, device_name: str) -> dict[str, Any]:
     from forecast.models.recurrent import RecurrentForecaster
     from forecast.models.registry import kernel_of, resolve_impl
     from forecast.training.loop import fit
+    from forecast.training.runtime import prepare_process
 
+    prepare_process()  # as every run's start_job does
     device = torch.device(device_name)
     data = default_data(device)
     (x, y), (xv, yv) = data.part("train"), data.part("val")
@@ -136,7 +138,9 @@ def measure_cell(cell: str, repeats: int, device_name: str) -> dict[str, Any]:
     from forecast.models.recurrent import RecurrentForecaster, count_parameters
     from forecast.models.registry import kernel_of, resolve_impl
     from forecast.training.loop import fit
+    from forecast.training.runtime import prepare_process
 
+    prepare_process()  # as every run's start_job does: the bare loop runs under the same settings
     device = torch.device(device_name)
     window, hidden, layers, batch = 60, 64, 2, 64
     data = default_data(device)

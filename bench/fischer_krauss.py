@@ -63,14 +63,12 @@ def universe_windows(sample: int) -> tuple[Any, Any, int]:
 
 def measure(sample: int, repeats: int, batches: tuple[int, ...]) -> dict[str, Any]:
     from forecast.config.schema import Optimizer, TrainerConfig
-    from forecast.diagnostics.memory import hold_freed_memory
     from forecast.models.recurrent import RecurrentForecaster
     from forecast.training.loop import fit
     from forecast.training.losses import loss_for
-    from forecast.training.runtime import flush_denormals
+    from forecast.training.runtime import prepare_process
 
-    hold_freed_memory()
-    flush_denormals()  # as every job does (training/runtime.start_job)
+    prepare_process()  # as every job does (training/runtime.start_job)
     train, val, tickers = universe_windows(sample)
     models = {}
     for name, (cell, impl) in VARIANTS.items():

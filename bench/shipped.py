@@ -63,11 +63,11 @@ def training_windows() -> tuple[Any, Any, int, float]:
 def throughput(train: Any, val: Any, sample: int, repeats: int) -> dict[str, dict[str, float]]:
     """Return windows/s per cell and batch size (medians over alternating repeats)."""
     from forecast.config.schema import ModelConfig, TrainerConfig
-    from forecast.diagnostics.memory import hold_freed_memory
     from forecast.models.recurrent import build_model
     from forecast.training.loop import fit
+    from forecast.training.runtime import prepare_process
 
-    hold_freed_memory()  # as every run's start_job does
+    prepare_process()  # as every run's start_job does
     gen = torch.Generator().manual_seed(0)
     drawn = train.select(torch.randperm(len(train), generator=gen)[:sample])
     small = val.select(torch.arange(256))

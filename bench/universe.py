@@ -61,7 +61,9 @@ def main() -> None:
     from forecast.data.panel import align, training_sets
     from forecast.data.windows import Pairs
     from forecast.models.recurrent import build_model
+    from forecast.training.runtime import prepare_process
 
+    prepare_process()  # as every run's start_job does
     cfg = Config(scope="global")
     cfg.trainer.max_epochs, cfg.trainer.progress, cfg.trainer.patience = 1, False, 10
     loaded = universe(args.tickers, args.days)

@@ -27,11 +27,10 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 
 from forecast.config.schema import TrainerConfig  # noqa: E402
-from forecast.diagnostics.memory import hold_freed_memory  # noqa: E402
 from forecast.models.recurrent import RecurrentForecaster  # noqa: E402
 from forecast.models.registry import REGISTRY, kernel_name, resolve_impl  # noqa: E402
 from forecast.training.optim import make_optimizer  # noqa: E402
-from forecast.training.runtime import flush_denormals  # noqa: E402
+from forecast.training.runtime import prepare_process  # noqa: E402
 
 WINDOWS = (60, 128, 256, 512, 1024)
 EPOCH = 2228  # AAPL's training windows at the defaults
@@ -86,10 +85,9 @@ def main() -> None:
     parser.add_argument("--device", default="cpu")
     args = parser.parse_args()
     device = torch.device(args.device)
-    hold_freed_memory()  # the allocator settings of a run (training/runtime.py): freed memory is kept for reuse
-    # Every job flushes denormal floats (training/runtime.flush_denormals); unflushed, one random batch trained on
+    # A run's process settings (freed memory kept, denormal floats flushed); unflushed, one random batch trained on
     # again and again grew minGRU's step at window 60 from 3.0 to 7.2 ms over 90 steps, its weight GEMMs 8x slower.
-    flush_denormals()
+    prepare_process()
     fast_lstm = device.type == "cpu" and kernel_name() == "cpp"
     cells = (*REGISTRY, "lstm-fast") if fast_lstm else tuple(REGISTRY)
     pairs = {m: f for m, f in PAIRS.items() if {m, f} <= set(cells)}
