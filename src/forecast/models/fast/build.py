@@ -4,7 +4,7 @@ The extension is built with ``torch.utils.cpp_extension.load`` into a folder of 
 (``$FORECAST_KERNEL_DIR``, else ``$TORCH_EXTENSIONS_DIR/forecast``, else ``~/.cache/torch_extensions/forecast``),
 under a name that carries a hash of the source, the flags, torch's version and the SIMD level, so a stale or
 foreign build is never loaded. ``make install`` builds it ahead of time (``python -m forecast.models.fast.build``);
-a process that finds no build compiles it in a child process (about a minute) whose PATH holds the ``ninja`` that
+a process that finds no build compiles it in a child process (about 40 s on 2 cores) whose PATH holds the ``ninja`` that
 comes with the package, so this process's environment is never edited. ``FORECAST_NO_EXTENSION=1`` skips it.
 """
 
@@ -79,7 +79,7 @@ def _build_in_child() -> str | None:
         path = os.pathsep.join([ninja.BIN_DIR, os.environ.get("PATH", "")])
     except ImportError:
         path = os.environ.get("PATH", "")
-    log.info("compiling the fast recurrent kernels once (C++, about a minute on 2 cores)")
+    log.info("compiling the fast recurrent kernels once (C++, about 40 s on 2 cores)")
     try:
         done = subprocess.run(
             [sys.executable, "-m", __name__],
@@ -136,6 +136,6 @@ def flush_pool() -> None:
 
 
 if __name__ == "__main__":  # `python -m forecast.models.fast.build`: compile ahead of time (make install does)
-    print("compiling the fast recurrent kernels (C++, about a minute on 2 cores; once per torch and CPU)", flush=True)
+    print("compiling the fast recurrent kernels (C++, about 40 s on 2 cores; once per torch and CPU)", flush=True)
     built = compile_extension()
     print(f"fast RNN kernels: {built}")

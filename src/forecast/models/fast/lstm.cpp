@@ -6,7 +6,7 @@
 //
 // Gate order and parameters are nn.LSTM's: (i, f, g, o), gates = x W_ih^T + b_ih + h W_hh^T + b_hh,
 // c' = f c + i g, h' = o tanh(c').
-#include <torch/extension.h>
+#include <ATen/ATen.h>
 #include <ATen/Parallel.h>
 #include <algorithm>
 #include <cmath>

@@ -9,7 +9,7 @@
 //   i = exp(i~ - m'),  f = exp(m + logsigmoid(f~) - m'),  c' = f c + i tanh(z~),  n' = f n + i,  h' = sigm(o~) c'/n'
 // h' does not depend on the stabiliser m (it scales c' and n' alike), so the backward pass treats m as a constant:
 // the gradients are the exact ones, and m is never stored. n >= 1 at every step (one of i, f is 1), so c'/n' is safe.
-#include <torch/extension.h>
+#include <ATen/ATen.h>
 #include <ATen/Parallel.h>
 #include <algorithm>
 #include <cmath>
