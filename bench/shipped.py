@@ -17,13 +17,13 @@ import argparse
 import json
 import resource
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
+import processes
 import torch
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -97,13 +97,8 @@ def whole_run(samples: int) -> dict[str, Any]:
             f"trainer.samples_per_epoch={samples}",
         ]
         start = time.perf_counter()
-        done = subprocess.run(
-            [sys.executable, "-m", "forecast", *args, f"hydra.run.dir={tmp}/run", "trainer.progress=false"],
-            cwd=ROOT,
-            capture_output=True,
-            text=True,
-            env={**__import__("os").environ, "FORECAST_OFFLINE": "1"},
-        )
+        cmd = [sys.executable, "-m", "forecast", *args, f"hydra.run.dir={tmp}/run", "trainer.progress=false"]
+        done, peak = processes.run_with_peak(cmd, ROOT)  # not this process's RUSAGE_CHILDREN: see run_with_peak
         wall = time.perf_counter() - start
         if done.returncode:
             raise RuntimeError(done.stderr.strip().splitlines()[-1])
@@ -111,7 +106,7 @@ def whole_run(samples: int) -> dict[str, Any]:
         size = sum(p.stat().st_size for p in (Path(tmp) / "run").iterdir() if p.is_file())
     return {
         "wall": wall,
-        "peak_rss_mb": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024,
+        "peak_rss_mb": peak,
         "timings": record["timings"],
         "tickers": len(record["pool"]),
         "samples": samples,
