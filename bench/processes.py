@@ -14,14 +14,9 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 ENV = {**os.environ, "FORECAST_OFFLINE": "1"}
-# Runs a command and prints its peak RSS (KiB): RUSAGE_CHILDREN of a fresh process holds that one child only.
-PEAK = "import resource, subprocess, sys; subprocess.run(sys.argv[1:], check=True, capture_output=True); " + (
-    "print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)"
-)
-
-
-# The same, for a command that may fail: its stderr passed on and its exit status returned.
-PEAK_OF = "import resource, subprocess, sys; r = subprocess.run(sys.argv[1:], capture_output=True); " + (
+# Runs a command and prints its peak RSS (KiB): RUSAGE_CHILDREN of a fresh process holds that one child only. The
+# command's stderr is passed on and its exit status returned.
+PEAK = "import resource, subprocess, sys; r = subprocess.run(sys.argv[1:], capture_output=True); " + (
     "sys.stderr.buffer.write(r.stderr); print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss); "
     "sys.exit(r.returncode)"
 )
@@ -33,16 +28,17 @@ def run_with_peak(cmd: list[str], cwd: Path) -> tuple[subprocess.CompletedProces
 
     Why not ``RUSAGE_CHILDREN`` of the caller: a child of a large process starts with that process's resident
     memory counted in its peak. A 2.4 GB Python process that runs ``true`` reads 2,314 MB for it, and
-    ``bench/shipped.py``'s whole run read 1,503, 3,574 and 8,178 MB in three benches, against 1,485-1,510 MB
-    measured alone."""
-    done = subprocess.run([sys.executable, "-c", PEAK_OF, *cmd], cwd=cwd, env=ENV, capture_output=True, text=True)
+    ``bench/shipped.py``'s whole run read 1,503, 3,574 and 8,178 MB in three runs of that script, against
+    1,485-1,510 MB measured alone."""
+    done = subprocess.run([sys.executable, "-c", PEAK, *cmd], cwd=cwd, env=ENV, capture_output=True, text=True)
     return done, int(done.stdout.split()[-1]) / 1024 if done.stdout.split() else float("nan")
 
 
 def peak_rss_mb(cmd: list[str], cwd: Path) -> float:
-    """Return the peak resident memory (MB) of ``cmd`` run to completion."""
-    out = subprocess.run([sys.executable, "-c", PEAK, *cmd], cwd=cwd, env=ENV, check=True, capture_output=True)
-    return int(out.stdout.decode().split()[-1]) / 1024
+    """Return the peak resident memory (MB) of ``cmd`` run to completion (an error if it failed)."""
+    done, peak = run_with_peak(cmd, cwd)
+    done.check_returncode()
+    return peak
 
 
 def wall(cmd: list[str], cwd: Path) -> float:
