@@ -73,3 +73,40 @@ def test_gradcheck_and_the_forecaster_on_the_fast_lstm() -> None:
     set_forget_bias(stock.rnn, 1.0)
     x32 = torch.randn(40, 10, 1)
     torch.testing.assert_close(fast(x32), stock(x32), rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("layers", [1, 2])
+def test_leftover_columns_and_small_blocks_match_nn_lstm(layers: int) -> None:
+    """25 units leave a column over every vector of 4 doubles and 8 floats (run as one gathered row of their own,
+    lstm.cpp), and 20 rows split into two blocks of 10, fewer than kGrain: each block sums its own share of the
+    recurrent weight's gradient."""
+    torch.manual_seed(5)
+    stock = nn.LSTM(1, 25, layers, batch_first=True).double()
+    fast = FastLSTM(1, 25, layers).double()
+    fast.load_state_dict(stock.state_dict())
+    x = torch.randn(20, 30, 1, dtype=torch.double, requires_grad=True)
+    (out_s, (h_s, _)), (out_f, (h_f, _)) = stock(x), fast(x)
+    torch.testing.assert_close(out_f, out_s, rtol=0, atol=1e-12)
+    grads_s = torch.autograd.grad(out_s.sum() + h_s.sum(), [x, *stock.parameters()])
+    grads_f = torch.autograd.grad(out_f.sum() + h_f.sum(), [x, *fast.parameters()])
+    for gs, gf in zip(grads_s, grads_f, strict=True):
+        torch.testing.assert_close(gf, gs, rtol=0, atol=1e-10)
+    with torch.inference_mode():
+        torch.testing.assert_close(fast(x.detach())[0], out_s.detach(), rtol=0, atol=1e-12)
+    stock.float(), fast.float()  # float32: the inline exp of common.h against torch's
+    with torch.inference_mode():
+        torch.testing.assert_close(fast(x.detach().float())[0], stock(x.detach().float())[0], rtol=0, atol=2e-6)
+
+
+def test_the_recurrent_weight_gradient_is_the_same_every_call() -> None:
+    """Blocks of rows sum their shares of dW_hh in the loop and add them in the order of their first rows: two
+    blocks of 10 rows once wrote into one shared sum, and 26 of 30 identical calls gave 26 different gradients."""
+    torch.manual_seed(6)
+    fast = FastLSTM(1, 8, 1)
+    x = torch.randn(20, 20, 1)
+    grads = set()
+    for _ in range(10):
+        fast.zero_grad()
+        fast(x)[0][:, -1].sum().backward()
+        grads.add(fast.weight_hh_l0.grad.numpy().tobytes())
+    assert len(grads) == 1

@@ -321,7 +321,7 @@ std::vector<Tensor> minimal_backward(Tensor grad, Tensor input, Tensor weight, T
 std::vector<Tensor> lstm_forward(Tensor gi, Tensor h0, Tensor c0, Tensor w_hh, Tensor x, Tensor wt, Tensor bias);
 std::vector<Tensor> lstm_infer(Tensor x, Tensor h0, Tensor c0, Tensor w_ih, Tensor w_hh, Tensor bias);
 std::vector<Tensor> lstm_backward(Tensor grad_out, Tensor grad_h, Tensor grad_c, Tensor outs, Tensor gates,
-                                  Tensor cells, Tensor c0, Tensor w_hh, Tensor x, Tensor wt, bool input_grad);
+                                  Tensor cells, Tensor h0, Tensor c0, Tensor w_hh, Tensor x, Tensor wt, bool input_grad);
 // slstm.cpp: the sLSTM's recurrence.
 std::vector<Tensor> slstm_forward(Tensor gi, Tensor r);
 Tensor slstm_infer(Tensor x, Tensor w_ih, Tensor r, Tensor bias);

@@ -26,7 +26,6 @@ from forecast.models.fast.layers import (
     _FastRecurrent,
     _input_grad,
     _input_terms,
-    _recurrent_weight_grad,
     _weight_grad,
     output_grad,
     state_grad,
@@ -70,13 +69,14 @@ class _LSTMLayer(torch.autograd.Function):
     ) -> tuple[torch.Tensor | None, ...]:
         x, outs, gates, cells, h0, c0, w_ih, w_hh, wt = ctx.saved_tensors
         narrow = wt.numel() > 0
-        d_a, dh0, dc0, bias_rows, weight_rows, dx = _kernels().lstm_backward(
+        d_a, dh0, dc0, bias_rows, weight_rows, dx, dw_hh_t = _kernels().lstm_backward(
             output_grad(grad_out, outs, True),
             state_grad(grad_h, h0),
             state_grad(grad_c, c0),
             outs,
             gates,
             cells,
+            h0,
             c0,
             w_hh,
             x,
@@ -84,7 +84,7 @@ class _LSTMLayer(torch.autograd.Function):
             narrow and ctx.needs_input_grad[0],
         )
         db = bias_rows.sum(0)  # one pre-activation: both biases get the same gradient
-        dw_hh = _recurrent_weight_grad(d_a, outs, h0)
+        dw_hh = dw_hh_t.t().contiguous()  # summed in the loop, block by block (lstm.cpp)
         if narrow:
             return (dx if ctx.needs_input_grad[0] else None), dh0, dc0, weight_rows.sum(0).t(), dw_hh, db, db
         return _input_grad(ctx, d_a, w_ih, x), dh0, dc0, _weight_grad(d_a, x), dw_hh, db, db
