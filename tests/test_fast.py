@@ -204,3 +204,21 @@ def test_the_last_state_alone_gives_the_same_output_and_gradients_to_the_bit(
     assert outs[0].shape == (37, 16) and torch.equal(outs[0], outs[1])
     grads = [torch.autograd.grad((out * weights).sum(), [x, *module.parameters()]) for out in outs]
     assert all(torch.equal(a, b) for a, b in zip(*grads, strict=True))
+
+
+def test_small_blocks_sum_the_gru_recurrent_gradient_alike_every_call(two_threads: None) -> None:
+    """20 rows split into two blocks of 10 (fewer than kGrain), each summing its share of dW_hh in the loop
+    (common.h's BlockSums): the gradient matches nn.GRU's in float64, and in float32 ten calls give one set of bits."""
+    if build.load() is None:
+        pytest.skip("the C++ kernels are unavailable here: only the TorchScript loops run")
+    torch.manual_seed(7)
+    stock = nn.GRU(1, 25, 1, batch_first=True).double()
+    fast = FastGRU(1, 25, 1).double()
+    fast.load_state_dict(stock.state_dict())
+    x = torch.randn(20, 30, 1, dtype=torch.double)
+    grad_s = torch.autograd.grad(stock(x)[0].sum(), stock.weight_hh_l0)[0]
+    grad_f = torch.autograd.grad(fast(x)[0].sum(), fast.weight_hh_l0)[0]
+    torch.testing.assert_close(grad_f, grad_s, rtol=0, atol=1e-10)
+    fast.float()
+    grads = {torch.autograd.grad(fast(x.float())[0].sum(), fast.weight_hh_l0)[0].numpy().tobytes() for _ in range(10)}
+    assert len(grads) == 1

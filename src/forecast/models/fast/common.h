@@ -8,10 +8,14 @@
 #include <ATen/ATen.h>
 #include <ATen/core/grad_mode.h>
 #include <c10/core/InferenceMode.h>
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <cstring>
+#include <mutex>
 #include <type_traits>
+#include <utility>
+#include <vector>
 
 static constexpr int64_t kGrain = 16;
 
@@ -74,6 +78,33 @@ static void gemm_at(int64_t m, int64_t n, int64_t k, const T* a, const T* b, T* 
   auto C = at::from_blob(c, {m, n}, opts);
   C.addmm_(at::from_blob(const_cast<T*>(a), {k, m}, opts).t(), at::from_blob(const_cast<T*>(b), {k, n}, opts));
 }
+
+// A recurrent weight's gradient summed in a step loop: each block of rows sums its share (rows, m, n) with gemm_at
+// while the step's operands are in cache, and the shares are added in the order of the blocks' first rows, not of
+// the threads finishing: the same bits from call to call. (ATen may cut a batch into blocks of fewer than kGrain
+// rows, so a block is named by its first row: two blocks of 10 rows once shared one sum and raced.)
+class BlockSums {
+ public:
+  BlockSums(int64_t m, int64_t n, at::TensorOptions options) : m_(m), n_(n), options_(options) {}
+  at::Tensor block() const { return at::zeros({m_, n_}, options_); }  // a block's own sum, zeroed
+  void add(int64_t first_row, at::Tensor sum) {
+    const std::lock_guard<std::mutex> lock(mutex_);
+    blocks_.emplace_back(first_row, std::move(sum));
+  }
+  at::Tensor total() {  // after the parallel loop
+    if (blocks_.empty()) return block();
+    std::sort(blocks_.begin(), blocks_.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
+    at::Tensor sum = blocks_.front().second;
+    for (size_t k = 1; k < blocks_.size(); ++k) sum.add_(blocks_[k].second);
+    return sum;
+  }
+
+ private:
+  int64_t m_, n_;
+  at::TensorOptions options_;
+  std::mutex mutex_;
+  std::vector<std::pair<int64_t, at::Tensor>> blocks_;
+};
 
 // A weight W (n, k) as torch stores it, transposed once per call into (k, n): a step's h W^T then runs as MKL's NN
 // product, which at a block of 32 rows and 64 units takes a quarter less time than its TN product on W itself

@@ -176,8 +176,9 @@ static void gru_step_backward(const T* dh_in, const T* __restrict__ g_out, const
 }
 
 // Reverse GRU recurrence. Returns d(input gates) (T, B, 3H; empty for a narrow layer, whose x and wt come as
-// gru_forward took them), d(hidden gates incl. b_hh) (T, B, 3H), d(h0), the two biases' gradient rows (B, 3H) each,
-// and for a narrow layer the input weight's gradient rows (B, I, 3H) and d(x) (T, B, I; empty unless input_grad).
+// gru_forward took them), the recurrent weight's gradient transposed (H, 3H; summed in the loop, BlockSums: no
+// (T, B, 3H) of hidden-gate gradients is written), d(h0), the two biases' gradient rows (B, 3H) each, and for a
+// narrow layer the input weight's gradient rows (B, I, 3H) and d(x) (T, B, I; empty unless input_grad).
 std::vector<Tensor> gru_backward(Tensor grad_out, Tensor grad_h, Tensor outs, Tensor r, Tensor z, Tensor n,
                                  Tensor hn, Tensor h0, Tensor w_hh, Tensor x, Tensor wt, bool input_grad) {
   grad_out = grad_out.contiguous();
@@ -186,7 +187,8 @@ std::vector<Tensor> gru_backward(Tensor grad_out, Tensor grad_h, Tensor outs, Te
   const bool narrow = wt.numel() > 0;
   const int64_t T = outs.size(0), B = outs.size(1), H = outs.size(2), I = narrow ? x.size(2) : 0;
   auto d_gi = at::empty({narrow ? 0 : T, B, 3 * H}, outs.options());
-  auto d_gh = at::empty({T, B, 3 * H}, outs.options());
+  auto d_gh = at::empty({B, 3 * H}, outs.options());  // one step's, a block of rows each
+  BlockSums dw(H, 3 * H, outs.options());
   auto dh = grad_h.contiguous().clone();  // each step overwrites it with dh * z, then adds d_gh @ W_hh
   auto bi_rows = at::zeros({B, 3 * H}, outs.options());
   auto bh_rows = at::zeros({B, 3 * H}, outs.options());
@@ -203,10 +205,11 @@ std::vector<Tensor> gru_backward(Tensor grad_out, Tensor grad_h, Tensor outs, Te
       std::vector<scalar_t> d_gi_rows(narrow ? rows * 3 * H : 0);
       scalar_t* dh_rows = dh.data_ptr<scalar_t>() + b0 * H;
       const scalar_t* w = w_hh.data_ptr<scalar_t>();
+      Tensor dw_rows = dw.block();
+      scalar_t* d_gh_t = d_gh.data_ptr<scalar_t>() + b0 * 3 * H;
       for (int64_t t = T - 1; t >= 0; --t) {
         const int64_t off = (t * B + b0) * H, goff = (t * B + b0) * 3 * H, xoff = (t * B + b0) * I;
         const scalar_t* prev = t > 0 ? outs.data_ptr<scalar_t>() + off - B * H : h0.data_ptr<scalar_t>() + b0 * H;
-        scalar_t* d_gh_t = d_gh.data_ptr<scalar_t>() + goff;
         scalar_t* d_gi_t = narrow ? d_gi_rows.data() : d_gi.data_ptr<scalar_t>() + goff;
         gru_step_backward<scalar_t>(dh_rows, g_out.at(t, b0), r.data_ptr<scalar_t>() + off,
                                     z.data_ptr<scalar_t>() + off, n.data_ptr<scalar_t>() + off,
@@ -217,11 +220,13 @@ std::vector<Tensor> gru_backward(Tensor grad_out, Tensor grad_h, Tensor outs, Te
                            dx.numel() ? dx.data_ptr<scalar_t>() + xoff : nullptr, rows, I, 3 * H);
         sum_rows<scalar_t>(d_gh_t, bh_rows.data_ptr<scalar_t>() + b0 * 3 * H, nullptr, nullptr, nullptr, nullptr,
                            rows, 0, 3 * H);
+        gemm_at<scalar_t>(H, 3 * H, rows, prev, d_gh_t, dw_rows.data_ptr<scalar_t>());     // dW_hh^T += h^T d_gh
         gemm<scalar_t>(rows, H, 3 * H, d_gh_t, 3 * H, w, H, false, scalar_t(1), dh_rows, H);  // += d_gh @ W_hh
       }
+      dw.add(b0, dw_rows);
     });
   });
-  return {d_gi, d_gh, dh, bi_rows, bh_rows, wrows, dx};
+  return {d_gi, dw.total(), dh, bi_rows, bh_rows, wrows, dx};
 }
 
 // tanh RNN recurrence over precomputed input terms gi (T, B, H), both biases included.

@@ -153,8 +153,8 @@ class _GRULayer(torch.autograd.Function):
             dw_hh, db_hh = _weight_grads(d_gh, _previous_states(outs, h0))
             return _input_grad(ctx, d_gi, w_ih, x), dh0, dw_ih, dw_hh, db_ih, db_hh
         narrow, needs_dx = wt.numel() > 0, ctx.needs_input_grad[0]
-        d_gi, d_gh, dh0, bi_rows, bh_rows, w_rows, dx = build.load().gru_backward(*args, x, wt, narrow and needs_dx)
-        dw_hh = _recurrent_weight_grad(d_gh, outs, h0)
+        d_gi, dw_hh_t, dh0, bi_rows, bh_rows, w_rows, dx = build.load().gru_backward(*args, x, wt, narrow and needs_dx)
+        dw_hh = dw_hh_t.t().contiguous()  # summed in the loop, block by block (kernels.cpp)
         db_ih, db_hh = bi_rows.sum(0), bh_rows.sum(0)  # summed per row in the loop: no column sums over every step
         if narrow:
             return (dx if needs_dx else None), dh0, w_rows.sum(0).t(), dw_hh, db_ih, db_hh

@@ -10,7 +10,6 @@
 #include <ATen/Parallel.h>
 #include <algorithm>
 #include <cmath>
-#include <mutex>
 #include <utility>
 #include <vector>
 
@@ -188,9 +187,7 @@ static void lstm_step_backward(const T* __restrict__ g_out, const T* __restrict_
 // gradient's rows (B, 4H), for a narrow layer (x and wt as lstm_forward took them) the weight gradient's rows
 // (B, I, 4H) and d(x) (T, B, I; empty unless input_grad), and the recurrent weight's gradient transposed (H, 4H):
 // each step adds h_{t-1}^T d_a_t into its block's sum while both are in cache, so no (T, B, 4H) is read back by a
-// GEMM over every step afterwards. The blocks' sums are added in the order of their first rows, whichever thread
-// finished first (ATen may cut a batch into blocks of fewer than kGrain rows: the first row, not a grain, names
-// a block).
+// GEMM over every step afterwards (common.h's BlockSums).
 std::vector<Tensor> lstm_backward(Tensor grad_out, Tensor grad_h, Tensor grad_c, Tensor outs, Tensor gates,
                                   Tensor cells, Tensor h0, Tensor c0, Tensor w_hh, Tensor x, Tensor wt, bool input_grad) {
   grad_out = grad_out.contiguous();
@@ -206,8 +203,7 @@ std::vector<Tensor> lstm_backward(Tensor grad_out, Tensor grad_h, Tensor grad_c,
   auto brows = at::zeros({B, 4 * H}, outs.options());
   auto wrows = at::zeros({B, I, 4 * H}, outs.options());
   auto dx = at::empty({narrow && input_grad ? T : 0, B, I}, outs.options());
-  std::mutex mutex;
-  std::vector<std::pair<int64_t, Tensor>> dw_blocks;  // (first row, the block's sum)
+  BlockSums dw(H, 4 * H, outs.options());
   // A narrow layer's d_a of one step, a block of rows each: a tensor, not a std::vector, so that its alignment is the
   // same from run to run (MKL's sums depend on it: a malloc'd buffer made two identical runs differ in the 10th digit).
   auto scratch = at::empty({narrow ? B : 0, 4 * H}, outs.options());
@@ -220,7 +216,7 @@ std::vector<Tensor> lstm_backward(Tensor grad_out, Tensor grad_h, Tensor grad_c,
       const int64_t rows = b1 - b0;
       scalar_t* dh_rows = dh.data_ptr<scalar_t>() + b0 * H;
       scalar_t* dc_rows = dc.data_ptr<scalar_t>() + b0 * H;
-      Tensor dw_rows = at::zeros({H, 4 * H}, outs.options());
+      Tensor dw_rows = dw.block();
       scalar_t* dw_block = dw_rows.data_ptr<scalar_t>();
       const scalar_t* w = w_hh.data_ptr<scalar_t>();
       for (int64_t t = T - 1; t >= 0; --t) {
@@ -237,12 +233,8 @@ std::vector<Tensor> lstm_backward(Tensor grad_out, Tensor grad_h, Tensor grad_c,
         gemm_at<scalar_t>(H, 4 * H, rows, h_prev, da_t, dw_block);                        // dW_hh^T += h_{t-1}^T d_a
         gemm<scalar_t>(rows, H, 4 * H, da_t, 4 * H, w, H, false, scalar_t(0), dh_rows, H);  // dh = d_a @ W_hh
       }
-      const std::lock_guard<std::mutex> lock(mutex);
-      dw_blocks.emplace_back(b0, dw_rows);
+      dw.add(b0, dw_rows);
     });
   });
-  std::sort(dw_blocks.begin(), dw_blocks.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
-  Tensor dw = dw_blocks.front().second;
-  for (size_t k = 1; k < dw_blocks.size(); ++k) dw.add_(dw_blocks[k].second);
-  return {d_a, dh, dc, brows, wrows, dx, dw};
+  return {d_a, dh, dc, brows, wrows, dx, dw.total()};
 }
