@@ -2,7 +2,8 @@
 // projections of every step as one GEMM (done by the caller; a narrow first layer's step by step here), one block
 // of batch rows per thread through the whole recurrence, one small GEMM and one fused elementwise loop per step, an
 // analytic backward pass that keeps the four activated gates and the cell states and sums the bias gradient (and a
-// narrow layer's weight gradient) per row as it goes, and an inference kernel that keeps neither.
+// narrow layer's weight gradient) per row and the recurrent weight's gradient per block of rows as it goes, and an
+// inference kernel that keeps neither.
 //
 // Gate order and parameters are nn.LSTM's: (i, f, g, o), gates = x W_ih^T + b_ih + h W_hh^T + b_hh,
 // c' = f c + i g, h' = o tanh(c').
