@@ -57,7 +57,8 @@ def _input_terms(x: torch.Tensor, w_ih: torch.Tensor, bias: torch.Tensor) -> tor
 def _recurrent_weight_grad(d_gates: torch.Tensor, outs: torch.Tensor, h0: torch.Tensor) -> torch.Tensor:
     """Return dW_hh = sum over steps of ``d_gates[t].T @ h[t-1]`` (h[-1] = ``h0``) as one addmm on views of the
     outputs: no (T, B, H) copy of the previous states (:func:`_previous_states`; 2.9 ms against 3.3 at the LSTM's
-    1 x 25, window 240, batch 256), computed transposed as :func:`_weight_grad` is."""
+    1 x 25, window 240, batch 256, when the LSTM still took it), computed transposed as :func:`_weight_grad` is. The
+    RNN and sLSTM take it; the fused LSTM and GRU sum the same product in their backward loops (common.h BlockSums)."""
     first = h0.t().mm(d_gates[0])
     if len(outs) > 1:
         rest = d_gates[1:].reshape(-1, d_gates.size(-1))

@@ -205,8 +205,7 @@ std::vector<Tensor> lstm_backward(Tensor grad_out, Tensor grad_h, Tensor grad_c,
   auto wrows = at::zeros({B, I, 4 * H}, outs.options());
   auto dx = at::empty({narrow && input_grad ? T : 0, B, I}, outs.options());
   BlockSums dw(H, 4 * H, outs.options());
-  // A narrow layer's d_a of one step, a block of rows each: a tensor, not a std::vector, so that its alignment is the
-  // same from run to run (MKL's sums depend on it: a malloc'd buffer made two identical runs differ in the 10th digit).
+  // A narrow layer's d_a of one step, a block of rows each (its rows of this one (B, 4H) buffer).
   auto scratch = at::empty({narrow ? B : 0, 4 * H}, outs.options());
   Tensor zeros;
   AT_DISPATCH_FLOATING_TYPES(outs.scalar_type(), "lstm_backward", [&] {
