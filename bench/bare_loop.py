@@ -7,6 +7,9 @@ evaluation needs). Nothing else: no validation loss, checkpoint, plots or record
 
 from __future__ import annotations
 
+import forecast  # noqa: F401  (before torch: MKL's fast kernels on an AMD CPU, models/fast/mkl.py)
+
+# isort: split
 import argparse
 
 import torch

@@ -111,6 +111,8 @@ def measure_future(repeats: int) -> dict[str, Any]:
 def machine(device_name: str) -> dict[str, Any]:
     import torch
 
+    from forecast.models.fast import mkl
+
     cpu, flags = "unknown", list[str]()
     if Path("/proc/cpuinfo").exists():
         for line in Path("/proc/cpuinfo").read_text().splitlines():
@@ -129,6 +131,7 @@ def machine(device_name: str) -> dict[str, Any]:
         "python": platform.python_version(),
         "date": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         "device": device_name,
+        "mkl_amd": mkl.state(),  # MKL's fast kernels on an AMD CPU: the fast path's GEMMs run 2x faster with them
     }
     if device_name == "cuda":
         info["gpu"] = torch.cuda.get_device_name(0)

@@ -18,6 +18,9 @@ alternative is timed in turn, medians of ``--repeats``:
 
 from __future__ import annotations
 
+import forecast  # noqa: F401  (before torch: MKL's fast kernels on an AMD CPU, models/fast/mkl.py)
+
+# isort: split
 import argparse
 import json
 import logging

@@ -16,6 +16,9 @@ GRU, sLSTM), alternating variants, medians of ``--repeats``:
 
 from __future__ import annotations
 
+import forecast  # noqa: F401  (before torch: MKL's fast kernels on an AMD CPU, models/fast/mkl.py)
+
+# isort: split
 import argparse
 import json
 import statistics

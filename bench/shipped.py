@@ -13,6 +13,9 @@ Run by ``bench/bench.py`` in its own process; alone: ``python bench/shipped.py``
 
 from __future__ import annotations
 
+import forecast  # noqa: F401  (before torch: MKL's fast kernels on an AMD CPU, models/fast/mkl.py)
+
+# isort: split
 import argparse
 import json
 import resource

@@ -17,6 +17,9 @@ The universe is geometric random walks (generated: benchmarks only) with the sha
 
 from __future__ import annotations
 
+import forecast  # noqa: F401  (before torch: MKL's fast kernels on an AMD CPU, models/fast/mkl.py)
+
+# isort: split
 import argparse
 import json
 import resource

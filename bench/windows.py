@@ -14,6 +14,9 @@ parameters' gradients excluded) and the window at which each minimal cell overta
 
 from __future__ import annotations
 
+import forecast  # noqa: F401  (before torch: MKL's fast kernels on an AMD CPU, models/fast/mkl.py)
+
+# isort: split
 import argparse
 import json
 import statistics

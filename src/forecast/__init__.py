@@ -8,6 +8,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from forecast.models.fast import mkl as _mkl
+
+_mkl.enable()  # before torch: MKL's fast kernels on AMD CPUs (FORECAST_MKL_AMD=off to leave them)
+
 __version__ = "0.1.0"
 __all__ = ["load", "run"]
 

@@ -14,6 +14,7 @@ from forecast.diagnostics.gradient_flow import effective_memory_lag, flow_table
 from forecast.evaluation import run_scores
 from forecast.evaluation.baselines import at_edge
 from forecast.evaluation.run_scores import TickerTable
+from forecast.models.fast import mkl
 from forecast.models.recurrent import count_parameters
 from forecast.models.registry import kernel_of, resolve_impl
 from forecast.pipeline.fitting import Fit, FitSettings, probe
@@ -90,7 +91,7 @@ def describe(
         forget_bias=s.model.forget_bias,
         effective_memory_lag=effective_memory_lag(flow["trained"].to_numpy()),
         effective_memory_lag_init=effective_memory_lag(flow["init"].to_numpy()),
-        environment=environment(),
+        environment=environment() | {"mkl_amd": mkl.state()},  # MKL's fast kernels on AMD: 2x the GEMMs
         strategy=s.model.strategy,
         loss=s.model.loss,
         resumed_from=back if resumed is None else {"run": s.trainer.resume, "epoch": resumed},

@@ -47,10 +47,15 @@ def extension() -> tuple[str, list[str], Path]:
     text = "".join(p.read_text() for p in (*SOURCES, *HEADERS))
     digest = hashlib.sha256((text + " ".join(flags) + torch.__version__).encode()).hexdigest()[:12]
     name = f"forecast_rnn_kernels_{digest}_{tag}"
+    return name, flags, kernel_folder() / name
+
+
+def kernel_folder() -> Path:
+    """The folder every build lives in (the kernels', and ``mkl``'s one-line library)."""
     root = os.environ.get("FORECAST_KERNEL_DIR") or os.path.join(
         os.environ.get("TORCH_EXTENSIONS_DIR") or os.path.expanduser("~/.cache/torch_extensions"), "forecast"
     )
-    return name, flags, Path(root) / name
+    return Path(root)
 
 
 def compile_extension(verbose: bool = False) -> Path:
