@@ -46,9 +46,9 @@ def test_the_library_is_left_out_for_each_reason(setting: str, vendor: str, torc
 
 def test_an_amd_linux_cpu_takes_the_library(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(mkl.sys, "platform", "linux")
-    monkeypatch.setattr(mkl.platform, "machine", lambda: "x86_64")
+    monkeypatch.setattr(mkl, "machine", lambda: "x86_64")
     assert mkl.reason_not_to("auto", "AuthenticAMD", False) is None
-    monkeypatch.setattr(mkl.platform, "machine", lambda: "aarch64")
+    monkeypatch.setattr(mkl, "machine", lambda: "aarch64")
     assert mkl.reason_not_to("auto", "AuthenticAMD", False) == "not an AMD x86-64 Linux CPU"
 
 

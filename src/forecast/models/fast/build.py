@@ -20,6 +20,8 @@ import threading
 from pathlib import Path
 from typing import Any
 
+from forecast.models.fast.paths import kernel_folder
+
 log = logging.getLogger(__name__)
 HERE = Path(__file__).parent
 SOURCES = [HERE / f"{name}.cpp" for name in ("kernels", "lstm", "scan", "slstm")]  # GRU/RNN, LSTM, minimal, sLSTM
@@ -48,14 +50,6 @@ def extension() -> tuple[str, list[str], Path]:
     digest = hashlib.sha256((text + " ".join(flags) + torch.__version__).encode()).hexdigest()[:12]
     name = f"forecast_rnn_kernels_{digest}_{tag}"
     return name, flags, kernel_folder() / name
-
-
-def kernel_folder() -> Path:
-    """The folder every build lives in (the kernels', and ``mkl``'s one-line library)."""
-    root = os.environ.get("FORECAST_KERNEL_DIR") or os.path.join(
-        os.environ.get("TORCH_EXTENSIONS_DIR") or os.path.expanduser("~/.cache/torch_extensions"), "forecast"
-    )
-    return Path(root)
 
 
 def compile_extension(verbose: bool = False) -> Path:

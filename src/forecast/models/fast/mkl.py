@@ -8,7 +8,8 @@ MKL; oneDNN (``nn.LSTM``) dispatches on its own and is not affected. PyTorch's m
 pytorch/builder#1245: a one-line library that answers yes, preloaded. Here it is compiled once with the system's C
 compiler into the kernels' folder (``$FORECAST_KERNEL_DIR``, else ``$TORCH_EXTENSIONS_DIR/forecast``, else
 ``~/.cache/torch_extensions/forecast``) and loaded with ``RTLD_GLOBAL`` before torch, so torch's library binds to
-it. MKL still checks each instruction set's CPUID bit, so it runs only kernels the CPU has.
+it. MKL then picks among its Intel kernels by the CPU's instruction-set flags, as across Intel's own generations
+(checked on one AMD VM alone: every test passed, and a whole experiment's probabilities agreed to 8.5e-8).
 
 ``FORECAST_MKL_AMD``: ``auto`` (the default: on AMD x86-64 Linux) or ``off``. Torch imported before
 ``forecast`` (a notebook's first cell) binds MKL's own answer: then this does nothing, and :func:`state` says so.
@@ -19,13 +20,10 @@ from __future__ import annotations
 
 import ctypes
 import os
-import platform
-import shutil
-import subprocess
 import sys
 from pathlib import Path
 
-from forecast.models.fast.build import kernel_folder
+from forecast.models.fast.paths import kernel_folder
 
 ENV = "FORECAST_MKL_AMD"
 SOURCE = "int mkl_serv_intel_cpu_true(void) { return 1; }\n"
@@ -42,13 +40,18 @@ def vendor(cpuinfo: Path = Path("/proc/cpuinfo")) -> str:
         return ""
 
 
+def machine() -> str:
+    """Return the CPU architecture (``x86_64``, ``aarch64``; "" where the OS does not say)."""
+    return os.uname().machine if hasattr(os, "uname") else ""
+
+
 def reason_not_to(setting: str, cpu_vendor: str, torch_loaded: bool) -> str | None:
     """Return why the library is not loaded in this process, or None where it should be."""
     if setting not in ("auto", "off"):
         return f"{ENV} must be 'auto' or 'off', not {setting!r}: MKL left as it is"
     if setting == "off":
         return f"off ({ENV}=off)"
-    if sys.platform != "linux" or platform.machine() != "x86_64" or cpu_vendor != "AuthenticAMD":
+    if sys.platform != "linux" or machine() != "x86_64" or cpu_vendor != "AuthenticAMD":
         return "not an AMD x86-64 Linux CPU"
     if torch_loaded:
         return "torch was imported before forecast: MKL keeps its own dispatch in this process"
@@ -57,6 +60,9 @@ def reason_not_to(setting: str, cpu_vendor: str, torch_loaded: bool) -> str | No
 
 def compile_library(target: Path) -> Path:
     """Compile the one-line library into ``target`` (atomically: parallel jobs may race); return it."""
+    import shutil
+    import subprocess
+
     compiler = shutil.which("cc") or shutil.which("gcc")
     if compiler is None:
         raise OSError("no C compiler on PATH")
@@ -66,7 +72,10 @@ def compile_library(target: Path) -> Path:
     source.write_text(SOURCE)
     try:
         command = [compiler, "-shared", "-fPIC", "-O2", "-o", str(partial), str(source)]
-        subprocess.run(command, check=True, capture_output=True, timeout=60)
+        try:
+            subprocess.run(command, check=True, capture_output=True, timeout=60)
+        except subprocess.SubprocessError as exc:
+            raise RuntimeError(f"{compiler} failed") from exc
         os.replace(partial, target)
     finally:
         source.unlink(missing_ok=True)
@@ -85,7 +94,7 @@ def enable() -> str:
         try:
             ctypes.CDLL(str(path if path.exists() else compile_library(path)), mode=os.RTLD_GLOBAL)
             why = f"on: MKL runs its Intel kernels on this AMD CPU ({path})"
-        except (OSError, subprocess.SubprocessError) as exc:
+        except (OSError, RuntimeError) as exc:
             why = f"could not be built or loaded ({type(exc).__name__}): MKL left as it is"
     if why.startswith(ENV):
         print(f"forecast: {why}", file=sys.stderr)
