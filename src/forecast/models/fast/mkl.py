@@ -6,10 +6,10 @@ on any other vendor runs a slower code path: on the 2-core AMD EPYC VM (AVX-512)
 The fast kernels' per-step products, every ``nn.Linear`` and the GRU's and the minimal cells' GEMMs go through
 MKL; oneDNN (``nn.LSTM``) dispatches on its own and is not affected. PyTorch's maintainers give the fix in
 pytorch/builder#1245: a one-line library that answers yes, preloaded. Here it is compiled once with the system's C
-compiler into the kernels' folder (``$FORECAST_KERNEL_DIR``, else ``$TORCH_EXTENSIONS_DIR/forecast``, else
-``~/.cache/torch_extensions/forecast``) and loaded with ``RTLD_GLOBAL`` before torch, so torch's library binds to
-it. MKL then picks among its Intel kernels by the CPU's instruction-set flags, as across Intel's own generations
-(checked on one AMD VM alone: every test passed, and a whole experiment's probabilities agreed to 8.5e-8).
+compiler into the kernels' folder (``paths.kernel_folder``) and loaded with ``RTLD_GLOBAL`` before torch, so torch's
+library binds to it. MKL then picks among its Intel kernels by the CPU's instruction-set flags, as across Intel's
+own generations (checked on one AMD VM alone: every test passed, and a whole experiment's probabilities agreed to
+8.5e-8).
 
 ``FORECAST_MKL_AMD``: ``auto`` (the default: on AMD x86-64 Linux) or ``off``. Torch imported before
 ``forecast`` (a notebook's first cell) binds MKL's own answer: then this does nothing, and :func:`state` says so.
@@ -95,8 +95,8 @@ def enable() -> str:
             ctypes.CDLL(str(path if path.exists() else compile_library(path)), mode=os.RTLD_GLOBAL)
             why = f"on: MKL runs its Intel kernels on this AMD CPU ({path})"
         except (OSError, RuntimeError) as exc:
-            why = f"could not be built or loaded ({type(exc).__name__}): MKL left as it is"
-    if why.startswith(ENV):
+            why = f"could not be built or loaded ({type(exc).__name__}: {exc}): MKL left as it is"
+    if setting not in ("auto", "off"):  # a bad setting is the one reason worth a line on stderr
         print(f"forecast: {why}", file=sys.stderr)
     _state.append(why)
     return why
