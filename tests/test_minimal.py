@@ -29,11 +29,13 @@ def sequential(model: MinimalRecurrent, x: torch.Tensor) -> torch.Tensor:
 
 
 @pytest.mark.parametrize("kind", ["mingru", "minlstm"])
-@pytest.mark.parametrize(("layers", "window"), [(1, 1), (1, 7), (2, 60), (2, 129)])
-def test_the_scan_equals_the_sequential_loop_in_float64(kind: str, layers: int, window: int) -> None:
+@pytest.mark.parametrize(("features", "layers", "window"), [(3, 1, 1), (3, 1, 7), (3, 2, 60), (3, 2, 129), (6, 2, 257)])
+def test_the_scan_equals_the_sequential_loop_in_float64(kind: str, features: int, layers: int, window: int) -> None:
+    """A narrow first layer (3 features: projected in the loop) and a wide one (6: its inputs' and weight's
+    gradients multiplied chunk by chunk in the loop), a window over one, two and three of the backward's chunks."""
     torch.manual_seed(0)
-    model = MinimalRecurrent(kind, input_size=3, hidden_size=5, num_layers=layers).double()
-    x = torch.randn(4, window, 3, dtype=torch.float64, requires_grad=True)
+    model = MinimalRecurrent(kind, input_size=features, hidden_size=5, num_layers=layers).double()
+    x = torch.randn(4, window, features, dtype=torch.float64, requires_grad=True)
     out, _ = model(x)
     ref = sequential(model, x)
     assert (out - ref).abs().max().item() < 1e-10
@@ -58,6 +60,25 @@ def test_the_last_step_alone_gives_the_same_output_and_gradients_to_the_bit(
     outs = [model.last(x), model(x)[0][:, -1]]
     assert outs[0].shape == (5, 9) and torch.equal(outs[0], outs[1])
     grads = [torch.autograd.grad((out * weights).sum(), [x, *model.parameters()]) for out in outs]
+    assert all(torch.equal(a, b) for a, b in zip(*grads, strict=True))
+
+
+@pytest.mark.parametrize("kind", ["mingru", "minlstm"])
+@pytest.mark.parametrize("rows", [20, 64])  # 20: two threads take 10 rows each, across a group of 8
+def test_the_weight_gradients_do_not_depend_on_the_threads(kind: str, rows: int) -> None:
+    """The backward sums the weight's and the bias's gradients per group of 8 rows, one thread a group, and adds
+    the groups in order: one thread and two give the same bits (a narrow first layer, a wide second)."""
+    assert fused()
+    threads, grads = torch.get_num_threads(), []
+    torch.manual_seed(rows)
+    model = MinimalRecurrent(kind, input_size=1, hidden_size=16, num_layers=2)
+    x, weights = torch.randn(rows, 150, 1), torch.randn(rows, 16)
+    try:
+        for n in (1, 2):
+            torch.set_num_threads(n)
+            grads.append(torch.autograd.grad((model.last(x) * weights).sum(), list(model.parameters())))
+    finally:
+        torch.set_num_threads(threads)
     assert all(torch.equal(a, b) for a, b in zip(*grads, strict=True))
 
 

@@ -23,7 +23,7 @@ import torch
 from torch import nn
 
 from forecast.models.fast import build
-from forecast.models.fast.layers import NARROW, transposed_product
+from forecast.models.fast.layers import NARROW
 
 KINDS = {"mingru": 2, "minlstm": 3}  # weight blocks per layer: (z, h~) and (f, i, h~)
 
@@ -31,8 +31,10 @@ KINDS = {"mingru": 2, "minlstm": 3}  # weight blocks per layer: (z, h~) and (f, 
 class _FusedLayer(torch.autograd.Function):
     """A whole layer on CPU (``models/fast/scan.cpp``): the gates and the recurrence as one fused C++ loop forward
     and one backward, which also sums the bias gradient. A wide input is projected first as one GEMM (its bias left
-    to the loop: no broadcast copy, no column sum); a narrow one (``NARROW`` features or fewer) inside the loop, so
-    its ``(batch, time, blocks * H)`` projection and that projection's gradient are never written or kept. With
+    to the loop: no broadcast copy, no column sum), and the backward multiplies each chunk of steps of the
+    projection's gradient into the inputs' and the weight's gradients while it is in cache, so that gradient is
+    never written whole; a narrow input (``NARROW`` features or fewer) is projected inside the loop, so its
+    ``(batch, time, blocks * H)`` projection and that projection's gradient are never written or kept. With
     ``last``, the output is the last step's ``h`` alone ``(batch, H)``: the loop keeps only the states entering
     each of the backward's chunks of steps (which recomputes the steps between them), so the layer's
     ``(batch, time, H)`` is never written, kept or read, nor a gradient of zeros filled for it."""
@@ -52,13 +54,13 @@ class _FusedLayer(torch.autograd.Function):
     def backward(ctx: Any, grad: torch.Tensor) -> tuple[torch.Tensor | None, ...]:
         x, weight, bias, source, h = ctx.saved_tensors
         needs_dx = ctx.needs_input_grad[0]
-        if ctx.narrow:
-            dx, weight_rows, rows = build.load().minimal_backward(grad, x, weight, bias, h, ctx.blocks, needs_dx)
-            return dx if needs_dx else None, weight_rows.sum(0).t(), rows.sum(0), None, None
-        dp, rows = build.load().minimal_backward(grad, source, weight.new_empty(0), bias, h, ctx.blocks, False)
-        dx = torch.matmul(dp, weight) if needs_dx else None
-        dw = transposed_product(dp.reshape(-1, dp.shape[-1]), x.reshape(-1, x.shape[-1]))
-        return dx, dw, rows.sum(0), None, None
+        empty = weight.new_empty(0)
+        if ctx.narrow:  # the loop projects x itself
+            args = (grad, x, weight, bias, h, ctx.blocks, needs_dx, empty, empty)
+        else:  # the loop reads the projection and multiplies each chunk's derivatives by x and the weight
+            args = (grad, source, empty, bias, h, ctx.blocks, needs_dx, x, weight)
+        dx, weight_rows, rows = build.load().minimal_backward(*args)
+        return dx if needs_dx else None, weight_rows.sum(0).t(), rows.sum(0), None, None
 
 
 class _FusedScan(torch.autograd.Function):
@@ -76,7 +78,7 @@ class _FusedScan(torch.autograd.Function):
     def backward(ctx: Any, grad: torch.Tensor) -> tuple[torch.Tensor, None]:
         projected, zero, h = ctx.saved_tensors
         empty = projected.new_empty(0)
-        return build.load().minimal_backward(grad, projected, empty, zero, h, ctx.blocks, False)[0], None
+        return build.load().minimal_backward(grad, projected, empty, zero, h, ctx.blocks, False, empty, empty)[0], None
 
 
 def fused() -> bool:

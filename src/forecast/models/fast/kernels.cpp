@@ -321,7 +321,7 @@ std::vector<Tensor> rnn_backward(Tensor grad_out, Tensor grad_h, Tensor outs, Te
 // scan.cpp: the minimal cells' gates and recurrence.
 Tensor minimal_forward(Tensor input, Tensor weight, Tensor bias, int64_t blocks, bool last);
 std::vector<Tensor> minimal_backward(Tensor grad, Tensor input, Tensor weight, Tensor bias, Tensor h, int64_t blocks,
-                                     bool input_grad);
+                                     bool input_grad, Tensor wide_x, Tensor wide_w);
 // lstm.cpp: the LSTM's recurrence.
 std::vector<Tensor> lstm_forward(Tensor gi, Tensor h0, Tensor c0, Tensor w_hh, Tensor x, Tensor wt, Tensor bias);
 std::vector<Tensor> lstm_infer(Tensor x, Tensor h0, Tensor c0, Tensor w_ih, Tensor w_hh, Tensor bias);

@@ -6,8 +6,10 @@
 // gradient is ever written (the weight's and the inputs' gradients are summed in the loop). The bias (k*H) is added
 // here either way, not broadcast into a copy of the projection, and its gradient summed here. Each row of the batch
 // runs on one thread (rows are independent), the H units of a step vectorised (exp included: -ffast-math); the
-// weight's and the bias's gradients are summed per row and the rows added by the caller in a fixed order, so the
-// result does not depend on how rows fall to threads. Compiled with kernels.cpp.
+// weight's and the bias's gradients are summed per group of kScanGrain rows (a group runs on one thread) and the
+// groups added by the caller in a fixed order, so the result does not depend on how rows fall to threads (per row,
+// zeroing and adding up a wide layer's (B, I, K) sums took 0.2 of minGRU's 2 ms step at window 60). Compiled with
+// kernels.cpp.
 //   minGRU  (k = 2, blocks z, h~):     z = sigm(Z),  h_t = h_{t-1} + z (h~ - h_{t-1})
 //   minLSTM (k = 3, blocks f, i, h~):  f = sigm(F), i = sigm(I),  h_t = (f h_{t-1} + i h~) / (f + i)
 #include <ATen/ATen.h>
@@ -115,9 +117,11 @@ Tensor minimal_forward(Tensor input, Tensor weight, Tensor bias, int64_t blocks,
 
 // Given dL/dh (B, T, H) and h, or in last-step mode dL/dh_T (B, H) and the states minimal_forward kept (the top
 // layer under a forecaster's head: no (B, T, H) of zeros filled and read), and the forward's inputs (as
-// minimal_forward took them), return the pre-activations' gradient: for a wide layer {dL/d(projection) (B, T, K), bias rows (B, K)}; for a narrow one {dL/d(inputs)
-// (B, T, I; empty unless input_grad), weight rows (B, I, K), bias rows (B, K)}, each row its batch row's sum over
-// time. Walking back, d_t = g_t + a_{t+1} d_{t+1}; with h' = h_{t-1}:
+// minimal_forward took them), return the pre-activations' gradient: for a wide layer given its projection alone
+// {dL/d(projection) (B, T, K), bias rows (G, K)}; for a narrow one, or a wide one given its inputs and weight
+// (wide_x, wide_w), {dL/d(inputs) (B, T, I; empty unless input_grad), weight rows (G, I, K), bias rows (G, K)},
+// each row the sum over time and over one group of kScanGrain batch rows (G groups). Walking back,
+// d_t = g_t + a_{t+1} d_{t+1}; with h' = h_{t-1}:
 //   minGRU:  dZ = d (h~ - h') z (1 - z),  dh~ = d z,  a = 1 - z
 //   minLSTM: dF = d i (h' - h~) / s^2 f (1 - f),  dI = d f (h~ - h') / s^2 i (1 - i),  dh~ = d i / s,  a = f / s
 // Memory is read and written in ascending time only (a descending walk through memory ran 3x slower here: the
@@ -130,10 +134,15 @@ Tensor minimal_forward(Tensor input, Tensor weight, Tensor bias, int64_t blocks,
 // the ascending pass recomputes the chunk's h from the state entering it (minimal_forward) into the buffer, and
 // the h_{t-1} of the derivatives come from there: the top layer's (B, T, H) is neither written nor read.
 
-// Where the backward writes: the projection's gradient (wide) or the inputs' (narrow, may be null), the weight's
-// rows (narrow) and the bias's rows.
+// Where the backward writes: the projection's gradient (wide, projection alone) or the inputs' (narrow, or a wide
+// layer given its inputs and weight; may be null), the weight's rows (narrow, or wide with its inputs) and the
+// bias's rows. A wide layer given its inputs x (B, T, I) and weight w (K, I) multiplies each chunk's derivatives
+// (kChunk, K), still in cache, into the inputs' gradient (Q w) and its row of the weight's (x^T Q): no (B, T, K)
+// gradient is written and read back by two GEMMs after the loop.
 template <typename scalar_t> struct Grads {
   scalar_t *dp, *wrows, *rows;
+  const scalar_t *x = nullptr, *w = nullptr;  // a wide layer's inputs (B, T, I) and weight (K, I), or null
+  int64_t I = 0;
 };
 
 // The backward of batch rows [r0, r1) (one thread), for BLOCKS 2 (minGRU) or 3 (minLSTM): the gates' count is a
@@ -146,15 +155,16 @@ static void minimal_rows(const Source<scalar_t>& src, const scalar_t* pg, bool l
   const bool narrow = src.wt != nullptr;
   // per chunk step: d (g on the way in), the first gate (z or f), the second (i, minLSTM); last: h from the
   // chunk's entering state on (kChunk + 1 steps)
+  const bool fused = out.x != nullptr;  // a wide layer's products in the loop: the chunk's derivatives in Q
   std::vector<scalar_t> buffer((last ? 4 * kChunk + 1 : 3 * kChunk) * H), carry(H), zero(H, scalar_t(0)), step(K),
-      local(K);
+      local(fused ? kChunk * K : K);
   scalar_t *c = carry.data(), *D = buffer.data(), *G1 = D + kChunk * H, *G2 = G1 + kChunk * H, *Hs = G2 + kChunk * H;
   const int64_t C = (T + kChunk - 1) / kChunk;
   scalar_t *p = step.data(), *q0 = local.data();
   const scalar_t* cand = p + (BLOCKS - 1) * H;  // the candidate h~: the last block
   for (int64_t r = r0; r < r1; ++r) {
     std::fill(carry.begin(), carry.end(), scalar_t(0));
-    scalar_t* sum = out.rows + r * K;
+    scalar_t* sum = out.rows + (r / kScanGrain) * K;  // the row's group's sums
     for (int64_t start = ((T - 1) / kChunk) * kChunk; start >= 0; start -= kChunk) {
       const int64_t n = std::min(kChunk, T - start);
       if (last) std::copy_n(ph + (r * (C + 1) + start / kChunk) * H, H, Hs);
@@ -196,7 +206,7 @@ static void minimal_rows(const Source<scalar_t>& src, const scalar_t* pg, bool l
         const int64_t t = start + s;
         src.at(r, t, p, (BLOCKS - 1) * H, K);
         const scalar_t* prev = last ? Hs + s * H : t ? ph + (r * T + t - 1) * H : zero.data();
-        scalar_t* q = narrow ? q0 : out.dp + (r * T + t) * K;
+        scalar_t* q = narrow ? q0 : fused ? q0 + s * K : out.dp + (r * T + t) * K;
         const scalar_t *d = D + s * H, *g1 = G1 + s * H, *g2 = G2 + s * H;
         if constexpr (BLOCKS == 2) {
           _Pragma("omp simd") for (int64_t j = 0; j < H; ++j) {
@@ -215,38 +225,52 @@ static void minimal_rows(const Source<scalar_t>& src, const scalar_t* pg, bool l
         }
         // the bias's row and, narrow, the weight's rows and the inputs' gradient: no (B, T, K) gradient written
         sum_rows<scalar_t>(q, sum, narrow ? src.data + (r * T + t) * I : nullptr, src.wt,
-                           narrow ? out.wrows + r * I * K : nullptr, narrow && out.dp ? out.dp + (r * T + t) * I : nullptr,
+                           narrow ? out.wrows + (r / kScanGrain) * I * K : nullptr, narrow && out.dp ? out.dp + (r * T + t) * I : nullptr,
                            1, I, K);
+      }
+      if (fused) {  // the chunk's products while its derivatives are in cache: x^T Q into the row's weight sum
+        const scalar_t* xc = out.x + (r * T + start) * out.I;
+        gemm_at<scalar_t>(out.I, K, n, xc, q0, out.wrows + (r / kScanGrain) * out.I * K);
+        if (out.dp) gemm<scalar_t>(n, out.I, K, q0, K, out.w, out.I, false, scalar_t(0), out.dp + (r * T + start) * out.I, out.I);
       }
     }
   }
 }
 
 std::vector<Tensor> minimal_backward(Tensor grad, Tensor input, Tensor weight, Tensor bias, Tensor h, int64_t blocks,
-                                     bool input_grad) {
+                                     bool input_grad, Tensor wide_x, Tensor wide_w) {
   grad = grad.contiguous();
   const bool last = grad.dim() == 2;
   TORCH_CHECK(!last || h.size(1) == (input.size(1) + kChunk - 1) / kChunk + 1, "last-step mode takes the states");
   input = input.contiguous();
   bias = bias.contiguous();
   h = h.contiguous();
-  const bool narrow = weight.numel() > 0;
+  const bool narrow = weight.numel() > 0, fused = !narrow && wide_x.numel() > 0;
+  TORCH_CHECK(!fused || wide_w.size(0) == bias.size(0), "a wide layer's weight is (blocks * H, I)");
+  wide_x = wide_x.contiguous();
+  wide_w = wide_w.contiguous();
   const Tensor wt = narrow ? weight.t().contiguous() : weight;
-  const int64_t B = input.size(0), K = bias.size(0), H = K / blocks, I = narrow ? input.size(2) : 0;
-  auto dp = narrow ? (input_grad ? at::empty_like(input) : at::empty({0}, input.options())) : at::empty_like(input);
-  auto wrows = at::zeros({narrow ? B : 0, I, K}, input.options());
-  auto rows = at::zeros({B, K}, input.options());
+  const int64_t B = input.size(0), K = bias.size(0), H = K / blocks;
+  const int64_t I = narrow ? input.size(2) : fused ? wide_x.size(2) : 0;
+  const Tensor& inputs = narrow ? input : wide_x;  // whose gradient a narrow or fused layer returns
+  auto dp = narrow || fused ? (input_grad ? at::empty_like(inputs) : at::empty({0}, input.options()))
+                            : at::empty_like(input);
+  const int64_t G = (B + kScanGrain - 1) / kScanGrain;  // groups of kScanGrain rows, each summed by one thread
+  auto wrows = at::zeros({narrow || fused ? G : 0, I, K}, input.options());
+  auto rows = at::zeros({G, K}, input.options());
   AT_DISPATCH_FLOATING_TYPES(input.scalar_type(), "minimal_backward", [&] {
     const Source<scalar_t> src = source<scalar_t>(input, wt, bias);
     const scalar_t* pg = grad.data_ptr<scalar_t>();
     const scalar_t* ph = h.data_ptr<scalar_t>();
-    const Grads<scalar_t> out{dp.numel() ? dp.data_ptr<scalar_t>() : nullptr,
-                              wrows.numel() ? wrows.data_ptr<scalar_t>() : nullptr, rows.data_ptr<scalar_t>()};
-    at::parallel_for(0, B, kScanGrain, [&](int64_t r0, int64_t r1) {
+    Grads<scalar_t> out{dp.numel() ? dp.data_ptr<scalar_t>() : nullptr,
+                        wrows.numel() ? wrows.data_ptr<scalar_t>() : nullptr, rows.data_ptr<scalar_t>()};
+    if (fused) out.x = wide_x.data_ptr<scalar_t>(), out.w = wide_w.data_ptr<scalar_t>(), out.I = I;
+    at::parallel_for(0, G, 1, [&](int64_t g0, int64_t g1) {
+      const int64_t r0 = g0 * kScanGrain, r1 = std::min(B, g1 * kScanGrain);
       if (blocks == 2) minimal_rows<scalar_t, 2>(src, pg, last, ph, out, H, r0, r1);
       else minimal_rows<scalar_t, 3>(src, pg, last, ph, out, H, r0, r1);
     });
   });
-  if (narrow) return {dp, wrows, rows};
+  if (narrow || fused) return {dp, wrows, rows};
   return {dp, rows};
 }
