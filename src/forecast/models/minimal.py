@@ -30,11 +30,12 @@ KINDS = {"mingru": 2, "minlstm": 3}  # weight blocks per layer: (z, h~) and (f, 
 
 class _FusedLayer(torch.autograd.Function):
     """A whole layer on CPU (``models/fast/scan.cpp``): the gates and the recurrence as one fused C++ loop forward
-    and one backward, which also sums the bias gradient. A wide input is projected first as one GEMM (its bias left
-    to the loop: no broadcast copy, no column sum), and the backward multiplies each chunk of steps of the
-    projection's gradient into the inputs' and the weight's gradients while it is in cache, so that gradient is
-    never written whole; a narrow input (``NARROW`` features or fewer) is projected inside the loop, so its
-    ``(batch, time, blocks * H)`` projection and that projection's gradient are never written or kept. With
+    and one backward, which also sums the bias gradient. A wide input is projected in the loop a chunk of 128 steps
+    of a row at a time (its bias added there: no broadcast copy, no column sum), the projection kept for the
+    backward, and the backward multiplies each chunk of the projection's gradient into the inputs' and the
+    weight's gradients while it is in cache, so that gradient is never written whole; a narrow input (``NARROW``
+    features or fewer) is projected step by step inside the loop, so its ``(batch, time, blocks * H)`` projection
+    and that projection's gradient are never written or kept. With
     ``last``, the output is the last step's ``h`` alone ``(batch, H)``: the loop keeps only the states entering
     each of the backward's chunks of steps (which recomputes the steps between them), so the layer's
     ``(batch, time, H)`` is never written, kept or read, nor a gradient of zeros filled for it."""
@@ -43,9 +44,13 @@ class _FusedLayer(torch.autograd.Function):
     def forward(
         ctx: Any, x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor, blocks: int, last: bool
     ) -> torch.Tensor:
-        narrow = x.shape[-1] <= NARROW
-        source, kept = (x, weight) if narrow else (torch.matmul(x, weight.t()), weight.new_empty(0))
-        h = build.load().minimal_forward(source, kept, bias, blocks, last)  # last: (batch, chunks + 1, H) states
+        narrow, empty = x.shape[-1] <= NARROW, weight.new_empty(0)
+        if narrow:  # projected step by step in the loop
+            h, _ = build.load().minimal_forward(x, weight, bias, blocks, last, empty, empty)
+            source = x
+        else:  # projected a chunk of steps at a time in the loop, the projection kept for the backward
+            h, source = build.load().minimal_forward(empty, empty, bias, blocks, last, x, weight)
+        # h: with last, the (batch, chunks + 1, H) states
         ctx.save_for_backward(x, weight, bias, source, h)
         ctx.blocks, ctx.narrow = blocks, narrow
         return h[:, -1].clone() if last else h
@@ -59,8 +64,8 @@ class _FusedLayer(torch.autograd.Function):
             args = (grad, x, weight, bias, h, ctx.blocks, needs_dx, empty, empty)
         else:  # the loop reads the projection and multiplies each chunk's derivatives by x and the weight
             args = (grad, source, empty, bias, h, ctx.blocks, needs_dx, x, weight)
-        dx, weight_rows, rows = build.load().minimal_backward(*args)
-        return dx if needs_dx else None, weight_rows.sum(0).t(), rows.sum(0), None, None
+        dx, weight_t, bias_grad = build.load().minimal_backward(*args)  # the weight's gradient transposed (I, K)
+        return dx if needs_dx else None, weight_t.t(), bias_grad, None, None
 
 
 class _FusedScan(torch.autograd.Function):
@@ -69,7 +74,7 @@ class _FusedScan(torch.autograd.Function):
     @staticmethod
     def forward(ctx: Any, projected: torch.Tensor, blocks: int) -> torch.Tensor:
         zero, empty = projected.new_zeros(projected.shape[-1]), projected.new_empty(0)
-        h = build.load().minimal_forward(projected, empty, zero, blocks, False)
+        h = build.load().minimal_forward(projected, empty, zero, blocks, False, empty, empty)[0]
         ctx.save_for_backward(projected, zero, h)
         ctx.blocks = blocks
         return h

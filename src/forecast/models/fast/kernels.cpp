@@ -319,7 +319,8 @@ std::vector<Tensor> rnn_backward(Tensor grad_out, Tensor grad_h, Tensor outs, Te
 }
 
 // scan.cpp: the minimal cells' gates and recurrence.
-Tensor minimal_forward(Tensor input, Tensor weight, Tensor bias, int64_t blocks, bool last);
+std::vector<Tensor> minimal_forward(Tensor input, Tensor weight, Tensor bias, int64_t blocks, bool last,
+                                    Tensor wide_x, Tensor wide_w);
 std::vector<Tensor> minimal_backward(Tensor grad, Tensor input, Tensor weight, Tensor bias, Tensor h, int64_t blocks,
                                      bool input_grad, Tensor wide_x, Tensor wide_w);
 // lstm.cpp: the LSTM's recurrence.

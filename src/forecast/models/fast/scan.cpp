@@ -1,9 +1,10 @@
 // The minimal cells (src/forecast/models/minimal.py), batch-first: the gates, the candidate and the recurrence
 // h_t = a_t * h_{t-1} + b_t (h_{-1} = 0) in one fused loop forward, and the reverse walk with the gates' derivatives
 // in one loop backward, so no (B, T, H) intermediate but h is written. A layer's pre-activations come either from
-// its projection (B, T, k*H), one GEMM outside, or, for a narrow input (a first layer on a few features), from the
-// inputs (B, T, I) and the weight, projected here step by step: then neither the (B, T, k*H) projection nor its
-// gradient is ever written (the weight's and the inputs' gradients are summed in the loop). The bias (k*H) is added
+// its projection (B, T, k*H), computed here a chunk of steps of a row at a time (one GEMM each, read while in cache)
+// and kept for the backward, or, for a narrow input (a first layer on a few features), from the inputs (B, T, I)
+// and the weight, projected here step by step: then neither the (B, T, k*H) projection nor its gradient is ever
+// written (the weight's and the inputs' gradients are summed in the loop). The bias (k*H) is added
 // here either way, not broadcast into a copy of the projection, and its gradient summed here. Each row of the batch
 // runs on one thread (rows are independent), the H units of a step vectorised (exp included: -ffast-math); the
 // weight's and the bias's gradients are summed per group of kScanGrain rows (a group runs on one thread) and the
@@ -79,17 +80,24 @@ template <typename T, int BLOCKS> static inline void advance_all(const T* p, con
   _Pragma("omp simd private(g1, g2)") for (int64_t j = 0; j < H; ++j) out[j] = advance<T, BLOCKS>(p, j, H, prev[j], g1, g2);
 }
 
-// Return h (B, T, H) from a layer's projection (B, T, blocks * H) and an empty weight, or from its inputs
-// (B, T, I) and its weight (blocks * H, I); blocks 2 (minGRU) or 3 (minLSTM). With last (the top layer under a
+// Return {h, projection}: h (B, T, H) from a layer's projection (B, T, blocks * H) and an empty weight, or from its
+// inputs (B, T, I) and its weight (blocks * H, I) (narrow); blocks 2 (minGRU) or 3 (minLSTM). A wide layer may pass
+// an empty projection and its inputs and weight instead (wide_x, wide_w): each row's projection is then computed
+// here a chunk of kChunk steps at a time (one GEMM of the chunk's inputs), read by the loop while it is in cache, and
+// returned for the backward; otherwise the projection returned is empty. With last (the top layer under a
 // forecaster's head, which reads h_T alone), no (B, T, H) is written: the states (B, C + 1, H) hold the h entering
 // each of the backward's C chunks (zeros, h_{kChunk - 1}, ...) and, last, h_T; the backward recomputes the steps
 // between them.
-Tensor minimal_forward(Tensor input, Tensor weight, Tensor bias, int64_t blocks, bool last) {
-  input = input.contiguous();
+std::vector<Tensor> minimal_forward(Tensor input, Tensor weight, Tensor bias, int64_t blocks, bool last,
+                                    Tensor wide_x, Tensor wide_w) {
+  const bool fused = wide_x.numel() > 0;
+  wide_x = wide_x.contiguous();
   bias = bias.contiguous();
+  const Tensor wxt = fused ? wide_w.t().contiguous() : wide_w;  // (I, K): the chunk's product as MKL's NN
+  const int64_t B = (fused ? wide_x : input).size(0), T = (fused ? wide_x : input).size(1), K = bias.size(0);
+  const int64_t H = K / blocks, C = (T + kChunk - 1) / kChunk, I = fused ? wide_x.size(2) : 0;
+  input = fused ? at::empty({B, T, K}, wide_x.options()) : input.contiguous();  // fused: the projection, filled here
   const Tensor wt = weight.numel() ? weight.t().contiguous() : weight;
-  const int64_t B = input.size(0), T = input.size(1), K = bias.size(0), H = K / blocks;
-  const int64_t C = (T + kChunk - 1) / kChunk;
   auto h = last ? at::empty({B, C + 1, H}, input.options()) : at::empty({B, T, H}, input.options());
   AT_DISPATCH_FLOATING_TYPES(input.scalar_type(), "minimal_forward", [&] {
     const Source<scalar_t> src = source<scalar_t>(input, wt, bias);
@@ -101,6 +109,9 @@ Tensor minimal_forward(Tensor input, Tensor weight, Tensor bias, int64_t blocks,
         std::fill(state.begin(), state.end(), scalar_t(0));
         scalar_t* states = last ? ph + r * (C + 1) * H : nullptr;
         for (int64_t t = 0; t < T; ++t) {
+          if (fused && t % kChunk == 0)  // the chunk's projection, read step by step below while in cache
+            gemm<scalar_t>(std::min(kChunk, T - t), K, I, wide_x.data_ptr<scalar_t>() + (r * T + t) * I, I,
+                           wxt.data_ptr<scalar_t>(), K, false, scalar_t(0), input.data_ptr<scalar_t>() + (r * T + t) * K, K);
           if (last && t % kChunk == 0) std::copy(cur, cur + H, states + (t / kChunk) * H);
           src.at(r, t, p);
           scalar_t* out = last ? cur : ph + (r * T + t) * H;  // last: h updated in place, one step kept
@@ -112,7 +123,7 @@ Tensor minimal_forward(Tensor input, Tensor weight, Tensor bias, int64_t blocks,
       }
     });
   });
-  return h;
+  return {h, fused ? input : wide_w.new_empty({0})};
 }
 
 // Given dL/dh (B, T, H) and h, or in last-step mode dL/dh_T (B, H) and the states minimal_forward kept (the top
@@ -164,7 +175,12 @@ static void minimal_rows(const Source<scalar_t>& src, const scalar_t* pg, bool l
   const scalar_t* cand = p + (BLOCKS - 1) * H;  // the candidate h~: the last block
   for (int64_t r = r0; r < r1; ++r) {
     std::fill(carry.begin(), carry.end(), scalar_t(0));
-    scalar_t* sum = out.rows + (r / kScanGrain) * K;  // the row's group's sums
+    scalar_t* sum = out.rows + (r / kScanGrain) * K;  // the row's group's sums, zeroed by its first row's thread
+    if (r % kScanGrain == 0) {
+      const int64_t span = (narrow ? I : out.I) * K;  // the group's weight sums
+      std::fill_n(sum, K, scalar_t(0));
+      if (out.wrows) std::fill_n(out.wrows + (r / kScanGrain) * span, span, scalar_t(0));
+    }
     for (int64_t start = ((T - 1) / kChunk) * kChunk; start >= 0; start -= kChunk) {
       const int64_t n = std::min(kChunk, T - start);
       if (last) std::copy_n(ph + (r * (C + 1) + start / kChunk) * H, H, Hs);
@@ -237,6 +253,20 @@ static void minimal_rows(const Source<scalar_t>& src, const scalar_t* pg, bool l
   }
 }
 
+// Return the sum over the first dimension of groups (G, ...), the groups added in order on this thread.
+static Tensor group_total(const Tensor& groups) {
+  Tensor total = groups[0].clone();
+  AT_DISPATCH_FLOATING_TYPES(groups.scalar_type(), "group_total", [&] {
+    scalar_t* acc = total.data_ptr<scalar_t>();
+    const int64_t n = total.numel();
+    for (int64_t g = 1; g < groups.size(0); ++g) {
+      const scalar_t* part = groups.data_ptr<scalar_t>() + g * n;
+      _Pragma("omp simd") for (int64_t j = 0; j < n; ++j) acc[j] += part[j];
+    }
+  });
+  return total;
+}
+
 std::vector<Tensor> minimal_backward(Tensor grad, Tensor input, Tensor weight, Tensor bias, Tensor h, int64_t blocks,
                                      bool input_grad, Tensor wide_x, Tensor wide_w) {
   grad = grad.contiguous();
@@ -256,8 +286,8 @@ std::vector<Tensor> minimal_backward(Tensor grad, Tensor input, Tensor weight, T
   auto dp = narrow || fused ? (input_grad ? at::empty_like(inputs) : at::empty({0}, input.options()))
                             : at::empty_like(input);
   const int64_t G = (B + kScanGrain - 1) / kScanGrain;  // groups of kScanGrain rows, each summed by one thread
-  auto wrows = at::zeros({narrow || fused ? G : 0, I, K}, input.options());
-  auto rows = at::zeros({G, K}, input.options());
+  auto wrows = at::empty({narrow || fused ? G : 0, I, K}, input.options());  // zeroed in the loop, group by group
+  auto rows = at::empty({G, K}, input.options());
   AT_DISPATCH_FLOATING_TYPES(input.scalar_type(), "minimal_backward", [&] {
     const Source<scalar_t> src = source<scalar_t>(input, wt, bias);
     const scalar_t* pg = grad.data_ptr<scalar_t>();
@@ -271,6 +301,9 @@ std::vector<Tensor> minimal_backward(Tensor grad, Tensor input, Tensor weight, T
       else minimal_rows<scalar_t, 3>(src, pg, last, ph, out, H, r0, r1);
     });
   });
-  if (narrow || fused) return {dp, wrows, rows};
-  return {dp, rows};
+  // the groups added in order here: the weight's gradient (I, K) and the bias's (K), one serial pass (a parallel
+  // ATen sum woke the pool's other thread for 65,536 numbers)
+  const Tensor wsum = narrow || fused ? group_total(wrows) : wrows;
+  if (narrow || fused) return {dp, wsum, group_total(rows)};
+  return {dp, group_total(rows)};
 }
