@@ -32,6 +32,13 @@ TINY = [
 TORCHRUN = ["--standalone", "--nproc_per_node=2", "-m", "forecast", "trainer.strategy=ddp"]
 
 
+@pytest.fixture(autouse=True)
+def _own_tmpdir(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
+    """torchrun's agent makes a ``torchelastic_*`` folder in TMPDIR that it leaves behind, and a rank killed with
+    SIGKILL cannot remove its scratch folder: both go to pytest's temporary folders, not the machine's /tmp."""
+    monkeypatch.setenv("TMPDIR", str(tmp_path_factory.mktemp("tmpdir")))
+
+
 def weights(run: Path) -> dict[str, torch.Tensor]:
     return torch.load(run / "model.pt", weights_only=False)["state_dict"]
 
