@@ -8,9 +8,9 @@
 // here either way, not broadcast into a copy of the projection, and its gradient summed here. Each row of the batch
 // runs on one thread (rows are independent), the H units of a step vectorised (exp included: -ffast-math); the
 // weight's and the bias's gradients are summed per group of kScanGrain rows (a group runs on one thread) and the
-// groups added by the caller in a fixed order, so the result does not depend on how rows fall to threads (per row,
-// zeroing and adding up a wide layer's (B, I, K) sums took 0.2 of minGRU's 2 ms step at window 60). Compiled with
-// kernels.cpp.
+// groups added in a fixed order after the loop, so the result does not depend on how rows fall to threads (per
+// row, zeroing and adding up a wide layer's (B, I, K) sums in ATen took 0.2 ms of minGRU's 2 ms step at window
+// 60). Compiled with kernels.cpp.
 //   minGRU  (k = 2, blocks z, h~):     z = sigm(Z),  h_t = h_{t-1} + z (h~ - h_{t-1})
 //   minLSTM (k = 3, blocks f, i, h~):  f = sigm(F), i = sigm(I),  h_t = (f h_{t-1} + i h~) / (f + i)
 #include <ATen/ATen.h>
@@ -111,7 +111,8 @@ std::vector<Tensor> minimal_forward(Tensor input, Tensor weight, Tensor bias, in
         for (int64_t t = 0; t < T; ++t) {
           if (fused && t % kChunk == 0)  // the chunk's projection, read step by step below while in cache
             gemm<scalar_t>(std::min(kChunk, T - t), K, I, wide_x.data_ptr<scalar_t>() + (r * T + t) * I, I,
-                           wxt.data_ptr<scalar_t>(), K, false, scalar_t(0), input.data_ptr<scalar_t>() + (r * T + t) * K, K);
+                           wxt.data_ptr<scalar_t>(), K, false, scalar_t(0),
+                           input.data_ptr<scalar_t>() + (r * T + t) * K, K);
           if (last && t % kChunk == 0) std::copy(cur, cur + H, states + (t / kChunk) * H);
           src.at(r, t, p);
           scalar_t* out = last ? cur : ph + (r * T + t) * H;  // last: h updated in place, one step kept
@@ -129,10 +130,9 @@ std::vector<Tensor> minimal_forward(Tensor input, Tensor weight, Tensor bias, in
 // Given dL/dh (B, T, H) and h, or in last-step mode dL/dh_T (B, H) and the states minimal_forward kept (the top
 // layer under a forecaster's head: no (B, T, H) of zeros filled and read), and the forward's inputs (as
 // minimal_forward took them), return the pre-activations' gradient: for a wide layer given its projection alone
-// {dL/d(projection) (B, T, K), bias rows (G, K)}; for a narrow one, or a wide one given its inputs and weight
-// (wide_x, wide_w), {dL/d(inputs) (B, T, I; empty unless input_grad), weight rows (G, I, K), bias rows (G, K)},
-// each row the sum over time and over one group of kScanGrain batch rows (G groups). Walking back,
-// d_t = g_t + a_{t+1} d_{t+1}; with h' = h_{t-1}:
+// {dL/d(projection) (B, T, K), the bias's gradient (K)}; for a narrow one, or a wide one given its inputs and
+// weight (wide_x, wide_w), {dL/d(inputs) (B, T, I; empty unless input_grad), the weight's gradient transposed
+// (I, K), the bias's (K)}. Walking back, d_t = g_t + a_{t+1} d_{t+1}; with h' = h_{t-1}:
 //   minGRU:  dZ = d (h~ - h') z (1 - z),  dh~ = d z,  a = 1 - z
 //   minLSTM: dF = d i (h' - h~) / s^2 f (1 - f),  dI = d f (h~ - h') / s^2 i (1 - i),  dh~ = d i / s,  a = f / s
 // Memory is read and written in ascending time only (a descending walk through memory ran 3x slower here: the
@@ -146,10 +146,10 @@ std::vector<Tensor> minimal_forward(Tensor input, Tensor weight, Tensor bias, in
 // the h_{t-1} of the derivatives come from there: the top layer's (B, T, H) is neither written nor read.
 
 // Where the backward writes: the projection's gradient (wide, projection alone) or the inputs' (narrow, or a wide
-// layer given its inputs and weight; may be null), the weight's rows (narrow, or wide with its inputs) and the
-// bias's rows. A wide layer given its inputs x (B, T, I) and weight w (K, I) multiplies each chunk's derivatives
-// (kChunk, K), still in cache, into the inputs' gradient (Q w) and its row of the weight's (x^T Q): no (B, T, K)
-// gradient is written and read back by two GEMMs after the loop.
+// layer given its inputs and weight; may be null), the groups' sums of the weight's gradient (G, I, K; narrow, or
+// wide with its inputs) and of the bias's (G, K). A wide layer given its inputs x (B, T, I) and weight w (K, I)
+// multiplies each chunk's derivatives Q (kChunk, K), still in cache, into the inputs' gradient (Q w) and its group's
+// sum of the weight's (x^T Q): no (B, T, K) gradient is written and read back by two GEMMs after the loop.
 template <typename scalar_t> struct Grads {
   scalar_t *dp, *wrows, *rows;
   const scalar_t *x = nullptr, *w = nullptr;  // a wide layer's inputs (B, T, I) and weight (K, I), or null
@@ -239,15 +239,16 @@ static void minimal_rows(const Source<scalar_t>& src, const scalar_t* pg, bool l
             q[2 * H + j] = d[j] * i * inv;
           }
         }
-        // the bias's row and, narrow, the weight's rows and the inputs' gradient: no (B, T, K) gradient written
+        // the group's bias sums and, narrow, its weight sums and the inputs' gradient: no (B, T, K) gradient written
         sum_rows<scalar_t>(q, sum, narrow ? src.data + (r * T + t) * I : nullptr, src.wt,
-                           narrow ? out.wrows + (r / kScanGrain) * I * K : nullptr, narrow && out.dp ? out.dp + (r * T + t) * I : nullptr,
-                           1, I, K);
+                           narrow ? out.wrows + (r / kScanGrain) * I * K : nullptr,
+                           narrow && out.dp ? out.dp + (r * T + t) * I : nullptr, 1, I, K);
       }
-      if (fused) {  // the chunk's products while its derivatives are in cache: x^T Q into the row's weight sum
+      if (fused) {  // the chunk's products while its derivatives are in cache: x^T Q into the group's weight sum
         const scalar_t* xc = out.x + (r * T + start) * out.I;
         gemm_at<scalar_t>(out.I, K, n, xc, q0, out.wrows + (r / kScanGrain) * out.I * K);
-        if (out.dp) gemm<scalar_t>(n, out.I, K, q0, K, out.w, out.I, false, scalar_t(0), out.dp + (r * T + start) * out.I, out.I);
+        if (out.dp)
+          gemm<scalar_t>(n, out.I, K, q0, K, out.w, out.I, false, scalar_t(0), out.dp + (r * T + start) * out.I, out.I);
       }
     }
   }
