@@ -15,6 +15,7 @@ import pytest
 import torch
 
 from forecast.errors import ConfigError
+from forecast.lifecycle.job import rank_scratch, remove_dead_scratch
 from forecast.training.distributed import Ranks, join
 from tests.helpers import _env, forecast
 
@@ -79,6 +80,10 @@ def test_a_rank_killed_mid_epoch_fails_the_run_in_one_line(tmp_path: Path) -> No
     os.kill(int(rank1[0].name), signal.SIGKILL)
     _, err = proc.communicate(timeout=120)
     assert proc.returncode != 0
+    tmp = Path(os.environ["TMPDIR"])  # the killed rank could not remove its scratch; the next rank here will
+    left = list(tmp.glob("forecast-rank1-*"))
+    assert [p.name.split("-")[2] for p in left] == [rank1[0].name]
+    assert remove_dead_scratch(tmp) == left and not list(tmp.glob("forecast-rank1-*"))
     ours = [line for line in err.splitlines() if line.startswith(("error: ", "interrupted: "))]
     record = json.loads((tmp_path / "run" / "metrics.json").read_text())
     assert len(ours) == 1, err
@@ -168,3 +173,35 @@ def test_a_global_batch_is_cut_into_contiguous_shards_one_per_rank() -> None:
     idx = torch.arange(7)
     assert [Ranks(r, 3).shard(idx).tolist() for r in range(3)] == [[0, 1, 2], [3, 4], [5, 6]]
     assert Ranks().shard(idx) is idx and not Ranks().active and Ranks(1, 2).active and not Ranks(1, 2).main
+
+
+def test_a_rank_starting_removes_the_scratch_of_ranks_that_are_gone(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A rank's scratch is named by its process id; one whose process is gone is removed by the next rank to start,
+    one whose process runs (here: this one) and one of another name are kept."""
+    import tempfile
+
+    from forecast.lifecycle import job
+
+    gone = subprocess.Popen([sys.executable, "-c", "pass"])
+    gone.wait()
+    (tmp_path / f"forecast-rank1-{gone.pid}-k2j_x9").mkdir()
+    (tmp_path / f"forecast-rank1-{gone.pid}-k2j_x9" / ".hydra").mkdir()
+    kept = [f"forecast-rank1-{os.getpid()}-a8c", "forecast-rank3-old_name"]
+    for name in kept:
+        (tmp_path / name).mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    monkeypatch.setattr(sys, "argv", ["forecast", "hydra.run.dir=outputs/x"])
+    monkeypatch.setattr(job, "AT_LEAVE", [])
+    scratch = rank_scratch(1)
+    assert scratch is not None and Path(scratch).name.startswith(f"forecast-rank1-{os.getpid()}-")
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted([*kept, Path(scratch).name])
+    assert sys.argv == [
+        "forecast",
+        f"hydra.run.dir={scratch}",
+        "hydra/job_logging=disabled",
+        "hydra/hydra_logging=disabled",
+    ]
+    job.AT_LEAVE[0]()  # what a rank's end runs
+    assert not Path(scratch).exists()

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import io
 import logging
+import os
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, redirect_stdout, suppress
@@ -131,7 +132,8 @@ def interrupted_before_start(overrides: list[str]) -> None:
 def rank_scratch(rank: int) -> str | None:
     """torchrun's other processes (``trainer.strategy=ddp``, ``rank`` > 0) run in a scratch folder, silently: return
     it (None for rank 0, which writes the run), with the command line pointed at it. It is removed however the rank
-    ends."""
+    ends but by SIGKILL, which nothing can catch: its name carries the process id, and the next rank to start here
+    removes the scratch of processes that are gone (:func:`remove_dead_scratch`)."""
     if not rank:
         return None
     import atexit
@@ -139,13 +141,39 @@ def rank_scratch(rank: int) -> str | None:
     import shutil
     import tempfile
 
-    scratch = tempfile.mkdtemp(prefix=f"forecast-rank{rank}-")
+    remove_dead_scratch(Path(tempfile.gettempdir()))
+    scratch = tempfile.mkdtemp(prefix=f"forecast-rank{rank}-{os.getpid()}-")
     remove = functools.partial(shutil.rmtree, scratch, ignore_errors=True)
     atexit.register(remove)  # however the rank ends: done, failed (sys.exit) or interrupted (leave)
     AT_LEAVE.append(remove)
     sys.argv = [a for a in sys.argv if not a.startswith("hydra.run.dir=")] + [f"hydra.run.dir={scratch}"]
     sys.argv += ["hydra/job_logging=disabled", "hydra/hydra_logging=disabled"]
     return scratch
+
+
+def remove_dead_scratch(folder: Path) -> list[Path]:
+    """Remove (and return) the ranks' scratch folders in ``folder`` whose process no longer runs: a rank killed with
+    SIGKILL leaves its own behind. A process of another user, or one whose state cannot be read, counts as running."""
+    import shutil
+
+    removed = []
+    for path in folder.glob("forecast-rank*-*-*"):
+        pid = path.name.split("-")[2]
+        if not pid.isdigit() or _running(int(pid)):
+            continue
+        shutil.rmtree(path, ignore_errors=True)
+        removed.append(path)
+    return removed
+
+
+def _running(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:  # PermissionError: another user's process
+        return True
+    return True
 
 
 @contextmanager

@@ -9,7 +9,8 @@ the rows by that rank alone. Each rank scales its shard's mean loss by its share
 sums the gradients: every rank then holds the gradient of the global batch's mean loss, clips it and steps alike.
 So N processes at ``trainer.batch_size=B/N`` train the weights one process trains at ``B``, up to the order of
 floating-point sums. The validation loss is summed over shards the same way. Rank 0 alone writes the run folder
-and checkpoints; the other ranks run in a scratch folder that is removed when they end.
+and checkpoints; the other ranks run in a scratch folder that is removed when they end
+(``lifecycle.job.rank_scratch``).
 """
 
 from __future__ import annotations
