@@ -8,8 +8,9 @@ with a run's allocator settings, for every cell of the registry
 built). Cells alternate within each window length
 and each figure is the median of ``--repeats`` timings of ``--steps`` steps, so drift between runs hits every cell
 alike. Reported: seconds per epoch of 2,228 windows (AAPL's training span at the defaults), each minimal cell's
-ratio to its full cell and sLSTM's to the fast LSTM, activation memory per batch (the bytes autograd keeps:
-parameters' gradients excluded) and the window at which each minimal cell overtakes its full cell.
+ratio to its full cell and sLSTM's to the fast LSTM as the median of the repetitions' paired ratios (each
+repetition times the two back to back, so a slow spell of the host moves both; ``paired_ratio``, with its lowest
+and highest), activation memory per batch (the bytes autograd keeps: parameters' gradients excluded).
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ import statistics
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import torch
 
@@ -66,6 +68,12 @@ def sync(device: torch.device) -> None:
         torch.cuda.synchronize()
 
 
+def paired_ratio(times: list[float], full: list[float], name: str) -> dict[str, float | str]:
+    """Return the median, lowest and highest of the repetitions' ratios ``times[k] / full[k]`` against ``name``."""
+    ratios = [a / b for a, b in zip(times, full, strict=True)]
+    return {"to": name, "median": statistics.median(ratios), "low": min(ratios), "high": max(ratios)}
+
+
 def activation_mb(model: RecurrentForecaster, x: torch.Tensor) -> float:
     """Return the MB of tensors autograd saves for the backward of one batch (saved-tensor hooks)."""
     total = 0
@@ -82,8 +90,8 @@ def activation_mb(model: RecurrentForecaster, x: torch.Tensor) -> float:
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--repeats", type=int, default=5)
-    parser.add_argument("--steps", type=int, default=3)
+    parser.add_argument("--repeats", type=int, default=9)
+    parser.add_argument("--steps", type=int, default=5)
     parser.add_argument("--out", type=Path, default=None)
     parser.add_argument("--device", default="cpu")
     args = parser.parse_args()
@@ -95,7 +103,7 @@ def main() -> None:
     cells = (*REGISTRY, "lstm-fast") if fast_lstm else tuple(REGISTRY)
     pairs = {m: f for m, f in PAIRS.items() if {m, f} <= set(cells)}
     models = {c: model_for(c, device) for c in cells}
-    result: dict[str, dict[str, dict[str, float]]] = {}
+    result: dict[str, dict[str, dict[str, Any]]] = {}
     for window in WINDOWS:
         x, y = torch.randn(64, window, 1, device=device), torch.randn(64, 1, device=device)
         for model in models.values():
@@ -110,12 +118,15 @@ def main() -> None:
                 "seconds_per_epoch": per_step * EPOCH / 64,
                 "activation_mb": activation_mb(models[cell], x),
             }
+        for mine, full in pairs.items():
+            result[mine][str(window)]["paired_ratio"] = paired_ratio(times[mine], times[full], full)
         print(window, {c: round(result[c][str(window)]["seconds_per_epoch"], 2) for c in cells}, flush=True)
     print("| window | " + " | ".join(cells) + " | " + " | ".join(f"{m} / {f}" for m, f in pairs.items()) + " |")
     print("|---" * (len(cells) + len(pairs) + 1) + "|")
     for size in map(str, WINDOWS):
         s = {c: result[c][size]["seconds_per_epoch"] for c in cells}
-        ratios = [f"{s[m] / s[f]:.2f}" for m, f in pairs.items()]
+        paired = [result[m][size]["paired_ratio"] for m in pairs]
+        ratios = [f"{r['median']:.2f} ({r['low']:.2f}-{r['high']:.2f})" for r in paired]
         print(f"| {size} | " + " | ".join(f"{s[c]:.2f}" for c in cells) + " | " + " | ".join(ratios) + " |")
     print(
         "activation MB per batch:",
