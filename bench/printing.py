@@ -84,7 +84,8 @@ def print_table(results: dict[str, Any]) -> None:
         for size in next(iter(w.values())):
             print(f"  {size:>5}: " + ", ".join(f"{c} {w[c][size]['seconds_per_epoch']:.2f}" for c in w))
             paired = [(c, w[c][size]["paired_ratio"]) for c in w if "paired_ratio" in w[c][size]]
-            print("         paired: " + ", ".join(f"{c}/{r['to']} {r['median']:.2f}" for c, r in paired))
+            if paired:  # results from before the paired ratios have none
+                print("         paired: " + ", ".join(f"{c}/{r['to']} {r['median']:.2f}" for c, r in paired))
     if "costs" in results:
         for name, c in (("universe", results["costs"]["universe"]), ("^GSPC", results["costs"]["gspc_backtest"])):
             sec = c["seconds"]
