@@ -132,8 +132,9 @@ def interrupted_before_start(overrides: list[str]) -> None:
 def rank_scratch(rank: int) -> str | None:
     """torchrun's other processes (``trainer.strategy=ddp``, ``rank`` > 0) run in a scratch folder, silently: return
     it (None for rank 0, which writes the run), with the command line pointed at it. It is removed however the rank
-    ends but by SIGKILL, which nothing can catch: its name carries the process id, and the next rank to start here
-    removes the scratch of processes that are gone (:func:`remove_dead_scratch`)."""
+    ends but by SIGKILL, which nothing can catch: its name carries the machine's tag and the process id, and the
+    next rank to start on this machine removes the scratch of its processes that are gone
+    (:func:`remove_dead_scratch`)."""
     if not rank:
         return None
     import atexit
@@ -142,7 +143,7 @@ def rank_scratch(rank: int) -> str | None:
     import tempfile
 
     remove_dead_scratch(Path(tempfile.gettempdir()))
-    scratch = tempfile.mkdtemp(prefix=f"forecast-rank{rank}-{os.getpid()}-")
+    scratch = tempfile.mkdtemp(prefix=f"forecast-rank{rank}-{host_tag()}-{os.getpid()}-")
     remove = functools.partial(shutil.rmtree, scratch, ignore_errors=True)
     atexit.register(remove)  # however the rank ends: done, failed (sys.exit) or interrupted (leave)
     AT_LEAVE.append(remove)
@@ -152,18 +153,27 @@ def rank_scratch(rank: int) -> str | None:
 
 
 def remove_dead_scratch(folder: Path) -> list[Path]:
-    """Remove (and return) the ranks' scratch folders in ``folder`` whose process no longer runs: a rank killed with
-    SIGKILL leaves its own behind. A process of another user, or one whose state cannot be read, counts as running."""
+    """Remove (and return) the ranks' scratch folders in ``folder`` made on this machine whose process no longer
+    runs: a rank killed with SIGKILL leaves its own behind. Folders of other machines (a shared TMPDIR, containers
+    with their own process ids) are never touched; a process of another user counts as running."""
     import shutil
 
     removed = []
-    for path in folder.glob("forecast-rank*-*-*"):
-        pid = path.name.split("-")[2]
+    for path in folder.glob(f"forecast-rank*-{host_tag()}-*-*"):
+        pid = path.name.split("-")[3]
         if not pid.isdigit() or _running(int(pid)):
             continue
         shutil.rmtree(path, ignore_errors=True)
-        removed.append(path)
+        if not path.exists():
+            removed.append(path)
     return removed
+
+
+def host_tag() -> str:
+    """Return 8 hex digits of this machine's name: process ids are only comparable on one machine."""
+    import hashlib
+
+    return hashlib.sha1(os.uname().nodename.encode()).hexdigest()[:8]
 
 
 def _running(pid: int) -> bool:
