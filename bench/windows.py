@@ -9,7 +9,7 @@ built). Cells alternate within each window length
 and each figure is the median of ``--repeats`` timings of ``--steps`` steps, so drift between runs hits every cell
 alike. Reported: seconds per epoch of 2,228 windows (AAPL's training span at the defaults), each minimal cell's
 ratio to its full cell and sLSTM's to the fast LSTM as the median of the repetitions' paired ratios (each
-repetition times the two back to back, so a slow spell of the host moves both; ``paired_ratio``, with its lowest
+repetition times the two back to back, so drift between repetitions moves both; ``paired_ratio``, with its lowest
 and highest), activation memory per batch (the bytes autograd keeps: parameters' gradients excluded).
 """
 
