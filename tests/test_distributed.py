@@ -16,6 +16,7 @@ import torch
 
 from forecast.errors import ConfigError
 from forecast.lifecycle.job import host_tag, rank_scratch, remove_dead_scratch
+from forecast.store.processes import started
 from forecast.training.distributed import Ranks, join
 from tests.helpers import _env, forecast
 
@@ -82,7 +83,7 @@ def test_a_rank_killed_mid_epoch_fails_the_run_in_one_line(tmp_path: Path) -> No
     assert proc.returncode != 0
     tmp = Path(os.environ["TMPDIR"])  # the killed rank could not remove its scratch; the next rank here will
     left = list(tmp.glob("forecast-rank1-*"))
-    assert [p.name.split("-")[2:4] for p in left] == [[host_tag(), rank1[0].name]]
+    assert [p.name.split("-")[2:4] for p in left] == [[host_tag(), rank1[0].name]]  # then the pid's start
     assert remove_dead_scratch(tmp) == left and not list(tmp.glob("forecast-rank1-*"))
     ours = [line for line in err.splitlines() if line.startswith(("error: ", "interrupted: "))]
     record = json.loads((tmp_path / "run" / "metrics.json").read_text())
@@ -178,9 +179,9 @@ def test_a_global_batch_is_cut_into_contiguous_shards_one_per_rank() -> None:
 def test_a_rank_starting_removes_the_scratch_of_ranks_that_are_gone(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """A rank's scratch is named by its machine and process id; one whose process is gone is removed by the next
-    rank to start on that machine; one whose process runs (here: this one), one of another machine and one of
-    another name are kept."""
+    """A rank's scratch is named by its machine, process id and the process's start; one whose process is gone, or
+    whose pid another process has now, is removed by the next rank to start on that machine; one whose process
+    runs (here: this one), one of another machine and one of another name are kept."""
     import tempfile
 
     from forecast.lifecycle import job
@@ -188,16 +189,22 @@ def test_a_rank_starting_removes_the_scratch_of_ranks_that_are_gone(
     gone = subprocess.Popen([sys.executable, "-c", "pass"])
     gone.wait()
     here = host_tag()
-    (tmp_path / f"forecast-rank1-{here}-{gone.pid}-k2j_x9").mkdir()
-    (tmp_path / f"forecast-rank1-{here}-{gone.pid}-k2j_x9" / ".hydra").mkdir()
-    kept = [f"forecast-rank1-{here}-{os.getpid()}-a8c", f"forecast-rank2-0badf00d-{gone.pid}-q1", "forecast-rank3-x"]
+    me, since = os.getpid(), started(os.getpid())
+    (tmp_path / f"forecast-rank1-{here}-{gone.pid}-{since}-k2j_x9").mkdir()
+    (tmp_path / f"forecast-rank1-{here}-{gone.pid}-{since}-k2j_x9" / ".hydra").mkdir()
+    (tmp_path / f"forecast-rank2-{here}-{me}-1-w0").mkdir()  # this pid, but another process's start: recycled
+    kept = [
+        f"forecast-rank1-{here}-{me}-{since}-a8c",
+        f"forecast-rank2-0badf00d-{gone.pid}-{since}-q1",
+        "forecast-rank3-x",
+    ]
     for name in kept:
         (tmp_path / name).mkdir()
     monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
     monkeypatch.setattr(sys, "argv", ["forecast", "hydra.run.dir=outputs/x"])
     monkeypatch.setattr(job, "AT_LEAVE", [])
     scratch = rank_scratch(1)
-    assert scratch is not None and Path(scratch).name.startswith(f"forecast-rank1-{here}-{os.getpid()}-")
+    assert scratch is not None and Path(scratch).name.startswith(f"forecast-rank1-{here}-{me}-{since}-")
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted([*kept, Path(scratch).name])
     assert sys.argv == [
         "forecast",

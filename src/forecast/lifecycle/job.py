@@ -132,8 +132,8 @@ def interrupted_before_start(overrides: list[str]) -> None:
 def rank_scratch(rank: int) -> str | None:
     """torchrun's other processes (``trainer.strategy=ddp``, ``rank`` > 0) run in a scratch folder, silently: return
     it (None for rank 0, which writes the run), with the command line pointed at it. It is removed however the rank
-    ends but by SIGKILL, which nothing can catch: its name carries the machine's tag and the process id, and the
-    next rank to start on this machine removes the scratch of its processes that are gone
+    ends but by SIGKILL, which nothing can catch: its name carries the machine's tag, the process id and the
+    process's start, and the next rank to start on this machine removes the scratch of its processes that are gone
     (:func:`remove_dead_scratch`)."""
     if not rank:
         return None
@@ -142,8 +142,11 @@ def rank_scratch(rank: int) -> str | None:
     import shutil
     import tempfile
 
+    from forecast.store.processes import started
+
     remove_dead_scratch(Path(tempfile.gettempdir()))
-    scratch = tempfile.mkdtemp(prefix=f"forecast-rank{rank}-{host_tag()}-{os.getpid()}-")
+    pid = os.getpid()
+    scratch = tempfile.mkdtemp(prefix=f"forecast-rank{rank}-{host_tag()}-{pid}-{started(pid) or ''}-")
     remove = functools.partial(shutil.rmtree, scratch, ignore_errors=True)
     atexit.register(remove)  # however the rank ends: done, failed (sys.exit) or interrupted (leave)
     AT_LEAVE.append(remove)
@@ -154,14 +157,17 @@ def rank_scratch(rank: int) -> str | None:
 
 def remove_dead_scratch(folder: Path) -> list[Path]:
     """Remove (and return) the ranks' scratch folders in ``folder`` made on this machine whose process no longer
-    runs: a rank killed with SIGKILL leaves its own behind. Folders of other machines (a shared TMPDIR, containers
-    with their own process ids) are never touched; a process of another user counts as running."""
+    runs (``store.processes.same``: gone, a zombie, or its pid now another process's): a rank killed with SIGKILL
+    leaves its own behind. Folders of other machines (a shared TMPDIR, containers with their own process ids) are
+    never touched."""
     import shutil
 
+    from forecast.store.processes import same
+
     removed = []
-    for path in folder.glob(f"forecast-rank*-{host_tag()}-*-*"):
-        pid = path.name.split("-")[3]
-        if not pid.isdigit() or _running(int(pid)):
+    for path in folder.glob(f"forecast-rank*-{host_tag()}-*-*-*"):
+        pid, since = path.name.split("-")[3:5]
+        if not pid.isdigit() or same(int(pid), since or None):
             continue
         shutil.rmtree(path, ignore_errors=True)
         if not path.exists():
@@ -174,16 +180,6 @@ def host_tag() -> str:
     import hashlib
 
     return hashlib.sha1(os.uname().nodename.encode()).hexdigest()[:8]
-
-
-def _running(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except OSError:  # PermissionError: another user's process
-        return True
-    return True
 
 
 @contextmanager
