@@ -107,3 +107,25 @@ def test_a_signal_that_surfaces_as_another_error_still_exits_as_an_interruption(
         130,
         "interrupted: before the run started; nothing was written\n",
     )
+
+
+def test_clean_up_runs_a_task_a_signal_interrupted_again_and_each_task_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A SIGTERM that lands mid-task (a ddp rank stopping for its peer and its parent at once) raises
+    KeyboardInterrupt there: the task runs again to its end; a failing one is dropped; nothing runs twice after."""
+    from forecast.lifecycle import signals
+
+    calls: list[str] = []
+
+    def interrupted_once() -> None:
+        calls.append("scratch")
+        if calls.count("scratch") == 1:
+            raise KeyboardInterrupt("signal 15")
+
+    def failing() -> None:
+        calls.append("failing")
+        raise OSError("gone")
+
+    monkeypatch.setattr(signals, "AT_LEAVE", [interrupted_once, failing])
+    signals.clean_up()
+    signals.clean_up()
+    assert calls == ["failing", "scratch", "scratch"] and signals.AT_LEAVE == []

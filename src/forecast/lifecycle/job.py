@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import TypeVar
 
 from forecast.errors import FolderTaken, ForecastError, unexpected
-from forecast.lifecycle.signals import AT_LEAVE, PENDING, leave
+from forecast.lifecycle.signals import AT_LEAVE, PENDING, clean_up, leave
 
 T = TypeVar("T")
 log = logging.getLogger("forecast")
@@ -147,9 +147,8 @@ def rank_scratch(rank: int) -> str | None:
     remove_dead_scratch(Path(tempfile.gettempdir()))
     pid = os.getpid()
     scratch = tempfile.mkdtemp(prefix=f"forecast-rank{rank}-{host_tag()}-{pid}-{started(pid) or ''}-")
-    remove = functools.partial(shutil.rmtree, scratch, ignore_errors=True)
-    atexit.register(remove)  # however the rank ends: done, failed (sys.exit) or interrupted (leave)
-    AT_LEAVE.append(remove)
+    AT_LEAVE.append(functools.partial(shutil.rmtree, scratch, ignore_errors=True))
+    atexit.register(clean_up)  # however the rank ends: done, failed (sys.exit) or interrupted (leave)
     sys.argv = [a for a in sys.argv if not a.startswith("hydra.run.dir=")] + [f"hydra.run.dir={scratch}"]
     sys.argv += ["hydra/job_logging=disabled", "hydra/hydra_logging=disabled"]
     return scratch

@@ -18,7 +18,7 @@ import signal
 import sys
 import threading
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager, suppress
+from contextlib import contextmanager
 from pathlib import Path
 from types import FrameType
 from typing import NoReturn
@@ -69,14 +69,26 @@ def deferred() -> Iterator[None]:
     raise_if_pending()
 
 
-AT_LEAVE: list[Callable[[], object]] = []  # what :func:`leave` runs first (os._exit skips atexit)
+AT_LEAVE: list[Callable[[], object]] = []  # what :func:`leave` runs first (os._exit skips atexit); idempotent
+_CLEANING = threading.Lock()
 
 
 def clean_up() -> None:
-    """Run what :data:`AT_LEAVE` holds (e.g. a ddp rank's scratch folder), each at most once, errors ignored."""
-    while AT_LEAVE:
-        with suppress(Exception):
-            AT_LEAVE.pop()()
+    """Run what :data:`AT_LEAVE` holds (e.g. a ddp rank's scratch folder) to its end, errors ignored: a signal that
+    interrupts a task runs it again (a rank can stop for two reasons at once: its peer's failure and its parent's
+    SIGTERM, which used to cut the scratch's removal short), and a second thread waits for the first (the parent
+    watcher's ``os._exit`` would end the main thread's removal). Each task is done once."""
+    with _CLEANING:
+        while AT_LEAVE:
+            while True:
+                try:
+                    AT_LEAVE[-1]()
+                    break
+                except KeyboardInterrupt:  # a signal mid-task: run it again
+                    continue
+                except Exception:
+                    break
+            AT_LEAVE.pop()
 
 
 def leave(code: int) -> NoReturn:
